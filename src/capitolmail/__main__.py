@@ -1,0 +1,3 @@
+from capitolmail.cli import main
+
+main()

@@ -1,0 +1,107 @@
+"""The few exceptions capitolmail raises, each handled differently by some caller.
+
+    CapitolmailError              base; str() is the one line the user reads
+    ├── ConfigError               capitolmail.toml, CAPITOLMAIL_* variables, .env
+    ├── InputError                workspace files: CSV rows, letter.toml, addresses, headers
+    │   └── TemplateError         Jinja2 syntax error or undefined name, with template and line
+    ├── StoreError                the database refused or is unreachable
+    ├── SendError                 raised by providers, handled by sender.py
+    │   ├── TransientSendError    retry later; carries retry_after
+    │   ├── PermanentSendError    fail this message; carries the server's reply
+    │   └── ProviderAuthError     pause the job; credentials refused
+    └── WebhookVerificationError  missing or bad signature; deliberately terse
+
+`InputError` collects every `Problem` before refusing, so a user fixes a whole
+CSV in one round instead of one row per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class CapitolmailError(Exception):
+    """Base class. `str(err)` is shown to the user as `Error: ...`, so keep it one line."""
+
+
+class ConfigError(CapitolmailError):
+    """A setting is missing, malformed or unknown."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with one place in the user's files.
+
+    `path` is shown as the user would type it (relative to the workspace where
+    possible); `line` is 1-based; `field` is a CSV column, TOML key or header name.
+    """
+
+    path: str
+    message: str
+    line: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        if self.field and f'"{self.field}"' not in self.message:
+            return f"{where}: {self.field}: {self.message}"
+        return f"{where}: {self.message}"
+
+
+class InputError(CapitolmailError):
+    """Something in the workspace's own files is wrong; nothing was written.
+
+    Carries every problem found; `str()` shows the first and how many more, and
+    the CLI prints all of them.
+    """
+
+    def __init__(self, problems: Iterable[Problem] | str, *, path: str | None = None) -> None:
+        if isinstance(problems, str):
+            problems = [Problem(path=path or "", message=problems)]
+        self.problems: list[Problem] = list(problems)
+        if not self.problems:
+            raise ValueError("InputError needs at least one problem")
+        super().__init__(self._summary())
+
+    def _summary(self) -> str:
+        first = str(self.problems[0])
+        rest = len(self.problems) - 1
+        return first if rest == 0 else f"{first} (and {rest} more problem{'s' * (rest > 1)})"
+
+
+class TemplateError(InputError):
+    """A template does not compile or names something that is not there."""
+
+    def __init__(
+        self, path: str, line: int | None, message: str, *, field: str | None = None
+    ) -> None:
+        super().__init__([Problem(path=path, line=line, message=message, field=field)])
+
+
+class StoreError(CapitolmailError):
+    """The outbox database could not be opened, migrated or written."""
+
+
+class SendError(CapitolmailError):
+    """Raised by a provider; `sender.py` decides what happens to the message."""
+
+
+class TransientSendError(SendError):
+    """The transport may accept the message later (SMTP 4xx, HTTP 429/5xx, timeouts)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentSendError(SendError):
+    """The transport will never accept this message as it is; the reply says why."""
+
+
+class ProviderAuthError(SendError):
+    """Credentials were refused: every further message would fail the same way."""
+
+
+class WebhookVerificationError(CapitolmailError):
+    """A webhook request was not signed by the provider. Says little on purpose."""

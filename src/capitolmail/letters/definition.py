@@ -1,0 +1,193 @@
+"""letter.toml: what a letter is, who it goes to, and which files make it up.
+
+Validated with pydantic so a typo in a key is an error naming the file, the key
+and its line, rather than a letter that silently goes to the wrong offices.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from capitolmail.errors import InputError, Problem
+
+LETTERS_DIR = "letters"
+LETTER_FILE = "letter.toml"
+DEFAULT_TEXT_BODY = "body.txt.j2"
+DEFAULT_HTML_BODY = "body.html.j2"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Audience(_Strict):
+    """Which offices get the letter and which of their staff.
+
+    Filters that are given intersect; `include` adds offices regardless of them
+    and `exclude` removes offices last. `roles` picks office contacts by role
+    (case-insensitive); empty means every contact of a selected office.
+    """
+
+    everyone: bool = False
+    chambers: list[str] = Field(default_factory=list)
+    states: list[str] = Field(default_factory=list)
+    committees: list[str] = Field(default_factory=list)
+    parties: list[str] = Field(default_factory=list)
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    roles: list[str] = Field(default_factory=list)
+
+
+class SenderOverride(_Strict):
+    """Per-letter From and Reply-To; empty values fall back to capitolmail.toml."""
+
+    name: str = ""
+    email: str = ""
+    reply_to: str = ""
+
+    @field_validator("email", "reply_to")
+    @classmethod
+    def _valid_address(cls, value: str) -> str:
+        return normalise_address(value) if value else value
+
+
+class LetterDefinition(_Strict):
+    kind: Literal["joint"]
+    subject: str = Field(min_length=1)
+    description: str = ""
+    body_text: str | None = None
+    body_html: str | None = None
+    signers: str = "signers.csv"
+    lead_signers: list[str] = Field(default_factory=list)
+    sender: SenderOverride = Field(default_factory=SenderOverride)
+    audience: Audience
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """A loaded letter: its folder, the path users see in errors, and the definition."""
+
+    slug: str
+    folder: Path
+    display_path: str
+    definition: LetterDefinition
+    text_template: str | None
+    html_template: str | None
+
+    def display(self, name: str) -> str:
+        """The workspace-relative path of a file in this letter's folder."""
+        return f"{LETTERS_DIR}/{self.slug}/{name}"
+
+
+def normalise_address(value: str) -> str:
+    """A syntactically valid address in its normal form; no DNS lookups."""
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as err:
+        raise ValueError(f'"{value}" is not a valid email address: {err}') from None
+
+
+def letter_slugs(workspace: Path) -> list[str]:
+    folder = workspace / LETTERS_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / LETTER_FILE).is_file())
+
+
+def load_letter(workspace: Path, slug: str) -> Letter:
+    folder = workspace / LETTERS_DIR / slug
+    display_path = f"{LETTERS_DIR}/{slug}/{LETTER_FILE}"
+    path = folder / LETTER_FILE
+    if not path.is_file():
+        known = letter_slugs(workspace)
+        close = difflib.get_close_matches(slug, known, n=1)
+        hint = f' (did you mean "{close[0]}"?)' if close else ""
+        listing = ", ".join(known) if known else "none yet"
+        raise InputError(
+            f'no letter "{slug}"{hint}; letters in this workspace: {listing}',
+            path=display_path,
+        )
+    raw_text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(raw_text)
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(str(err), path=display_path) from None
+    try:
+        definition = LetterDefinition.model_validate(raw)
+    except ValidationError as err:
+        raise InputError(_problems(err, display_path, raw_text)) from None
+
+    text_template = _body(folder, definition.body_text, DEFAULT_TEXT_BODY)
+    html_template = _body(folder, definition.body_html, DEFAULT_HTML_BODY)
+    problems = []
+    for key, chosen in (("body_text", definition.body_text), ("body_html", definition.body_html)):
+        if chosen and not (folder / chosen).is_file():
+            problems.append(
+                Problem(
+                    display_path,
+                    f'file "{chosen}" not found in {LETTERS_DIR}/{slug}/',
+                    line=_line_of(raw_text, key),
+                    field=key,
+                )
+            )
+    if not text_template and not html_template and not problems:
+        problems.append(
+            Problem(display_path, f"no body: add {DEFAULT_TEXT_BODY} and/or {DEFAULT_HTML_BODY}")
+        )
+    if problems:
+        raise InputError(problems)
+    return Letter(slug, folder, display_path, definition, text_template, html_template)
+
+
+def _body(folder: Path, chosen: str | None, default: str) -> str | None:
+    if chosen:
+        return chosen
+    return default if (folder / default).is_file() else None
+
+
+def _problems(err: ValidationError, display_path: str, raw_text: str) -> list[Problem]:
+    problems = []
+    for item in err.errors():
+        loc = [str(part) for part in item["loc"] if not isinstance(part, int)]
+        field = ".".join(loc)
+        key = loc[-1] if loc else ""
+        if item["type"] == "extra_forbidden":
+            choices = _choices(loc[:-1])
+            close = difflib.get_close_matches(key, choices, n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            message = f'unknown key "{key}"{hint}'
+            field = None
+        elif item["type"] == "missing":
+            message = f'"{field}" is required'
+            field = None
+        else:
+            message = str(item["msg"]).removeprefix("Value error, ")
+        problems.append(Problem(display_path, message, line=_line_of(raw_text, key), field=field))
+    return problems
+
+
+def _choices(section: list[str]) -> list[str]:
+    model: Any = LetterDefinition
+    for part in section:
+        field = model.model_fields.get(part)
+        model = field.annotation if field else None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+    return list(model.model_fields)
+
+
+def _line_of(raw_text: str, key: str) -> int | None:
+    """The line where `key` is first assigned; TOML parsers do not keep positions."""
+    if not key:
+        return None
+    pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=", re.MULTILINE)
+    match = pattern.search(raw_text)
+    return raw_text.count("\n", 0, match.start()) + 1 if match else None

@@ -1,0 +1,320 @@
+"""The co-signing organisations of a joint letter, from the letter's `signers.csv`.
+
+Sign-on lists are collected by hand from forms, emails and spreadsheets, so the same
+organisation arrives spelled two ways ("The Center for Victims of Torture", "Center for
+Victims of Torture "). A Hill office that sees one name twice stops trusting the list,
+so duplicates are folded here, once, and each dropped row is reported back to the
+person who keeps the CSV. The final order is the one coalition letters use: lead
+organisations first, then national, then state and local, each alphabetical.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from capitolmail.errors import InputError, Problem
+from capitolmail.message import has_line_break
+from capitolmail.recipients.states import STATE_NAMES, normalise_state
+
+COLUMNS = ("organisation", "signatory", "title", "state")
+_HEADER_HINT = "the first row after any # comments must be: " + ",".join(COLUMNS)
+# Letters and digits of any script; everything else is punctuation or spacing.
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """One co-signing organisation, its text already normalised (NFC, single spaces).
+
+    `state` is a USPS code, or None for a national organisation; `line` is the CSV line
+    the row started on, kept so later messages can point back at the file.
+    """
+
+    organisation: str
+    signatory: str | None = None
+    title: str | None = None
+    state: str | None = None
+    line: int = 0
+
+    @property
+    def is_national(self) -> bool:
+        return self.state is None
+
+    @property
+    def state_name(self) -> str | None:
+        return None if self.state is None else STATE_NAMES.get(self.state, self.state)
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A row dropped because an earlier row names the same organisation.
+
+    Reported rather than silently merged: the dropped row may carry the signatory the
+    coalition actually wanted, and only the person keeping the list can tell.
+    """
+
+    path: str
+    line: int
+    organisation: str
+    kept_line: int
+    kept_organisation: str
+
+    def __str__(self) -> str:
+        return (
+            f'{self.path}:{self.line}: "{self.organisation}" is the same organisation as '
+            f'"{self.kept_organisation}" on line {self.kept_line}; this row was dropped'
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SignerList:
+    """The signers in their final order, plus the three groups that order is made of.
+
+    Templates take the groups (`signer_block` prints a heading per group); everything
+    else iterates the list.
+    """
+
+    signers: tuple[Signer, ...]
+    lead: tuple[Signer, ...]
+    national: tuple[Signer, ...]
+    state_and_local: tuple[Signer, ...]
+    duplicates: tuple[Duplicate, ...] = ()
+
+    def __iter__(self) -> Iterator[Signer]:
+        return iter(self.signers)
+
+    def __len__(self) -> int:
+        return len(self.signers)
+
+
+def organisation_key(name: str) -> str:
+    """The identity of an organisation's name, for finding the same one spelled twice.
+
+    Case, accents, punctuation, spacing, "&" against "and" and a leading "The" all vary
+    between sign-on forms without naming a different organisation.
+    """
+    return "".join(_words(name))
+
+
+def _sort_key(signer: Signer) -> tuple[str, str, int]:
+    """Alphabetical as a reader expects it: "The Center…" sorts under C, "Éire" under E."""
+    return (" ".join(_words(signer.organisation)), signer.organisation.casefold(), signer.line)
+
+
+def _words(name: str) -> list[str]:
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    words = _WORD.findall(plain.replace("&", " and "))
+    if len(words) > 1 and words[0] == "the":
+        del words[0]
+    return words
+
+
+def _clean(value: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", value).split())
+
+
+def _suggest(value: str, choices: Sequence[str]) -> str:
+    """A click-style hint naming the closest choice, compared without case."""
+    folded = {choice.casefold(): choice for choice in choices}
+    match = difflib.get_close_matches(value.casefold(), list(folded), n=1, cutoff=0.6)
+    return f' (did you mean "{folded[match[0]]}"?)' if match else ""
+
+
+def load_signers(
+    path: Path, *, display_path: str, lead: Sequence[str] = (), lead_source: str = "letter.toml"
+) -> SignerList:
+    """Read, check, de-duplicate and order the signers; raise InputError listing every problem.
+
+    `lead` holds the lead organisations' names as letter.toml gives them; they are matched
+    with the same key as duplicates, so "the aclu" need not be typed exactly.
+    """
+    reader = _Reader(display_path)
+    rows = reader.read(_read_lines(path, display_path))
+    problems = reader.problems
+    kept: dict[str, Signer] = {}
+    duplicates: list[Duplicate] = []
+    for signer in rows:
+        key = organisation_key(signer.organisation)
+        first = kept.get(key)
+        if first is None:
+            kept[key] = signer
+        else:
+            duplicates.append(
+                Duplicate(
+                    display_path, signer.line, signer.organisation, first.line, first.organisation
+                )
+            )
+
+    lead_signers: list[Signer] = []
+    for raw in lead:
+        name = _clean(raw)
+        signer = kept.get(organisation_key(name))
+        if signer is None:
+            names = [s.organisation for s in kept.values()]
+            problems.append(
+                Problem(
+                    path=lead_source,
+                    field="lead_signers",
+                    message=f'lead signer "{name}" is not in {display_path}{_suggest(name, names)}',
+                )
+            )
+        elif signer not in lead_signers:
+            lead_signers.append(signer)
+    if problems:
+        raise InputError(problems)
+
+    rest = sorted((s for s in kept.values() if s not in lead_signers), key=_sort_key)
+    national = tuple(s for s in rest if s.is_national)
+    state_and_local = tuple(s for s in rest if not s.is_national)
+    return SignerList(
+        signers=(*lead_signers, *national, *state_and_local),
+        lead=tuple(lead_signers),
+        national=national,
+        state_and_local=state_and_local,
+        duplicates=tuple(duplicates),
+    )
+
+
+def _read_lines(path: Path, display_path: str) -> list[str]:
+    """The file's lines with their endings, split only at real line endings.
+
+    `newline=""` keeps a quoted value's embedded line break inside its line for the csv
+    module to see (and for us to refuse), instead of translating it away.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        message = "file not found; create it or fix the signers path in letter.toml"
+        raise InputError([Problem(display_path, message)]) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        problem = Problem(display_path, "is not UTF-8 text; save it as CSV UTF-8", line)
+        raise InputError([problem]) from None
+    return list(io.StringIO(text, newline=""))
+
+
+class _Reader:
+    """Parses the rows after the comments, collecting every problem rather than stopping."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def problem(self, line: int | None, message: str, field: str | None = None) -> None:
+        self.problems.append(Problem(self.path, message, line, field))
+
+    def read(self, lines: list[str]) -> list[Signer]:
+        skipped = 0
+        while skipped < len(lines) and _is_preamble(lines[skipped]):
+            skipped += 1
+        reader = csv.reader(iter(lines[skipped:]))
+        header = next(reader, None)
+        if header is None:
+            self.problem(None, f"no signers; {_HEADER_HINT}")
+            return []
+        columns = self.header(header, skipped + 1)
+        if columns is None:
+            return []
+        signers: list[Signer] = []
+        seen_rows = False
+        line = skipped + reader.line_num + 1
+        for row in reader:
+            # A quoted value may span lines: the row starts where the previous one ended.
+            start, line = line, skipped + reader.line_num + 1
+            if any(cell.strip() for cell in row):
+                seen_rows = True
+                signer = self.row(row, columns, start)
+                if signer is not None:
+                    signers.append(signer)
+        if not seen_rows:
+            self.problem(None, "no signers; add one organisation per row under the header")
+        return signers
+
+    def header(self, cells: list[str], line: int) -> list[str | None] | None:
+        """Column names by position (None for an unusable column), or None without organisation."""
+        columns: list[str | None] = []
+        for number, cell in enumerate(cells, start=1):
+            name = _clean(cell).lower()
+            if has_line_break(cell):
+                self.problem(line, "a line break inside a column name is not allowed")
+            elif not name:
+                self.problem(line, f"column {number} has no name; name it or delete it")
+            elif name not in COLUMNS:
+                self.problem(
+                    line,
+                    f'unknown column "{cell.strip()}"{_suggest(name, COLUMNS)}; '
+                    f"the columns are {', '.join(COLUMNS)}",
+                )
+            elif name in columns:
+                self.problem(line, f'column "{name}" appears twice; delete one')
+            else:
+                columns.append(name)
+                continue
+            columns.append(None)
+        if "organisation" not in columns:
+            self.problem(line, f'missing column "organisation"; {_HEADER_HINT}')
+            return None
+        return columns
+
+    def row(self, row: list[str], columns: list[str | None], line: int) -> Signer | None:
+        """One Signer, or None after recording why the row cannot be one."""
+        if len(row) != len(columns):
+            self.problem(
+                line,
+                f"row has {len(row)} values but the header has {len(columns)} columns; "
+                'put values that contain a comma in double quotes (")',
+            )
+            return None
+        before = len(self.problems)
+        values: dict[str, str] = {}
+        for column, cell in zip(columns, row, strict=True):
+            if has_line_break(cell):
+                message = (
+                    'a line break inside a value is not allowed; check for an unclosed quote (")'
+                )
+                self.problem(line, message, column)
+            elif column is not None:
+                values[column] = _clean(cell)
+        organisation = values.get("organisation")
+        if organisation == "":
+            message = 'column "organisation" is empty; fill it in or delete the row'
+            self.problem(line, message, "organisation")
+        state = self.state(values.get("state"), line)
+        if len(self.problems) > before or not organisation:
+            return None
+        return Signer(
+            organisation=organisation,
+            signatory=values.get("signatory") or None,
+            title=values.get("title") or None,
+            state=state,
+            line=line,
+        )
+
+    def state(self, value: str | None, line: int) -> str | None:
+        if not value:
+            return None
+        code = normalise_state(value)
+        if code is None:
+            names = [*STATE_NAMES, *STATE_NAMES.values()]
+            self.problem(
+                line,
+                f'unknown state "{value}"{_suggest(value, names)}; use a USPS code such as '
+                '"OR" or the state\'s name, or leave it empty for a national organisation',
+                "state",
+            )
+        return code
+
+
+def _is_preamble(line: str) -> bool:
+    """A comment or blank line before the header; after it, every line is a row."""
+    return not line.strip() or line.lstrip().startswith("#")

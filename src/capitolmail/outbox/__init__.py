@@ -1,0 +1,44 @@
+"""The outbox: jobs, their frozen messages and every state change, in SQLite or PostgreSQL.
+
+`Store` is the whole API; everything else here is the values it takes and returns.
+"""
+
+from __future__ import annotations
+
+from capitolmail.outbox.records import (
+    ClaimedMessage,
+    EventInfo,
+    JobInfo,
+    JobNotFound,
+    MessageInfo,
+    MessageNotFound,
+    QueuedMessage,
+    email_key,
+)
+from capitolmail.outbox.states import (
+    REACHED_STATES,
+    REQUEUEABLE_STATES,
+    UNFINISHED_MESSAGE_STATES,
+    JobState,
+    MessageState,
+)
+from capitolmail.outbox.store import Store
+from capitolmail.outbox.workers import ABANDONED_ERROR
+
+__all__ = [
+    "ABANDONED_ERROR",
+    "REACHED_STATES",
+    "REQUEUEABLE_STATES",
+    "UNFINISHED_MESSAGE_STATES",
+    "ClaimedMessage",
+    "EventInfo",
+    "JobInfo",
+    "JobNotFound",
+    "JobState",
+    "MessageInfo",
+    "MessageNotFound",
+    "MessageState",
+    "QueuedMessage",
+    "Store",
+    "email_key",
+]

@@ -1,0 +1,233 @@
+"""The send half of the outbox: workers claim due messages and record what happened.
+
+The rule everything here serves: a message is never sent twice. A claim commits
+`sending` before any message is handed to a provider, so a crash leaves evidence
+(which `workers.recover_abandoned` turns into `unknown`, never back into
+`queued`), and an outcome is recorded only for a message still in `sending`,
+never over one that something else has already decided.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, literal, select, update
+
+from capitolmail.errors import StoreError
+from capitolmail.outbox.events import chunked, event_row, record_event, record_events
+from capitolmail.outbox.records import ClaimedMessage, MessageNotFound, message_from_row
+from capitolmail.outbox.schema import UTCDateTime, jobs, messages, workers
+from capitolmail.outbox.states import JobState, MessageState
+
+_CLAIMABLE_JOB_STATES = (JobState.SCHEDULED.value, JobState.SENDING.value)
+
+
+def claim_due(conn: Connection, worker_id: str, limit: int, now: datetime) -> list[ClaimedMessage]:
+    if limit <= 0:
+        return []
+    registered = conn.execute(select(workers.c.id).where(workers.c.id == worker_id)).first()
+    if registered is None:
+        # recover_abandoned treats rows of unregistered workers as abandoned, so a
+        # claim by one would be marked `unknown` by the next worker to start.
+        raise StoreError(f"worker {worker_id} is not registered; call register_worker first")
+    starting = _start_due_jobs(conn, now)
+    due_jobs = conn.execute(
+        select(jobs.c.id)
+        .where(jobs.c.state.in_(_CLAIMABLE_JOB_STATES), jobs.c.scheduled_at <= now)
+        .order_by(jobs.c.id)
+    ).scalars()
+    picked: list[str] = []
+    for job_id in due_jobs:
+        remaining = limit - len(picked)
+        if remaining <= 0:
+            break
+        picked.extend(_due_in_job(conn, job_id, remaining, now))
+
+    for chunk in chunked(picked):
+        conn.execute(
+            update(messages)
+            .where(messages.c.id.in_(chunk))
+            .values(
+                state=MessageState.SENDING.value,
+                attempts=messages.c.attempts + 1,
+                claimed_by=worker_id,
+                claimed_at=now,
+                next_attempt_at=None,
+                updated_at=now,
+            )
+        )
+    rows: list[Row[Any]] = []
+    for chunk in chunked(picked):
+        rows.extend(conn.execute(select(messages).where(messages.c.id.in_(chunk))).all())
+    rows.sort(key=lambda row: (row.job_id, row.seq))
+    record_events(
+        conn,
+        [
+            event_row(job_id=job_id, at=now, kind=f"job_{JobState.SENDING}", detail=None)
+            for job_id in starting
+        ]
+        + [
+            event_row(
+                job_id=row.job_id,
+                message_id=row.id,
+                at=now,
+                kind=MessageState.SENDING,
+                detail=f"attempt {row.attempts} by worker {worker_id}",
+            )
+            for row in rows
+        ],
+    )
+    return [
+        ClaimedMessage(message=message_from_row(row), job_id=row.job_id, attempts=row.attempts)
+        for row in rows
+    ]
+
+
+def _start_due_jobs(conn: Connection, now: datetime) -> list[int]:
+    """Move scheduled jobs whose time has come to `sending`; their ids.
+
+    Done first, before any message row is locked, so claimers take locks in the
+    same order as cancel_job (job row, then its messages) and PostgreSQL never
+    finds the two waiting on each other. A job's row is locked only on its first
+    claim; after that it is `sending` and this matches nothing.
+    """
+    due = (
+        conn.execute(
+            select(jobs.c.id)
+            .where(jobs.c.state == JobState.SCHEDULED.value, jobs.c.scheduled_at <= now)
+            .order_by(jobs.c.id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
+    if due:
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id.in_(due))
+            .values(
+                state=JobState.SENDING.value,
+                # A paused and resumed job keeps the time it first started.
+                started_at=func.coalesce(jobs.c.started_at, literal(now, UTCDateTime())),
+            )
+        )
+    return list(due)
+
+
+def _due_in_job(conn: Connection, job_id: int, limit: int, now: datetime) -> list[str]:
+    """The ids of up to `limit` due messages of one job, in seq order, locked.
+
+    Two queries rather than one with OR: each is a single range of the
+    (job_id, state, seq) index, so the cost does not grow with the rows already
+    sent. SKIP LOCKED lets concurrent PostgreSQL workers take the next rows instead
+    of waiting; SQLite ignores it, and BEGIN IMMEDIATE already holds the file.
+    """
+    queued = (
+        select(messages.c.id, messages.c.seq)
+        .where(messages.c.job_id == job_id, messages.c.state == MessageState.QUEUED.value)
+        .order_by(messages.c.seq)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    retrying = (
+        select(messages.c.id, messages.c.seq)
+        .where(
+            messages.c.job_id == job_id,
+            messages.c.state == MessageState.RETRY_WAIT.value,
+            messages.c.next_attempt_at <= now,
+        )
+        .order_by(messages.c.seq)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = [*conn.execute(queued), *conn.execute(retrying)]
+    rows.sort(key=lambda row: row.seq)
+    return [row.id for row in rows[:limit]]
+
+
+def _lock_sending(conn: Connection, message_id: str, outcome: MessageState) -> Any:
+    """The message row, locked, provided it is in `sending`; else a StoreError.
+
+    Anything else is a bug in the caller (an outcome recorded twice, or for a row
+    recover_abandoned already declared `unknown`), and overwriting it would hide
+    either a duplicate send or a lost one.
+    """
+    row = conn.execute(
+        select(messages.c.id, messages.c.job_id, messages.c.state, messages.c.attempts)
+        .where(messages.c.id == message_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise MessageNotFound(message_id)
+    if row.state != MessageState.SENDING:
+        raise StoreError(
+            f"message {message_id} is {row.state}, not sending; refusing to mark it "
+            f"{outcome} (only a claimed message gets an outcome, and only once)"
+        )
+    return row
+
+
+def mark_sent(
+    conn: Connection, message_id: str, *, provider_message_id: str | None, now: datetime
+) -> None:
+    row = _lock_sending(conn, message_id, MessageState.SENT)
+    conn.execute(
+        update(messages)
+        .where(messages.c.id == message_id)
+        .values(
+            state=MessageState.SENT.value,
+            provider_message_id=provider_message_id,
+            last_error=None,
+            sent_at=now,
+            updated_at=now,
+        )
+    )
+    detail = f"provider id {provider_message_id}" if provider_message_id else None
+    record_event(
+        conn,
+        job_id=row.job_id,
+        message_id=message_id,
+        at=now,
+        kind=MessageState.SENT,
+        detail=detail,
+    )
+
+
+def mark_retry(
+    conn: Connection, message_id: str, *, error: str, next_attempt_at: datetime, now: datetime
+) -> MessageState:
+    row = _lock_sending(conn, message_id, MessageState.RETRY_WAIT)
+    job_state = conn.execute(select(jobs.c.state).where(jobs.c.id == row.job_id)).scalar_one()
+    # A retry in a cancelled job would wait forever; cancelled is where it belongs.
+    to = MessageState.CANCELLED if job_state == JobState.CANCELLED else MessageState.RETRY_WAIT
+    conn.execute(
+        update(messages)
+        .where(messages.c.id == message_id)
+        .values(
+            state=to.value,
+            last_error=error,
+            next_attempt_at=next_attempt_at if to is MessageState.RETRY_WAIT else None,
+            updated_at=now,
+        )
+    )
+    detail = error if to is MessageState.RETRY_WAIT else f"job cancelled; last error: {error}"
+    record_event(conn, job_id=row.job_id, message_id=message_id, at=now, kind=to, detail=detail)
+    return to
+
+
+def mark_failed(conn: Connection, message_id: str, *, error: str, now: datetime) -> None:
+    row = _lock_sending(conn, message_id, MessageState.FAILED)
+    conn.execute(
+        update(messages)
+        .where(messages.c.id == message_id)
+        .values(state=MessageState.FAILED.value, last_error=error, updated_at=now)
+    )
+    record_event(
+        conn,
+        job_id=row.job_id,
+        message_id=message_id,
+        at=now,
+        kind=MessageState.FAILED,
+        detail=error,
+    )

@@ -1,0 +1,194 @@
+"""Opening the outbox database: engine, SQLite settings, migrations, error wrapping.
+
+SQLite is the embedded default and PostgreSQL the multi-worker one; the code
+above this module is the same for both. What differs is how a writer keeps a
+second writer off the rows it claims: PostgreSQL locks rows (`FOR UPDATE SKIP
+LOCKED`), SQLite locks the whole file, which only works if the lock is taken at
+BEGIN (`BEGIN IMMEDIATE`) rather than at the first write, when two readers that
+both decided to claim the same rows can no longer back out.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import URL, Connection, Engine, create_engine, event, exc, make_url, text
+
+from capitolmail.errors import StoreError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Execution option read by the SQLite "begin" hook: reads need no write lock.
+_READ_ONLY = "capitolmail_read_only"
+
+# pg_advisory_xact_lock key so that two processes opening a fresh PostgreSQL
+# database at once migrate one after the other ("capi" in ASCII).
+_MIGRATION_LOCK_KEY = 0x63617069
+
+
+def parse_url(url: str) -> URL:
+    """The URL as SQLAlchemy reads it; a bare `postgresql://` means psycopg 3.
+
+    SQLAlchemy would pick psycopg2 for a bare `postgresql://`, which capitolmail
+    does not install; `postgres://` is what many hosting providers print.
+    """
+    try:
+        parsed = make_url(url)
+    except (exc.ArgumentError, ValueError) as err:
+        # The message of ArgumentError repeats the URL, password and all.
+        raise StoreError(
+            "the database URL is not valid; expected e.g. sqlite:////path/to/capitolmail.db "
+            "or postgresql+psycopg://user@host/dbname"
+        ) from err
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def display_url(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def create_store_engine(url: URL) -> Engine:
+    """An engine with the connection settings the outbox relies on."""
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # isolation_level=None stops the sqlite3 module from issuing its own BEGIN
+    # (deferred, and only before DML), so _sqlite_on_begin decides how to begin.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL: readers (status, the web page) never block the sender, nor it them.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # Wait up to 30 s for another process's write instead of failing at once.
+        cursor.execute("PRAGMA busy_timeout=30000")
+        # Safe with WAL: a power cut may lose the last commits, never corrupt the file.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get(_READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Connection]:
+    """One short transaction; commits on success, rolls back on any exception."""
+    with engine.connect() as conn:
+        if read_only:
+            conn.execution_options(**{_READ_ONLY: True})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def storage_errors(url: URL, doing: str) -> Iterator[None]:
+    """Turn SQLAlchemy's errors into a StoreError a person can act on.
+
+    The URL is shown without its password, and the password is scrubbed from the
+    driver's text too, in case a driver ever echoes its connection string.
+    """
+    try:
+        yield
+    except exc.SQLAlchemyError as err:
+        raise StoreError(_describe(url, doing, err)) from err
+    except OSError as err:
+        raise StoreError(
+            f"could not {doing} in {display_url(url)}: {err.strerror or err}; "
+            "check that the folder exists and is writable"
+        ) from err
+
+
+def _describe(url: URL, doing: str, err: exc.SQLAlchemyError) -> str:
+    orig = getattr(err, "orig", None)
+    reason = str(orig if orig is not None else err).strip().splitlines()
+    first = reason[0] if reason else type(err).__name__
+    if url.password:
+        first = first.replace(str(url.password), "***")
+    if not isinstance(err, exc.OperationalError | exc.InterfaceError | exc.TimeoutError):
+        hint = "the database refused the change and nothing was written"
+    elif url.get_backend_name() == "sqlite":
+        hint = "check that the file's folder is writable and that no other program holds it locked"
+    else:
+        hint = "check that the database server is running, reachable, and accepts this user"
+    return f"could not {doing} in {display_url(url)}: {first}; {hint}"
+
+
+def _alembic_config() -> Config:
+    # A fresh Config per call: `attributes` carries the connection, and two
+    # threads may open stores at once.
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    return config
+
+
+@functools.cache
+def _head_revisions() -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(_alembic_config()).get_heads())
+
+
+def _current_revisions(conn: Connection) -> frozenset[str]:
+    return frozenset(MigrationContext.configure(conn).get_current_heads())
+
+
+def migrate(engine: Engine) -> bool:
+    """Bring the schema to the newest revision; True when anything ran.
+
+    The common case, a database already at head, costs one read. Otherwise the
+    upgrade runs inside one write transaction (BEGIN IMMEDIATE on SQLite, an
+    advisory lock on PostgreSQL) that first looks again, so two processes opening
+    a new database at once do not both try to create the tables.
+    """
+    heads = _head_revisions()
+    with transaction(engine, read_only=True) as conn:
+        if _current_revisions(conn) == heads:
+            return False
+    with transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+        current = _current_revisions(conn)
+        if current == heads:
+            return False
+        unknown = current - _known_revisions()
+        if unknown:
+            raise StoreError(
+                f"the database is at schema revision {', '.join(sorted(unknown))}, which this "
+                "version of capitolmail does not know; upgrade capitolmail"
+            )
+        config = _alembic_config()
+        config.attributes["connection"] = conn
+        try:
+            command.upgrade(config, "head")
+        finally:
+            config.attributes.pop("connection", None)
+    return True
+
+
+@functools.cache
+def _known_revisions() -> frozenset[str]:
+    script = ScriptDirectory.from_config(_alembic_config())
+    return frozenset(rev.revision for rev in script.walk_revisions())

@@ -1,0 +1,245 @@
+"""The queue half of the outbox: jobs, their messages, and the operator's decisions.
+
+Every function takes an open connection inside a transaction; `Store` owns the
+transactions. Job rows are locked (`FOR UPDATE`, a no-op on SQLite, where the
+write transaction already holds the file) before a state change is decided, so
+two commands racing on one job apply one after the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, exists, func, insert, literal, select, update
+
+from capitolmail.errors import CapitolmailError
+from capitolmail.message import OutgoingMessage
+from capitolmail.outbox.events import chunked, move_messages, record_event
+from capitolmail.outbox.records import (
+    JobInfo,
+    JobNotFound,
+    MessageInfo,
+    MessageNotFound,
+    email_key,
+    job_info_from_row,
+    message_from_row,
+    message_info_from_row,
+)
+from capitolmail.outbox.schema import UTCDateTime, events, jobs, messages
+from capitolmail.outbox.states import (
+    REACHED_STATES,
+    REQUEUEABLE_STATES,
+    UNFINISHED_MESSAGE_STATES,
+    JobState,
+    MessageState,
+)
+
+_UNFINISHED = sorted(state.value for state in UNFINISHED_MESSAGE_STATES)
+_REACHED = sorted(state.value for state in REACHED_STATES)
+# Above this many addresses, one scan of the letter's messages beats many IN lists.
+_SCAN_THRESHOLD = 5000
+
+
+def reached_recipients(conn: Connection, letter_slug: str, emails: Iterable[str]) -> set[str]:
+    keys = sorted({email_key(address) for address in emails})
+    if not keys:
+        return set()
+    query = (
+        select(messages.c.to_email_key)
+        .join(jobs, jobs.c.id == messages.c.job_id)
+        .where(jobs.c.letter_slug == letter_slug, messages.c.state.in_(_REACHED))
+        .distinct()
+    )
+    if len(keys) > _SCAN_THRESHOLD:
+        return set(conn.execute(query).scalars()) & set(keys)
+    found: set[str] = set()
+    for chunk in chunked(keys):
+        found.update(conn.execute(query.where(messages.c.to_email_key.in_(chunk))).scalars())
+    return found
+
+
+def _counts(conn: Connection, job_id: int | None = None) -> dict[int, dict[str, int]]:
+    query = select(messages.c.job_id, messages.c.state, func.count()).group_by(
+        messages.c.job_id, messages.c.state
+    )
+    if job_id is not None:
+        query = query.where(messages.c.job_id == job_id)
+    counts: dict[int, dict[str, int]] = {}
+    for row_job_id, state, count in conn.execute(query):
+        if count:
+            counts.setdefault(row_job_id, {})[MessageState(state)] = count
+    return counts
+
+
+def get_job(conn: Connection, job_id: int) -> JobInfo:
+    row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+    if row is None:
+        raise JobNotFound(job_id)
+    return job_info_from_row(row, _counts(conn, job_id).get(job_id, {}))
+
+
+def list_jobs(conn: Connection) -> list[JobInfo]:
+    counts = _counts(conn)
+    rows = conn.execute(select(jobs).order_by(jobs.c.id.desc()))
+    return [job_info_from_row(row, counts.get(row.id, {})) for row in rows]
+
+
+def list_messages(
+    conn: Connection, job_id: int, states: Iterable[str] | None = None
+) -> list[MessageInfo]:
+    if conn.execute(select(jobs.c.id).where(jobs.c.id == job_id)).first() is None:
+        raise JobNotFound(job_id)
+    query = select(messages).where(messages.c.job_id == job_id).order_by(messages.c.seq)
+    if states is not None:
+        query = query.where(messages.c.state.in_([MessageState(s).value for s in states]))
+    return [message_info_from_row(row) for row in conn.execute(query)]
+
+
+def get_message(conn: Connection, message_id: str) -> OutgoingMessage:
+    row = conn.execute(select(messages).where(messages.c.id == message_id)).first()
+    if row is None:
+        raise MessageNotFound(message_id)
+    return message_from_row(row)
+
+
+def _lock_job(conn: Connection, job_id: int) -> Any:
+    row = conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update()).first()
+    if row is None:
+        raise JobNotFound(job_id)
+    return row
+
+
+def _set_state(
+    conn: Connection, job_id: int, to: JobState, now: datetime, detail: str | None, **values: Any
+) -> None:
+    conn.execute(update(jobs).where(jobs.c.id == job_id).values(state=to.value, **values))
+    record_event(conn, job_id=job_id, at=now, kind=f"job_{to}", detail=detail)
+
+
+def schedule_job(conn: Connection, job_id: int, at: datetime, now: datetime) -> None:
+    job = _lock_job(conn, job_id)
+    refusals = {
+        JobState.DONE: f"job {job_id} is done; nothing is left to send",
+        JobState.CANCELLED: f"job {job_id} was cancelled; queue the letter again to send it",
+        JobState.SENDING: f'job {job_id} is already sending; "capitolmail pause {job_id}" first',
+    }
+    if job.state in refusals:
+        raise CapitolmailError(refusals[JobState(job.state)])
+    detail = f"for {at.isoformat()}"
+    _set_state(conn, job_id, JobState.SCHEDULED, now, detail, scheduled_at=at, paused_reason=None)
+
+
+def pause_job(conn: Connection, job_id: int, reason: str, now: datetime) -> None:
+    job = _lock_job(conn, job_id)
+    if job.state == JobState.DRAFT:
+        raise CapitolmailError(
+            f'job {job_id} is a draft and sends nothing until "capitolmail send {job_id}"; '
+            "there is nothing to pause"
+        )
+    if job.state not in (JobState.SCHEDULED, JobState.SENDING, JobState.PAUSED):
+        raise CapitolmailError(
+            f"job {job_id} is {job.state}; only a scheduled or sending job can be paused"
+        )
+    _set_state(conn, job_id, JobState.PAUSED, now, reason, paused_reason=reason)
+
+
+def resume_job(conn: Connection, job_id: int, now: datetime) -> None:
+    job = _lock_job(conn, job_id)
+    if job.state != JobState.PAUSED:
+        raise CapitolmailError(f"job {job_id} is {job.state}, not paused; nothing to resume")
+    # Back to where it was: a job that never started waits for its scheduled time.
+    to = JobState.SCHEDULED if job.started_at is None else JobState.SENDING
+    _set_state(conn, job_id, to, now, "resumed", paused_reason=None)
+
+
+def cancel_job(conn: Connection, job_id: int, now: datetime) -> int:
+    job = _lock_job(conn, job_id)
+    if job.state == JobState.DONE:
+        raise CapitolmailError(f"job {job_id} is done; there is nothing left to cancel")
+    if job.state == JobState.CANCELLED:
+        return 0
+    # `sending` rows are in a provider's hands already; the sender records their outcome.
+    waiting = (MessageState.QUEUED.value, MessageState.RETRY_WAIT.value)
+    count = move_messages(
+        conn,
+        (messages.c.job_id == job_id) & messages.c.state.in_(waiting),
+        to=MessageState.CANCELLED,
+        now=now,
+        detail="job cancelled before the message was sent",
+        values={"next_attempt_at": None},
+    )
+    _set_state(
+        conn, job_id, JobState.CANCELLED, now, f"{count} messages cancelled", finished_at=now
+    )
+    return count
+
+
+def requeue(conn: Connection, job_id: int, states: Iterable[str], now: datetime) -> int:
+    wanted = {MessageState(state) for state in states}
+    if not wanted or not wanted <= REQUEUEABLE_STATES:
+        raise ValueError(f"only unknown and failed messages can be requeued, not {sorted(wanted)}")
+    job = _lock_job(conn, job_id)
+    if job.state == JobState.CANCELLED:
+        raise CapitolmailError(f"job {job_id} was cancelled; its messages cannot be requeued")
+    where = (messages.c.job_id == job_id) & messages.c.state.in_([s.value for s in wanted])
+    # The event keeps what the row forgets: the state it left and its last error.
+    # Only requeue moves rows out of unknown and failed, and the job lock above
+    # serialises requeues of one job, so selecting before updating is safe here.
+    detail = (
+        literal("requeued by an operator from ")
+        + messages.c.state
+        + literal("; last error: ")
+        + func.coalesce(messages.c.last_error, literal("none"))
+    )
+    conn.execute(
+        insert(events).from_select(
+            ["message_id", "job_id", "at", "kind", "detail"],
+            select(
+                messages.c.id,
+                messages.c.job_id,
+                literal(now, UTCDateTime()),
+                literal(MessageState.QUEUED.value),
+                detail,
+            ).where(where),
+        )
+    )
+    count = conn.execute(
+        update(messages)
+        .where(where)
+        .values(
+            state=MessageState.QUEUED.value,
+            last_error=None,
+            next_attempt_at=None,
+            claimed_by=None,
+            claimed_at=None,
+            updated_at=now,
+        )
+    ).rowcount
+    if count and job.state == JobState.DONE:
+        _set_state(conn, job_id, JobState.SCHEDULED, now, "requeued", finished_at=None)
+    return count
+
+
+def finish_jobs(conn: Connection, now: datetime) -> list[int]:
+    unfinished = exists().where(messages.c.job_id == jobs.c.id, messages.c.state.in_(_UNFINISHED))
+    candidates = (
+        conn.execute(select(jobs.c.id).where(jobs.c.state == JobState.SENDING.value, ~unfinished))
+        .scalars()
+        .all()
+    )
+    finished = []
+    for job_id in candidates:
+        # Lock, then look again in a new statement: a requeue may have committed
+        # queued rows since the first look, and a done job is never claimed from.
+        locked = conn.execute(
+            select(jobs.c.id)
+            .where(jobs.c.id == job_id, jobs.c.state == JobState.SENDING.value)
+            .with_for_update()
+        ).first()
+        still = conn.execute(select(jobs.c.id).where(jobs.c.id == job_id, ~unfinished)).first()
+        if locked is not None and still is not None:
+            _set_state(conn, job_id, JobState.DONE, now, None, finished_at=now)
+            finished.append(job_id)
+    return finished

@@ -1,0 +1,155 @@
+"""The values the outbox hands in and out, and the errors a user may see from it.
+
+Rows never leave the package: callers get these frozen dataclasses, so a column
+can be renamed without touching the sender or the command line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from capitolmail.errors import CapitolmailError
+from capitolmail.message import OutgoingMessage
+from capitolmail.outbox.states import JobState, MessageState
+
+
+class JobNotFound(CapitolmailError):
+    """The user named a job id that is not in this workspace's database."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f'no job {job_id}; "capitolmail status" lists the jobs')
+        self.job_id = job_id
+
+
+class MessageNotFound(CapitolmailError):
+    """A message id (from a webhook, an .eml file or the user) is not in the database."""
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(
+            f'no message {message_id}; "capitolmail status JOB --messages" lists a job\'s messages'
+        )
+        self.message_id = message_id
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    """A rendered message plus who it is for, as `create_job` stores it."""
+
+    message: OutgoingMessage
+    bioguide: str | None = None
+    contact_role: str | None = None
+    supporter_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    id: int
+    letter_slug: str
+    kind: str
+    state: JobState
+    created_at: datetime
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    total: int
+    last_error: str | None
+    paused_reason: str | None
+    counts: dict[str, int]  # message state -> number of messages, only non-zero ones
+
+
+@dataclass(frozen=True, slots=True)
+class MessageInfo:
+    id: str
+    seq: int
+    to_email: str
+    to_name: str
+    subject: str
+    bioguide: str | None
+    contact_role: str | None
+    state: MessageState
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    provider_message_id: str | None
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    """A message now in `sending` for one worker; `attempts` counts this one."""
+
+    message: OutgoingMessage
+    job_id: int
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventInfo:
+    """One line of a job's history. `kind` is the new message state ("sent"), or
+    "job_" and the new job state ("job_paused") for a job-level event."""
+
+    id: int
+    job_id: int
+    message_id: str | None
+    at: datetime
+    kind: str
+    detail: str | None
+
+
+def email_key(address: str) -> str:
+    """The form addresses are compared in: "Jane@House.GOV " and "jane@house.gov" match."""
+    return address.strip().lower()
+
+
+def message_from_row(row: Any) -> OutgoingMessage:
+    return OutgoingMessage(
+        message_id=row.id,
+        job_id=str(row.job_id),
+        from_email=row.from_email,
+        from_name=row.from_name,
+        to_email=row.to_email,
+        to_name=row.to_name,
+        subject=row.subject,
+        text=row.text_body,
+        html=row.html_body,
+        reply_to=row.reply_to,
+        headers=tuple((str(name), str(value)) for name, value in row.headers),
+        categories=tuple(str(category) for category in row.categories),
+    )
+
+
+def message_info_from_row(row: Any) -> MessageInfo:
+    return MessageInfo(
+        id=row.id,
+        seq=row.seq,
+        to_email=row.to_email,
+        to_name=row.to_name,
+        subject=row.subject,
+        bioguide=row.bioguide,
+        contact_role=row.contact_role,
+        state=MessageState(row.state),
+        attempts=row.attempts,
+        last_error=row.last_error,
+        next_attempt_at=row.next_attempt_at,
+        provider_message_id=row.provider_message_id,
+        sent_at=row.sent_at,
+    )
+
+
+def job_info_from_row(row: Any, counts: dict[str, int]) -> JobInfo:
+    return JobInfo(
+        id=row.id,
+        letter_slug=row.letter_slug,
+        kind=row.kind,
+        state=JobState(row.state),
+        created_at=row.created_at,
+        scheduled_at=row.scheduled_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        total=row.total,
+        last_error=row.last_error,
+        paused_reason=row.paused_reason,
+        counts=counts,
+    )

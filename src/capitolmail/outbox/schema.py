@@ -1,0 +1,140 @@
+"""The outbox tables, as SQLAlchemy Core sees them.
+
+This is the shape the code queries; the shape of the database is built by the
+Alembic revisions in `migrations/versions/`, and a test compares the two so they
+cannot drift. Change both together: add a revision, then edit the table here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on PostgreSQL and SQLite alike.
+
+    SQLite has no time zones: SQLAlchemy stores the text without an offset and
+    gives back naive datetimes, which then compare wrongly against aware ones.
+    Storing UTC without the offset keeps the text sortable, so `<=` in SQL still
+    orders times correctly. A naive datetime is refused: its zone is a guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"the outbox stores aware datetimes only, got {value!r}")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
+        if not isinstance(value, datetime):
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+jobs = Table(
+    "jobs",
+    metadata,
+    # An integer, not a UUID: people type it (`capitolmail send 3`).
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("letter_slug", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("scheduled_at", UTCDateTime, nullable=True),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("total", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("paused_reason", Text, nullable=True),
+    # Settings added by later features (rate, send window) without a migration each.
+    Column("options", JSON, nullable=False),
+    Index("ix_jobs_state", "state"),
+    Index("ix_jobs_letter_slug", "letter_slug"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(36), primary_key=True),  # our UUID, also in the Message-ID header
+    Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("to_email", String(320), nullable=False),
+    Column("to_email_key", String(320), nullable=False),
+    Column("to_name", Text, nullable=False),
+    Column("from_email", String(320), nullable=False),
+    Column("from_name", Text, nullable=False),
+    Column("reply_to", Text, nullable=True),
+    Column("subject", Text, nullable=False),
+    Column("text_body", Text, nullable=False),
+    Column("html_body", Text, nullable=True),
+    Column("headers", JSON, nullable=False),  # [[name, value], ...] in order
+    Column("categories", JSON, nullable=False),
+    Column("bioguide", String(20), nullable=True),
+    Column("contact_role", String(100), nullable=True),
+    Column("supporter_id", String(100), nullable=True),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("provider_message_id", String(255), nullable=True),
+    Column("claimed_by", String(100), nullable=True),
+    Column("claimed_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    UniqueConstraint("job_id", "seq", name="uq_messages_job_id_seq"),
+    # (job_id, state, seq): claim_due reads "this job's queued rows in order" as one
+    # index range, however many of the job's rows are already sent.
+    Index("ix_messages_job_id_state_seq", "job_id", "state", "seq"),
+    Index("ix_messages_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_messages_to_email_key", "to_email_key"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(36), nullable=True),  # None for a job-level event
+    Column("job_id", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("detail", Text, nullable=True),
+    Index("ix_events_job_id", "job_id"),
+    Index("ix_events_message_id", "message_id"),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+)

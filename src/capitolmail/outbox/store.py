@@ -1,0 +1,261 @@
+"""`Store`: the outbox's one entry point, one short transaction per method.
+
+Short transactions matter more than usual here: on SQLite a write transaction
+holds the whole file, so the sender, `status` and the webhook receiver take
+turns; nothing here keeps a transaction open across a network call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from types import TracebackType
+
+from sqlalchemy import URL, Connection, Engine
+
+from capitolmail.message import OutgoingMessage
+from capitolmail.outbox import bulk, claims, jobs, workers
+from capitolmail.outbox.database import (
+    create_store_engine,
+    display_url,
+    migrate,
+    parse_url,
+    storage_errors,
+    transaction,
+)
+from capitolmail.outbox.events import list_events
+from capitolmail.outbox.records import (
+    ClaimedMessage,
+    EventInfo,
+    JobInfo,
+    MessageInfo,
+    QueuedMessage,
+)
+from capitolmail.outbox.states import MessageState
+
+
+def _aware(name: str, value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime (e.g. datetime.now(UTC)), got {value}")
+    return value
+
+
+class Store:
+    """The outbox database. Safe to share between threads; open one per process.
+
+    Methods raise StoreError when the database fails, JobNotFound or
+    MessageNotFound for an id that is not there, CapitolmailError when a job's
+    state forbids the request, and ValueError for arguments no user could type.
+    """
+
+    def __init__(self, engine: Engine, url: URL) -> None:
+        self._engine = engine
+        self._url = url
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect, and create or upgrade the schema if it is not at the newest revision."""
+        parsed = parse_url(url)
+        with storage_errors(parsed, "open the outbox database"):
+            engine = create_store_engine(parsed)
+            try:
+                migrate(engine)
+            except BaseException:
+                engine.dispose()
+                raise
+        return cls(engine, parsed)
+
+    @property
+    def url_for_display(self) -> str:
+        return display_url(self._url)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Store {self.url_for_display}>"
+
+    # -- queue ---------------------------------------------------------------------------
+
+    def create_job(
+        self, *, letter_slug: str, kind: str, messages: Sequence[QueuedMessage], now: datetime
+    ) -> int:
+        """Store a draft job and all its messages, `queued`, in one transaction.
+
+        `seq` is the position in `messages` (from 0). Each message's `job_id` is
+        ignored: the job does not exist until now.
+        """
+        _aware("now", now)
+        with storage_errors(self._url, "queue the job"), transaction(self._engine) as conn:
+            return bulk.create_job(
+                conn, letter_slug=letter_slug, kind=kind, queued=messages, now=now
+            )
+
+    def reached_recipients(self, letter_slug: str, emails: Iterable[str]) -> set[str]:
+        """Which of `emails` (as `email_key` spells them) may already have this letter."""
+        with storage_errors(self._url, "read the outbox"), self._read() as conn:
+            return jobs.reached_recipients(conn, letter_slug, emails)
+
+    def get_job(self, job_id: int) -> JobInfo:
+        with storage_errors(self._url, "read the outbox"), self._read() as conn:
+            return jobs.get_job(conn, job_id)
+
+    def list_jobs(self) -> list[JobInfo]:
+        """Newest first."""
+        with storage_errors(self._url, "read the outbox"), self._read() as conn:
+            return jobs.list_jobs(conn)
+
+    def list_messages(
+        self, job_id: int, *, states: Iterable[str] | None = None
+    ) -> list[MessageInfo]:
+        """In `seq` order; a state that is not a MessageState value is a ValueError."""
+        with storage_errors(self._url, "read the outbox"), self._read() as conn:
+            return jobs.list_messages(conn, job_id, states)
+
+    def list_events(self, job_id: int, *, message_id: str | None = None) -> list[EventInfo]:
+        """Oldest first."""
+        with storage_errors(self._url, "read the outbox"), self._read() as conn:
+            return list_events(conn, job_id, message_id)
+
+    def get_message(self, message_id: str) -> OutgoingMessage:
+        with storage_errors(self._url, "read the outbox"), self._read() as conn:
+            return jobs.get_message(conn, message_id)
+
+    # -- operator decisions --------------------------------------------------------------
+
+    def schedule_job(self, job_id: int, at: datetime, now: datetime) -> JobInfo:
+        """Send from `at` on; refused once the job is sending, done or cancelled."""
+        _aware("at", at)
+        _aware("now", now)
+        with storage_errors(self._url, "schedule the job"), transaction(self._engine) as conn:
+            jobs.schedule_job(conn, job_id, at, now)
+            return jobs.get_job(conn, job_id)
+
+    def pause_job(self, job_id: int, reason: str, now: datetime) -> JobInfo:
+        """Stop new claims; messages already `sending` still get their outcome."""
+        _aware("now", now)
+        with storage_errors(self._url, "pause the job"), transaction(self._engine) as conn:
+            jobs.pause_job(conn, job_id, reason, now)
+            return jobs.get_job(conn, job_id)
+
+    def resume_job(self, job_id: int, now: datetime) -> JobInfo:
+        """Back to `sending` if it had started, else to `scheduled` for its time."""
+        _aware("now", now)
+        with storage_errors(self._url, "resume the job"), transaction(self._engine) as conn:
+            jobs.resume_job(conn, job_id, now)
+            return jobs.get_job(conn, job_id)
+
+    def cancel_job(self, job_id: int, now: datetime) -> JobInfo:
+        """Cancel queued and retry_wait messages; `sending` ones keep their outcome.
+
+        Cancelling a cancelled job changes nothing; a done job is refused.
+        """
+        _aware("now", now)
+        with storage_errors(self._url, "cancel the job"), transaction(self._engine) as conn:
+            jobs.cancel_job(conn, job_id, now)
+            return jobs.get_job(conn, job_id)
+
+    def requeue(self, job_id: int, states: Iterable[str], now: datetime) -> int:
+        """Send `unknown` and/or `failed` messages again: an operator's decision.
+
+        Attempts are kept; the last error moves to the event log. A done job goes
+        back to `scheduled`, and is due at once since its time has passed.
+        """
+        _aware("now", now)
+        with storage_errors(self._url, "requeue messages"), transaction(self._engine) as conn:
+            return jobs.requeue(conn, job_id, states, now)
+
+    # -- workers and sending -------------------------------------------------------------
+
+    def register_worker(self, worker_id: str, host: str, pid: int, now: datetime) -> None:
+        _aware("now", now)
+        with storage_errors(self._url, "register the worker"), transaction(self._engine) as conn:
+            workers.register_worker(conn, worker_id, host, pid, now)
+
+    def heartbeat(self, worker_id: str, now: datetime) -> bool:
+        """False when the worker's row is gone: recover_abandoned declared it dead,
+        its `sending` rows are `unknown` now, and it must stop sending."""
+        _aware("now", now)
+        with storage_errors(self._url, "record the heartbeat"), transaction(self._engine) as conn:
+            return workers.heartbeat(conn, worker_id, now)
+
+    def remove_worker(self, worker_id: str) -> None:
+        with storage_errors(self._url, "remove the worker"), transaction(self._engine) as conn:
+            workers.remove_worker(conn, worker_id)
+
+    def recover_abandoned(
+        self,
+        now: datetime,
+        *,
+        is_alive: Callable[[str, int], bool],
+        stale_after: timedelta,
+    ) -> int:
+        """Mark `unknown` the `sending` rows of workers that are gone; returns how many.
+
+        A worker is gone when it has no row, `is_alive(host, pid)` is False, or its
+        heartbeat is older than `stale_after`; its row is deleted. `is_alive` runs
+        inside the write transaction, so it must be quick (`os.kill(pid, 0)`), and
+        for another host it can only answer True and leave it to the heartbeat.
+        """
+        _aware("now", now)
+        with (
+            storage_errors(self._url, "recover abandoned messages"),
+            transaction(self._engine) as conn,
+        ):
+            return workers.recover_abandoned(conn, now, is_alive=is_alive, stale_after=stale_after)
+
+    def claim_due(self, worker_id: str, limit: int, now: datetime) -> list[ClaimedMessage]:
+        """Move up to `limit` due messages to `sending` and commit before any is handed over.
+
+        Committing first is what makes a crash safe: a row still `sending` at start-up
+        may have been delivered, so it becomes `unknown` and is never resent without
+        an operator. Due: `queued`, or `retry_wait` whose time has come, in a job that
+        is scheduled or sending and whose scheduled time has passed; in job then seq
+        order. The worker must be registered.
+        """
+        _aware("now", now)
+        with storage_errors(self._url, "claim messages"), transaction(self._engine) as conn:
+            return claims.claim_due(conn, worker_id, limit, now)
+
+    def mark_sent(self, message_id: str, *, provider_message_id: str | None, now: datetime) -> None:
+        _aware("now", now)
+        with storage_errors(self._url, "record the outcome"), transaction(self._engine) as conn:
+            claims.mark_sent(conn, message_id, provider_message_id=provider_message_id, now=now)
+
+    def mark_retry(
+        self, message_id: str, *, error: str, next_attempt_at: datetime, now: datetime
+    ) -> MessageState:
+        """`retry_wait` until `next_attempt_at`; `cancelled` instead (and returned as
+        such) if the job was cancelled meanwhile, since it would never be claimed."""
+        _aware("next_attempt_at", next_attempt_at)
+        _aware("now", now)
+        with storage_errors(self._url, "record the outcome"), transaction(self._engine) as conn:
+            return claims.mark_retry(
+                conn, message_id, error=error, next_attempt_at=next_attempt_at, now=now
+            )
+
+    def mark_failed(self, message_id: str, *, error: str, now: datetime) -> None:
+        _aware("now", now)
+        with storage_errors(self._url, "record the outcome"), transaction(self._engine) as conn:
+            claims.mark_failed(conn, message_id, error=error, now=now)
+
+    def finish_jobs(self, now: datetime) -> list[int]:
+        """Mark `done` the sending jobs with no queued, sending or retry_wait message."""
+        _aware("now", now)
+        with storage_errors(self._url, "finish jobs"), transaction(self._engine) as conn:
+            return jobs.finish_jobs(conn, now)
+
+    def _read(self) -> AbstractContextManager[Connection]:
+        return transaction(self._engine, read_only=True)

@@ -1,0 +1,295 @@
+"""Queue a letter: select the offices, render every message now, store them frozen.
+
+Everything that can be wrong is found before anything is written: the letter
+definition, the signers, the contacts, every template against every recipient.
+One bad message means nothing is queued, because a half-queued coalition letter
+is worse than none (the missing offices are hard to spot and easy to resend to).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from capitolmail.config import OrganisationSettings, SenderSettings
+from capitolmail.errors import ConfigError, InputError, Problem
+from capitolmail.letters.definition import Letter, load_letter, normalise_address
+from capitolmail.letters.signers import SignerList, load_signers
+from capitolmail.message import OutgoingMessage, has_line_break
+from capitolmail.outbox import QueuedMessage, Store
+from capitolmail.recipients.contacts import OfficeContact, load_contacts
+from capitolmail.recipients.legislators import Legislator, Roster
+from capitolmail.recipients.targeting import select_legislators
+from capitolmail.templates.render import LetterTemplates
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """The resolved From and Reply-To: the letter's own, else the workspace's."""
+
+    name: str
+    email: str
+    reply_to: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One office contact of one selected legislator: one message."""
+
+    legislator: Legislator
+    contact: OfficeContact
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedLetter:
+    letter: Letter
+    signers: SignerList
+    templates: LetterTemplates
+    sender: Sender
+    offices: tuple[Legislator, ...]
+    recipients: tuple[Recipient, ...]
+    offices_without_contacts: tuple[Legislator, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueResult:
+    job_id: int | None
+    messages: int
+    offices: int
+    offices_by_chamber: dict[str, int]
+    offices_without_contacts: tuple[Legislator, ...]
+
+
+def prepare_letter(
+    root: Path,
+    slug: str,
+    *,
+    roster: Roster,
+    contacts_path: Path,
+    organisation: OrganisationSettings,
+    sender: SenderSettings,
+) -> PreparedLetter:
+    """Load and validate everything a letter needs, collecting every problem at once."""
+    letter = load_letter(root, slug)
+    definition = letter.definition
+    problems: list[Problem] = []
+
+    signers = _collect(
+        problems,
+        lambda: load_signers(
+            letter.folder / definition.signers,
+            display_path=letter.display(definition.signers),
+            lead=definition.lead_signers,
+            lead_source=letter.display_path,
+        ),
+    )
+    contacts = _collect(
+        problems,
+        lambda: load_contacts(contacts_path, roster, display_path=_relative(contacts_path, root)),
+    )
+    audience = definition.audience
+    offices = _collect(
+        problems,
+        lambda: select_legislators(
+            roster,
+            chambers=audience.chambers,
+            states=audience.states,
+            committees=audience.committees,
+            parties=audience.parties,
+            include=audience.include,
+            exclude=audience.exclude,
+            everyone=audience.everyone,
+            source=letter.display_path,
+        ),
+    )
+    templates = _collect(
+        problems,
+        lambda: LetterTemplates(
+            letter.folder,
+            workspace_root=root,
+            subject=definition.subject,
+            text_template=letter.text_template,
+            html_template=letter.html_template,
+            source=letter.display_path,
+        ),
+    )
+    if problems:
+        raise InputError(problems)
+    assert signers is not None and contacts is not None and offices is not None
+    assert templates is not None
+
+    recipients, without = _match_contacts(offices, contacts, audience.roles)
+    if not recipients:
+        roles = ", ".join(audience.roles) or "any role"
+        raise InputError(
+            f"none of the {len(offices)} selected offices has a contact with {roles} in "
+            f"{_relative(contacts_path, root)}; add contacts or change audience.roles",
+            path=letter.display_path,
+        )
+    return PreparedLetter(
+        letter=letter,
+        signers=signers,
+        templates=templates,
+        sender=_resolve_sender(letter, organisation, sender),
+        offices=tuple(offices),
+        recipients=tuple(recipients),
+        offices_without_contacts=tuple(without),
+    )
+
+
+def render_messages(
+    prepared: PreparedLetter,
+    *,
+    organisation: OrganisationSettings,
+    job_label: str = "",
+    progress: Progress | None = None,
+) -> Iterator[QueuedMessage]:
+    """Render one message per recipient; the first failure names the recipient."""
+    letter = prepared.letter
+    base_context: dict[str, Any] = {
+        "signers": prepared.signers,
+        "organisation": organisation,
+        "sender": prepared.sender,
+        "letter": {
+            "slug": letter.slug,
+            "description": letter.definition.description,
+        },
+    }
+    total = len(prepared.recipients)
+    for done, recipient in enumerate(prepared.recipients, start=1):
+        context = {
+            **base_context,
+            "legislator": recipient.legislator,
+            "contact": recipient.contact,
+        }
+        try:
+            rendered = prepared.templates.render(context)
+        except InputError as err:
+            who = f" (for {recipient.contact.email}, {recipient.legislator.full_name})"
+            first = err.problems[0]
+            raise InputError(
+                [Problem(first.path, first.message + who, line=first.line, field=first.field)]
+            ) from err
+        yield QueuedMessage(
+            message=OutgoingMessage(
+                message_id=str(uuid.uuid4()),
+                job_id=job_label,
+                from_email=prepared.sender.email,
+                from_name=prepared.sender.name,
+                to_email=recipient.contact.email,
+                to_name=recipient.contact.name,
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+                reply_to=prepared.sender.reply_to or None,
+                categories=(letter.slug,),
+            ),
+            bioguide=recipient.legislator.bioguide,
+            contact_role=recipient.contact.role,
+        )
+        if progress is not None:
+            progress(done, total)
+
+
+def queue_letter(
+    store: Store | None,
+    prepared: PreparedLetter,
+    *,
+    organisation: OrganisationSettings,
+    now: datetime,
+    dry_run: bool = False,
+    allow_resend: bool = False,
+    progress: Progress | None = None,
+) -> QueueResult:
+    """Render every message, refuse resends, then store the job in one transaction."""
+    messages = list(render_messages(prepared, organisation=organisation, progress=progress))
+    job_id = None
+    if store is not None:
+        if not allow_resend:
+            _refuse_resend(store, prepared.letter, messages)
+        if not dry_run:
+            job_id = store.create_job(
+                letter_slug=prepared.letter.slug, kind="joint", messages=messages, now=now
+            )
+    reached_offices = {m.bioguide for m in messages}
+    chambers = Counter(o.chamber for o in prepared.offices if o.bioguide in reached_offices)
+    return QueueResult(
+        job_id=job_id,
+        messages=len(messages),
+        offices=len(reached_offices),
+        offices_by_chamber=dict(sorted(chambers.items())),
+        offices_without_contacts=prepared.offices_without_contacts,
+    )
+
+
+def _refuse_resend(store: Store, letter: Letter, messages: list[QueuedMessage]) -> None:
+    reached = store.reached_recipients(letter.slug, (m.message.to_email for m in messages))
+    if reached:
+        listing = ", ".join(sorted(reached)[:3]) + (", …" if len(reached) > 3 else "")
+        raise InputError(
+            f'{len(reached)} recipient(s) already have letter "{letter.slug}" ({listing}); '
+            "pass --allow-resend to send it to them again",
+            path=letter.display_path,
+        )
+
+
+def _match_contacts(
+    offices: list[Legislator], contacts: list[OfficeContact], roles: list[str]
+) -> tuple[list[Recipient], list[Legislator]]:
+    wanted = {role.casefold() for role in roles}
+    by_office: dict[str, list[OfficeContact]] = {}
+    for contact in contacts:
+        if not wanted or contact.role.casefold() in wanted:
+            by_office.setdefault(contact.bioguide, []).append(contact)
+    recipients: list[Recipient] = []
+    without: list[Legislator] = []
+    for office in offices:
+        matched = by_office.get(office.bioguide, [])
+        if not matched:
+            without.append(office)
+        recipients.extend(Recipient(office, contact) for contact in matched)
+    return recipients, without
+
+
+def _resolve_sender(
+    letter: Letter, organisation: OrganisationSettings, settings: SenderSettings
+) -> Sender:
+    override = letter.definition.sender
+    name = override.name or settings.name or organisation.name
+    email = override.email or settings.email
+    reply_to = override.reply_to or settings.reply_to
+    if not email:
+        raise ConfigError(
+            "no sender address: set [sender] email in capitolmail.toml "
+            f"or [sender] email in {letter.display_path}"
+        )
+    try:
+        email = normalise_address(email)
+        reply_to = normalise_address(reply_to) if reply_to else ""
+    except ValueError as err:
+        raise ConfigError(f"capitolmail.toml [sender]: {err}") from None
+    if has_line_break(name):
+        raise ConfigError("capitolmail.toml: the sender name contains a line break")
+    return Sender(name=name, email=email, reply_to=reply_to)
+
+
+def _collect(problems: list[Problem], load: Callable[[], Any]) -> Any:
+    try:
+        return load()
+    except InputError as err:
+        problems.extend(err.problems)
+        return None
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)

@@ -1,0 +1,1 @@
+"""Who a message goes to: legislators, their office contacts, supporters, suppression."""

@@ -1,0 +1,265 @@
+"""Office staff contacts: recipients/offices.csv, one row per person in an office.
+
+Congress publishes no staff email addresses, so every team keeps its own list.
+The file is checked as a whole before it is used or replaced: every bad row is
+reported with its real line number (comment lines on top included), so a
+spreadsheet export is fixed in one pass, and an import that would lose rows
+writes nothing unless the user asked for the bad rows to be set aside.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from capitolmail.errors import CapitolmailError, InputError, Problem
+from capitolmail.recipients.atomic_write import replace_files
+from capitolmail.recipients.legislators import Roster
+
+COLUMNS = ("bioguide", "email", "name", "role")
+REJECT_COLUMNS = ("line", "field", "reason")
+DEFAULT_COMMENT = "# offices.csv: staff contacts in legislators' offices, one row per person."
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeContact:
+    """One staff member; `line` is where the row starts in the file, for later errors."""
+
+    bioguide: str
+    email: str
+    name: str
+    role: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContactImport:
+    """What an import wrote; `problems` are the rows set aside under skip_invalid."""
+
+    written: int
+    rejected: int
+    rejects_path: Path | None
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(slots=True)
+class _Row:
+    line: int
+    values: list[str]
+    contact: OfficeContact | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Sheet:
+    comments: list[str]
+    header: list[str]
+    rows: list[_Row]
+
+
+def load_contacts(path: Path, roster: Roster, *, display_path: str) -> list[OfficeContact]:
+    """Every contact in file order, or an InputError listing every bad row."""
+    sheet = _read(path, roster, display_path, missing_hint="run `capitolmail contacts import`")
+    problems = [problem for row in sheet.rows for problem in row.problems]
+    if problems:
+        raise InputError(problems)
+    return [row.contact for row in sheet.rows if row.contact is not None]
+
+
+def import_contacts(
+    source: Path, destination: Path, roster: Roster, *, skip_invalid: bool, display_path: str
+) -> ContactImport:
+    """Make `source` the workspace's contacts, in canonical form.
+
+    With bad rows, nothing is written unless `skip_invalid`; then the good rows are
+    written and the bad ones go to `<stem>.rejects.csv` beside `destination`, with
+    their original columns plus line, field and reason, ready to fix and re-import.
+    A source with no good row at all is refused, since it would empty the list.
+    """
+    sheet = _read(source, roster, display_path, missing_hint="check the path")
+    problems = tuple(problem for row in sheet.rows for problem in row.problems)
+    if problems and not skip_invalid:
+        raise InputError(problems)
+    good = [row.contact for row in sheet.rows if row.contact is not None]
+    if not good:
+        message = "no valid contact rows" if problems else "no contact rows after the header"
+        raise InputError([Problem(display_path, f"{message}; nothing was written")] + [*problems])
+    comments = sheet.comments or _leading_comments(destination) or [DEFAULT_COMMENT]
+    files = {destination: _contacts_csv(comments, good).encode()}
+    rejects_path = None
+    bad = [row for row in sheet.rows if row.problems]
+    if bad:
+        rejects_path = destination.with_name(f"{destination.stem}.rejects.csv")
+        files[rejects_path] = _rejects_csv(sheet.header, bad).encode()
+    try:
+        replace_files(files)
+    except OSError as err:
+        raise CapitolmailError(f"cannot write {destination}: {err.strerror or err}") from err
+    return ContactImport(len(good), len(bad), rejects_path, problems)
+
+
+def _read(path: Path, roster: Roster, display: str, *, missing_hint: str) -> _Sheet:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise InputError([Problem(display, f"file not found; {missing_hint}")]) from None
+    except UnicodeDecodeError as err:
+        message = f"not UTF-8 text ({err.reason}); save it as CSV UTF-8"
+        raise InputError([Problem(display, message)]) from err
+    except OSError as err:
+        raise InputError([Problem(display, f"cannot read it: {err.strerror}")]) from err
+    return _parse(text, roster, display)
+
+
+def _parse(text: str, roster: Roster, display: str) -> _Sheet:
+    # StringIO with newline="" splits on \n, \r\n and \r only, as csv counts lines.
+    lines = list(io.StringIO(text, newline=""))
+    skipped = 0
+    comments: list[str] = []
+    while skipped < len(lines) and (lines[skipped].startswith("#") or not lines[skipped].strip()):
+        if lines[skipped].startswith("#"):
+            comments.append(lines[skipped].rstrip("\r\n"))
+        skipped += 1
+    reader = csv.reader(lines[skipped:])
+    try:
+        header = [name.strip() for name in next(reader)]
+    except StopIteration:
+        raise InputError(
+            [Problem(display, f"no header; the first line must be {','.join(COLUMNS)}")]
+        ) from None
+    except csv.Error as err:
+        raise InputError(
+            [Problem(display, f"header is not valid CSV ({err}); fix it", skipped + 1)]
+        ) from err
+    _check_header(header, display, skipped + 1)
+
+    rows: list[_Row] = []
+    seen: dict[tuple[str, str], int] = {}
+    end = reader.line_num
+    while True:
+        start = skipped + end + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:  # the reader cannot go on: refuse the file as a whole
+            message = f"not valid CSV ({err}); fix this line and try again"
+            raise InputError([Problem(display, message, start)]) from err
+        end = reader.line_num
+        if not any(value.strip() for value in values):
+            continue  # blank lines and the ",,," rows spreadsheets leave behind
+        rows.append(_check_row(_Row(start, values), header, roster, display, seen))
+    return _Sheet(comments, header, rows)
+
+
+def _check_header(header: list[str], display: str, line: int) -> None:
+    problems: list[Problem] = []
+    expected = ",".join(COLUMNS)
+    for name in dict.fromkeys(header):
+        if not name:
+            message = f"a column has no name (a trailing comma?); the header must be {expected}"
+            problems.append(Problem(display, message, line))
+        elif name not in COLUMNS:
+            close = difflib.get_close_matches(name.casefold(), COLUMNS, n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            message = f'unknown column "{name}"{hint}; the header must be {expected}'
+            problems.append(Problem(display, message, line, name or None))
+        elif header.count(name) > 1:
+            problems.append(Problem(display, f'column "{name}" appears twice', line, name))
+    for name in COLUMNS:
+        if name not in header:
+            message = f'missing column "{name}"; the header must be {expected}'
+            problems.append(Problem(display, message, line, name))
+    if problems:
+        raise InputError(problems)
+
+
+def _check_row(
+    row: _Row, header: list[str], roster: Roster, display: str, seen: dict[tuple[str, str], int]
+) -> _Row:
+    def problem(field: str | None, message: str) -> None:
+        row.problems.append(Problem(display, message, row.line, field))
+
+    if len(row.values) != len(header):
+        problem(
+            None,
+            f"row has {len(row.values)} fields but the header has {len(header)}; "
+            "quote values that contain commas",
+        )
+        return row
+    cells = {name: value.strip() for name, value in zip(header, row.values, strict=True)}
+    bioguide = cells["bioguide"].upper()
+    legislator = roster.get(bioguide) if bioguide else None
+    if not bioguide:
+        problem("bioguide", "empty; fill in the member's bioguide id, such as S000033")
+    elif legislator is None:
+        problem(
+            "bioguide",
+            f'unknown bioguide id "{cells["bioguide"]}": not a current legislator '
+            f"({roster.source}); check it with `capitolmail legislators list` or delete the row",
+        )
+    email = None
+    if not cells["email"]:
+        problem("email", "empty; fill in the staff member's address or delete the row")
+    else:
+        try:
+            email = validate_email(cells["email"], check_deliverability=False).normalized
+        except EmailNotValidError as err:
+            reason = str(err).rstrip(".")
+            problem("email", f'"{cells["email"]}" is not a valid address ({reason}); correct it')
+    for name in ("name", "role"):
+        if "\r" in cells[name] or "\n" in cells[name]:
+            problem(name, "contains a line break; put it on one line")
+    if not cells["role"]:
+        problem("role", "empty; fill in the role, such as Chief of Staff, or delete the row")
+    if row.problems or legislator is None or email is None:
+        return row  # a rejected row cannot make a later, valid one a duplicate
+    key = (legislator.bioguide, email.casefold())
+    if key in seen:
+        problem("email", f"same office and email as line {seen[key]}; delete one of them")
+    else:
+        seen[key] = row.line
+        row.contact = OfficeContact(
+            legislator.bioguide, email, cells["name"], cells["role"], row.line
+        )
+    return row
+
+
+def _leading_comments(path: Path) -> list[str]:
+    """The comment lines on top of an existing contacts file, kept across imports."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return []
+    comments = []
+    for line in io.StringIO(text, newline=""):
+        if not line.startswith("#"):
+            break
+        comments.append(line.rstrip("\r\n"))
+    return comments
+
+
+def _contacts_csv(comments: list[str], contacts: list[OfficeContact]) -> str:
+    out = io.StringIO()
+    out.write("".join(f"{comment}\n" for comment in comments))
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows((c.bioguide, c.email, c.name, c.role) for c in contacts)
+    return out.getvalue()
+
+
+def _rejects_csv(header: list[str], rows: list[_Row]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*header, *REJECT_COLUMNS])
+    for row in rows:
+        values = (row.values + [""] * len(header))[: len(header)]
+        fields = "; ".join(dict.fromkeys(p.field for p in row.problems if p.field))
+        reason = "; ".join(p.message for p in row.problems)
+        writer.writerow([*values, row.line, fields, reason])
+    return out.getvalue()

@@ -1,0 +1,111 @@
+"""Reading the YAML files of a congress-legislators snapshot, with line numbers in errors.
+
+Parsing uses libyaml (`CSafeLoader`) when PyYAML was built with it: the pure-Python
+`SafeLoader` takes about 2.6 s on legislators-current.yaml against 0.5 s. Line
+numbers are only worked out when something is wrong, by composing the node tree a
+second time, so the common path pays nothing for good error messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from capitolmail.errors import InputError, Problem
+
+Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def text_value(value: Any) -> str | None:
+    """A scalar as stripped text; None for absent, empty or boolean values.
+
+    Booleans are refused because YAML 1.1 reads an unquoted `no` or `yes` as one,
+    and a name or id that became `False` must not turn into the text "False".
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+# A place inside a document: mapping keys and sequence indexes, outermost first.
+Location = Sequence[str | int]
+
+
+def read_text(path: Path, display: str) -> str:
+    """The file as UTF-8 text, or an InputError naming it (missing, unreadable, not UTF-8)."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise InputError(
+            [
+                Problem(
+                    display,
+                    "file not found; copy it from the congress-legislators repository "
+                    "or run `capitolmail legislators import`",
+                )
+            ]
+        ) from None
+    except UnicodeDecodeError as err:
+        raise InputError(
+            [Problem(display, f"not UTF-8 text ({err.reason}); re-download it from upstream")]
+        ) from err
+    except OSError as err:
+        raise InputError([Problem(display, f"cannot read it: {err.strerror}")]) from err
+
+
+def parse_yaml(text: str, display: str) -> Any:
+    """The parsed document; a YAML syntax error becomes a Problem with its line."""
+    try:
+        return yaml.load(text, Loader=Loader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None else None
+        what = err.problem or err.context or "syntax error"
+        raise InputError(
+            [Problem(display, f"not valid YAML: {what}; fix the file or re-download it", line)]
+        ) from err
+    except yaml.YAMLError as err:
+        raise InputError([Problem(display, f"not valid YAML: {err}")]) from err
+
+
+# Something wrong with one record: where it is, which field, and what to do.
+Issue = tuple[Location, str | None, str]
+
+
+def problems_at(text: str, display: str, issues: Sequence[Issue]) -> list[Problem]:
+    """Problems with the line where each issue's record or field starts.
+
+    Called only on the error path: composing a 1 MB file costs about as much as
+    loading it, and the loaded data carries no marks.
+    """
+    try:
+        root = yaml.compose(text, Loader=Loader)
+    except yaml.YAMLError:
+        root = None
+    return [
+        Problem(display, message, _line_of(root, location), field)
+        for location, field, message in issues
+    ]
+
+
+def _line_of(root: yaml.Node | None, location: Location) -> int | None:
+    """The line of the deepest node on the way to `location` (where the record starts)."""
+    node = root
+    line = None if node is None else node.start_mark.line + 1
+    for step in location:
+        if isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+            if not 0 <= step < len(node.value):
+                break
+            node = node.value[step]
+        elif isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == str(step)), None)
+            if node is None:
+                break
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line

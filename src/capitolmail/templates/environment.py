@@ -1,0 +1,160 @@
+"""The Jinja2 environment every letter is rendered in: sandboxed, strict, and searchable.
+
+Letter templates are written by staff, not developers, and are rendered thousands of
+times at queue time, so three choices matter more than convenience:
+
+- **Sandboxed and immutable.** A template cannot reach Python internals
+  (`''.__class__`) nor change a shared list or dict that the next recipient's render
+  would see (`ImmutableSandboxedEnvironment`, a `SandboxedEnvironment`).
+- **Strict.** A misspelt name fails the whole queue with the file, line and a
+  suggestion, instead of sending "Dear Senator ," to a hundred offices.
+- **Real files.** `FileSystemLoader`s, so Jinja's rewritten tracebacks carry the
+  template's own path and line, which `render.py` turns into a `TemplateError`.
+
+Search order: the workspace's `templates/`, then the letter's folder, then the
+built-in layouts under the prefix `capitolmail/` (so a team overrides a built-in by
+putting `templates/capitolmail/letter.html.j2` in its workspace).
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from jinja2 import (
+    ChoiceLoader,
+    FileSystemLoader,
+    PrefixLoader,
+    StrictUndefined,
+    Undefined,
+    UndefinedError,
+)
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
+from jinja2.utils import missing
+
+from capitolmail.templates.filters import FILTERS
+
+BUILTIN_PREFIX = "capitolmail"
+LAYOUTS_DIR = Path(__file__).parent / "layouts"
+_HTML_SUFFIXES = (".html.j2", ".html")
+
+
+class MissingValueError(UndefinedError):
+    """An undefined name or attribute, with what `render.py` needs to explain it.
+
+    `owner` is the object the attribute was looked up on (`jinja2.utils.missing` for a
+    top-level name), so the renderer can name the full expression ("legislator.nick_name").
+    """
+
+    def __init__(self, message: str, *, name: Any, owner: Any, suggestion: str | None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.owner = owner
+        self.suggestion = suggestion
+
+
+class LetterUndefined(StrictUndefined):
+    """StrictUndefined whose message names the missing value and suggests a close match.
+
+    Sandbox refusals keep Jinja's own hint and `SecurityError`, so they are never
+    mistaken for a typo.
+    """
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        if self._undefined_hint:
+            return self._undefined_hint
+        name = self._undefined_name
+        if self._undefined_obj is missing:
+            return f'"{name}" is undefined'
+        owner = type(self._undefined_obj).__name__
+        hint = _hint(self._suggestion())
+        return f'"{name}" is undefined on {owner}{hint}'
+
+    def _suggestion(self) -> str | None:
+        if self._undefined_obj is missing or not isinstance(self._undefined_name, str):
+            return None
+        return closest(self._undefined_name, attribute_names(self._undefined_obj))
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
+        if self._undefined_hint or not issubclass(self._undefined_exception, UndefinedError):
+            raise self._undefined_exception(self._undefined_message)
+        raise MissingValueError(
+            self._undefined_message,
+            name=self._undefined_name,
+            owner=self._undefined_obj,
+            suggestion=self._suggestion(),
+        )
+
+
+# Jinja binds Undefined's dunders (__str__, __iter__, __add__, ...) to the base class's
+# function object, so overriding the method alone would not reach them: rebind each one.
+for _dunder in dir(StrictUndefined):
+    if getattr(StrictUndefined, _dunder) is Undefined._fail_with_undefined_error:
+        setattr(LetterUndefined, _dunder, LetterUndefined._fail_with_undefined_error)
+
+
+def attribute_names(obj: Any) -> list[str]:
+    """The names a template could have meant on `obj`: keys, fields, public data attributes.
+
+    Methods are left out: a misspelt `nick_name` should lead to `nickname`, not `count`.
+    Properties are listed without being evaluated.
+    """
+    if isinstance(obj, Mapping):
+        return [key for key in obj if isinstance(key, str)]
+    names: list[str] = []
+    if is_dataclass(obj):
+        names.extend(field.name for field in fields(obj))
+    for name in dir(obj):
+        if name.startswith("_") or name in names:
+            continue
+        if not callable(inspect.getattr_static(obj, name, None)):
+            names.append(name)
+    return names
+
+
+def closest(name: str, candidates: list[str]) -> str | None:
+    matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def _hint(suggestion: str | None) -> str:
+    return f' (did you mean "{suggestion}"?)' if suggestion else ""
+
+
+def _autoescape(name: str | None) -> bool:
+    """HTML templates escape every value; text templates and the subject (name None) don't."""
+    return name is not None and name.endswith(_HTML_SUFFIXES)
+
+
+def build_environment(letter_dir: Path, *, workspace_root: Path) -> SandboxedEnvironment:
+    """One environment per letter; its templates are compiled once and reused.
+
+    `auto_reload=False` because a queue run renders the same templates thousands of times
+    and a template edited mid-run must not change half of the letters.
+    `trim_blocks`/`lstrip_blocks` so `{% if %}` lines in text letters leave no blank line.
+    """
+    loader = ChoiceLoader(
+        [
+            FileSystemLoader(workspace_root / "templates"),
+            FileSystemLoader(letter_dir),
+            PrefixLoader({BUILTIN_PREFIX: FileSystemLoader(LAYOUTS_DIR)}),
+        ]
+    )
+    env = ImmutableSandboxedEnvironment(
+        loader=loader,
+        undefined=LetterUndefined,
+        autoescape=_autoescape,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters.update(FILTERS)
+    return env

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from capitolmail.config import load_settings
+from capitolmail.errors import ConfigError
+
+
+def _write(root: Path, text: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "capitolmail.toml").write_text(text, encoding="utf-8")
+    return root
+
+
+def test_defaults_without_a_config_file(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path)
+    assert settings.provider.name == "file"
+    assert settings.timezone == "America/New_York"
+    assert settings.database_url_for(tmp_path) == (
+        f"sqlite:///{tmp_path.resolve()}/.capitolmail/capitolmail.db"
+    )
+    assert settings.outbox_dir_for(tmp_path) == tmp_path / ".capitolmail" / "outbox"
+
+
+def test_unknown_key_names_section_and_suggests(tmp_path: Path) -> None:
+    _write(tmp_path, '[provider]\nnmae = "file"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert (
+        str(info.value) == 'capitolmail.toml [provider]: unknown key "nmae" (did you mean "name"?)'
+    )
+
+
+def test_bad_value_names_the_key(tmp_path: Path) -> None:
+    _write(tmp_path, '[provider]\nname = "carrier-pigeon"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == (
+        "capitolmail.toml [provider]: name: Input should be 'file' or 'console'"
+    )
+
+
+def test_toml_syntax_error_is_a_config_error(tmp_path: Path) -> None:
+    _write(tmp_path, "[organisation\n")
+    with pytest.raises(ConfigError, match=r"^capitolmail\.toml: "):
+        load_settings(tmp_path)
+
+
+def test_environment_overrides_file_and_dotenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(tmp_path, '[organisation]\nname = "From the file"\n[provider]\nname = "file"\n')
+    (tmp_path / ".env").write_text("CAPITOLMAIL_ORGANISATION__NAME=From dotenv\n")
+    assert load_settings(tmp_path).organisation.name == "From dotenv"
+    monkeypatch.setenv("CAPITOLMAIL_PROVIDER__NAME", "console")
+    monkeypatch.setenv("CAPITOLMAIL_ORGANISATION__NAME", "From the environment")
+    settings = load_settings(tmp_path)
+    assert settings.provider.name == "console"
+    assert settings.organisation.name == "From the environment"
+
+
+def test_bad_environment_value_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAPITOLMAIL_TIMEZONE", "Mars/Olympus_Mons")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == (
+        'CAPITOLMAIL_TIMEZONE: unknown time zone "Mars/Olympus_Mons" (try "America/New_York")'
+    )
