@@ -1,14 +1,24 @@
-"""Fixtures shared by the whole suite: real workspaces in tmp_path and a CLI runner."""
+"""Fixtures shared by the whole suite: real workspaces, a CLI runner, real databases.
+
+The store runs on a real SQLite file and, when CAPITOLMAIL_TEST_DATABASE_URL is
+set, on PostgreSQL too. Each PostgreSQL test gets its own schema (via the
+connection's search_path), created and dropped here, so tests never see each
+other's tables.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import create_engine, make_url, text
 
 from capitolmail.cli import main
+from capitolmail.outbox import Store
 from capitolmail.workspace import init_workspace
 
 Invoke = Callable[..., Result]
@@ -17,8 +27,6 @@ Invoke = Callable[..., Result]
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings read CAPITOLMAIL_* variables; a developer's own must not leak into tests."""
-    import os
-
     for name in list(os.environ):
         if name.startswith("CAPITOLMAIL_") and name != "CAPITOLMAIL_TEST_DATABASE_URL":
             monkeypatch.delenv(name)
@@ -40,3 +48,36 @@ def cli(workspace: Path) -> Invoke:
         return runner.invoke(main, ["--workspace", str(workspace), *args], catch_exceptions=False)
 
     return invoke
+
+
+DATABASE_URL_VARIABLE = "CAPITOLMAIL_TEST_DATABASE_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / '.capitolmail' / 'capitolmail.db'}"
+        return
+    base = os.environ.get(DATABASE_URL_VARIABLE)
+    if not base:
+        pytest.skip(
+            f"{DATABASE_URL_VARIABLE} is not set; set it to e.g. "
+            "postgresql+psycopg://postgres@127.0.0.1:5432/test to run the store on PostgreSQL"
+        )
+    schema = f"capitolmail_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with Store.open(database_url) as opened:
+        yield opened

@@ -1,0 +1,216 @@
+"""The send loop against a real store (SQLite, and PostgreSQL when configured).
+
+The transport here is a scripted stand-in for a mail server: it accepts, defers
+or refuses as told and records what it accepted. Everything between the store
+and the transport is the real sender.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+from capitolmail.errors import (
+    PermanentSendError,
+    ProviderAuthError,
+    SendError,
+    TransientSendError,
+)
+from capitolmail.message import OutgoingMessage
+from capitolmail.outbox import QueuedMessage, Store
+from capitolmail.providers import ProviderBase, Receipt
+from capitolmail.sender import RetryPolicy, send_due
+
+from .providers.contract import sample_message
+
+T0 = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
+
+
+class ScriptedTransport(ProviderBase):
+    name: ClassVar[str] = "scripted"
+
+    def __init__(self, script: dict[str, list[SendError]] | None = None) -> None:
+        self.script = script or {}
+        self.accepted: list[OutgoingMessage] = []
+        self.calls: list[str] = []
+
+    def send(self, message: OutgoingMessage) -> Receipt:
+        self.calls.append(message.to_email)
+        pending = self.script.get(message.to_email, [])
+        if pending:
+            raise pending.pop(0)
+        self.accepted.append(message)
+        return Receipt(provider_message_id=f"accepted-{len(self.accepted)}")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _queue(store: Store, count: int) -> int:
+    messages = [
+        QueuedMessage(
+            sample_message(
+                message_id=f"00000000-0000-4000-8000-{n:012d}", to_email=f"office{n}@example.org"
+            ),
+            bioguide="B001288",
+            contact_role="Foreign Policy LA",
+        )
+        for n in range(count)
+    ]
+    job_id = store.create_job(letter_slug="arms", kind="joint", messages=messages, now=T0)
+    store.schedule_job(job_id, at=T0, now=T0)
+    return job_id
+
+
+def _states(store: Store, job_id: int) -> dict[str, str]:
+    return {m.to_email: m.state for m in store.list_messages(job_id)}
+
+
+POLICY = RetryPolicy(max_attempts=3, base_seconds=60)
+
+
+def test_every_due_message_is_sent_once_and_the_job_finishes(store: Store) -> None:
+    job_id = _queue(store, 5)
+    transport = ScriptedTransport()
+    summary = send_due(store, transport, policy=POLICY, batch_size=2, clock=Clock())
+    assert summary.sent == 5
+    assert sorted(transport.calls) == [f"office{n}@example.org" for n in range(5)]
+    assert set(_states(store, job_id).values()) == {"sent"}
+    assert store.get_job(job_id).state == "done"
+    assert summary.finished_jobs == [job_id]
+    assert {m.provider_message_id for m in store.list_messages(job_id)} == {
+        f"accepted-{n}" for n in range(1, 6)
+    }
+    again = send_due(store, transport, policy=POLICY, clock=Clock())
+    assert again.sent == 0 and len(transport.calls) == 5
+
+
+def test_a_draft_job_is_not_sent(store: Store) -> None:
+    messages = [QueuedMessage(sample_message())]
+    job_id = store.create_job(letter_slug="arms", kind="joint", messages=messages, now=T0)
+    transport = ScriptedTransport()
+    send_due(store, transport, policy=POLICY, clock=Clock())
+    assert transport.calls == []
+    assert store.get_job(job_id).state == "draft"
+
+
+def test_transient_failure_waits_then_succeeds(store: Store) -> None:
+    job_id = _queue(store, 2)
+    clock = Clock()
+    transport = ScriptedTransport(
+        {"office1@example.org": [TransientSendError("451 try again later", retry_after=120)]}
+    )
+    first = send_due(store, transport, policy=POLICY, clock=clock)
+    assert (first.sent, first.retried) == (1, 1)
+    [waiting] = store.list_messages(job_id, states=["retry_wait"])
+    assert waiting.to_email == "office1@example.org"
+    assert waiting.last_error == "451 try again later"
+    assert waiting.next_attempt_at == T0 + timedelta(seconds=120)
+    assert store.get_job(job_id).state == "sending"
+
+    clock.now = T0 + timedelta(seconds=119)
+    assert send_due(store, transport, policy=POLICY, clock=clock).sent == 0
+    clock.now = T0 + timedelta(seconds=120)
+    assert send_due(store, transport, policy=POLICY, clock=clock).sent == 1
+    assert _states(store, job_id) == {
+        "office0@example.org": "sent",
+        "office1@example.org": "sent",
+    }
+    assert [m.attempts for m in store.list_messages(job_id)] == [1, 2]
+    assert [m.to_email for m in transport.accepted] == [
+        "office0@example.org",
+        "office1@example.org",
+    ]
+
+
+def test_transient_failures_give_up_after_max_attempts(store: Store) -> None:
+    job_id = _queue(store, 1)
+    clock = Clock()
+    errors: list[SendError] = [TransientSendError("421 busy", retry_after=0) for _ in range(5)]
+    transport = ScriptedTransport({"office0@example.org": errors})
+    for _ in range(3):
+        send_due(store, transport, policy=POLICY, clock=clock)
+    [message] = store.list_messages(job_id)
+    assert message.state == "failed"
+    assert message.attempts == 3
+    assert message.last_error == "gave up after 3 attempts: 421 busy"
+    assert len(transport.calls) == 3
+    assert store.get_job(job_id).state == "done"
+
+
+def test_permanent_failure_fails_only_that_message(store: Store) -> None:
+    job_id = _queue(store, 3)
+    transport = ScriptedTransport(
+        {"office1@example.org": [PermanentSendError("550 5.1.1 mailbox unavailable")]}
+    )
+    summary = send_due(store, transport, policy=POLICY, clock=Clock())
+    assert (summary.sent, summary.failed) == (2, 1)
+    assert _states(store, job_id)["office1@example.org"] == "failed"
+    [failed] = store.list_messages(job_id, states=["failed"])
+    assert failed.last_error == "550 5.1.1 mailbox unavailable"
+    assert store.get_job(job_id).counts == {"sent": 2, "failed": 1}
+
+
+def test_refused_credentials_pause_the_job_instead_of_grinding_through(store: Store) -> None:
+    job_id = _queue(store, 4)
+    transport = ScriptedTransport(
+        {"office0@example.org": [ProviderAuthError("401 the API key was refused")]}
+    )
+    summary = send_due(store, transport, policy=POLICY, batch_size=10, clock=Clock())
+    assert summary.paused_jobs == [job_id]
+    assert transport.calls == ["office0@example.org"]
+    job = store.get_job(job_id)
+    assert job.state == "paused"
+    assert job.paused_reason == "401 the API key was refused"
+    assert summary.sent == 0
+    # Nothing was lost: every message can still go out once the key is fixed.
+    assert sum(job.counts.values()) == 4
+    assert "sent" not in job.counts
+
+    store.resume_job(job_id, now=T0)
+    send_due(store, transport, policy=POLICY, clock=Clock())
+    assert set(_states(store, job_id).values()) == {"sent"}
+    assert sorted(m.to_email for m in transport.accepted) == [
+        f"office{n}@example.org" for n in range(4)
+    ]
+
+
+def test_messages_left_sending_by_a_dead_worker_become_unknown_and_are_not_resent(
+    store: Store,
+) -> None:
+    job_id = _queue(store, 5)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(dead.stdout)
+    store.register_worker("dead-worker", socket.gethostname(), dead_pid, T0)
+    claimed = store.claim_due("dead-worker", 2, T0)
+    assert len(claimed) == 2
+
+    transport = ScriptedTransport()
+    summary = send_due(store, transport, policy=POLICY, clock=Clock())
+    assert summary.recovered == 2
+    assert summary.sent == 3
+    in_flight = {c.message.to_email for c in claimed}
+    assert in_flight.isdisjoint(transport.calls)
+    states = _states(store, job_id)
+    assert {e for e, s in states.items() if s == "unknown"} == in_flight
+    job = store.get_job(job_id)
+    assert job.counts == {"sent": 3, "unknown": 2}
+    assert sum(job.counts.values()) == job.total
+
+    # The operator decides to try them again.
+    assert store.requeue(job_id, ["unknown"], now=T0) == 2
+    send_due(store, transport, policy=POLICY, clock=Clock())
+    assert sorted(transport.calls) == [f"office{n}@example.org" for n in range(5)]
