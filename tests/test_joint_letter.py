@@ -122,9 +122,7 @@ def test_demo_sends_one_email_per_committee_office_contact(tmp_path: Path) -> No
         assert text.count("Center for Civilian Protection") == 1
 
     assert sorted(seen) == sorted(
-        (bioguide, role)
-        for bioguide in members
-        for role in ("Chief of Staff", "Foreign Policy LA")
+        (bioguide, role) for bioguide in members for role in ("Chief of Staff", "Foreign Policy LA")
     )
 
 
