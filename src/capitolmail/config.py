@@ -8,7 +8,6 @@ keys, so a typo is an error that names the key instead of a silent default.
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from capitolmail.errors import ConfigError
+from capitolmail.errors import ConfigError, did_you_mean
 
 CONFIG_FILE = "capitolmail.toml"
 STATE_DIR = ".capitolmail"
@@ -167,7 +166,7 @@ def _describe(err: ValidationError, toml_data: dict[str, Any]) -> str:
     else:
         where = CONFIG_FILE
     if first["type"] == "extra_forbidden":
-        hint = _suggest(key, _field_names(loc[:-1]))
+        hint = did_you_mean(key, _field_names(loc[:-1]))
         message = f'unknown key "{key}"{hint}'
     else:
         text = str(first["msg"]).removeprefix("Value error, ")
@@ -197,8 +196,3 @@ def _field_names(section: list[str]) -> list[str]:
             return []
         model = annotation
     return list(model.model_fields)
-
-
-def _suggest(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f' (did you mean "{close[0]}"?)' if close else ""

@@ -39,7 +39,8 @@ STATE_ORDER = (
     "spam_report",
 )
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output is read by scripts and `less`: give tables room instead of truncating them.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -17,12 +17,26 @@ CSV in one round instead of one row per run.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 
 class CapitolmailError(Exception):
     """Base class. `str(err)` is shown to the user as `Error: ...`, so keep it one line."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A click-style hint naming the closest choice (compared without case), or "".
+
+    Every "unknown key / column / committee" message uses it, so suggestions read
+    the same everywhere and the choice is shown in its own spelling.
+    """
+    folded: dict[str, str] = {}
+    for choice in choices:
+        folded.setdefault(choice.casefold(), choice)
+    match = difflib.get_close_matches(word.strip().casefold(), list(folded), n=1, cutoff=0.6)
+    return f' (did you mean "{folded[match[0]]}"?)' if match else ""
 
 
 class ConfigError(CapitolmailError):

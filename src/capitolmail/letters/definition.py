@@ -6,7 +6,6 @@ and its line, rather than a letter that silently goes to the wrong offices.
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any, Literal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from capitolmail.errors import InputError, Problem
+from capitolmail.errors import InputError, Problem, did_you_mean
 
 LETTERS_DIR = "letters"
 LETTER_FILE = "letter.toml"
@@ -108,8 +107,7 @@ def load_letter(workspace: Path, slug: str) -> Letter:
     path = folder / LETTER_FILE
     if not path.is_file():
         known = letter_slugs(workspace)
-        close = difflib.get_close_matches(slug, known, n=1)
-        hint = f' (did you mean "{close[0]}"?)' if close else ""
+        hint = did_you_mean(slug, known)
         listing = ", ".join(known) if known else "none yet"
         raise InputError(
             f'no letter "{slug}"{hint}; letters in this workspace: {listing}',
@@ -161,8 +159,7 @@ def _problems(err: ValidationError, display_path: str, raw_text: str) -> list[Pr
         key = loc[-1] if loc else ""
         if item["type"] == "extra_forbidden":
             choices = _choices(loc[:-1])
-            close = difflib.get_close_matches(key, choices, n=1)
-            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            hint = did_you_mean(key, choices)
             message = f'unknown key "{key}"{hint}'
             field = None
         elif item["type"] == "missing":

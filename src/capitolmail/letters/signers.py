@@ -11,7 +11,6 @@ organisations first, then national, then state and local, each alphabetical.
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import re
 import unicodedata
@@ -19,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from capitolmail.errors import InputError, Problem
+from capitolmail.errors import InputError, Problem, did_you_mean
 from capitolmail.message import has_line_break
 from capitolmail.recipients.states import STATE_NAMES, normalise_state
 
@@ -121,13 +120,6 @@ def _clean(value: str) -> str:
     return " ".join(unicodedata.normalize("NFC", value).split())
 
 
-def _suggest(value: str, choices: Sequence[str]) -> str:
-    """A click-style hint naming the closest choice, compared without case."""
-    folded = {choice.casefold(): choice for choice in choices}
-    match = difflib.get_close_matches(value.casefold(), list(folded), n=1, cutoff=0.6)
-    return f' (did you mean "{folded[match[0]]}"?)' if match else ""
-
-
 def load_signers(
     path: Path, *, display_path: str, lead: Sequence[str] = (), lead_source: str = "letter.toml"
 ) -> SignerList:
@@ -158,12 +150,12 @@ def load_signers(
         name = _clean(raw)
         signer = kept.get(organisation_key(name))
         if signer is None:
-            names = [s.organisation for s in kept.values()]
+            hint = did_you_mean(name, [s.organisation for s in kept.values()])
             problems.append(
                 Problem(
                     path=lead_source,
                     field="lead_signers",
-                    message=f'lead signer "{name}" is not in {display_path}{_suggest(name, names)}',
+                    message=f'lead signer "{name}" is not in {display_path}{hint}',
                 )
             )
         elif signer not in lead_signers:
@@ -252,7 +244,7 @@ class _Reader:
             elif name not in COLUMNS:
                 self.problem(
                     line,
-                    f'unknown column "{cell.strip()}"{_suggest(name, COLUMNS)}; '
+                    f'unknown column "{cell.strip()}"{did_you_mean(name, COLUMNS)}; '
                     f"the columns are {', '.join(COLUMNS)}",
                 )
             elif name in columns:
@@ -308,7 +300,7 @@ class _Reader:
             names = [*STATE_NAMES, *STATE_NAMES.values()]
             self.problem(
                 line,
-                f'unknown state "{value}"{_suggest(value, names)}; use a USPS code such as '
+                f'unknown state "{value}"{did_you_mean(value, names)}; use a USPS code such as '
                 '"OR" or the state\'s name, or leave it empty for a national organisation',
                 "state",
             )

@@ -10,14 +10,13 @@ writes nothing unless the user asked for the bad rows to be set aside.
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
-from capitolmail.errors import CapitolmailError, InputError, Problem
+from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_mean
 from capitolmail.recipients.atomic_write import replace_files
 from capitolmail.recipients.legislators import Roster
 
@@ -165,8 +164,7 @@ def _check_header(header: list[str], display: str, line: int) -> None:
             message = f"a column has no name (a trailing comma?); the header must be {expected}"
             problems.append(Problem(display, message, line))
         elif name not in COLUMNS:
-            close = difflib.get_close_matches(name.casefold(), COLUMNS, n=1)
-            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            hint = did_you_mean(name, COLUMNS)
             message = f'unknown column "{name}"{hint}; the header must be {expected}'
             problems.append(Problem(display, message, line, name or None))
         elif header.count(name) > 1:

@@ -9,10 +9,9 @@ audience to the offices the other filters happen to match.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
 
-from capitolmail.errors import InputError, Problem
+from capitolmail.errors import InputError, Problem, did_you_mean
 from capitolmail.recipients.legislators import Legislator, Roster
 from capitolmail.recipients.states import STATE_NAMES, normalise_state
 
@@ -133,16 +132,11 @@ def _checked(
     return frozenset(found)
 
 
-def _suggest(value: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
-    return f' (did you mean "{close[0]}"?)' if close else ""
-
-
 def _chamber(value: str) -> str:
     folded = value.strip().casefold()
     if folded in CHAMBERS:
         return folded
-    hint = _suggest(folded, CHAMBERS)
+    hint = did_you_mean(folded, CHAMBERS)
     raise _Unknown(f'unknown chamber "{value}"{hint}; use "senate" or "house"')
 
 
@@ -150,9 +144,7 @@ def _state(value: str) -> str:
     code = normalise_state(value)
     if code is not None:
         return code
-    names = {name.casefold(): name for name in STATE_NAMES.values()}
-    close = difflib.get_close_matches(value.strip().casefold(), names, n=1, cutoff=0.6)
-    hint = f' (did you mean "{names[close[0]]}"?)' if close else ""
+    hint = did_you_mean(value, STATE_NAMES.values())
     raise _Unknown(f'unknown state "{value}"{hint}; use a USPS code such as "VT" or a name')
 
 
@@ -160,7 +152,7 @@ def _committee(roster: Roster, value: str) -> str:
     key = value.strip().upper()
     if roster.committee(key) is not None:
         return key
-    hint = _suggest(key, roster.committees)
+    hint = did_you_mean(key, roster.committees)
     if not hint:  # perhaps a name, such as "Foreign Relations"
         wanted = " ".join(value.split()).casefold()
         named = [key for key, c in roster.committees.items() if wanted in c.name.casefold()]
@@ -177,7 +169,7 @@ def _party(value: str) -> str:
     party = PARTY_ALIASES.get(value.strip().casefold())
     if party is not None:
         return party
-    hint = _suggest(value.strip().capitalize(), PARTIES)
+    hint = did_you_mean(value.strip().capitalize(), PARTIES)
     raise _Unknown(f'unknown party "{value}"{hint}; use Democrat, Republican or Independent')
 
 
