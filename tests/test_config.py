@@ -38,7 +38,7 @@ def test_bad_value_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(tmp_path)
     assert str(info.value) == (
-        "capitolmail.toml [provider]: name: Input should be 'file' or 'console'"
+        "capitolmail.toml [provider]: name: Input should be 'file', 'console', 'smtp' or 'sendgrid'"
     )
 
 
@@ -69,4 +69,47 @@ def test_bad_environment_value_names_the_variable(
         load_settings(tmp_path)
     assert str(info.value) == (
         'CAPITOLMAIL_TIMEZONE: unknown time zone "Mars/Olympus_Mons" (try "America/New_York")'
+    )
+
+
+def test_secrets_are_refused_in_the_toml_file(tmp_path: Path) -> None:
+    _write(tmp_path, '[provider.smtp]\nhost = "smtp.example.org"\npassword = "hunter2"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == (
+        "capitolmail.toml: a secret (smtp_password) must not be kept in capitolmail.toml, "
+        "which is shared in git; remove it and set CAPITOLMAIL_SMTP_PASSWORD in .env or "
+        "the environment"
+    )
+    assert "hunter2" not in str(info.value)
+
+
+def test_secrets_come_from_dotenv_and_are_masked(tmp_path: Path) -> None:
+    _write(tmp_path, '[provider]\nname = "sendgrid"\n')
+    (tmp_path / ".env").write_text("CAPITOLMAIL_SENDGRID_API_KEY=SG.secret-value\n")
+    settings = load_settings(tmp_path)
+    assert settings.sendgrid_api_key is not None
+    assert settings.sendgrid_api_key.get_secret_value() == "SG.secret-value"
+    dumped = settings.model_dump_json()
+    assert "SG.secret-value" not in dumped and "**********" in dumped
+    assert "SG.secret-value" not in repr(settings)
+
+
+def test_a_missing_secret_names_the_variable(tmp_path: Path) -> None:
+    from capitolmail.providers import create_provider
+
+    _write(tmp_path, '[provider]\nname = "sendgrid"\n')
+    with pytest.raises(ConfigError) as info:
+        create_provider(load_settings(tmp_path), outbox_dir=tmp_path)
+    assert str(info.value) == (
+        "CAPITOLMAIL_SENDGRID_API_KEY is not set; put it in .env or the environment"
+    )
+
+
+def test_worker_rate_is_validated(tmp_path: Path) -> None:
+    _write(tmp_path, '[worker]\nrate = "lots"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == (
+        'capitolmail.toml [worker]: rate: "lots" is not a rate; write it like "120/min" or "10/s"'
     )

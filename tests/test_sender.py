@@ -10,6 +10,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
@@ -22,7 +24,7 @@ from capitolmail.errors import (
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import QueuedMessage, Store
 from capitolmail.providers import ProviderBase, Receipt
-from capitolmail.sender import RetryPolicy, send_due
+from capitolmail.sender import RetryPolicy, SendOptions, send_due
 
 from .providers.contract import sample_message
 
@@ -75,12 +77,15 @@ def _states(store: Store, job_id: int) -> dict[str, str]:
 
 
 POLICY = RetryPolicy(max_attempts=3, base_seconds=60)
+SERIAL = SendOptions(policy=POLICY, concurrency=1, heartbeat_seconds=3600)
 
 
 def test_every_due_message_is_sent_once_and_the_job_finishes(store: Store) -> None:
     job_id = _queue(store, 5)
     transport = ScriptedTransport()
-    summary = send_due(store, transport, policy=POLICY, batch_size=2, clock=Clock())
+    summary = send_due(
+        store, transport, options=SendOptions(policy=POLICY, concurrency=2), clock=Clock()
+    )
     assert summary.sent == 5
     assert sorted(transport.calls) == [f"office{n}@example.org" for n in range(5)]
     assert set(_states(store, job_id).values()) == {"sent"}
@@ -89,7 +94,7 @@ def test_every_due_message_is_sent_once_and_the_job_finishes(store: Store) -> No
     assert {m.provider_message_id for m in store.list_messages(job_id)} == {
         f"accepted-{n}" for n in range(1, 6)
     }
-    again = send_due(store, transport, policy=POLICY, clock=Clock())
+    again = send_due(store, transport, options=SERIAL, clock=Clock())
     assert again.sent == 0 and len(transport.calls) == 5
 
 
@@ -97,7 +102,7 @@ def test_a_draft_job_is_not_sent(store: Store) -> None:
     messages = [QueuedMessage(sample_message())]
     job_id = store.create_job(letter_slug="arms", kind="joint", messages=messages, now=T0)
     transport = ScriptedTransport()
-    send_due(store, transport, policy=POLICY, clock=Clock())
+    send_due(store, transport, options=SERIAL, clock=Clock())
     assert transport.calls == []
     assert store.get_job(job_id).state == "draft"
 
@@ -108,7 +113,7 @@ def test_transient_failure_waits_then_succeeds(store: Store) -> None:
     transport = ScriptedTransport(
         {"office1@example.org": [TransientSendError("451 try again later", retry_after=120)]}
     )
-    first = send_due(store, transport, policy=POLICY, clock=clock)
+    first = send_due(store, transport, options=SERIAL, clock=clock)
     assert (first.sent, first.retried) == (1, 1)
     [waiting] = store.list_messages(job_id, states=["retry_wait"])
     assert waiting.to_email == "office1@example.org"
@@ -117,9 +122,9 @@ def test_transient_failure_waits_then_succeeds(store: Store) -> None:
     assert store.get_job(job_id).state == "sending"
 
     clock.now = T0 + timedelta(seconds=119)
-    assert send_due(store, transport, policy=POLICY, clock=clock).sent == 0
+    assert send_due(store, transport, options=SERIAL, clock=clock).sent == 0
     clock.now = T0 + timedelta(seconds=120)
-    assert send_due(store, transport, policy=POLICY, clock=clock).sent == 1
+    assert send_due(store, transport, options=SERIAL, clock=clock).sent == 1
     assert _states(store, job_id) == {
         "office0@example.org": "sent",
         "office1@example.org": "sent",
@@ -137,7 +142,7 @@ def test_transient_failures_give_up_after_max_attempts(store: Store) -> None:
     errors: list[SendError] = [TransientSendError("421 busy", retry_after=0) for _ in range(5)]
     transport = ScriptedTransport({"office0@example.org": errors})
     for _ in range(3):
-        send_due(store, transport, policy=POLICY, clock=clock)
+        send_due(store, transport, options=SERIAL, clock=clock)
     [message] = store.list_messages(job_id)
     assert message.state == "failed"
     assert message.attempts == 3
@@ -151,7 +156,7 @@ def test_permanent_failure_fails_only_that_message(store: Store) -> None:
     transport = ScriptedTransport(
         {"office1@example.org": [PermanentSendError("550 5.1.1 mailbox unavailable")]}
     )
-    summary = send_due(store, transport, policy=POLICY, clock=Clock())
+    summary = send_due(store, transport, options=SERIAL, clock=Clock())
     assert (summary.sent, summary.failed) == (2, 1)
     assert _states(store, job_id)["office1@example.org"] == "failed"
     [failed] = store.list_messages(job_id, states=["failed"])
@@ -164,7 +169,7 @@ def test_refused_credentials_pause_the_job_instead_of_grinding_through(store: St
     transport = ScriptedTransport(
         {"office0@example.org": [ProviderAuthError("401 the API key was refused")]}
     )
-    summary = send_due(store, transport, policy=POLICY, batch_size=10, clock=Clock())
+    summary = send_due(store, transport, options=SERIAL, clock=Clock())
     assert summary.paused_jobs == [job_id]
     assert transport.calls == ["office0@example.org"]
     job = store.get_job(job_id)
@@ -176,7 +181,7 @@ def test_refused_credentials_pause_the_job_instead_of_grinding_through(store: St
     assert "sent" not in job.counts
 
     store.resume_job(job_id, now=T0)
-    send_due(store, transport, policy=POLICY, clock=Clock())
+    send_due(store, transport, options=SERIAL, clock=Clock())
     assert set(_states(store, job_id).values()) == {"sent"}
     assert sorted(m.to_email for m in transport.accepted) == [
         f"office{n}@example.org" for n in range(4)
@@ -199,7 +204,7 @@ def test_messages_left_sending_by_a_dead_worker_become_unknown_and_are_not_resen
     assert len(claimed) == 2
 
     transport = ScriptedTransport()
-    summary = send_due(store, transport, policy=POLICY, clock=Clock())
+    summary = send_due(store, transport, options=SERIAL, clock=Clock())
     assert summary.recovered == 2
     assert summary.sent == 3
     in_flight = {c.message.to_email for c in claimed}
@@ -212,5 +217,89 @@ def test_messages_left_sending_by_a_dead_worker_become_unknown_and_are_not_resen
 
     # The operator decides to try them again.
     assert store.requeue(job_id, ["unknown"], now=T0) == 2
-    send_due(store, transport, policy=POLICY, clock=Clock())
+    send_due(store, transport, options=SERIAL, clock=Clock())
     assert sorted(transport.calls) == [f"office{n}@example.org" for n in range(5)]
+
+
+def test_a_rate_limit_slows_everyone_and_does_not_count_as_an_attempt(store: Store) -> None:
+    job_id = _queue(store, 2)
+    transport = ScriptedTransport(
+        {
+            "office0@example.org": [
+                TransientSendError("429 slow down", retry_after=0.3, rate_limited=True)
+            ]
+        }
+    )
+    store.schedule_job(job_id, at=datetime.now(UTC), now=datetime.now(UTC))
+    options = SendOptions(policy=RetryPolicy(max_attempts=1), concurrency=1)
+    summary = send_due(store, transport, options=options)  # the real clock: it waits 0.3 s
+    assert summary.sent == 2
+    assert summary.failed == 0  # max_attempts=1, yet the 429 did not use the attempt up
+    messages = {m.to_email: m for m in store.list_messages(job_id)}
+    assert messages["office0@example.org"].attempts == 1
+    assert messages["office0@example.org"].state == "sent"
+    assert transport.calls.count("office0@example.org") == 2
+
+
+class SlowTransport(ScriptedTransport):
+    """Holds each message briefly and notes how many were in its hands at once."""
+
+    def __init__(self, hold: float = 0.02) -> None:
+        super().__init__()
+        self.hold = hold
+        self.lock = threading.Lock()
+        self.current = 0
+        self.most = 0
+
+    def send(self, message: OutgoingMessage) -> Receipt:
+        with self.lock:
+            self.current += 1
+            self.most = max(self.most, self.current)
+        time.sleep(self.hold)
+        with self.lock:
+            self.current -= 1
+        return super().send(message)
+
+
+def test_at_most_concurrency_messages_are_in_flight(store: Store) -> None:
+    job_id = _queue(store, 40)
+    transport = SlowTransport()
+    options = SendOptions(policy=POLICY, concurrency=4)
+    summary = send_due(store, transport, options=options, clock=Clock())
+    assert summary.sent == 40
+    assert transport.most == 4
+    assert sorted(transport.calls) == sorted(f"office{n}@example.org" for n in range(40))
+    assert store.get_job(job_id).counts == {"sent": 40}
+
+
+def test_stop_finishes_what_is_in_flight_and_leaves_the_rest_queued(store: Store) -> None:
+    job_id = _queue(store, 10)
+    stop = threading.Event()
+
+    class StoppingTransport(ScriptedTransport):
+        def send(self, message: OutgoingMessage) -> Receipt:
+            if len(self.calls) == 2:
+                stop.set()  # as SIGTERM would, while the third message is in flight
+            return super().send(message)
+
+    transport = StoppingTransport()
+    summary = send_due(store, transport, options=SERIAL, clock=Clock(), stop=stop, once=False)
+    assert summary.stopped_early
+    assert summary.sent == 3
+    assert store.get_job(job_id).counts == {"sent": 3, "queued": 7}
+    assert len(transport.accepted) == 3
+
+
+def test_a_provider_bug_fails_the_message_without_a_retry(store: Store) -> None:
+    job_id = _queue(store, 2)
+
+    class BuggyTransport(ScriptedTransport):
+        def send(self, message: OutgoingMessage) -> Receipt:
+            if message.to_email == "office0@example.org":
+                raise KeyError("oops")
+            return super().send(message)
+
+    summary = send_due(store, BuggyTransport(), options=SERIAL, clock=Clock())
+    assert (summary.sent, summary.failed) == (1, 1)
+    [failed] = store.list_messages(job_id, states=["failed"])
+    assert failed.last_error == "unexpected error in the provider: KeyError('oops')"

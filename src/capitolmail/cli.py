@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
+import logging
+import signal
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,10 +34,11 @@ from capitolmail.errors import CapitolmailError, InputError
 from capitolmail.letters.definition import letter_slugs, load_letter
 from capitolmail.providers import create_provider
 from capitolmail.queueing import PreparedLetter, prepare_letter, queue_letter, render_messages
+from capitolmail.rate import Rate, parse_rate
 from capitolmail.recipients.contacts import import_contacts
 from capitolmail.recipients.legislators import import_legislators, workspace_roster
 from capitolmail.recipients.targeting import select_legislators
-from capitolmail.sender import RetryPolicy, SendSummary, send_due
+from capitolmail.sender import RetryPolicy, SendOptions, SendSummary, send_due
 from capitolmail.workspace import Workspace, init_workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -89,6 +92,22 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class RateType(click.ParamType):
+    """`--rate 120/min` into a Rate, with the accepted forms in the error."""
+
+    name = "rate"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Rate:
+        if isinstance(value, Rate):
+            return value
+        try:
+            return parse_rate(str(value))
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
 @click.group(cls=CapitolmailGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--workspace",
@@ -108,6 +127,10 @@ def main(ctx: click.Context, workspace: Path, debug: bool) -> None:
     through the configured provider (by default, .eml files on disk).
     """
     ctx.obj = _State(workspace, debug)
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 # --- workspace --------------------------------------------------------------
@@ -134,7 +157,7 @@ def demo_command(directory: Path) -> None:
         result = _queue(workspace, prepared, dry_run=False, allow_resend=False)
         assert result.job_id is not None
         workspace.store.schedule_job(result.job_id, at=_now(), now=_now())
-        summary = _drain(workspace)
+        summary = _drain(workspace, once=True)
         outbox = workspace.outbox_dir / str(result.job_id)
         err.print(
             f"Sent {summary.sent} messages for job {result.job_id} into {outbox}/ "
@@ -358,12 +381,16 @@ def queue_command(workspace: Workspace, slug: str, dry_run: bool, allow_resend: 
 
 @main.command("send")
 @click.argument("job", type=int)
+@click.option("--rate", type=RateType(), help="Cap this job's pace, e.g. 120/min or 5/s.")
 @pass_workspace
-def send_command(workspace: Workspace, job: int) -> None:
+def send_command(workspace: Workspace, job: int, rate: Rate | None) -> None:
     """Mark JOB due now; a running `capitolmail worker` (or `worker --once`) sends it."""
+    if rate is not None:
+        workspace.store.set_job_options(job, rate=str(rate))
     info = workspace.store.schedule_job(job, at=_now(), now=_now())
+    pace = f" at most {rate}" if rate else ""
     err.print(
-        f"Job {info.id} ({info.letter_slug}) is due now: {info.total} messages. "
+        f"Job {info.id} ({info.letter_slug}) is due now: {info.total} messages{pace}. "
         "Run `capitolmail worker --once` to send them."
     )
 
@@ -371,26 +398,35 @@ def send_command(workspace: Workspace, job: int) -> None:
 @main.command("worker")
 @click.option("--once", is_flag=True, help="Send everything due now, then exit.")
 @click.option(
-    "--interval",
+    "--poll",
     type=click.FloatRange(min=0.1),
-    default=5.0,
+    default=2.0,
     show_default=True,
-    help="Seconds between looks for due messages.",
+    help="Seconds between looks for due messages when idle.",
 )
 @pass_workspace
-def worker_command(workspace: Workspace, once: bool, interval: float) -> None:
-    """Send due messages through the configured provider."""
-    while True:
-        summary = _drain(workspace)
-        if summary.sent or summary.failed or summary.retried or summary.recovered:
-            _report_summary(summary)
-        if once:
-            return
-        try:
-            time.sleep(interval)
-        except KeyboardInterrupt:
-            err.print("Stopped.")
-            return
+def worker_command(workspace: Workspace, once: bool, poll: float) -> None:
+    """Send due messages through the configured provider until stopped.
+
+    SIGINT or SIGTERM stops it gracefully: messages in flight finish and are
+    recorded, the rest stay queued for the next worker.
+    """
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        if not stop.is_set():
+            err.print(
+                f"{signal.Signals(signum).name}: finishing messages in flight, then stopping."
+            )
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        summary = _drain(workspace, once=once, stop=stop, poll=poll)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    _report_summary(summary)
 
 
 @main.command("status")
@@ -411,8 +447,13 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
         err.print("No jobs yet: `capitolmail queue SLUG` creates one.")
         return
     out.print(jobs_table(jobs))
-    if messages:
-        for j in jobs:
+    for j in jobs:
+        failures = store.failure_summary(j.id)
+        if failures and (job is not None or messages):
+            out.print(f"\nJob {j.id}: problems by reason")
+            for reason, count in failures:
+                out.print(f"  {count:>6}  {reason}")
+        if messages:
             out.print(f"\nJob {j.id} ({j.letter_slug}): {counts_text(j.counts)}")
             out.print(messages_table(store.list_messages(j.id)))
 
@@ -487,14 +528,28 @@ def _queue(workspace: Workspace, prepared: PreparedLetter, *, dry_run: bool, all
         )
 
 
-def _drain(workspace: Workspace) -> SendSummary:
+def _drain(
+    workspace: Workspace,
+    *,
+    once: bool = True,
+    stop: threading.Event | None = None,
+    poll: float = 2.0,
+) -> SendSummary:
     settings = workspace.settings
-    provider = create_provider(settings.provider, outbox_dir=workspace.outbox_dir)
-    policy = RetryPolicy(
-        max_attempts=settings.worker.max_attempts,
-        base_seconds=settings.worker.retry_base_seconds,
+    worker = settings.worker
+    provider = create_provider(settings, outbox_dir=workspace.outbox_dir)
+    options = SendOptions(
+        policy=RetryPolicy(
+            max_attempts=worker.max_attempts,
+            base_seconds=worker.retry_base_seconds,
+            cap_seconds=worker.retry_cap_seconds,
+        ),
+        concurrency=worker.concurrency,
+        overall_rate=worker.overall_rate,
+        heartbeat_seconds=worker.heartbeat_seconds,
+        poll_seconds=poll,
     )
-    return send_due(workspace.store, provider, policy=policy, batch_size=settings.worker.batch_size)
+    return send_due(workspace.store, provider, options=options, stop=stop, once=once)
 
 
 def _report_prepared(prepared: PreparedLetter) -> None:
@@ -508,6 +563,8 @@ def _report_prepared(prepared: PreparedLetter) -> None:
 
 def _report_summary(summary: SendSummary) -> None:
     parts = [f"sent {summary.sent}", f"failed {summary.failed}", f"retrying {summary.retried}"]
+    if summary.stopped_early:
+        parts.append("stopped before the queue was empty")
     if summary.recovered:
         parts.append(f"{summary.recovered} marked unknown after a worker died")
     err.print("Worker: " + ", ".join(parts) + ".")

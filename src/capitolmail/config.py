@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,8 +22,11 @@ from pydantic_settings import (
 )
 
 from capitolmail.errors import ConfigError, did_you_mean
+from capitolmail.rate import Rate, parse_rate
 
 CONFIG_FILE = "capitolmail.toml"
+# Settings that must never be written in capitolmail.toml, which teams keep in git.
+SECRET_FIELDS = ("smtp_password", "sendgrid_api_key")
 STATE_DIR = ".capitolmail"
 
 
@@ -53,17 +56,70 @@ class FileProviderSettings(_Section):
     directory: Path = Path(STATE_DIR) / "outbox"
 
 
+class SmtpSettings(_Section):
+    """An SMTP relay. The password is a secret: CAPITOLMAIL_SMTP_PASSWORD, never this file.
+
+    `security` is "starttls" (port 587) or "tls" (implicit TLS, port 465), both
+    verifying the certificate; "none" sends in the clear and is refused unless
+    `allow_plain` is also set, for a relay on the same machine.
+    """
+
+    host: str = "localhost"
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    allow_plain: bool = False
+    username: str = ""
+    ca_file: Path | None = None
+    connections: int = Field(default=4, ge=1, le=64)
+    max_messages_per_connection: int = Field(default=100, ge=1)
+    connect_timeout: float = Field(default=10.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0)
+    local_hostname: str | None = None
+
+
+class SendGridSettings(_Section):
+    """SendGrid's v3 API. The key is a secret: CAPITOLMAIL_SENDGRID_API_KEY, never this file."""
+
+    base_url: str = "https://api.sendgrid.com"
+    connect_timeout: float = Field(default=10.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0)
+    sandbox_mode: bool = False
+    unsubscribe_group_id: int | None = None
+
+
 class ProviderSettings(_Section):
-    name: Literal["file", "console"] = "file"
+    name: Literal["file", "console", "smtp", "sendgrid"] = "file"
     file: FileProviderSettings = Field(default_factory=FileProviderSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
 
 
 class WorkerSettings(_Section):
-    """How the send loop paces itself. Retries back off from `retry_base_seconds`."""
+    """How the send loop paces itself.
 
-    batch_size: int = Field(default=100, ge=1, le=10_000)
+    `concurrency` is the number of messages in flight at once; `rate` caps all
+    jobs together ("600/min"); a job's own `--rate` caps it further. Retries of
+    transient failures back off exponentially from `retry_base_seconds`, with
+    jitter, up to `retry_cap_seconds`, and fail after `max_attempts`.
+    """
+
+    concurrency: int = Field(default=8, ge=1, le=512)
+    rate: str | None = None
     max_attempts: int = Field(default=5, ge=1, le=100)
     retry_base_seconds: float = Field(default=30.0, gt=0)
+    retry_cap_seconds: float = Field(default=3600.0, gt=0)
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("rate")
+    @classmethod
+    def _valid_rate(cls, value: str | None) -> str | None:
+        if value:
+            parse_rate(value)
+        return value or None
+
+    @property
+    def overall_rate(self) -> Rate | None:
+        return parse_rate(self.rate) if self.rate else None
 
 
 class Settings(BaseSettings):
@@ -80,6 +136,9 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     database_url: str = ""
     timezone: str = "America/New_York"
+    # Secrets: read from CAPITOLMAIL_* variables or .env only (see SECRET_FIELDS).
+    smtp_password: SecretStr | None = None
+    sendgrid_api_key: SecretStr | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -126,6 +185,7 @@ def load_settings(workspace: Path) -> Settings:
     """Read the workspace's settings, turning every validation problem into one ConfigError."""
     toml_path = workspace / CONFIG_FILE
     toml_data = _read_toml(toml_path)
+    _refuse_secrets_in_toml(toml_data)
     bound = type(
         "WorkspaceSettings",
         (Settings,),
@@ -141,6 +201,33 @@ def load_settings(workspace: Path) -> Settings:
         return bound()
     except ValidationError as err:
         raise ConfigError(_describe(err, toml_data)) from None
+
+
+def secret_variable(field: str) -> str:
+    return f"CAPITOLMAIL_{field.upper()}"
+
+
+def require_secret(value: SecretStr | None, field: str) -> SecretStr:
+    """The secret, or a ConfigError naming the variable (never a value) to set."""
+    if value is None or not value.get_secret_value():
+        raise ConfigError(f"{secret_variable(field)} is not set; put it in .env or the environment")
+    return value
+
+
+def _refuse_secrets_in_toml(data: dict[str, Any]) -> None:
+    found = [key for key in SECRET_FIELDS if key in data]
+    for section in ("smtp", "sendgrid"):
+        provider = data.get("provider", {})
+        table = provider.get(section, {}) if isinstance(provider, dict) else {}
+        if isinstance(table, dict):
+            found += [f"{section}_{key}" for key in ("password", "api_key") if key in table]
+    if found:
+        # "[provider.smtp] password" and a top-level "smtp_password" are the same secret.
+        raise ConfigError(
+            f"{CONFIG_FILE}: a secret ({found[0]}) must not be kept in {CONFIG_FILE}, which is "
+            f"shared in git; remove it and set {secret_variable(found[0])} in .env or the "
+            "environment"
+        )
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -115,7 +115,12 @@ def messages_table(messages: Iterable[MessageInfo]) -> Table:
     return table
 
 
-def job_json(job: JobInfo, messages: list[MessageInfo] | None = None) -> dict[str, Any]:
+def job_json(
+    job: JobInfo,
+    messages: list[MessageInfo] | None = None,
+    *,
+    failures: list[tuple[str, int]] | None = None,
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": job.id,
         "letter": job.letter_slug,
@@ -129,6 +134,8 @@ def job_json(job: JobInfo, messages: list[MessageInfo] | None = None) -> dict[st
         "finished_at": _iso(job.finished_at),
         "last_error": job.last_error,
         "paused_reason": job.paused_reason,
+        "options": dict(job.options),
+        "failures": [{"reason": reason, "count": count} for reason, count in failures or []],
     }
     if messages is not None:
         data["messages"] = [

@@ -102,11 +102,18 @@ class SendError(CapitolmailError):
 
 
 class TransientSendError(SendError):
-    """The transport may accept the message later (SMTP 4xx, HTTP 429/5xx, timeouts)."""
+    """The transport may accept the message later (SMTP 4xx, HTTP 429/5xx, timeouts).
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    `rate_limited` marks a refusal that is about pace, not about the message
+    (HTTP 429): the sender slows everyone down and does not count an attempt.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, rate_limited: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.rate_limited = rate_limited
 
 
 class PermanentSendError(SendError):

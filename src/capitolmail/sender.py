@@ -5,26 +5,45 @@ provider sees it and as `sent`, `retry_wait` or `failed` after; a worker that
 dies in between leaves `sending` rows that the next worker marks `unknown`,
 never resent without an operator, because a duplicate letter to a Hill office
 costs more than a reported gap.
+
+Threads do the provider calls (N in flight); this thread alone claims and
+records, in batches, so the database sees a few large transactions rather than
+thousands of small ones. Messages are claimed only when a thread is free to
+send them, so a SIGKILL leaves at most `concurrency` messages `unknown`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from capitolmail.errors import PermanentSendError, ProviderAuthError, TransientSendError
-from capitolmail.outbox import ClaimedMessage, Store
+from capitolmail.errors import (
+    PermanentSendError,
+    ProviderAuthError,
+    StoreError,
+    TransientSendError,
+)
+from capitolmail.outbox import ClaimedMessage, Outcome, Store
 from capitolmail.providers import Provider
+from capitolmail.rate import Rate, TokenBucket, parse_rate
+
+log = logging.getLogger("capitolmail.sender")
 
 Clock = Callable[[], datetime]
 # A worker that has not written a heartbeat for this long is presumed dead even
 # on another host, where we cannot ask the operating system.
 STALE_WORKER_AFTER = timedelta(minutes=5)
+# How long the loop waits for a thread to finish before looking again.
+_TICK = 0.05
 
 
 def utcnow() -> datetime:
@@ -33,7 +52,7 @@ def utcnow() -> datetime:
 
 @dataclass
 class SendSummary:
-    """What one pass did; `recovered` counts rows found abandoned by a dead worker."""
+    """What one run did; `recovered` counts rows found abandoned by a dead worker."""
 
     sent: int = 0
     failed: int = 0
@@ -41,11 +60,12 @@ class SendSummary:
     recovered: int = 0
     paused_jobs: list[int] = field(default_factory=list)
     finished_jobs: list[int] = field(default_factory=list)
+    stopped_early: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Exponential backoff with full jitter, capped; the last attempt fails the message."""
+    """Exponential backoff with jitter, capped; the last attempt fails the message."""
 
     max_attempts: int = 5
     base_seconds: float = 30.0
@@ -56,6 +76,26 @@ class RetryPolicy:
             return max(retry_after, 0.0)
         ceiling = min(self.cap_seconds, self.base_seconds * 2 ** max(attempts - 1, 0))
         return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    """How a run paces itself; built from WorkerSettings at the edge."""
+
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    concurrency: int = 8
+    overall_rate: Rate | None = None
+    heartbeat_seconds: float = 10.0
+    poll_seconds: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    """What a sending thread hands back: the receipt id or the error it raised."""
+
+    claimed: ClaimedMessage
+    provider_message_id: str | None = None
+    error: Exception | None = None
 
 
 def new_worker_id() -> str:
@@ -79,85 +119,226 @@ def send_due(
     store: Store,
     provider: Provider,
     *,
-    policy: RetryPolicy,
-    batch_size: int = 100,
+    policy: RetryPolicy | None = None,
+    options: SendOptions | None = None,
     clock: Clock = utcnow,
-    on_message: Callable[[ClaimedMessage, str], None] | None = None,
+    stop: threading.Event | None = None,
+    on_outcome: Callable[[ClaimedMessage, str], None] | None = None,
+    once: bool = True,
 ) -> SendSummary:
-    """Send everything due now, then return. The basis of `worker --once`."""
-    summary = SendSummary()
-    worker_id = new_worker_id()
-    store.register_worker(worker_id, socket.gethostname(), os.getpid(), clock())
-    try:
-        summary.recovered = store.recover_abandoned(
-            clock(), is_alive=process_alive, stale_after=STALE_WORKER_AFTER
-        )
-        with provider:
-            while True:
-                batch = store.claim_due(worker_id, batch_size, clock())
-                if not batch:
-                    break
-                paused: set[int] = set()
-                for claimed in batch:
-                    if claimed.job_id in paused:
-                        _give_back(store, claimed, clock())
-                        continue
-                    outcome, error = _send_one(store, provider, claimed, policy, clock)
-                    if outcome == "paused":
-                        store.pause_job(claimed.job_id, reason=error, now=clock())
-                        paused.add(claimed.job_id)
-                        summary.paused_jobs.append(claimed.job_id)
-                    else:
-                        setattr(summary, outcome, getattr(summary, outcome) + 1)
-                    if on_message is not None:
-                        on_message(claimed, outcome)
-                store.heartbeat(worker_id, clock())
-        summary.finished_jobs = store.finish_jobs(clock())
-    finally:
-        store.remove_worker(worker_id)
-    return summary
+    """Send what is due. With `once`, return when nothing is due; else run until `stop`."""
+    if options is None:
+        options = SendOptions(policy=policy or RetryPolicy())
+    loop = _SendLoop(store, provider, options, clock, stop or threading.Event(), on_outcome)
+    return loop.run(once=once)
 
 
-def _send_one(
-    store: Store,
-    provider: Provider,
-    claimed: ClaimedMessage,
-    policy: RetryPolicy,
-    clock: Clock,
-) -> tuple[str, str]:
-    """Returns the outcome (a SendSummary counter, or "paused") and the error, if any."""
-    message_id = claimed.message.message_id
-    try:
-        receipt = provider.send(claimed.message)
-    except TransientSendError as err:
-        if claimed.attempts >= policy.max_attempts:
-            store.mark_failed(
-                message_id, error=f"gave up after {claimed.attempts} attempts: {err}", now=clock()
+class _SendLoop:
+    def __init__(
+        self,
+        store: Store,
+        provider: Provider,
+        options: SendOptions,
+        clock: Clock,
+        stop: threading.Event,
+        on_outcome: Callable[[ClaimedMessage, str], None] | None,
+    ) -> None:
+        self.store = store
+        self.provider = provider
+        self.options = options
+        self.clock = clock
+        self.stop = stop
+        self.on_outcome = on_outcome
+        self.summary = SendSummary()
+        self.worker_id = new_worker_id()
+        self.overall = TokenBucket(options.overall_rate) if options.overall_rate else None
+        self.job_buckets: dict[tuple[int, str], TokenBucket] = {}
+        self.paused: set[int] = set()
+        self.hold_until = 0.0  # monotonic time before which nothing new is handed over
+        self.presumed_dead = False  # another worker took our rows: record nothing more
+        self.next_heartbeat = 0.0
+        self.in_flight: dict[Future[_Result], ClaimedMessage] = {}
+        self.outcomes: list[tuple[Outcome, ClaimedMessage, str]] = []
+
+    def run(self, *, once: bool) -> SendSummary:
+        store = self.store
+        store.register_worker(self.worker_id, socket.gethostname(), os.getpid(), self.clock())
+        self.next_heartbeat = time.monotonic() + self.options.heartbeat_seconds
+        try:
+            self.summary.recovered = store.recover_abandoned(
+                self.clock(), is_alive=process_alive, stale_after=STALE_WORKER_AFTER
             )
-            return "failed", str(err)
-        delay = policy.delay(claimed.attempts, err.retry_after)
-        store.mark_retry(
-            message_id,
-            error=str(err),
-            next_attempt_at=clock() + timedelta(seconds=delay),
-            now=clock(),
+            if self.summary.recovered:
+                log.warning(
+                    "%d messages were left sending by a worker that died; they are now "
+                    "unknown and will not be resent without `capitolmail requeue`",
+                    self.summary.recovered,
+                )
+            with (
+                self.provider,
+                ThreadPoolExecutor(
+                    max_workers=self.options.concurrency, thread_name_prefix="capitolmail-send"
+                ) as pool,
+            ):
+                self._loop(pool, once=once)
+                self._drain()
+            self.summary.finished_jobs += store.finish_jobs(self.clock())
+        finally:
+            store.remove_worker(self.worker_id)
+        self.summary.stopped_early = self.stop.is_set()
+        return self.summary
+
+    def _loop(self, pool: ThreadPoolExecutor, *, once: bool) -> None:
+        while not self.stop.is_set():
+            self._collect(block=bool(self.in_flight))
+            self._record()
+            if not self._beat():
+                return
+            if time.monotonic() < self.hold_until:
+                self.stop.wait(min(self.hold_until - time.monotonic(), _TICK))
+                continue
+            free = self.options.concurrency - len(self.in_flight)
+            if free <= 0 or self.stop.is_set():
+                continue
+            batch = self.store.claim_due(self.worker_id, free, self.clock())
+            for claimed in batch:
+                self._submit(pool, claimed)
+            if batch or self.in_flight:
+                continue
+            self.summary.finished_jobs += self.store.finish_jobs(self.clock())
+            if once:
+                return
+            self.stop.wait(self.options.poll_seconds)
+
+    def _submit(self, pool: ThreadPoolExecutor, claimed: ClaimedMessage) -> None:
+        if claimed.job_id in self.paused or self.stop.is_set():
+            self._give_back(claimed, "not sent: the job was paused or the worker stopped")
+            return
+        for bucket in (self.overall, self._job_bucket(claimed)):
+            if bucket is not None and not bucket.acquire(self.stop.is_set):
+                self._give_back(claimed, "not sent: the worker stopped")
+                return
+        self.in_flight[pool.submit(self._send, claimed)] = claimed
+
+    def _send(self, claimed: ClaimedMessage) -> _Result:
+        """Runs in a sending thread: the provider call and nothing else."""
+        try:
+            receipt = self.provider.send(claimed.message)
+        except Exception as err:  # classified in _outcome_for; nothing may escape a thread
+            return _Result(claimed, error=err)
+        return _Result(claimed, provider_message_id=receipt.provider_message_id)
+
+    def _collect(self, *, block: bool) -> None:
+        if not self.in_flight:
+            return
+        done, _ = wait(
+            list(self.in_flight), timeout=_TICK if block else 0, return_when=FIRST_COMPLETED
         )
-        return "retried", str(err)
-    except PermanentSendError as err:
-        store.mark_failed(message_id, error=str(err), now=clock())
-        return "failed", str(err)
-    except ProviderAuthError as err:
-        # Not the message's fault: put it back untouched and stop the job.
-        store.mark_retry(message_id, error=str(err), next_attempt_at=clock(), now=clock())
-        return "paused", str(err)
-    store.mark_sent(message_id, provider_message_id=receipt.provider_message_id, now=clock())
-    return "sent", ""
+        for future in done:
+            self.in_flight.pop(future)
+            result = future.result()
+            self.outcomes.append(self._outcome_for(result))
 
+    def _outcome_for(self, result: _Result) -> tuple[Outcome, ClaimedMessage, str]:
+        claimed, err = result.claimed, result.error
+        message_id = claimed.message.message_id
+        now = self.clock()
+        if err is None:
+            sent = Outcome(message_id, "sent", provider_message_id=result.provider_message_id)
+            return sent, claimed, "sent"
+        if isinstance(err, TransientSendError):
+            if err.rate_limited:
+                # Everyone slows down, and the attempt does not count against the message.
+                delay = self.options.policy.delay(1, err.retry_after)
+                self.hold_until = max(self.hold_until, time.monotonic() + delay)
+                retry_at = now + timedelta(seconds=delay)
+                outcome = Outcome(
+                    message_id,
+                    "retry",
+                    error=str(err),
+                    next_attempt_at=retry_at,
+                    count_attempt=False,
+                )
+                return outcome, claimed, "retried"
+            if claimed.attempts >= self.options.policy.max_attempts:
+                error = f"gave up after {claimed.attempts} attempts: {err}"
+                return Outcome(message_id, "failed", error=error), claimed, "failed"
+            delay = self.options.policy.delay(claimed.attempts, err.retry_after)
+            retry_at = now + timedelta(seconds=delay)
+            outcome = Outcome(message_id, "retry", error=str(err), next_attempt_at=retry_at)
+            return outcome, claimed, "retried"
+        if isinstance(err, ProviderAuthError):
+            # Not the message's fault: put it back untouched and stop the job.
+            if claimed.job_id not in self.paused:
+                self.paused.add(claimed.job_id)
+                self.store.pause_job(claimed.job_id, reason=str(err), now=now)
+                self.summary.paused_jobs.append(claimed.job_id)
+                log.error("job %s paused: %s", claimed.job_id, err)
+            outcome = Outcome(
+                message_id, "retry", error=str(err), next_attempt_at=now, count_attempt=False
+            )
+            return outcome, claimed, "paused"
+        if not isinstance(err, PermanentSendError):
+            # A bug in a provider, not a verdict on the message; whether it reached
+            # the server is unknowable, so it is not retried either.
+            log.exception("provider raised an unexpected error", exc_info=err)
+            err = PermanentSendError(f"unexpected error in the provider: {err!r}")
+        return Outcome(message_id, "failed", error=str(err)), claimed, "failed"
 
-def _give_back(store: Store, claimed: ClaimedMessage, now: datetime) -> None:
-    store.mark_retry(
-        claimed.message.message_id,
-        error="job paused before this message was sent",
-        next_attempt_at=now,
-        now=now,
-    )
+    def _give_back(self, claimed: ClaimedMessage, reason: str) -> None:
+        outcome = Outcome(
+            claimed.message.message_id,
+            "retry",
+            error=reason,
+            next_attempt_at=self.clock(),
+            count_attempt=False,
+        )
+        self.outcomes.append((outcome, claimed, "given back"))
+
+    def _record(self) -> None:
+        if not self.outcomes or self.presumed_dead:
+            return
+        batch, self.outcomes = self.outcomes, []
+        try:
+            self.store.record_outcomes([outcome for outcome, _, _ in batch], self.clock())
+        except StoreError:
+            # One refused outcome rolls back the batch; keep the others' records.
+            batch = [item for item in batch if self._record_one(item[0])]
+        for _, claimed, label in batch:
+            if label in ("sent", "failed", "retried"):
+                setattr(self.summary, label, getattr(self.summary, label) + 1)
+            if self.on_outcome is not None:
+                self.on_outcome(claimed, label)
+
+    def _record_one(self, outcome: Outcome) -> bool:
+        try:
+            self.store.record_outcomes([outcome], self.clock())
+        except StoreError as err:
+            log.error("could not record the outcome of %s: %s", outcome.message_id, err)
+            return False
+        return True
+
+    def _drain(self) -> None:
+        """Let every message in flight finish and record it: nothing is abandoned."""
+        while self.in_flight:
+            self._collect(block=True)
+        self._record()
+
+    def _beat(self) -> bool:
+        if time.monotonic() < self.next_heartbeat:
+            return True
+        self.next_heartbeat = time.monotonic() + self.options.heartbeat_seconds
+        if self.store.heartbeat(self.worker_id, self.clock()):
+            return True
+        log.error("this worker was presumed dead by another; stopping without sending more")
+        self.presumed_dead = True
+        self.stop.set()
+        return False
+
+    def _job_bucket(self, claimed: ClaimedMessage) -> TokenBucket | None:
+        if not claimed.job_rate:
+            return None
+        key = (claimed.job_id, claimed.job_rate)
+        if key not in self.job_buckets:
+            self.job_buckets[key] = TokenBucket(parse_rate(claimed.job_rate))
+        return self.job_buckets[key]

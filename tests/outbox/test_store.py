@@ -24,11 +24,12 @@ from capitolmail.outbox import (
     JobState,
     MessageNotFound,
     MessageState,
+    Outcome,
     QueuedMessage,
     Store,
 )
 from capitolmail.outbox.database import migrate
-from capitolmail.outbox.schema import messages, metadata
+from capitolmail.outbox.schema import jobs, messages, metadata
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
@@ -614,6 +615,235 @@ def test_an_outcome_is_refused_unless_the_message_is_sending(store: Store) -> No
         store.mark_sent(str(uuid.uuid4()), provider_message_id=None, now=NOW)
     info = {m.id: m for m in store.list_messages(job_id)}[message_id]
     assert (info.state, info.provider_message_id) == ("sent", "a")
+
+
+def test_a_batch_of_outcomes_records_each_state_and_event_in_order(store: Store) -> None:
+    job_id = scheduled(store, 5)
+    sent, retried, rate_limited, failed, bare = claim_all(store)
+
+    states = store.record_outcomes(
+        [
+            Outcome(failed, "failed", error="550 5.1.1 no such user"),
+            Outcome(sent, "sent", provider_message_id="sg-1"),
+            Outcome(retried, "retry", error="451 try later", next_attempt_at=LATER),
+            Outcome(
+                rate_limited,
+                "retry",
+                error="429 too many requests",
+                next_attempt_at=LATER,
+                count_attempt=False,
+            ),
+            Outcome(bare, "sent"),
+        ],
+        LATER,
+    )
+
+    assert states == ["failed", "sent", "retry_wait", "retry_wait", "sent"]
+    infos = {info.id: info for info in store.list_messages(job_id)}
+    assert [
+        (infos[i].state, infos[i].attempts, infos[i].last_error, infos[i].next_attempt_at)
+        for i in (sent, retried, rate_limited, failed, bare)
+    ] == [
+        ("sent", 1, None, None),
+        ("retry_wait", 1, "451 try later", LATER),
+        ("retry_wait", 0, "429 too many requests", LATER),
+        ("failed", 1, "550 5.1.1 no such user", None),
+        ("sent", 1, None, None),
+    ]
+    assert (infos[sent].provider_message_id, infos[sent].sent_at) == ("sg-1", LATER)
+    recorded = [(e.message_id, e.kind, e.detail) for e in store.list_events(job_id)][-5:]
+    assert recorded == [
+        (failed, "failed", "550 5.1.1 no such user"),
+        (sent, "sent", "provider id sg-1"),
+        (retried, "retry_wait", "451 try later"),
+        (rate_limited, "retry_wait", "429 too many requests (attempt not counted)"),
+        (bare, "sent", None),
+    ]
+    assert all(e.at == LATER for e in store.list_events(job_id)[-5:])
+    assert store.record_outcomes([], LATER) == []
+
+
+def test_a_batch_with_one_message_not_sending_changes_nothing(store: Store) -> None:
+    job_id = scheduled(store, 4)
+    store.register_worker("w1", "host-a", 1, NOW)
+    first, second, third = (c.message.message_id for c in store.claim_due("w1", 3, NOW))
+    store.mark_sent(second, provider_message_id="a", now=NOW)
+    before = (store.list_messages(job_id), store.list_events(job_id))
+
+    with pytest.raises(StoreError, match=f"message {second} is sent, not sending") as caught:
+        store.record_outcomes(
+            [
+                Outcome(first, "sent", provider_message_id="b"),
+                Outcome(second, "failed", error="550"),
+                Outcome(third, "retry", error="451", next_attempt_at=LATER),
+            ],
+            NOW,
+        )
+
+    assert "refusing to mark it failed" in str(caught.value)
+    assert (store.list_messages(job_id), store.list_events(job_id)) == before
+    queued = store.list_messages(job_id, states=["queued"])[0].id
+    with pytest.raises(StoreError, match=f"message {queued} is queued, not sending"):
+        store.record_outcomes([Outcome(first, "sent"), Outcome(queued, "sent")], NOW)
+    with pytest.raises(MessageNotFound):
+        store.record_outcomes([Outcome(first, "sent"), Outcome(str(uuid.uuid4()), "sent")], NOW)
+    with pytest.raises(StoreError, match=f"message {first} has two outcomes in one batch"):
+        store.record_outcomes([Outcome(first, "sent"), Outcome(first, "sent")], NOW)
+    assert (store.list_messages(job_id), store.list_events(job_id)) == before
+
+
+def test_an_uncounted_retry_leaves_attempts_as_they_were_before_the_claim(store: Store) -> None:
+    job_id = scheduled(store, 1)
+    (message_id,) = claim_all(store)
+    store.mark_retry(message_id, error="451", next_attempt_at=NOW, now=NOW)
+    (again,) = store.claim_due("w1", 1, NOW)
+    assert again.attempts == 2
+
+    outcome = Outcome(message_id, "retry", error="429", next_attempt_at=LATER, count_attempt=False)
+    assert store.record_outcomes([outcome], NOW) == ["retry_wait"]
+
+    assert store.list_messages(job_id)[0].attempts == 1
+    (third,) = store.claim_due("w1", 1, LATER)
+    assert third.attempts == 2
+
+
+def test_a_retry_in_a_job_cancelled_meanwhile_becomes_cancelled(store: Store) -> None:
+    job_id = scheduled(store, 3)
+    retried, rate_limited, sent = claim_all(store)
+    store.cancel_job(job_id, NOW)
+
+    states = store.record_outcomes(
+        [
+            Outcome(retried, "retry", error="451 try later", next_attempt_at=LATER),
+            Outcome(rate_limited, "retry", error="429", next_attempt_at=LATER, count_attempt=False),
+            Outcome(sent, "sent"),
+        ],
+        NOW,
+    )
+
+    assert states == ["cancelled", "cancelled", "sent"]
+    infos = {info.id: info for info in store.list_messages(job_id)}
+    assert (infos[retried].state, infos[retried].next_attempt_at) == ("cancelled", None)
+    assert (infos[retried].attempts, infos[rate_limited].attempts) == (1, 0)
+    assert store.list_events(job_id, message_id=retried)[-1].detail == (
+        "job cancelled; last error: 451 try later"
+    )
+    assert store.get_job(job_id).counts == {"cancelled": 2, "sent": 1}
+
+
+def test_a_retry_waits_for_a_cancel_in_progress_and_then_is_cancelled(store: Store) -> None:
+    """The job is read under a lock: a cancel committing meanwhile cannot strand a retry."""
+    job_id = scheduled(store, 1)
+    (message_id,) = claim_all(store)
+    results: list[object] = []
+
+    def record() -> None:
+        outcome = Outcome(message_id, "retry", error="451", next_attempt_at=LATER)
+        try:
+            results.extend(store.record_outcomes([outcome], NOW))
+        except BaseException as err:  # reported below, in the test's thread
+            results.append(err)
+
+    recorder = threading.Thread(target=record)
+    with store._engine.connect() as conn, conn.begin():  # a cancel_job, caught half-way
+        conn.execute(select(jobs.c.id).where(jobs.c.id == job_id).with_for_update()).all()
+        conn.execute(update(jobs).where(jobs.c.id == job_id).values(state="cancelled"))
+        recorder.start()
+        time.sleep(0.3)
+        assert recorder.is_alive()
+    recorder.join(timeout=30)
+
+    assert results == ["cancelled"]
+    assert message_states(store, job_id) == ["cancelled"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"kind": "sent", "error": "x"}, "a sent message has no error"),
+        ({"kind": "failed"}, "a failed outcome needs the error"),
+        ({"kind": "retry", "error": "x"}, "next_attempt_at is required"),
+        ({"kind": "failed", "error": "x", "next_attempt_at": LATER}, "only for a retry"),
+        ({"kind": "sent", "count_attempt": False}, "only a retry can give its attempt back"),
+        ({"kind": "failed", "error": "x", "provider_message_id": "p"}, "provider message id"),
+        (
+            {"kind": "retry", "error": "x", "next_attempt_at": datetime(2025, 3, 1)},
+            "aware",
+        ),
+        ({"kind": "bounced"}, "sent, retry or failed"),
+    ],
+)
+def test_a_malformed_outcome_is_refused_when_built(changes: dict[str, object], words: str) -> None:
+    with pytest.raises(ValueError, match=f"outcome for message m-1: .*{words}"):
+        Outcome("m-1", **changes)  # type: ignore[arg-type]
+
+
+# -- job options and failure summaries --------------------------------------------------------
+
+
+def test_job_options_merge_round_trip_and_reach_the_claim(store: Store) -> None:
+    job_id = scheduled(store, 2)
+    other = scheduled(store, 1, slug="gitmo")
+    assert store.get_job(job_id).options == {}
+
+    assert store.set_job_options(job_id, rate="120/min").options == {"rate": "120/min"}
+    store.set_job_options(job_id, window={"start": "09:00", "end": "17:00"})
+    assert store.get_job(job_id).options == {
+        "rate": "120/min",
+        "window": {"start": "09:00", "end": "17:00"},
+    }
+    store.set_job_options(job_id, rate="5/s")
+    assert [job.options.get("rate") for job in store.list_jobs()] == [None, "5/s"]
+
+    store.register_worker("w1", "host-a", 1, NOW)
+    assert [(c.job_id, c.job_rate) for c in store.claim_due("w1", 10, NOW)] == [
+        (job_id, "5/s"),
+        (job_id, "5/s"),
+        (other, None),
+    ]
+    assert store.set_job_options(job_id, rate=None).options == {
+        "window": {"start": "09:00", "end": "17:00"}
+    }
+
+
+def test_job_options_refuse_what_cannot_be_stored(store: Store) -> None:
+    job_id = queue(store)
+    with pytest.raises(ValueError, match='"rate" must be text'):
+        store.set_job_options(job_id, rate=120)
+    with pytest.raises(ValueError, match='"window" cannot be stored as JSON'):
+        store.set_job_options(job_id, window=object())
+    with pytest.raises(JobNotFound):
+        store.set_job_options(job_id + 100, rate="1/s")
+    assert store.get_job(job_id).options == {}
+
+
+def test_failure_summary_counts_problems_by_error_most_frequent_first(store: Store) -> None:
+    job_id = scheduled(store, 8)
+    m = claim_all(store)
+    with store._engine.begin() as conn:  # a problem whose error was never recorded
+        conn.execute(update(messages).where(messages.c.id == m[7]).values(state="unknown"))
+    store.record_outcomes(
+        [
+            Outcome(m[0], "sent"),
+            Outcome(m[1], "failed", error="550 no such user"),
+            Outcome(m[2], "failed", error="550 no such user"),
+            Outcome(m[3], "retry", error="451 try later", next_attempt_at=LATER),
+            Outcome(m[4], "retry", error="550 no such user", next_attempt_at=LATER),
+            Outcome(m[5], "failed", error="451 try later"),
+        ],
+        NOW,
+    )
+    store.recover_abandoned(NOW, is_alive=lambda host, pid: False, stale_after=timedelta(1))
+
+    assert store.failure_summary(job_id) == [
+        ("550 no such user", 3),
+        ("451 try later", 2),
+        ("(no error recorded)", 1),  # ties in the reason's order
+        (ABANDONED_ERROR, 1),
+    ]
+    assert store.failure_summary(queue(store)) == []
+    with pytest.raises(JobNotFound):
+        store.failure_summary(job_id + 100)
 
 
 # -- workers and recovery ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ from capitolmail.outbox.records import (
     JobNotFound,
     MessageInfo,
     MessageNotFound,
+    Outcome,
     QueuedMessage,
     email_key,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "MessageInfo",
     "MessageNotFound",
     "MessageState",
+    "Outcome",
     "QueuedMessage",
     "Store",
     "email_key",

@@ -1,4 +1,4 @@
-"""The send half of the outbox: workers claim due messages and record what happened.
+"""The send half of the outbox: workers claim due messages; outcomes.py records the rest.
 
 The rule everything here serves: a message is never sent twice. A claim commits
 `sending` before any message is handed to a provider, so a crash leaves evidence
@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, literal, select, update
 
 from capitolmail.errors import StoreError
-from capitolmail.outbox.events import chunked, event_row, record_event, record_events
-from capitolmail.outbox.records import ClaimedMessage, MessageNotFound, message_from_row
+from capitolmail.outbox.events import chunked, event_row, record_events
+from capitolmail.outbox.records import ClaimedMessage, message_from_row
 from capitolmail.outbox.schema import UTCDateTime, jobs, messages, workers
 from capitolmail.outbox.states import JobState, MessageState
 
@@ -33,12 +33,13 @@ def claim_due(conn: Connection, worker_id: str, limit: int, now: datetime) -> li
         raise StoreError(f"worker {worker_id} is not registered; call register_worker first")
     starting = _start_due_jobs(conn, now)
     due_jobs = conn.execute(
-        select(jobs.c.id)
+        select(jobs.c.id, jobs.c.options)
         .where(jobs.c.state.in_(_CLAIMABLE_JOB_STATES), jobs.c.scheduled_at <= now)
         .order_by(jobs.c.id)
-    ).scalars()
+    ).all()
+    rates = {job.id: _rate(job.options) for job in due_jobs}
     picked: list[str] = []
-    for job_id in due_jobs:
+    for job_id in rates:
         remaining = limit - len(picked)
         if remaining <= 0:
             break
@@ -79,9 +80,19 @@ def claim_due(conn: Connection, worker_id: str, limit: int, now: datetime) -> li
         ],
     )
     return [
-        ClaimedMessage(message=message_from_row(row), job_id=row.job_id, attempts=row.attempts)
+        ClaimedMessage(
+            message=message_from_row(row),
+            job_id=row.job_id,
+            attempts=row.attempts,
+            job_rate=rates[row.job_id],
+        )
         for row in rows
     ]
+
+
+def _rate(options: dict[str, Any] | None) -> str | None:
+    rate = (options or {}).get("rate")
+    return rate if isinstance(rate, str) else None
 
 
 def _start_due_jobs(conn: Connection, now: datetime) -> list[int]:
@@ -144,90 +155,3 @@ def _due_in_job(conn: Connection, job_id: int, limit: int, now: datetime) -> lis
     rows = [*conn.execute(queued), *conn.execute(retrying)]
     rows.sort(key=lambda row: row.seq)
     return [row.id for row in rows[:limit]]
-
-
-def _lock_sending(conn: Connection, message_id: str, outcome: MessageState) -> Any:
-    """The message row, locked, provided it is in `sending`; else a StoreError.
-
-    Anything else is a bug in the caller (an outcome recorded twice, or for a row
-    recover_abandoned already declared `unknown`), and overwriting it would hide
-    either a duplicate send or a lost one.
-    """
-    row = conn.execute(
-        select(messages.c.id, messages.c.job_id, messages.c.state, messages.c.attempts)
-        .where(messages.c.id == message_id)
-        .with_for_update()
-    ).first()
-    if row is None:
-        raise MessageNotFound(message_id)
-    if row.state != MessageState.SENDING:
-        raise StoreError(
-            f"message {message_id} is {row.state}, not sending; refusing to mark it "
-            f"{outcome} (only a claimed message gets an outcome, and only once)"
-        )
-    return row
-
-
-def mark_sent(
-    conn: Connection, message_id: str, *, provider_message_id: str | None, now: datetime
-) -> None:
-    row = _lock_sending(conn, message_id, MessageState.SENT)
-    conn.execute(
-        update(messages)
-        .where(messages.c.id == message_id)
-        .values(
-            state=MessageState.SENT.value,
-            provider_message_id=provider_message_id,
-            last_error=None,
-            sent_at=now,
-            updated_at=now,
-        )
-    )
-    detail = f"provider id {provider_message_id}" if provider_message_id else None
-    record_event(
-        conn,
-        job_id=row.job_id,
-        message_id=message_id,
-        at=now,
-        kind=MessageState.SENT,
-        detail=detail,
-    )
-
-
-def mark_retry(
-    conn: Connection, message_id: str, *, error: str, next_attempt_at: datetime, now: datetime
-) -> MessageState:
-    row = _lock_sending(conn, message_id, MessageState.RETRY_WAIT)
-    job_state = conn.execute(select(jobs.c.state).where(jobs.c.id == row.job_id)).scalar_one()
-    # A retry in a cancelled job would wait forever; cancelled is where it belongs.
-    to = MessageState.CANCELLED if job_state == JobState.CANCELLED else MessageState.RETRY_WAIT
-    conn.execute(
-        update(messages)
-        .where(messages.c.id == message_id)
-        .values(
-            state=to.value,
-            last_error=error,
-            next_attempt_at=next_attempt_at if to is MessageState.RETRY_WAIT else None,
-            updated_at=now,
-        )
-    )
-    detail = error if to is MessageState.RETRY_WAIT else f"job cancelled; last error: {error}"
-    record_event(conn, job_id=row.job_id, message_id=message_id, at=now, kind=to, detail=detail)
-    return to
-
-
-def mark_failed(conn: Connection, message_id: str, *, error: str, now: datetime) -> None:
-    row = _lock_sending(conn, message_id, MessageState.FAILED)
-    conn.execute(
-        update(messages)
-        .where(messages.c.id == message_id)
-        .values(state=MessageState.FAILED.value, last_error=error, updated_at=now)
-    )
-    record_event(
-        conn,
-        job_id=row.job_id,
-        message_id=message_id,
-        at=now,
-        kind=MessageState.FAILED,
-        detail=error,
-    )

@@ -8,6 +8,7 @@ two commands racing on one job apply one after the other.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,11 @@ _UNFINISHED = sorted(state.value for state in UNFINISHED_MESSAGE_STATES)
 _REACHED = sorted(state.value for state in REACHED_STATES)
 # Above this many addresses, one scan of the letter's messages beats many IN lists.
 _SCAN_THRESHOLD = 5000
+# The states whose messages did not get through, or not yet: what `status` explains.
+_PROBLEMS = [MessageState.FAILED.value, MessageState.UNKNOWN.value, MessageState.RETRY_WAIT.value]
+NO_ERROR_RECORDED = "(no error recorded)"
+# Options the sender parses from text ("120/min"); a number there is a caller's bug.
+_TEXT_OPTIONS = frozenset({"rate"})
 
 
 def reached_recipients(conn: Connection, letter_slug: str, emails: Iterable[str]) -> set[str]:
@@ -243,3 +249,33 @@ def finish_jobs(conn: Connection, now: datetime) -> list[int]:
             _set_state(conn, job_id, JobState.DONE, now, None, finished_at=now)
             finished.append(job_id)
     return finished
+
+
+def set_job_options(conn: Connection, job_id: int, options: dict[str, Any]) -> None:
+    for name, value in options.items():
+        if value is not None and name in _TEXT_OPTIONS and not isinstance(value, str):
+            raise ValueError(f'job option "{name}" must be text such as "120/min", not {value!r}')
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f'job option "{name}" cannot be stored as JSON: {value!r}') from err
+    job = _lock_job(conn, job_id)
+    merged = {**(job.options or {}), **options}
+    merged = {name: value for name, value in merged.items() if value is not None}
+    conn.execute(update(jobs).where(jobs.c.id == job_id).values(options=merged))
+
+
+def failure_summary(conn: Connection, job_id: int) -> list[tuple[str, int]]:
+    if conn.execute(select(jobs.c.id).where(jobs.c.id == job_id)).first() is None:
+        raise JobNotFound(job_id)
+    rows = conn.execute(
+        select(messages.c.last_error, func.count())
+        .where(messages.c.job_id == job_id, messages.c.state.in_(_PROBLEMS))
+        .group_by(messages.c.last_error)
+    ).all()
+    # NULL groups apart from any error text, so "(no error recorded)" is counted once.
+    counts: dict[str, int] = {}
+    for error, count in rows:
+        reason = NO_ERROR_RECORDED if error is None else error
+        counts[reason] = counts.get(reason, 0) + count
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))

@@ -6,9 +6,9 @@ can be renamed without touching the sender or the command line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from capitolmail.errors import CapitolmailError
 from capitolmail.message import OutgoingMessage
@@ -57,6 +57,8 @@ class JobInfo:
     last_error: str | None
     paused_reason: str | None
     counts: dict[str, int]  # message state -> number of messages, only non-zero ones
+    # Settings set_job_options merged in: "rate" ("120/min"), later "window".
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +80,54 @@ class MessageInfo:
 
 @dataclass(frozen=True, slots=True)
 class ClaimedMessage:
-    """A message now in `sending` for one worker; `attempts` counts this one."""
+    """A message now in `sending` for one worker; `attempts` counts this one.
+
+    `job_rate` is the job's "rate" option ("120/min") as it was at the claim, so
+    an operator's change reaches a running sender with its next claim.
+    """
 
     message: OutgoingMessage
     job_id: int
     attempts: int
+    job_rate: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one claimed message, for `Store.record_outcomes`.
+
+    A retry with `count_attempt=False` gives the claim's attempt back: an HTTP 429
+    or a paused job says nothing about the message, and counting it would fail
+    messages that never had a fair try. The checks run here, in the thread that
+    builds the outcome, so a malformed one never reaches a batch and rolls back
+    the good outcomes recorded with it.
+    """
+
+    message_id: str
+    kind: Literal["sent", "retry", "failed"]
+    provider_message_id: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    count_attempt: bool = True
+
+    def __post_init__(self) -> None:
+        problem = None
+        if self.kind not in ("sent", "retry", "failed"):
+            problem = f"kind must be sent, retry or failed, not {self.kind!r}"
+        elif self.kind == "sent" and self.error is not None:
+            problem = "a sent message has no error"
+        elif self.kind != "sent" and self.error is None:
+            problem = f"a {self.kind} outcome needs the error"
+        elif self.kind != "sent" and self.provider_message_id is not None:
+            problem = "only a sent outcome has a provider message id"
+        elif (self.kind == "retry") != (self.next_attempt_at is not None):
+            problem = "next_attempt_at is required for a retry and only for a retry"
+        elif self.next_attempt_at is not None and self.next_attempt_at.utcoffset() is None:
+            problem = f"next_attempt_at must be an aware datetime, got {self.next_attempt_at}"
+        elif not self.count_attempt and self.kind != "retry":
+            problem = "only a retry can give its attempt back (count_attempt=False)"
+        if problem is not None:
+            raise ValueError(f"outcome for message {self.message_id}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,4 +197,5 @@ def job_info_from_row(row: Any, counts: dict[str, int]) -> JobInfo:
         last_error=row.last_error,
         paused_reason=row.paused_reason,
         counts=counts,
+        options=dict(row.options or {}),
     )

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import URL, Connection, Engine
 
@@ -25,11 +26,13 @@ from capitolmail.outbox.database import (
     transaction,
 )
 from capitolmail.outbox.events import list_events
+from capitolmail.outbox.outcomes import record_outcomes
 from capitolmail.outbox.records import (
     ClaimedMessage,
     EventInfo,
     JobInfo,
     MessageInfo,
+    Outcome,
     QueuedMessage,
 )
 from capitolmail.outbox.states import MessageState
@@ -133,6 +136,15 @@ class Store:
         with storage_errors(self._url, "read the outbox"), self._read() as conn:
             return jobs.get_message(conn, message_id)
 
+    def failure_summary(self, job_id: int) -> list[tuple[str, int]]:
+        """Why a job's failed, unknown and retry_wait messages did not get through:
+        (last error, how many), most frequent first; "(no error recorded)" for none.
+
+        One grouped query, so `status` can show it for a 300,000-message job.
+        """
+        with storage_errors(self._url, "read the outbox"), self._read() as conn:
+            return jobs.failure_summary(conn, job_id)
+
     # -- operator decisions --------------------------------------------------------------
 
     def schedule_job(self, job_id: int, at: datetime, now: datetime) -> JobInfo:
@@ -141,6 +153,18 @@ class Store:
         _aware("now", now)
         with storage_errors(self._url, "schedule the job"), transaction(self._engine) as conn:
             jobs.schedule_job(conn, job_id, at, now)
+            return jobs.get_job(conn, job_id)
+
+    def set_job_options(self, job_id: int, **options: Any) -> JobInfo:
+        """Merge settings into the job's options: "rate" ("120/min"), later "window".
+
+        A None value removes the option. Values must be JSON; the store does not
+        parse them (the edge already did, and the sender reads them back), so any
+        key is kept, and a job in any state may change them, also while sending:
+        a running sender picks up the change with its next claim.
+        """
+        with storage_errors(self._url, "set the job's options"), transaction(self._engine) as conn:
+            jobs.set_job_options(conn, job_id, options)
             return jobs.get_job(conn, job_id)
 
     def pause_job(self, job_id: int, reason: str, now: datetime) -> JobInfo:
@@ -229,27 +253,47 @@ class Store:
         with storage_errors(self._url, "claim messages"), transaction(self._engine) as conn:
             return claims.claim_due(conn, worker_id, limit, now)
 
-    def mark_sent(self, message_id: str, *, provider_message_id: str | None, now: datetime) -> None:
+    def record_outcomes(self, outcomes: Sequence[Outcome], now: datetime) -> list[MessageState]:
+        """Record a batch of outcomes in one transaction; each one's new state, in order.
+
+        Only a message in `sending` takes an outcome. Any other state (or an unknown
+        id, or one id twice) raises and rolls back the whole batch, since it means
+        the caller's view of its claims is wrong and nothing in it can be trusted.
+        A retry whose job was cancelled meanwhile becomes `cancelled`: it would
+        never be claimed again. A retry with `count_attempt=False` takes back the
+        attempt its claim counted.
+        """
         _aware("now", now)
-        with storage_errors(self._url, "record the outcome"), transaction(self._engine) as conn:
-            claims.mark_sent(conn, message_id, provider_message_id=provider_message_id, now=now)
+        with storage_errors(self._url, "record the outcomes"), transaction(self._engine) as conn:
+            return record_outcomes(conn, outcomes, now)
+
+    def mark_sent(self, message_id: str, *, provider_message_id: str | None, now: datetime) -> None:
+        self.record_outcomes(
+            [Outcome(message_id, "sent", provider_message_id=provider_message_id)], now
+        )
 
     def mark_retry(
-        self, message_id: str, *, error: str, next_attempt_at: datetime, now: datetime
+        self,
+        message_id: str,
+        *,
+        error: str,
+        next_attempt_at: datetime,
+        now: datetime,
+        count_attempt: bool = True,
     ) -> MessageState:
-        """`retry_wait` until `next_attempt_at`; `cancelled` instead (and returned as
-        such) if the job was cancelled meanwhile, since it would never be claimed."""
-        _aware("next_attempt_at", next_attempt_at)
-        _aware("now", now)
-        with storage_errors(self._url, "record the outcome"), transaction(self._engine) as conn:
-            return claims.mark_retry(
-                conn, message_id, error=error, next_attempt_at=next_attempt_at, now=now
-            )
+        """`retry_wait` until `next_attempt_at`, or `cancelled` if the job was cancelled."""
+        outcome = Outcome(
+            message_id,
+            "retry",
+            error=error,
+            next_attempt_at=next_attempt_at,
+            count_attempt=count_attempt,
+        )
+        (state,) = self.record_outcomes([outcome], now)
+        return state
 
     def mark_failed(self, message_id: str, *, error: str, now: datetime) -> None:
-        _aware("now", now)
-        with storage_errors(self._url, "record the outcome"), transaction(self._engine) as conn:
-            claims.mark_failed(conn, message_id, error=error, now=now)
+        self.record_outcomes([Outcome(message_id, "failed", error=error)], now)
 
     def finish_jobs(self, now: datetime) -> list[int]:
         """Mark `done` the sending jobs with no queued, sending or retry_wait message."""

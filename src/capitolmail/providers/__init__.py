@@ -4,24 +4,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from capitolmail.config import ProviderSettings
+from capitolmail.config import Settings, require_secret
 from capitolmail.providers.base import Provider, ProviderBase, Receipt
 from capitolmail.providers.console import ConsoleProvider
 from capitolmail.providers.file import FileProvider
+from capitolmail.providers.sendgrid import SendGridProvider
+from capitolmail.providers.smtp import SmtpProvider
 
 PROVIDERS: dict[str, type[ProviderBase]] = {
     FileProvider.name: FileProvider,
     ConsoleProvider.name: ConsoleProvider,
+    SmtpProvider.name: SmtpProvider,
+    SendGridProvider.name: SendGridProvider,
 }
 
 
-def create_provider(settings: ProviderSettings, *, outbox_dir: Path) -> Provider:
-    """Build the configured provider; the settings model already rejected unknown names."""
-    if settings.name == FileProvider.name:
+def create_provider(settings: Settings, *, outbox_dir: Path) -> Provider:
+    """Build the configured provider; a missing secret is a ConfigError before any send."""
+    chosen = settings.provider
+    if chosen.name == FileProvider.name:
         return FileProvider(outbox_dir)
-    if settings.name == ConsoleProvider.name:
+    if chosen.name == ConsoleProvider.name:
         return ConsoleProvider()
-    raise AssertionError(f"provider {settings.name!r} has no constructor")  # pragma: no cover
+    if chosen.name == SmtpProvider.name:
+        return SmtpProvider(chosen.smtp, password=settings.smtp_password)
+    if chosen.name == SendGridProvider.name:
+        api_key = require_secret(settings.sendgrid_api_key, "sendgrid_api_key")
+        return SendGridProvider(
+            chosen.sendgrid, api_key=api_key, pool_size=max(settings.worker.concurrency, 1)
+        )
+    raise AssertionError(f"provider {chosen.name!r} has no constructor")  # pragma: no cover
 
 
 __all__ = [
@@ -31,5 +43,7 @@ __all__ = [
     "Provider",
     "ProviderBase",
     "Receipt",
+    "SendGridProvider",
+    "SmtpProvider",
     "create_provider",
 ]

@@ -1,0 +1,174 @@
+"""Recording what happened to claimed messages: sent, retry later, or failed.
+
+An outcome is recorded only for a message still in `sending`, never over one that
+something else has already decided: anything else is a bug in the caller (an
+outcome recorded twice, or for a row recover_abandoned already declared
+`unknown`), and overwriting it would hide either a duplicate send or a lost one.
+
+A send loop with many threads records through one recorder, a batch at a time, so
+the cost that matters is per batch, not per message: two locking reads, one
+executemany for sent rows and one for the rest, and one batched event insert,
+whatever the batch size. Measured on a 2-core VM (SQLite, 1 KB bodies): one
+outcome per transaction ~700/s, as mark_sent & co. always managed; batches of 16
+~4,000-5,000/s, of 256 ~7,000-10,000/s (PostgreSQL: 300/s, 2,000/s, 4,500/s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Integer, bindparam, select, update
+
+from capitolmail.errors import StoreError
+from capitolmail.outbox.events import chunked, event_row, record_events
+from capitolmail.outbox.records import MessageNotFound, Outcome
+from capitolmail.outbox.schema import UTCDateTime, jobs, messages
+from capitolmail.outbox.states import JobState, MessageState
+
+_TARGETS = {
+    "sent": MessageState.SENT,
+    "retry": MessageState.RETRY_WAIT,
+    "failed": MessageState.FAILED,
+}
+
+# Bound names differ from column names: SQLAlchemy reserves those for SET values.
+_MARK_SENT = (
+    update(messages)
+    .where(messages.c.id == bindparam("b_id"))
+    .values(
+        state=MessageState.SENT.value,
+        provider_message_id=bindparam("b_provider_id"),
+        last_error=None,
+        sent_at=bindparam("b_now", type_=UTCDateTime()),
+        updated_at=bindparam("b_now", type_=UTCDateTime()),
+    )
+)
+# retry_wait, cancelled and failed: the claim already cleared next_attempt_at, so
+# binding None there for the last two is what mark_failed always left.
+_MARK_UNSENT = (
+    update(messages)
+    .where(messages.c.id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"),
+        last_error=bindparam("b_error"),
+        next_attempt_at=bindparam("b_next", type_=UTCDateTime()),
+        attempts=messages.c.attempts - bindparam("b_uncounted", type_=Integer()),
+        updated_at=bindparam("b_now", type_=UTCDateTime()),
+    )
+)
+
+
+def record_outcomes(
+    conn: Connection, outcomes: Sequence[Outcome], now: datetime
+) -> list[MessageState]:
+    ids = [outcome.message_id for outcome in outcomes]
+    seen: set[str] = set()
+    for message_id in ids:
+        if message_id in seen:
+            raise StoreError(
+                f"message {message_id} has two outcomes in one batch; refusing both "
+                "(only a claimed message gets an outcome, and only once)"
+            )
+        seen.add(message_id)
+    if not ids:
+        return []
+    job_states = _share_lock_jobs(conn, ids)
+    rows = _lock_messages(conn, ids)
+    for outcome in outcomes:
+        if outcome.message_id not in rows:
+            raise MessageNotFound(outcome.message_id)
+        state = rows[outcome.message_id][1]
+        if state != MessageState.SENDING:
+            raise StoreError(
+                f"message {outcome.message_id} is {state}, not sending; refusing to mark it "
+                f"{_TARGETS[outcome.kind]} (only a claimed message gets an outcome, and only once)"
+            )
+
+    results: list[MessageState] = []
+    sent_rows: list[dict[str, Any]] = []
+    unsent_rows: list[dict[str, Any]] = []
+    event_rows: list[dict[str, object]] = []
+    for outcome in outcomes:
+        job_id = rows[outcome.message_id][0]
+        to, detail = _target(outcome, JobState(job_states[job_id]))
+        results.append(to)
+        event_rows.append(
+            event_row(job_id=job_id, message_id=outcome.message_id, at=now, kind=to, detail=detail)
+        )
+        if to is MessageState.SENT:
+            sent_rows.append(
+                {
+                    "b_id": outcome.message_id,
+                    "b_provider_id": outcome.provider_message_id,
+                    "b_now": now,
+                }
+            )
+            continue
+        unsent_rows.append(
+            {
+                "b_id": outcome.message_id,
+                "b_state": to.value,
+                "b_error": outcome.error,
+                "b_next": outcome.next_attempt_at if to is MessageState.RETRY_WAIT else None,
+                "b_uncounted": 0 if outcome.count_attempt else 1,
+                "b_now": now,
+            }
+        )
+    for statement, params in ((_MARK_SENT, sent_rows), (_MARK_UNSENT, unsent_rows)):
+        for chunk in chunked(params):
+            conn.execute(statement, list(chunk))
+    record_events(conn, event_rows)
+    return results
+
+
+def _target(outcome: Outcome, job_state: JobState) -> tuple[MessageState, str | None]:
+    """The state an outcome moves its message to, and the event's detail."""
+    if outcome.kind == "sent":
+        provider_id = outcome.provider_message_id
+        return MessageState.SENT, f"provider id {provider_id}" if provider_id else None
+    if outcome.kind == "failed":
+        return MessageState.FAILED, outcome.error
+    if job_state == JobState.CANCELLED:
+        # A retry in a cancelled job would wait forever; cancelled is where it belongs.
+        return MessageState.CANCELLED, f"job cancelled; last error: {outcome.error}"
+    if not outcome.count_attempt:
+        return MessageState.RETRY_WAIT, f"{outcome.error} (attempt not counted)"
+    return MessageState.RETRY_WAIT, outcome.error
+
+
+def _share_lock_jobs(conn: Connection, ids: Sequence[str]) -> dict[int, str]:
+    """The states of the messages' jobs, held (FOR SHARE) until commit.
+
+    Without the lock, a cancel_job committing between this read and ours could
+    leave a retry in `retry_wait` in a cancelled job, where nothing claims it:
+    cancel_job's own UPDATE saw the row still `sending` and passed it by. With
+    it, cancel_job waits for this transaction and then finds the row to cancel.
+    Jobs are locked before their messages, the order cancel_job and claim_due use.
+    """
+    states: dict[int, str] = {}
+    for chunk in chunked(ids):
+        their_jobs = select(messages.c.job_id).where(messages.c.id.in_(chunk))
+        query = (
+            select(jobs.c.id, jobs.c.state)
+            .where(jobs.c.id.in_(their_jobs))
+            .order_by(jobs.c.id)
+            .with_for_update(read=True)
+        )
+        states.update((job_id, state) for job_id, state in conn.execute(query))
+    return states
+
+
+def _lock_messages(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """Each message's job and state, locked (in id order, so batches cannot deadlock)."""
+    found: dict[str, tuple[int, str]] = {}
+    for chunk in chunked(sorted(ids)):
+        query = (
+            select(messages.c.id, messages.c.job_id, messages.c.state)
+            .where(messages.c.id.in_(chunk))
+            .order_by(messages.c.id)
+            .with_for_update()
+        )
+        found.update((id_, (job_id, state)) for id_, job_id, state in conn.execute(query))
+    return found

@@ -1,0 +1,235 @@
+"""SendGrid's v3 `/mail/send` request body for one message, checked against SendGrid's limits.
+
+Pure: no network, no settings object, so the exact JSON can be tested on its own
+(anymail's `SendGridPayload` is kept apart from posting for the same reason).
+The limits are checked here, before anything is sent, because in a 300,000-message
+alert SendGrid's 400 would arrive one message at a time; the published OpenAPI
+schema does not carry most of them (see ../shared/specs/README.md).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NoReturn
+
+from sendgrid.helpers.mail import (
+    Asm,
+    Category,
+    CustomArg,
+    From,
+    GroupId,
+    Header,
+    Mail,
+    MailSettings,
+    ReplyTo,
+    SandBoxMode,
+    To,
+)
+from sendgrid.helpers.mail.exceptions import ApiKeyIncludedException
+
+from capitolmail.errors import PermanentSendError
+from capitolmail.message import OutgoingMessage, has_line_break
+
+MESSAGE_ID_ARG = "capitolmail_message_id"
+JOB_ID_ARG = "capitolmail_job_id"
+
+MAX_RECIPIENTS = 1000
+MAX_CATEGORIES = 10
+MAX_CATEGORY_LENGTH = 255
+# "under 10,000 bytes", measured as compact UTF-8 JSON of the custom_args object.
+CUSTOM_ARGS_BYTES = 10_000
+# "less than 30MB" including attachments; read as 30,000,000 bytes, the stricter reading.
+TOTAL_BYTES = 30_000_000
+RESERVED_HEADERS = frozenset(
+    name.casefold()
+    for name in (
+        "x-sg-id",
+        "x-sg-eid",
+        "received",
+        "dkim-signature",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "To",
+        "From",
+        "Subject",
+        "Reply-To",
+        "CC",
+        "BCC",
+    )
+)
+# Set by build_payload itself from message_id; a letter's own copy would collide.
+_OWN_HEADERS = frozenset({"message-id"})
+
+
+def build_payload(
+    message: OutgoingMessage,
+    *,
+    sandbox_mode: bool = False,
+    unsubscribe_group_id: int | None = None,
+) -> dict[str, Any]:
+    """The JSON object for one message, or PermanentSendError naming the SendGrid limit it breaks.
+
+    Shape: one personalization holding the recipient and our ids in `custom_args`.
+    They sit in the personalization because the published schema types the
+    top-level `custom_args` as a string (an object there fails the schema) and
+    webhook events carry personalization args just the same. Content is
+    `text/plain` first, then `text/html`, as SendGrid requires.
+
+    Message-ID: SendGrid's reserved-header list does not name it, so our
+    `<uuid@from-domain>` goes in `headers`, as for SMTP and the file outbox; it
+    threads replies from congressional offices to the letter. SendGrid may
+    still replace it (it did for From domains not authenticated with the
+    account; anymail #108, and anymail v3.0 moved its tracking id into
+    custom_args for that reason), so events are matched by `custom_args`,
+    never by the Message-ID or SendGrid's `smtp-id`.
+    """
+    payload, _ = build_request(
+        message, sandbox_mode=sandbox_mode, unsubscribe_group_id=unsubscribe_group_id
+    )
+    return payload
+
+
+def build_request(
+    message: OutgoingMessage,
+    *,
+    sandbox_mode: bool = False,
+    unsubscribe_group_id: int | None = None,
+) -> tuple[dict[str, Any], bytes]:
+    """The payload and the exact bytes to POST; the size limit is measured on those bytes."""
+    _check_message(message)
+    payload = _assemble(message, sandbox_mode, unsubscribe_group_id)
+    body = encode_payload(payload)
+    check_limits(payload, size=len(body))
+    return payload, body
+
+
+def encode_payload(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def check_limits(payload: dict[str, Any], *, size: int | None = None) -> None:
+    """Refuse a payload SendGrid would refuse, naming the limit and this payload's value.
+
+    Written for any v3 payload (several personalizations, cc and bcc), not only
+    the one-recipient shape we build, so a later batch mode inherits the checks.
+    """
+    if size is None:
+        size = len(encode_payload(payload))
+    if size >= TOTAL_BYTES:
+        _refuse(f"a request must be under 30 MB (this message: {size:,} bytes)")
+    personalizations = payload.get("personalizations") or []
+    recipients = [
+        recipient
+        for personalization in personalizations
+        for kind in ("to", "cc", "bcc")
+        for recipient in personalization.get(kind) or []
+    ]
+    if len(recipients) > MAX_RECIPIENTS:
+        _refuse(
+            f"at most {MAX_RECIPIENTS:,} recipients per request, counting to, cc and bcc in "
+            f"every personalization (this message: {len(recipients):,})"
+        )
+    seen: set[str] = set()
+    for recipient in recipients:
+        address = str(recipient.get("email", ""))
+        if address.casefold() in seen:
+            _refuse(f"each address may appear once per request ({address} appears twice)")
+        seen.add(address.casefold())
+        name = str(recipient.get("name") or "")
+        if ";" in name or "," in name:
+            _refuse(
+                f'recipient names may not contain ";" or "," (name "{name}" for {address}); '
+                "remove them from the contact's name"
+            )
+    top_level = payload.get("custom_args")
+    global_args: dict[str, Any] = top_level if isinstance(top_level, dict) else {}
+    for personalization in personalizations or [{}]:
+        args = {**global_args, **(personalization.get("custom_args") or {})}
+        args_size = len(encode_payload(args)) if args else 0
+        if args_size >= CUSTOM_ARGS_BYTES:
+            _refuse(
+                f"custom_args must be under {CUSTOM_ARGS_BYTES:,} bytes "
+                f"(this message: {args_size:,})"
+            )
+        if not (personalization.get("subject") or payload.get("subject")):
+            _refuse("the subject must not be empty")
+        _check_headers(personalization.get("headers") or {})
+    _check_headers(payload.get("headers") or {})
+    categories = payload.get("categories") or []
+    if len(categories) > MAX_CATEGORIES:
+        _refuse(f"at most {MAX_CATEGORIES} categories (this message: {len(categories)})")
+    for category in categories:
+        if len(category) > MAX_CATEGORY_LENGTH:
+            _refuse(
+                f"a category must be at most {MAX_CATEGORY_LENGTH} characters "
+                f'("{category[:40]}…" has {len(category)})'
+            )
+        if categories.count(category) > 1:
+            _refuse(f'each category may appear once ("{category}" appears twice)')
+    for part in payload.get("content") or []:
+        if not part.get("value"):
+            _refuse(f"the {part.get('type')} part must not be empty")
+
+
+def _check_message(message: OutgoingMessage) -> None:
+    """What must be refused before the helpers see it (they drop or mangle it silently)."""
+    if not message.subject:
+        _refuse("the subject must not be empty")
+    if not message.text:
+        _refuse("the text/plain part must not be empty")
+    names = [name for name, _ in message.headers]
+    for name, value in message.headers:
+        if name.casefold() in RESERVED_HEADERS:
+            _refuse(f'the header "{name}" is reserved and may not be set; remove it')
+        if name.casefold() in _OWN_HEADERS:
+            _refuse(f'the header "{name}" is set from the message id; remove it')
+        if has_line_break(name) or has_line_break(value):
+            _refuse(f'the header "{name.strip()}" contains a line break')
+        if sum(other.casefold() == name.casefold() for other in names) > 1:
+            # `headers` is a JSON object: a second value would silently replace the first.
+            _refuse(f'the header "{name}" may appear once (it appears twice)')
+
+
+def _assemble(
+    message: OutgoingMessage, sandbox_mode: bool, unsubscribe_group_id: int | None
+) -> dict[str, Any]:
+    try:
+        mail = Mail(
+            from_email=From(message.from_email, message.from_name or None),
+            to_emails=To(message.to_email, message.to_name or None),
+            subject=message.subject,
+            plain_text_content=message.text,
+            html_content=message.html or None,
+        )
+    except ApiKeyIncludedException:
+        raise PermanentSendError(
+            "the message body begins with what looks like a SendGrid API key "
+            "(SG.xxx.yyy); the sendgrid library refuses to send it"
+        ) from None
+    if message.reply_to:
+        mail.reply_to = ReplyTo(message.reply_to)
+    mail.add_custom_arg(CustomArg(MESSAGE_ID_ARG, message.message_id, p=0))
+    mail.add_custom_arg(CustomArg(JOB_ID_ARG, message.job_id, p=0))
+    # Mail.add_header and add_category insert at index 0, so feed them in reverse
+    # to keep the letter's order in the JSON.
+    headers = [("Message-ID", message.message_id_header), *message.headers]
+    for name, value in reversed(headers):
+        mail.add_header(Header(name, value))
+    for category in reversed(message.categories):
+        mail.add_category(Category(category))
+    if sandbox_mode:
+        mail.mail_settings = MailSettings(sandbox_mode=SandBoxMode(True))
+    if unsubscribe_group_id is not None:
+        mail.asm = Asm(GroupId(unsubscribe_group_id))
+    payload: dict[str, Any] = mail.get()
+    return payload
+
+
+def _check_headers(headers: dict[str, Any]) -> None:
+    for name in headers:
+        if name.casefold() in RESERVED_HEADERS:
+            _refuse(f'the header "{name}" is reserved and may not be set; remove it')
+
+
+def _refuse(limit: str) -> NoReturn:
+    raise PermanentSendError(f"SendGrid limit: {limit}")

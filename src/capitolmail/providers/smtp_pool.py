@@ -1,0 +1,215 @@
+"""Persistent SMTP connections for `SmtpProvider`: opened securely, shared between threads.
+
+At most `connections` are open at once, however many threads send: a relay
+that sees more parallel sessions than its limit answers 421 to all of them.
+A thread borrows a connection, uses it alone, and gives it back; one that is
+broken, or has carried `max_messages_per_connection` messages (some receivers
+drop a session after about 20), is closed instead of pooled.
+
+Failures while connecting are classified here. A refused or timed-out connect,
+a 4xx greeting or an interrupted handshake become `TransientSendError`: nothing
+was sent and the relay may recover. A certificate that fails verification, a
+relay without STARTTLS or AUTH, a refused login and a 5xx greeting become
+`ProviderAuthError`, so the sender pauses the job instead of failing every
+message one by one: none of them fixes itself, and each needs an operator.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+
+from capitolmail.config import SmtpSettings
+from capitolmail.errors import ConfigError, ProviderAuthError, SendError, TransientSendError
+
+# A connection idle longer than this is checked with NOOP before use. Relays
+# drop idle sessions (Postfix after 300 s, some after 10 s); while sending
+# steadily a connection is never idle this long, so the check costs nothing.
+IDLE_CHECK_AFTER = 5.0
+
+
+@dataclass(eq=False)
+class Connection:
+    smtp: smtplib.SMTP
+    generation: int
+    sent: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+
+
+class ConnectionPool:
+    def __init__(self, settings: SmtpSettings, password: SecretStr | None) -> None:
+        self.settings = settings
+        self.where = f"{settings.host}:{settings.port}"
+        self._password = password
+        self._context = None if settings.security == "none" else _tls_context(settings)
+        self._slots = threading.BoundedSemaphore(settings.connections)
+        self._lock = threading.Lock()
+        self._idle: list[Connection] = []
+        self._generation = 0
+
+    def acquire(self, *, fresh: bool = False) -> Connection:
+        """Borrow a connection, waiting while all of them are in use.
+
+        `fresh` skips pooled connections: after one broke, its idle siblings
+        may have been dropped by the relay the same way.
+        """
+        self._slots.acquire()
+        try:
+            while not fresh and (conn := self._take_idle()) is not None:
+                if self._alive(conn):
+                    return conn
+                drop(conn)
+            return Connection(self._connect(), self._generation)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self, conn: Connection, *, reusable: bool) -> None:
+        try:
+            if not reusable:
+                drop(conn)
+            elif (
+                conn.generation != self._generation
+                or conn.sent >= self.settings.max_messages_per_connection
+            ):
+                quit_quietly(conn)
+            else:
+                conn.last_used = time.monotonic()
+                with self._lock:
+                    self._idle.append(conn)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        """QUIT every idle connection; those in use are closed when given back."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._generation += 1
+        for conn in idle:
+            quit_quietly(conn)
+
+    def _take_idle(self) -> Connection | None:
+        with self._lock:
+            return self._idle.pop() if self._idle else None
+
+    def _alive(self, conn: Connection) -> bool:
+        if time.monotonic() - conn.last_used < IDLE_CHECK_AFTER:
+            return True
+        try:
+            return conn.smtp.noop()[0] == 250
+        except (smtplib.SMTPException, OSError):
+            return False
+
+    def _connect(self) -> smtplib.SMTP:
+        """Connect, greet, secure, log in. The host name given is the one the certificate must name.
+
+        smtplib closes the socket itself when its constructor fails, and only
+        the constructor records the host that STARTTLS verifies against.
+        """
+        s = self.settings
+        smtp: smtplib.SMTP
+        try:
+            if s.security == "tls":
+                smtp = smtplib.SMTP_SSL(
+                    s.host,
+                    s.port,
+                    local_hostname=s.local_hostname,
+                    timeout=s.connect_timeout,
+                    context=self._context,
+                )
+            else:
+                smtp = smtplib.SMTP(
+                    s.host, s.port, local_hostname=s.local_hostname, timeout=s.connect_timeout
+                )
+        except (smtplib.SMTPException, OSError) as err:
+            raise self._setup_error(err) from err
+        try:
+            smtp.sock.settimeout(s.timeout)
+            smtp.ehlo_or_helo_if_needed()
+            if s.security == "starttls":
+                smtp.starttls(context=self._context)
+                smtp.ehlo()
+            if s.username:
+                assert self._password is not None  # checked by SmtpProvider
+                smtp.login(s.username, self._password.get_secret_value())
+        except BaseException as err:
+            smtp.close()
+            if isinstance(err, smtplib.SMTPException | OSError):
+                raise self._setup_error(err) from err
+            raise
+        return smtp
+
+    def _setup_error(self, err: smtplib.SMTPException | OSError) -> SendError:
+        where, s = self.where, self.settings
+        if isinstance(err, ssl.SSLCertVerificationError):
+            return ProviderAuthError(
+                f"the TLS certificate of {where} failed verification ({err.verify_message});"
+                " check [provider.smtp] host, or set ca_file to the CA that signed it"
+            )
+        if isinstance(err, smtplib.SMTPNotSupportedError) and "STARTTLS" in str(err):
+            return ProviderAuthError(
+                f'{where} does not offer STARTTLS; use security = "tls" if it expects TLS'
+                " from the start (port 465)"
+            )
+        if isinstance(err, smtplib.SMTPNotSupportedError):
+            return ProviderAuthError(
+                f"{where} does not offer AUTH; leave [provider.smtp] username empty"
+                " if it needs no login"
+            )
+        if isinstance(err, smtplib.SMTPResponseException):
+            reply = self._redact(reply_text(err.smtp_code, err.smtp_error))
+            if 400 <= err.smtp_code < 500:
+                return TransientSendError(f"{where} is not accepting mail now: {reply}")
+            if isinstance(err, smtplib.SMTPAuthenticationError):
+                return ProviderAuthError(
+                    f"{where} refused the login of {s.username!r}: {reply}; check"
+                    " [provider.smtp] username and CAPITOLMAIL_SMTP_PASSWORD"
+                )
+            return ProviderAuthError(f"{where} refused the session: {reply}")
+        if isinstance(err, smtplib.SMTPServerDisconnected | OSError):
+            return TransientSendError(f"cannot connect to {where}: {describe(err)}")
+        return ProviderAuthError(
+            f"cannot start a session with {where}: {err}"
+        )  # e.g. no AUTH method
+
+    def _redact(self, text: str) -> str:
+        secret = self._password.get_secret_value() if self._password else ""
+        return text.replace(secret, "********") if secret else text
+
+
+def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
+    """Certificate and host name checks stay on; `ca_file` only changes whom we trust."""
+    cafile = settings.ca_file
+    try:
+        return ssl.create_default_context(cafile=str(cafile) if cafile else None)
+    except (OSError, ssl.SSLError) as err:
+        raise ConfigError(
+            f"[provider.smtp] ca_file: cannot load {cafile}: {describe(err)}"
+        ) from err
+
+
+def reply_text(code: int, reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return f"{code} {' '.join(text.split())}"
+
+
+def describe(err: BaseException) -> str:
+    return getattr(err, "strerror", None) or str(err) or type(err).__name__
+
+
+def drop(conn: Connection) -> None:
+    """Close without QUIT: the connection is broken or the relay said 421."""
+    conn.smtp.close()
+
+
+def quit_quietly(conn: Connection) -> None:
+    """QUIT politely; the relay may already be gone (a TLS session often is), so ignore it."""
+    try:
+        conn.smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        conn.smtp.close()

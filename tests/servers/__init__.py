@@ -1,0 +1,1 @@
+"""Real servers on loopback that provider tests talk to instead of mocks."""
