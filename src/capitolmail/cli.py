@@ -440,7 +440,16 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
     jobs = [store.get_job(job)] if job is not None else store.list_jobs()
     if as_json:
         print_json(
-            {"jobs": [job_json(j, store.list_messages(j.id) if messages else None) for j in jobs]}
+            {
+                "jobs": [
+                    job_json(
+                        j,
+                        store.list_messages(j.id) if messages else None,
+                        failures=store.failure_summary(j.id),
+                    )
+                    for j in jobs
+                ]
+            }
         )
         return
     if not jobs:

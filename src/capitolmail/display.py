@@ -74,7 +74,7 @@ def legislators_table(legislators: Iterable[Legislator], committee: str | None) 
 
 def jobs_table(jobs: Iterable[JobInfo]) -> Table:
     table = Table()
-    for column in ("job", "letter", "state", "total", "messages", "created", "scheduled"):
+    for column in ("job", "letter", "state", "total", "messages", "created", "scheduled", "rate"):
         table.add_column(column, justify="right" if column in ("job", "total") else "left")
     for job in jobs:
         state = job.state + (f" ({job.paused_reason})" if job.paused_reason else "")
@@ -86,6 +86,7 @@ def jobs_table(jobs: Iterable[JobInfo]) -> Table:
             counts_text(job.counts),
             when(job.created_at),
             when(job.scheduled_at),
+            str(job.options.get("rate") or ""),
         )
     return table
 
