@@ -67,3 +67,16 @@ def test_acquire_gives_up_when_told_to_stop() -> None:
     bucket = TokenBucket(parse_rate("1/hour"), clock=time.clock, sleep=time.sleep)
     assert bucket.acquire()
     assert bucket.acquire(should_stop=lambda: time.now > 1) is False
+
+
+def test_take_up_to_takes_only_what_is_free_and_refunds() -> None:
+    time = FakeTime()
+    bucket = TokenBucket(parse_rate("4/s"), clock=time.clock, sleep=time.sleep)
+    assert bucket.take_up_to(10) == 4
+    assert bucket.take_up_to(10) == 0
+    assert bucket.wait_time() == pytest.approx(0.25)
+    assert bucket.wait_time() == pytest.approx(0.25)  # looking takes nothing
+    bucket.refund(3)
+    assert bucket.take_up_to(2) == 2
+    time.now = 1.0
+    assert bucket.take_up_to(10) == 4  # never more than the burst

@@ -303,3 +303,14 @@ def test_a_provider_bug_fails_the_message_without_a_retry(store: Store) -> None:
     assert (summary.sent, summary.failed) == (1, 1)
     [failed] = store.list_messages(job_id, states=["failed"])
     assert failed.last_error == "unexpected error in the provider: KeyError('oops')"
+
+
+def test_once_waits_for_a_paced_jobs_turns_until_it_is_sent(store: Store) -> None:
+    job_id = _queue(store, 12)
+    store.set_job_options(job_id, rate="10/s")
+    store.schedule_job(job_id, at=datetime.now(UTC), now=datetime.now(UTC))
+    transport = ScriptedTransport()
+    options = SendOptions(policy=POLICY, concurrency=8, poll_seconds=0.1)
+    summary = send_due(store, transport, options=options)
+    assert summary.sent == 12
+    assert store.get_job(job_id).state == "done"

@@ -48,6 +48,11 @@ def parse_rate(text: str) -> Rate:
     return Rate(count, seconds)
 
 
+# Float rounding (0.2 s * 5 = 1.0000000000000002) must not leave a token a hair
+# short forever.
+_ROUNDING = 1e-9
+
+
 class TokenBucket:
     """Allows `rate` on average with bursts of at most `burst`; thread-safe.
 
@@ -70,25 +75,37 @@ class TokenBucket:
         self._last = clock()
         self._lock = threading.Lock()
 
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate.per_second)
+        self._last = now
+
     def wait_time(self) -> float:
-        """Seconds until a token is free (0 if now), taking it when free."""
+        """Seconds until a token is free (0 if one is free now); takes nothing."""
         with self._lock:
-            now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate.per_second)
-            self._last = now
-            # The tolerance keeps float rounding (0.2 s * 5 = 1.0000000000000002)
-            # from leaving a token a hair short forever.
-            if self._tokens >= 1 - 1e-9:
-                self._tokens = max(self._tokens - 1, 0.0)
+            self._refill()
+            if self._tokens >= 1 - _ROUNDING:
                 return 0.0
             return (1 - self._tokens) / self.rate.per_second
 
+    def take_up_to(self, wanted: int) -> int:
+        """Take as many tokens as are free now, up to `wanted`, without waiting."""
+        with self._lock:
+            self._refill()
+            taken = min(wanted, int(self._tokens + _ROUNDING))
+            self._tokens = max(self._tokens - taken, 0.0)
+            return taken
+
+    def refund(self, count: int) -> None:
+        """Return tokens taken for messages that turned out not to be there."""
+        if count > 0:
+            with self._lock:
+                self._tokens = min(self.burst, self._tokens + count)
+
     def acquire(self, should_stop: Callable[[], bool] = lambda: False) -> bool:
         """Block until a token is taken; False if `should_stop` turned true meanwhile."""
-        while True:
-            delay = self.wait_time()
-            if delay == 0:
-                return True
+        while not self.take_up_to(1):
             if should_stop():
                 return False
-            self._sleep(min(delay, 0.2))
+            self._sleep(min(self.wait_time(), 0.2))
+        return True

@@ -34,7 +34,7 @@ from capitolmail.errors import (
 )
 from capitolmail.outbox import ClaimedMessage, Outcome, Store
 from capitolmail.providers import Provider
-from capitolmail.rate import Rate, TokenBucket, parse_rate
+from capitolmail.rate import Rate, TokenBucket
 
 log = logging.getLogger("capitolmail.sender")
 
@@ -151,8 +151,9 @@ class _SendLoop:
         self.on_outcome = on_outcome
         self.summary = SendSummary()
         self.worker_id = new_worker_id()
+        # The overall rate is this worker's; a job's own rate is kept by the store
+        # (claim_due hands out a paced job's messages only as its rate allows).
         self.overall = TokenBucket(options.overall_rate) if options.overall_rate else None
-        self.job_buckets: dict[tuple[int, str], TokenBucket] = {}
         self.paused: set[int] = set()
         self.hold_until = 0.0  # monotonic time before which nothing new is handed over
         self.presumed_dead = False  # another worker took our rows: record nothing more
@@ -200,12 +201,25 @@ class _SendLoop:
             free = self.options.concurrency - len(self.in_flight)
             if free <= 0 or self.stop.is_set():
                 continue
+            if self.overall is not None:
+                free = self.overall.take_up_to(free)
+                if free == 0:
+                    self.stop.wait(min(self.overall.wait_time(), _TICK))
+                    continue
             batch = self.store.claim_due(self.worker_id, free, self.clock())
+            if self.overall is not None:
+                self.overall.refund(free - len(batch))
             for claimed in batch:
                 self._submit(pool, claimed)
             if batch or self.in_flight:
                 continue
             self.summary.finished_jobs += self.store.finish_jobs(self.clock())
+            paced = self.store.next_paced_turn(self.clock())
+            if paced is not None:
+                # A rate-limited job is due, only spread out: wait for its turn.
+                delay = (paced - self.clock()).total_seconds()
+                self.stop.wait(min(max(delay, 0.0), self.options.poll_seconds))
+                continue
             if once:
                 return
             self.stop.wait(self.options.poll_seconds)
@@ -214,10 +228,6 @@ class _SendLoop:
         if claimed.job_id in self.paused or self.stop.is_set():
             self._give_back(claimed, "not sent: the job was paused or the worker stopped")
             return
-        for bucket in (self.overall, self._job_bucket(claimed)):
-            if bucket is not None and not bucket.acquire(self.stop.is_set):
-                self._give_back(claimed, "not sent: the worker stopped")
-                return
         self.in_flight[pool.submit(self._send, claimed)] = claimed
 
     def _send(self, claimed: ClaimedMessage) -> _Result:
@@ -334,11 +344,3 @@ class _SendLoop:
         self.presumed_dead = True
         self.stop.set()
         return False
-
-    def _job_bucket(self, claimed: ClaimedMessage) -> TokenBucket | None:
-        if not claimed.job_rate:
-            return None
-        key = (claimed.job_id, claimed.job_rate)
-        if key not in self.job_buckets:
-            self.job_buckets[key] = TokenBucket(parse_rate(claimed.job_rate))
-        return self.job_buckets[key]

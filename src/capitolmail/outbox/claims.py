@@ -9,7 +9,7 @@ never over one that something else has already decided.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, literal, select, update
@@ -19,6 +19,7 @@ from capitolmail.outbox.events import chunked, event_row, record_events
 from capitolmail.outbox.records import ClaimedMessage, message_from_row
 from capitolmail.outbox.schema import UTCDateTime, jobs, messages, workers
 from capitolmail.outbox.states import JobState, MessageState
+from capitolmail.rate import Rate, parse_rate
 
 _CLAIMABLE_JOB_STATES = (JobState.SCHEDULED.value, JobState.SENDING.value)
 
@@ -33,17 +34,21 @@ def claim_due(conn: Connection, worker_id: str, limit: int, now: datetime) -> li
         raise StoreError(f"worker {worker_id} is not registered; call register_worker first")
     starting = _start_due_jobs(conn, now)
     due_jobs = conn.execute(
-        select(jobs.c.id, jobs.c.options)
+        select(jobs.c.id, jobs.c.options, jobs.c.paced_until)
         .where(jobs.c.state.in_(_CLAIMABLE_JOB_STATES), jobs.c.scheduled_at <= now)
         .order_by(jobs.c.id)
     ).all()
     rates = {job.id: _rate(job.options) for job in due_jobs}
     picked: list[str] = []
-    for job_id in rates:
+    for job in due_jobs:
         remaining = limit - len(picked)
         if remaining <= 0:
             break
-        picked.extend(_due_in_job(conn, job_id, remaining, now))
+        rate = rates[job.id]
+        if rate is None:
+            picked.extend(_due_in_job(conn, job.id, remaining, now))
+        elif job.paced_until is None or job.paced_until <= now:
+            picked.extend(_claim_paced(conn, job.id, parse_rate(rate), remaining, now))
 
     for chunk in chunked(picked):
         conn.execute(
@@ -88,6 +93,50 @@ def claim_due(conn: Connection, worker_id: str, limit: int, now: datetime) -> li
         )
         for row in rows
     ]
+
+
+def _claim_paced(conn: Connection, job_id: int, rate: Rate, limit: int, now: datetime) -> list[str]:
+    """Claim at most one burst of a rate-limited job and push its next turn back.
+
+    The job row is locked first (the order cancel_job uses), so two workers
+    sharing the job read and advance `paced_until` one after the other and the
+    job's rate holds across workers.
+    """
+    paced_until = conn.execute(
+        select(jobs.c.paced_until).where(jobs.c.id == job_id).with_for_update()
+    ).scalar_one()
+    if paced_until is not None and paced_until > now:
+        return []
+    burst = max(1, int(rate.per_second))
+    picked = _due_in_job(conn, job_id, min(limit, burst), now)
+    if picked:
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id)
+            .values(paced_until=now + timedelta(seconds=len(picked) / rate.per_second))
+        )
+    return picked
+
+
+def next_paced_turn(conn: Connection, now: datetime) -> datetime | None:
+    """The earliest time a rate-limited job with queued messages may send again.
+
+    `worker --once` waits for it: a paced job is due now in the user's terms,
+    only spread out; retries backing off are not waited for.
+    """
+    waiting = select(func.min(jobs.c.paced_until)).where(
+        jobs.c.state.in_(_CLAIMABLE_JOB_STATES),
+        jobs.c.scheduled_at <= now,
+        jobs.c.paced_until > now,
+        select(messages.c.id)
+        .where(
+            messages.c.job_id == jobs.c.id,
+            messages.c.state == MessageState.QUEUED.value,
+        )
+        .exists(),
+    )
+    value: datetime | None = conn.execute(waiting).scalar_one_or_none()
+    return value
 
 
 def _rate(options: dict[str, Any] | None) -> str | None:

@@ -74,6 +74,8 @@ jobs = Table(
     Column("paused_reason", Text, nullable=True),
     # Settings added by later features (rate, send window) without a migration each.
     Column("options", JSON, nullable=False),
+    # When a rate-limited job may hand out its next message (migration 0002).
+    Column("paced_until", UTCDateTime, nullable=True),
     Index("ix_jobs_state", "state"),
     Index("ix_jobs_letter_slug", "letter_slug"),
 )

@@ -240,6 +240,11 @@ class Store:
         ):
             return workers.recover_abandoned(conn, now, is_alive=is_alive, stale_after=stale_after)
 
+    def next_paced_turn(self, now: datetime) -> datetime | None:
+        """When a rate-limited job may next hand out a queued message (None: none waits)."""
+        with self._read() as conn:
+            return claims.next_paced_turn(conn, _aware("now", now))
+
     def claim_due(self, worker_id: str, limit: int, now: datetime) -> list[ClaimedMessage]:
         """Move up to `limit` due messages to `sending` and commit before any is handed over.
 
