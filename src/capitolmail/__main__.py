@@ -1,3 +1,3 @@
 from capitolmail.cli import main
 
-main()
+main(prog_name="capitolmail")
