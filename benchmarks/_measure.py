@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import pickle
 import resource
 import sys
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from _corpus import FROM_EMAIL, SLUG, messages
@@ -50,20 +52,36 @@ def timed(count: int, run: Callable[[], Any]) -> dict[str, Any]:
 # -- capitolmail ------------------------------------------------------------------------
 
 
-def queue(db: str, count: int) -> dict[str, Any]:
-    """Queue the letter for `count` offices and schedule it now, as `capitolmail send` would."""
-    from capitolmail.outbox import QueuedMessage, Store
+def prepare(directory: str, smtp_count: int, sendgrid_count: int) -> dict[str, Any]:
+    """Queue the letter twice (one store per provider) and pre-build the ceilings' bytes.
 
+    Each store holds one job scheduled now, as `capitolmail send` leaves it; send.py
+    copies the file for every run. The ceilings read their bytes from the pickles.
+    """
+    from capitolmail.outbox import QueuedMessage, Store
+    from capitolmail.providers.sendgrid_payload import build_request
+
+    folder = Path(directory)
     now = datetime.now(UTC)
-    with Store.open(f"sqlite:///{db}") as store:
-        job_id = store.create_job(
-            letter_slug=SLUG,
-            kind="letter",
-            messages=[QueuedMessage(m) for m in messages(count)],
-            now=now,
-        )
-        store.schedule_job(job_id, now, now)
-    return {"count": count}
+    sizes: dict[str, Any] = {}
+    for name, count in (("smtp", smtp_count), ("sendgrid", sendgrid_count)):
+        corpus = messages(count)
+        with Store.open(f"sqlite:///{folder / name}.db") as store:
+            job_id = store.create_job(
+                letter_slug=SLUG,
+                kind="letter",
+                messages=[QueuedMessage(m) for m in corpus],
+                now=now,
+            )
+            store.schedule_job(job_id, now, now)
+        if name == "smtp":
+            payloads = [(m.to_email, m.to_bytes(date=now)) for m in corpus]
+            sizes["smtp_bytes"] = sum(len(data) for _, data in payloads) / count
+        else:
+            payloads = [build_request(m)[1] for m in corpus]
+            sizes["sendgrid_bytes"] = sum(map(len, payloads)) / count
+        (folder / f"{name}.pickle").write_bytes(pickle.dumps(payloads))
+    return sizes
 
 
 def capitolmail(db: str, provider: str, target: str, connections: int, concurrency: int) -> Any:
@@ -134,14 +152,12 @@ def _in_threads(threads: int, work: Callable[[Callable[[], int | None]], None], 
         raise errors[0]
 
 
-def smtp_ceiling(port: int, connections: int, count: int) -> Any:
+def smtp_ceiling(payloads: str, port: int, connections: int) -> Any:
     """Pre-built bytes over `connections` persistent smtplib sessions, one thread each."""
     import smtplib
 
-    corpus = messages(count)
-    now = datetime.now(UTC)
-    payloads = [(m.to_email, m.to_bytes(date=now)) for m in corpus]
-    del corpus
+    wire: list[tuple[str, bytes]] = pickle.loads(Path(payloads).read_bytes())
+    count = len(wire)
     sessions = [smtplib.SMTP("127.0.0.1", port) for _ in range(connections)]
     for session in sessions:
         session.ehlo()
@@ -152,7 +168,7 @@ def smtp_ceiling(port: int, connections: int, count: int) -> Any:
         with take:
             session = idle.pop()
         while (i := next_index()) is not None:
-            to, data = payloads[i]
+            to, data = wire[i]
             session.sendmail(FROM_EMAIL, [to], data)
 
     result = timed(count, lambda: _in_threads(connections, work, count))
@@ -161,13 +177,12 @@ def smtp_ceiling(port: int, connections: int, count: int) -> Any:
     return result
 
 
-def sendgrid_ceiling(url: str, threads: int, count: int) -> Any:
+def sendgrid_ceiling(payloads: str, url: str, threads: int) -> Any:
     """Pre-built JSON bodies POSTed with urllib3 from `threads` threads, one pool."""
     import urllib3
 
-    from capitolmail.providers.sendgrid_payload import build_request
-
-    bodies = [build_request(m)[1] for m in messages(count)]
+    bodies: list[bytes] = pickle.loads(Path(payloads).read_bytes())
+    count = len(bodies)
     headers = {
         "Authorization": f"Bearer {API_KEY}",
         "Content-Type": "application/json",
@@ -187,7 +202,6 @@ def sendgrid_ceiling(url: str, threads: int, count: int) -> Any:
     pool.close()
     if set(statuses) != {202}:
         raise SystemExit(f"the stand-in answered {sorted(set(statuses))}")
-    result["body_bytes"] = sum(map(len, bodies)) / len(bodies)
     return result
 
 
@@ -216,7 +230,7 @@ def sendgrid_sequential(url: str, count: int) -> Any:
 
 
 KINDS: dict[str, Callable[..., Any]] = {
-    "queue": queue,
+    "prepare": prepare,
     "capitolmail": capitolmail,
     "smtp-ceiling": smtp_ceiling,
     "sendgrid-ceiling": sendgrid_ceiling,
