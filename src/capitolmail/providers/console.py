@@ -20,7 +20,7 @@ class ConsoleProvider(ProviderBase):
 
     def send(self, message: OutgoingMessage) -> Receipt:
         stream = self.stream or sys.stdout
-        email_message = message.to_email_message(date=datetime.now(UTC))
-        stream.write(email_message.as_string() + "\n" + _SEPARATOR + "\n")
+        text = message.to_bytes(date=datetime.now(UTC)).decode("ascii").replace("\r\n", "\n")
+        stream.write(text + "\n" + _SEPARATOR + "\n")
         stream.flush()
         return Receipt(provider_message_id=None)
