@@ -103,7 +103,7 @@ class WorkerSettings(_Section):
     jitter, up to `retry_cap_seconds`, and fail after `max_attempts`.
     """
 
-    concurrency: int = Field(default=8, ge=1, le=512)
+    concurrency: int = Field(default=16, ge=1, le=512)
     rate: str | None = None
     max_attempts: int = Field(default=5, ge=1, le=100)
     retry_base_seconds: float = Field(default=30.0, gt=0)
