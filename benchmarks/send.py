@@ -164,6 +164,18 @@ def mailmerge_startup(folder: Path) -> float:
     return min(times)
 
 
+def against_capitolmail(
+    sink: Sink, count: int, figure: Figure, store: Path, **settings: Any
+) -> None:
+    """One capitolmail run on a fresh copy of the pre-queued store, so every run sends it all."""
+    run_db = store.with_name("run.db")
+    shutil.copy(store, run_db)
+    try:
+        against(sink, count, figure, lambda: measure("capitolmail", db=str(run_db), **settings))
+    finally:
+        run_db.unlink()
+
+
 def smtp_config(config: tuple[int, int]) -> str:
     return f"{config[0]} conn, concurrency {config[1]}"
 
@@ -178,22 +190,16 @@ def smtp_section(work: Path, count: int, repeats: int, configs: list[tuple[int, 
     with Sink("smtp") as sink:
         for _ in range(repeats):
             for (connections, concurrency), figure in ours.items():
-                run_db = work / "run.db"
-                shutil.copy(store, run_db)
-                against(
+                against_capitolmail(
                     sink,
                     count,
                     figure,
-                    lambda c=connections, k=concurrency, db=run_db: measure(
-                        "capitolmail",
-                        db=str(db),
-                        provider="smtp",
-                        target=str(sink.port),
-                        connections=c,
-                        concurrency=k,
-                    ),
+                    store,
+                    provider="smtp",
+                    target=str(sink.port),
+                    connections=connections,
+                    concurrency=concurrency,
                 )
-                run_db.unlink()
             for connections, figure in ceilings.items():
                 against(
                     sink,
@@ -234,22 +240,16 @@ def sendgrid_section(
     with Sink("sendgrid", *flags) as sink:
         for repeat in range(repeats):
             for concurrency, figure in ours.items():
-                run_db = work / "run.db"
-                shutil.copy(store, run_db)
-                against(
+                against_capitolmail(
                     sink,
                     count,
                     figure,
-                    lambda c=concurrency, db=run_db: measure(
-                        "capitolmail",
-                        db=str(db),
-                        provider="sendgrid",
-                        target=sink.url,
-                        connections=c,
-                        concurrency=c,
-                    ),
+                    store,
+                    provider="sendgrid",
+                    target=sink.url,
+                    connections=concurrency,
+                    concurrency=concurrency,
                 )
-                run_db.unlink()
             for concurrency, figure in ceilings.items():
                 against(
                     sink,
