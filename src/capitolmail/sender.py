@@ -159,6 +159,7 @@ class _SendLoop:
         self.presumed_dead = False  # another worker took our rows: record nothing more
         self.next_heartbeat = 0.0
         self.in_flight: dict[Future[_Result], ClaimedMessage] = {}
+        self.min_claim = max(1, options.concurrency // 8)
         self.outcomes: list[tuple[Outcome, ClaimedMessage, str]] = []
 
     def run(self, *, once: bool) -> SendSummary:
@@ -199,7 +200,9 @@ class _SendLoop:
                 self.stop.wait(min(self.hold_until - time.monotonic(), _TICK))
                 continue
             free = self.options.concurrency - len(self.in_flight)
-            if free <= 0 or self.stop.is_set():
+            if free < self.min_claim and self.in_flight or self.stop.is_set():
+                # Each claim is a write transaction with a fixed cost: wait until a
+                # worthwhile batch of threads is free rather than claim one by one.
                 continue
             if self.overall is not None:
                 free = self.overall.take_up_to(free)
