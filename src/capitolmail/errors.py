@@ -26,17 +26,27 @@ class CapitolmailError(Exception):
     """Base class. `str(err)` is shown to the user as `Error: ...`, so keep it one line."""
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """A click-style hint naming the closest choice (compared without case), or "".
-
-    Every "unknown key / column / committee" message uses it, so suggestions read
-    the same everywhere and the choice is shown in its own spelling.
-    """
+def closest_match(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to `word` (compared without case), in its own spelling."""
     folded: dict[str, str] = {}
     for choice in choices:
         folded.setdefault(choice.casefold(), choice)
     match = difflib.get_close_matches(word.strip().casefold(), list(folded), n=1, cutoff=0.6)
-    return f' (did you mean "{folded[match[0]]}"?)' if match else ""
+    return folded[match[0]] if match else None
+
+
+def suggestion_hint(suggestion: str | None) -> str:
+    """' (did you mean "x"?)', or "" when there is nothing to suggest."""
+    return f' (did you mean "{suggestion}"?)' if suggestion else ""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A click-style hint naming the closest choice, or "".
+
+    Every "unknown key / column / committee / variable" message uses it, so
+    suggestions read the same everywhere.
+    """
+    return suggestion_hint(closest_match(word, choices))
 
 
 class ConfigError(CapitolmailError):

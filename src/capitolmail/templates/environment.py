@@ -18,7 +18,6 @@ putting `templates/capitolmail/letter.html.j2` in its workspace).
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
@@ -36,6 +35,7 @@ from jinja2 import (
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from jinja2.utils import missing
 
+from capitolmail.errors import closest_match, suggestion_hint
 from capitolmail.templates.filters import FILTERS
 
 BUILTIN_PREFIX = "capitolmail"
@@ -74,13 +74,13 @@ class LetterUndefined(StrictUndefined):
         if self._undefined_obj is missing:
             return f'"{name}" is undefined'
         owner = type(self._undefined_obj).__name__
-        hint = _hint(self._suggestion())
+        hint = suggestion_hint(self._suggestion())
         return f'"{name}" is undefined on {owner}{hint}'
 
     def _suggestion(self) -> str | None:
         if self._undefined_obj is missing or not isinstance(self._undefined_name, str):
             return None
-        return closest(self._undefined_name, attribute_names(self._undefined_obj))
+        return closest_match(self._undefined_name, attribute_names(self._undefined_obj))
 
     def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
         if self._undefined_hint or not issubclass(self._undefined_exception, UndefinedError):
@@ -117,15 +117,6 @@ def attribute_names(obj: Any) -> list[str]:
         if not callable(inspect.getattr_static(obj, name, None)):
             names.append(name)
     return names
-
-
-def closest(name: str, candidates: list[str]) -> str | None:
-    matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    return matches[0] if matches else None
-
-
-def _hint(suggestion: str | None) -> str:
-    return f' (did you mean "{suggestion}"?)' if suggestion else ""
 
 
 def _autoescape(name: str | None) -> bool:

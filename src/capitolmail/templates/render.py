@@ -19,14 +19,19 @@ from jinja2 import FileSystemLoader, Template, TemplateNotFound, TemplateSyntaxE
 from jinja2.sandbox import SecurityError
 from jinja2.utils import missing
 
-from capitolmail.errors import InputError, Problem, TemplateError
+from capitolmail.errors import (
+    InputError,
+    Problem,
+    TemplateError,
+    did_you_mean,
+    suggestion_hint,
+)
 from capitolmail.message import has_line_break
 from capitolmail.templates.environment import (
     BUILTIN_PREFIX,
     LAYOUTS_DIR,
     MissingValueError,
     build_environment,
-    closest,
 )
 from capitolmail.templates.text import html_to_text
 
@@ -144,11 +149,8 @@ class LetterTemplates:
             except TemplateNotFound as err:
                 if isinstance(node, nodes.Include) and node.ignore_missing:
                     continue
-                known = self._env.list_templates()
-                hint = closest(name, known)
-                message = f'template "{name}" not found' + (
-                    f' (did you mean "{hint}"?)' if hint else ""
-                )
+                hint = did_you_mean(name, self._env.list_templates())
+                message = f'template "{name}" not found{hint}'
                 raise TemplateError(self._display(filename), node.lineno, message) from err
             self._load_references(self._parse(source, name, child), child, seen)
             try:
@@ -184,10 +186,10 @@ class LetterTemplates:
         if isinstance(err, MissingValueError):
             if err.owner is missing:
                 names = [name for name in (*scope, *self._env.globals) if not name.startswith("_")]
-                return f'"{err.name}" is undefined{_hint(closest(str(err.name), names))}'
+                return f'"{err.name}" is undefined{did_you_mean(str(err.name), names)}'
             expression = self._expression(filename, line, err, scope)
             if expression is not None:
-                return f'"{expression}" is undefined{_hint(err.suggestion)}'
+                return f'"{expression}" is undefined{suggestion_hint(err.suggestion)}'
             return str(err)
         if isinstance(err, SecurityError):
             return f"{str(err).rstrip('.')}; templates may only read the letter's data"
@@ -292,10 +294,6 @@ def _dotted(node: nodes.Node) -> str | None:
 
 def _const(node: nodes.Node) -> Any:
     return node.value if isinstance(node, nodes.Const) else None
-
-
-def _hint(suggestion: str | None) -> str:
-    return f' (did you mean "{suggestion}"?)' if suggestion else ""
 
 
 def _syntax_message(err: TemplateSyntaxError) -> str:
