@@ -1,0 +1,71 @@
+"""The `capitolmail` command: parse, call one core function, print. Nothing else.
+
+The commands live in one module per area; this module builds the group.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from capitolmail import __version__
+from capitolmail.cli.context import CapitolmailGroup, CommandState
+from capitolmail.cli.data_commands import contacts_group, legislators_group
+from capitolmail.cli.job_commands import (
+    cancel_command,
+    pause_command,
+    queue_command,
+    requeue_command,
+    resume_command,
+    send_command,
+    status_command,
+    worker_command,
+)
+from capitolmail.cli.letter_commands import letters_group
+from capitolmail.cli.workspace_commands import config_group, demo_command, init_command
+
+
+@click.group(cls=CapitolmailGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--workspace",
+    "-w",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default="the current folder",
+    help="The workspace folder (where capitolmail.toml is).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(__version__, prog_name="capitolmail")
+@click.pass_context
+def main(ctx: click.Context, workspace: Path, debug: bool) -> None:
+    """Send joint letters to Congress and action alerts to supporters.
+
+    Letters are rendered once into a persistent outbox, then sent by a worker
+    through the configured provider (by default, .eml files on disk).
+    """
+    ctx.obj = CommandState(workspace, debug)
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+for _command in (
+    init_command,
+    demo_command,
+    config_group,
+    legislators_group,
+    contacts_group,
+    letters_group,
+    queue_command,
+    send_command,
+    worker_command,
+    status_command,
+    pause_command,
+    resume_command,
+    cancel_command,
+    requeue_command,
+):
+    main.add_command(_command)

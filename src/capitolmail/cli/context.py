@@ -1,0 +1,87 @@
+"""What every command shares: the error-printing group, the workspace, typed options.
+
+Errors from the core arrive as CapitolmailError and are printed by
+CapitolmailGroup, once, as `Error: …` on stderr with exit code 1; tracebacks
+only under --debug."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from capitolmail.errors import CapitolmailError, InputError
+from capitolmail.rate import Rate, parse_rate
+from capitolmail.workspace import Workspace
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CapitolmailGroup(click.Group):
+    """Turns CapitolmailError into one readable line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CapitolmailError as error:
+            if ctx.find_root().params.get("debug"):
+                raise
+            if isinstance(error, InputError):
+                for problem in error.problems:
+                    click.echo(f"Error: {problem}", err=True)
+            else:
+                click.echo(f"Error: {error}", err=True)
+            ctx.exit(1)
+        finally:
+            state = ctx.find_root().obj
+            if isinstance(state, CommandState) and state.workspace is not None:
+                state.workspace.close()
+
+
+class CommandState:
+    """The root options, and the workspace opened lazily by the first command that needs it."""
+
+    def __init__(self, root: Path, debug: bool) -> None:
+        self.root = root
+        self.debug = debug
+        self.workspace: Workspace | None = None
+
+    def open(self) -> Workspace:
+        if self.workspace is None:
+            self.workspace = Workspace.open(self.root)
+        return self.workspace
+
+
+def pass_workspace(func: F) -> F:
+    """Open the workspace (settings now, the database on first use) for a command."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        state = click.get_current_context().find_root().obj
+        return func(state.open(), *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RateType(click.ParamType):
+    """`--rate 120/min` into a Rate, with the accepted forms in the error."""
+
+    name = "rate"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Rate:
+        if isinstance(value, Rate):
+            return value
+        try:
+            return parse_rate(str(value))
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
