@@ -166,10 +166,6 @@ class Settings(BaseSettings):
             TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
         )
 
-    @property
-    def sender_name(self) -> str:
-        return self.sender.name or self.organisation.name
-
     def database_url_for(self, workspace: Path) -> str:
         """The configured URL, else SQLite inside the workspace's state folder."""
         if self.database_url:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class CapitolmailError(Exception):
@@ -51,6 +52,14 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 class ConfigError(CapitolmailError):
     """A setting is missing, malformed or unknown."""
+
+
+def display_path(path: Path, root: Path) -> str:
+    """`path` as the user would type it from the workspace folder `root`."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,24 +18,6 @@ from email.utils import format_datetime, formataddr
 _MAX_HEADER_LINE = 78
 _MAX_BODY_LINE = 998
 
-# Headers the message builds itself; a letter may not set them through `headers`.
-STRUCTURAL_HEADERS = frozenset(
-    name.lower()
-    for name in (
-        "From",
-        "To",
-        "Cc",
-        "Bcc",
-        "Reply-To",
-        "Subject",
-        "Date",
-        "Message-ID",
-        "MIME-Version",
-        "Content-Type",
-        "Content-Transfer-Encoding",
-    )
-)
-
 
 def has_line_break(value: str) -> bool:
     """True when `value` would split a header in two (header injection)."""

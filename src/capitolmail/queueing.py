@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from capitolmail.config import OrganisationSettings, SenderSettings
-from capitolmail.errors import ConfigError, InputError, Problem
+from capitolmail.errors import ConfigError, InputError, Problem, display_path
 from capitolmail.letters.definition import Letter, load_letter, normalise_address
 from capitolmail.letters.signers import SignerList, load_signers
 from capitolmail.message import OutgoingMessage, has_line_break
@@ -80,6 +80,7 @@ def prepare_letter(
     letter = load_letter(root, slug)
     definition = letter.definition
     problems: list[Problem] = []
+    contacts_shown = display_path(contacts_path, root)
 
     signers = _collect(
         problems,
@@ -92,7 +93,7 @@ def prepare_letter(
     )
     contacts = _collect(
         problems,
-        lambda: load_contacts(contacts_path, roster, display_path=_relative(contacts_path, root)),
+        lambda: load_contacts(contacts_path, roster, display_path=contacts_shown),
     )
     audience = definition.audience
     offices = _collect(
@@ -130,7 +131,7 @@ def prepare_letter(
         roles = ", ".join(audience.roles) or "any role"
         raise InputError(
             f"none of the {len(offices)} selected offices has a contact with {roles} in "
-            f"{_relative(contacts_path, root)}; add contacts or change audience.roles",
+            f"{contacts_shown}; add contacts or change audience.roles",
             path=letter.display_path,
         )
     return PreparedLetter(
@@ -286,10 +287,3 @@ def _collect(problems: list[Problem], load: Callable[[], Any]) -> Any:
     except InputError as err:
         problems.extend(err.problems)
         return None
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)

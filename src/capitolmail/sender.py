@@ -119,7 +119,6 @@ def send_due(
     store: Store,
     provider: Provider,
     *,
-    policy: RetryPolicy | None = None,
     options: SendOptions | None = None,
     clock: Clock = utcnow,
     stop: threading.Event | None = None,
@@ -127,9 +126,9 @@ def send_due(
     once: bool = True,
 ) -> SendSummary:
     """Send what is due. With `once`, return when nothing is due; else run until `stop`."""
-    if options is None:
-        options = SendOptions(policy=policy or RetryPolicy())
-    loop = _SendLoop(store, provider, options, clock, stop or threading.Event(), on_outcome)
+    loop = _SendLoop(
+        store, provider, options or SendOptions(), clock, stop or threading.Event(), on_outcome
+    )
     return loop.run(once=once)
 
 

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from capitolmail.config import CONFIG_FILE, STATE_DIR, Settings, load_settings
-from capitolmail.errors import CapitolmailError, ConfigError
+from capitolmail.errors import CapitolmailError, ConfigError, display_path
 from capitolmail.outbox import Store
 
 CONTACTS_FILE = Path("recipients") / "offices.csv"
@@ -51,10 +51,7 @@ class Workspace:
 
     def display(self, path: Path) -> str:
         """`path` as the user would type it from the workspace folder."""
-        try:
-            return path.resolve().relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
+        return display_path(path, self.root)
 
     def close(self) -> None:
         if self._store is not None:

@@ -11,13 +11,6 @@ from capitolmail.providers.file import FileProvider
 from capitolmail.providers.sendgrid import SendGridProvider
 from capitolmail.providers.smtp import SmtpProvider
 
-PROVIDERS: dict[str, type[ProviderBase]] = {
-    FileProvider.name: FileProvider,
-    ConsoleProvider.name: ConsoleProvider,
-    SmtpProvider.name: SmtpProvider,
-    SendGridProvider.name: SendGridProvider,
-}
-
 
 def create_provider(settings: Settings, *, outbox_dir: Path) -> Provider:
     """Build the configured provider; a missing secret is a ConfigError before any send."""
@@ -37,7 +30,6 @@ def create_provider(settings: Settings, *, outbox_dir: Path) -> Provider:
 
 
 __all__ = [
-    "PROVIDERS",
     "ConsoleProvider",
     "FileProvider",
     "Provider",
