@@ -69,6 +69,7 @@ def _queue(store: Store, count: int) -> int:
     ]
     job_id = store.create_job(letter_slug="arms", kind="joint", messages=messages, now=T0)
     store.schedule_job(job_id, at=T0, now=T0)
+    store.start_due_jobs(T0, grace=timedelta(hours=1))
     return job_id
 
 
@@ -230,7 +231,6 @@ def test_a_rate_limit_slows_everyone_and_does_not_count_as_an_attempt(store: Sto
             ]
         }
     )
-    store.schedule_job(job_id, at=datetime.now(UTC), now=datetime.now(UTC))
     options = SendOptions(policy=RetryPolicy(max_attempts=1), concurrency=1)
     summary = send_due(store, transport, options=options)  # the real clock: it waits 0.3 s
     assert summary.sent == 2
@@ -308,7 +308,6 @@ def test_a_provider_bug_fails_the_message_without_a_retry(store: Store) -> None:
 def test_once_waits_for_a_paced_jobs_turns_until_it_is_sent(store: Store) -> None:
     job_id = _queue(store, 12)
     store.set_job_options(job_id, rate="10/s")
-    store.schedule_job(job_id, at=datetime.now(UTC), now=datetime.now(UTC))
     transport = ScriptedTransport()
     options = SendOptions(policy=POLICY, concurrency=8, poll_seconds=0.1)
     summary = send_due(store, transport, options=options)

@@ -9,6 +9,7 @@ keys, so a typo is an error that names the key instead of a silent default.
 from __future__ import annotations
 
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -101,6 +102,7 @@ class WorkerSettings(_Section):
     jobs together ("600/min"); a job's own `--rate` caps it further. Retries of
     transient failures back off exponentially from `retry_base_seconds`, with
     jitter, up to `retry_cap_seconds`, and fail after `max_attempts`.
+    `grace_period` accepts seconds or ISO 8601 ("PT12H").
     """
 
     concurrency: int = Field(default=16, ge=1, le=512)
@@ -109,6 +111,11 @@ class WorkerSettings(_Section):
     retry_base_seconds: float = Field(default=30.0, gt=0)
     retry_cap_seconds: float = Field(default=3600.0, gt=0)
     heartbeat_seconds: float = Field(default=10.0, gt=0)
+    # A worker that comes back later than this after a job's time marks it
+    # `missed` rather than sending late (APScheduler's own default is 1 second).
+    grace_period: timedelta = Field(default=timedelta(hours=12), ge=timedelta(0))
+    # How often a running worker looks for new, paused, resumed or cancelled jobs.
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
     @field_validator("rate")
     @classmethod

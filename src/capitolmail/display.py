@@ -6,8 +6,10 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.progress import (
@@ -21,7 +23,10 @@ from rich.progress import (
 from rich.table import Table
 
 from capitolmail.outbox import JobInfo, MessageInfo
+from capitolmail.progress import format_seconds
+from capitolmail.rate import parse_rate
 from capitolmail.recipients.legislators import Legislator
+from capitolmail.timing import SendWindow
 
 # Order in which `status` shows message states: the working ones first.
 STATE_ORDER = (
@@ -44,8 +49,9 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def when(value: datetime | None) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M %Z") if value else ""
+def when(value: datetime | None, zone: ZoneInfo | None = None) -> str:
+    """A time as staff read it: in the workspace's zone when given, else the machine's."""
+    return value.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z") if value else ""
 
 
 def legislators_table(legislators: Iterable[Legislator], committee: str | None) -> Table:
@@ -72,23 +78,90 @@ def legislators_table(legislators: Iterable[Legislator], committee: str | None) 
     return table
 
 
-def jobs_table(jobs: Iterable[JobInfo]) -> Table:
+def jobs_table(jobs: Iterable[JobInfo], now: datetime, zone: ZoneInfo | None = None) -> Table:
     table = Table()
-    for column in ("job", "letter", "state", "total", "messages", "created", "scheduled", "rate"):
-        table.add_column(column, justify="right" if column in ("job", "total") else "left")
+    columns = ("job", "letter", "state", "progress", "messages", "scheduled", "pace", "eta")
+    for column in columns:
+        table.add_column(column, justify="right" if column in ("job", "progress") else "left")
     for job in jobs:
-        state = job.state + (f" ({job.paused_reason})" if job.paused_reason else "")
+        reason = job.paused_reason or (job.last_error if job.state == "missed" else None)
+        state = job.state + (f" ({reason})" if reason else "")
+        plan = job_plan(job, now)
         table.add_row(
             str(job.id),
             job.letter_slug,
             state,
-            str(job.total),
+            f"{plan.done}/{job.total} {plan.percent}%",
             counts_text(job.counts),
-            when(job.created_at),
-            when(job.scheduled_at),
-            str(job.options.get("rate") or ""),
+            when(job.scheduled_at, zone),
+            pace_text(job),
+            plan.eta_text(zone),
         )
     return table
+
+
+@dataclass(frozen=True, slots=True)
+class JobPlan:
+    """How far a job has got and when it should finish, as `status` shows it."""
+
+    done: int
+    percent: int
+    eta_seconds: float | None
+    window_open: bool | None
+    window_opens_at: datetime | None
+
+    def eta_text(self, zone: ZoneInfo | None = None) -> str:
+        if self.window_open is False and self.window_opens_at is not None:
+            return f"window opens {when(self.window_opens_at, zone)}"
+        if self.eta_seconds is None:
+            return ""
+        return f"about {format_seconds(self.eta_seconds)}"
+
+
+def job_plan(job: JobInfo, now: datetime) -> JobPlan:
+    """Progress, ETA and send window of a job at `now`.
+
+    The ETA divides what is left by the pace so far (or the job's rate before
+    anything is sent); it ignores the window's closed hours, which are shown
+    instead of an ETA while the window is closed.
+    """
+    unfinished = sum(job.counts.get(state, 0) for state in ("queued", "sending", "retry_wait"))
+    done = job.total - unfinished
+    percent = 100 if job.total == 0 else done * 100 // job.total
+    window_open, opens_at = _window_state(job, now)
+    eta = None
+    if job.state == "sending" and unfinished:
+        pace = _pace(job, done, now)
+        if pace:
+            eta = unfinished / pace
+    return JobPlan(done, percent, eta, window_open, opens_at)
+
+
+def _pace(job: JobInfo, done: int, now: datetime) -> float | None:
+    limit = parse_rate(job.options["rate"]).per_second if job.options.get("rate") else None
+    elapsed = (now - job.started_at).total_seconds() if job.started_at else 0.0
+    observed = done / elapsed if done and elapsed > 1 else None
+    if observed is None:
+        return limit
+    return min(observed, limit) if limit else observed
+
+
+def _window_state(job: JobInfo, now: datetime) -> tuple[bool | None, datetime | None]:
+    spec = job.options.get("window")
+    if not spec:
+        return None, None
+    window = SendWindow.parse(spec)
+    zone = ZoneInfo(job.options.get("timezone") or "UTC")
+    if window.contains(now, zone):
+        return True, None
+    return False, window.next_open(now, zone)
+
+
+def pace_text(job: JobInfo) -> str:
+    parts = [str(job.options["rate"])] if job.options.get("rate") else []
+    if job.options.get("window"):
+        parts.append(f"{job.options['window']} {job.options.get('timezone') or 'UTC'}")
+    return ", ".join(parts)
 
 
 def counts_text(counts: dict[str, int]) -> str:
@@ -120,8 +193,10 @@ def job_json(
     job: JobInfo,
     messages: list[MessageInfo] | None = None,
     *,
+    now: datetime,
     failures: list[tuple[str, int]] | None = None,
 ) -> dict[str, Any]:
+    plan = job_plan(job, now)
     data: dict[str, Any] = {
         "id": job.id,
         "letter": job.letter_slug,
@@ -136,6 +211,10 @@ def job_json(
         "last_error": job.last_error,
         "paused_reason": job.paused_reason,
         "options": dict(job.options),
+        "progress": {"done": plan.done, "total": job.total, "percent": plan.percent},
+        "eta_seconds": None if plan.eta_seconds is None else round(plan.eta_seconds, 1),
+        "window_open": plan.window_open,
+        "window_opens_at": _iso(plan.window_opens_at),
         "failures": [{"reason": reason, "count": count} for reason, count in failures or []],
     }
     if messages is not None:

@@ -124,10 +124,20 @@ def send_due(
     stop: threading.Event | None = None,
     on_outcome: Callable[[ClaimedMessage, str], None] | None = None,
     once: bool = True,
+    wake: threading.Event | None = None,
 ) -> SendSummary:
-    """Send what is due. With `once`, return when nothing is due; else run until `stop`."""
+    """Send what is due. With `once`, return when nothing is due; else run until `stop`.
+
+    Setting `wake` ends an idle wait early (the scheduler does, when it starts a job).
+    """
     loop = _SendLoop(
-        store, provider, options or SendOptions(), clock, stop or threading.Event(), on_outcome
+        store,
+        provider,
+        options or SendOptions(),
+        clock,
+        stop or threading.Event(),
+        on_outcome,
+        wake or threading.Event(),
     )
     return loop.run(once=once)
 
@@ -141,7 +151,9 @@ class _SendLoop:
         clock: Clock,
         stop: threading.Event,
         on_outcome: Callable[[ClaimedMessage, str], None] | None,
+        wake: threading.Event,
     ) -> None:
+        self.wake = wake
         self.store = store
         self.provider = provider
         self.options = options
@@ -212,6 +224,8 @@ class _SendLoop:
             if self.overall is not None:
                 self.overall.refund(free - len(batch))
             for claimed in batch:
+                # Claimed again, so an operator resumed the job since we paused it.
+                self.paused.discard(claimed.job_id)
                 self._submit(pool, claimed)
             if batch or self.in_flight:
                 continue
@@ -220,15 +234,25 @@ class _SendLoop:
             if paced is not None:
                 # A rate-limited job is due, only spread out: wait for its turn.
                 delay = (paced - self.clock()).total_seconds()
-                self.stop.wait(min(max(delay, 0.0), self.options.poll_seconds))
+                self._idle(min(max(delay, 0.0), self.options.poll_seconds))
                 continue
             if once:
                 return
-            self.stop.wait(self.options.poll_seconds)
+            self._idle(self.options.poll_seconds)
+
+    def _idle(self, seconds: float) -> None:
+        """Wait until `seconds` pass, the worker is stopped, or something wakes it."""
+        deadline = time.monotonic() + seconds
+        while not self.stop.is_set() and not self.wake.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self.wake.wait(min(remaining, _TICK * 2))
+        self.wake.clear()
 
     def _submit(self, pool: ThreadPoolExecutor, claimed: ClaimedMessage) -> None:
-        if claimed.job_id in self.paused or self.stop.is_set():
-            self._give_back(claimed, "not sent: the job was paused or the worker stopped")
+        if self.stop.is_set():
+            self._give_back(claimed, "not sent: the worker stopped")
             return
         self.in_flight[pool.submit(self._send, claimed)] = claimed
 

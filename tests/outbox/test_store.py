@@ -59,6 +59,9 @@ def outgoing(index: int = 0, **changes: object) -> OutgoingMessage:
     return OutgoingMessage(**fields)  # type: ignore[arg-type]
 
 
+GRACE = timedelta(hours=12)
+
+
 def queue(
     store: Store,
     count: int = 3,
@@ -76,8 +79,10 @@ def queue(
 def scheduled(
     store: Store, count: int = 3, *, at: datetime = EARLIER, slug: str = "arms-sale"
 ) -> int:
+    """A queued job scheduled for `at`, and started if `at` has come, as a worker would."""
     job_id = queue(store, count, slug=slug)
     store.schedule_job(job_id, at, NOW)
+    store.start_due_jobs(NOW, grace=GRACE)
     return job_id
 
 
@@ -97,9 +102,16 @@ def test_new_database_is_created_through_the_migration(database_url: str) -> Non
     with Store.open(database_url) as store:
         engine = store._engine
         with engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_heads() == ("0002",)
+            assert MigrationContext.configure(conn).get_current_heads() == ("0003",)
             tables = set(inspect(conn).get_table_names())
-    assert {"jobs", "messages", "events", "workers", "alembic_version"} <= tables
+    assert {
+        "jobs",
+        "messages",
+        "events",
+        "workers",
+        "apscheduler_jobs",
+        "alembic_version",
+    } <= tables
 
 
 def test_migrated_schema_matches_the_tables_the_code_queries(store: Store) -> None:
@@ -412,7 +424,7 @@ def test_requeue_sends_unknown_messages_again_keeping_attempts(store: Store) -> 
     assert store.requeue(job_id, ["unknown"], LATER) == 1
 
     job = store.get_job(job_id)
-    assert (job.state, job.finished_at) == (JobState.SCHEDULED, None)
+    assert (job.state, job.finished_at) == (JobState.SENDING, None)
     assert job.counts == {"sent": 1, "failed": 1, "queued": 1}
     info = {m.id: m for m in store.list_messages(job_id)}[third]
     assert (info.state, info.attempts, info.last_error) == ("queued", 1, None)
@@ -916,6 +928,7 @@ def test_reached_recipients_finds_any_job_of_the_letter_ignoring_case(store: Sto
     queue(store, emails=["dee@house.gov"])
     queue(store, emails=["eve@house.gov"], slug="another-letter")
     store.schedule_job(first, EARLIER, NOW)
+    store.start_due_jobs(NOW, grace=GRACE)
     store.register_worker("w1", "host-a", 1, NOW)
     ann, bob, _cy = store.claim_due("w1", 3, NOW)
     store.mark_sent(ann.message.message_id, provider_message_id=None, now=NOW)

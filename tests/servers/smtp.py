@@ -23,9 +23,10 @@ import functools
 import ipaddress
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr
@@ -46,6 +47,7 @@ class Received:
     raw: bytes  # exactly as it came over the wire, dot-stuffing undone
     session: int  # 1 for the first connection the client opened, and so on
     tls: bool
+    at: float = field(default_factory=time.time)  # when the server took it
 
     @functools.cached_property
     def message(self) -> EmailMessage:

@@ -25,6 +25,7 @@ from capitolmail.cli.job_commands import (
 )
 from capitolmail.cli.letter_commands import letters_group
 from capitolmail.cli.workspace_commands import config_group, demo_command, init_command
+from capitolmail.logs import quiet_libraries
 
 
 @click.group(cls=CapitolmailGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,6 +51,7 @@ def main(ctx: click.Context, workspace: Path, debug: bool) -> None:
         level=logging.DEBUG if debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    quiet_libraries(debug=debug)
 
 
 for _command in (

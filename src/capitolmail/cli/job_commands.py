@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -18,8 +23,15 @@ from capitolmail.display import (
     out,
     print_json,
 )
+from capitolmail.logs import LogFormat, configure_logging
+from capitolmail.outbox import JobInfo, JobState, Store
 from capitolmail.rate import Rate
+from capitolmail.schedule import JobScheduler
+from capitolmail.sender import SendSummary
+from capitolmail.timing import SendWindow, describe_instant, is_ambiguous, parse_when
 from capitolmail.workspace import Workspace
+
+log = logging.getLogger("capitolmail.worker")
 
 
 @click.command("queue")
@@ -52,18 +64,161 @@ def queue_command(workspace: Workspace, slug: str, dry_run: bool, allow_resend: 
 
 @click.command("send")
 @click.argument("job", type=int)
+@click.option(
+    "--at",
+    "when",
+    metavar="WHEN",
+    help="Start at this time: ISO 8601 with an offset, or a local time in the workspace's "
+    'time zone, e.g. "2026-12-01 09:00". Default: now.',
+)
+@click.option("--now", "at_once", is_flag=True, help="Start at once, even if --at is past.")
 @click.option("--rate", type=RateType(), help="Cap this job's pace, e.g. 120/min or 5/s.")
+@click.option(
+    "--window",
+    metavar="SPEC",
+    help='Send only inside these hours (workspace time zone), e.g. "Mon-Fri 09:00-17:00"; '
+    '"always" removes a window.',
+)
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Send from this process, with progress, and return when the job is finished.",
+)
 @pass_workspace
-def send_command(workspace: Workspace, job: int, rate: Rate | None) -> None:
-    """Mark JOB due now; a running `capitolmail worker` (or `worker --once`) sends it."""
-    if rate is not None:
-        workspace.store.set_job_options(job, rate=str(rate))
-    info = workspace.store.schedule_job(job, at=now(), now=now())
-    pace = f" at most {rate}" if rate else ""
+def send_command(
+    workspace: Workspace,
+    job: int,
+    when: str | None,
+    at_once: bool,
+    rate: Rate | None,
+    window: str | None,
+    wait: bool,
+) -> None:
+    """Schedule JOB: a running `capitolmail worker` starts it at its time.
+
+    The rate and the window are stored with the job, so every worker keeps them.
+    """
+    zone_name = workspace.settings.timezone
+    zone = ZoneInfo(zone_name)
+    current = now()
+    at = _start_time(when, at_once, zone, current)
+    send_window = _window(window)
+    store = workspace.store
+    info = store.get_job(job)
+    if info.state == JobState.SENDING and when is None:
+        # Already going: only the pace or the hours change, from the next claim on.
+        info = _store_options(store, job, rate, window, send_window, zone_name)
+        err.print(f"Job {job} is sending; {_pace_text(info, zone)}.")
+        return
+    store.schedule_job(job, at=at, now=current)
+    info = _store_options(store, job, rate, window, send_window, zone_name)
+    due = "is due now" if at <= current else f"is scheduled for {describe_instant(at, zone)}"
     err.print(
-        f"Job {info.id} ({info.letter_slug}) is due now: {info.total} messages{pace}. "
-        "Run `capitolmail worker --once` to send them."
+        f"Job {info.id} ({info.letter_slug}) {due}: {info.total} messages; "
+        f"{_pace_text(info, zone)}."
     )
+    local = at.astimezone(zone)
+    # parse_when keeps a given offset; only a bare local time could mean either instant.
+    if at.tzinfo is zone and is_ambiguous(local.replace(tzinfo=None), zone):
+        which = "second" if local.fold else "first"
+        err.print(
+            f"Note: {local:%H:%M} happens twice that day in {zone.key} (clocks go back); "
+            f"this is the {which}, {local:%H:%M %Z}. Give an offset to choose the other."
+        )
+    opens = _window_opens(info, at)
+    if opens is not None and opens.astimezone(UTC) > at.astimezone(UTC):
+        err.print(f"Its window is closed then; sending begins {describe_instant(opens, zone)}.")
+    if wait:
+        _send_and_wait(workspace, job)
+        return
+    if at <= current:
+        err.print("Run `capitolmail worker` (or `capitolmail worker --once`) to send it.")
+    else:
+        err.print("A running `capitolmail worker` starts it then.")
+
+
+def _start_time(when: str | None, at_once: bool, zone: ZoneInfo, current: datetime) -> datetime:
+    if when is None:
+        return current
+    try:
+        at = parse_when(when, zone, current)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--at") from error
+    if at < current:
+        if at_once:
+            return current
+        raise click.BadParameter(
+            f"{describe_instant(at, zone)} is in the past; give a later time, "
+            "or add --now to start at once",
+            param_hint="--at",
+        )
+    return at
+
+
+def _window(spec: str | None) -> SendWindow | None:
+    if spec is None or spec.strip().lower() == "always":
+        return None
+    try:
+        return SendWindow.parse(spec)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--window") from error
+
+
+def _store_options(
+    store: Store,
+    job: int,
+    rate: Rate | None,
+    window: str | None,
+    send_window: SendWindow | None,
+    zone_name: str,
+) -> JobInfo:
+    options: dict[str, object] = {}
+    if rate is not None:
+        options["rate"] = str(rate)
+    if window is not None:
+        options["window"] = str(send_window) if send_window else None
+        options["timezone"] = zone_name if send_window else None
+    if not options:
+        return store.get_job(job)
+    return store.set_job_options(job, **options)
+
+
+def _pace_text(info: JobInfo, zone: ZoneInfo) -> str:
+    rate = info.options.get("rate")
+    window = info.options.get("window")
+    parts = [f"at most {rate}" if rate else "no rate limit"]
+    if window:
+        parts.append(f"only {window} ({info.options.get('timezone') or zone.key})")
+    return ", ".join(parts)
+
+
+def _window_opens(info: JobInfo, at: datetime) -> datetime | None:
+    spec = info.options.get("window")
+    if not spec:
+        return None
+    zone = ZoneInfo(info.options.get("timezone") or "UTC")
+    return SendWindow.parse(spec).next_open(at, zone)
+
+
+def _send_and_wait(workspace: Workspace, job: int) -> None:
+    """Run a worker in this process until JOB is finished, then say how it ended."""
+    stop, wake = threading.Event(), threading.Event()
+    finished = (JobState.DONE, JobState.CANCELLED, JobState.MISSED, JobState.PAUSED)
+
+    def watch() -> None:
+        while not stop.wait(workspace.settings.worker.poll_seconds):
+            if workspace.store.get_job(job).state in finished:
+                stop.set()
+                wake.set()
+
+    watcher = threading.Thread(target=watch, name="capitolmail-wait", daemon=True)
+    with _stopping_on_signals(stop, wake):
+        watcher.start()
+        summary = _run_worker(workspace, stop=stop, wake=wake, log_format="text")
+    stop.set()
+    report_summary(summary)
+    info = workspace.store.get_job(job)
+    err.print(f"Job {job} is {info.state}: {counts_text(info.counts)}.")
 
 
 @click.command("worker")
@@ -71,33 +226,77 @@ def send_command(workspace: Workspace, job: int, rate: Rate | None) -> None:
 @click.option(
     "--poll",
     type=click.FloatRange(min=0.1),
-    default=2.0,
+    default=None,
+    help="Seconds between looks for new or changed jobs (default: worker.poll_seconds, 1).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
     show_default=True,
-    help="Seconds between looks for due messages when idle.",
+    help="json: one JSON object per line on stderr, for log collectors.",
 )
 @pass_workspace
-def worker_command(workspace: Workspace, once: bool, poll: float) -> None:
-    """Send due messages through the configured provider until stopped.
+def worker_command(
+    workspace: Workspace, once: bool, poll: float | None, log_format: LogFormat
+) -> None:
+    """Start scheduled jobs on time and send due messages until stopped.
 
     SIGINT or SIGTERM stops it gracefully: messages in flight finish and are
     recorded, the rest stay queued for the next worker.
     """
-    stop = threading.Event()
+    configure_logging(log_format, debug=_debug())
+    # In JSON mode every line on stderr is a log record, the notices included.
+    notice = log.info if log_format == "json" else err.print
+    stop, wake = threading.Event(), threading.Event()
+    with _stopping_on_signals(stop, wake, notice):
+        if once:
+            summary = drain(workspace, once=True, stop=stop, poll=poll, log_format=log_format)
+        else:
+            log.info("worker started on %s", workspace.store.url_for_display)
+            summary = _run_worker(workspace, stop=stop, wake=wake, poll=poll, log_format=log_format)
+    report_summary(summary, notice)
 
+
+def _run_worker(
+    workspace: Workspace,
+    *,
+    stop: threading.Event,
+    wake: threading.Event,
+    log_format: LogFormat,
+    poll: float | None = None,
+) -> SendSummary:
+    """The long-running worker: the scheduler starts jobs, the sender sends them."""
+    settings = workspace.settings.worker
+    with JobScheduler(
+        workspace.store,
+        grace=settings.grace_period,
+        poll_seconds=poll or settings.poll_seconds,
+        on_start=lambda _jobs: wake.set(),
+    ):
+        return drain(workspace, once=False, stop=stop, wake=wake, poll=poll, log_format=log_format)
+
+
+@contextmanager
+def _stopping_on_signals(
+    stop: threading.Event, wake: threading.Event, notice: Callable[[str], object] = err.print
+) -> Iterator[None]:
     def request_stop(signum: int, _frame: object) -> None:
         if not stop.is_set():
-            err.print(
-                f"{signal.Signals(signum).name}: finishing messages in flight, then stopping."
-            )
+            notice(f"{signal.Signals(signum).name}: finishing messages in flight, then stopping.")
         stop.set()
+        wake.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        summary = drain(workspace, once=once, stop=stop, poll=poll)
+        yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    report_summary(summary)
+
+
+def _debug() -> bool:
+    return bool(click.get_current_context().find_root().params.get("debug"))
 
 
 @click.command("status")
@@ -108,6 +307,7 @@ def worker_command(workspace: Workspace, once: bool, poll: float) -> None:
 def status_command(workspace: Workspace, job: int | None, as_json: bool, messages: bool) -> None:
     """Show jobs and their message counts by state."""
     store = workspace.store
+    current = now()
     jobs = [store.get_job(job)] if job is not None else store.list_jobs()
     if as_json:
         print_json(
@@ -116,6 +316,7 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
                     job_json(
                         j,
                         store.list_messages(j.id) if messages else None,
+                        now=current,
                         failures=store.failure_summary(j.id),
                     )
                     for j in jobs
@@ -126,7 +327,7 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
     if not jobs:
         err.print("No jobs yet: `capitolmail queue SLUG` creates one.")
         return
-    out.print(jobs_table(jobs))
+    out.print(jobs_table(jobs, current, ZoneInfo(workspace.settings.timezone)))
     for j in jobs:
         failures = store.failure_summary(j.id)
         if failures and (job is not None or messages):
@@ -152,8 +353,18 @@ def pause_command(workspace: Workspace, job: int) -> None:
 @pass_workspace
 def resume_command(workspace: Workspace, job: int) -> None:
     """Continue sending a paused JOB."""
-    workspace.store.resume_job(job, now=now())
-    err.print(f"Job {job} resumed.")
+    current = now()
+    info = workspace.store.resume_job(job, now=current)
+    err.print(f"Job {job} resumed: {info.state}.")
+    grace = workspace.settings.worker.grace_period
+    if info.state == JobState.SCHEDULED and info.scheduled_at is not None:
+        if info.scheduled_at + grace < current:
+            err.print(
+                f"Its time passed more than the grace period ago, so the worker will mark it "
+                f'missed; give it a new time with "capitolmail send {job} --at WHEN".'
+            )
+        elif info.scheduled_at <= current:
+            err.print("Its time has passed; a running worker starts it at once.")
 
 
 @click.command("cancel")

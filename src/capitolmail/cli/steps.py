@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 
 from capitolmail.cli.context import now
 from capitolmail.display import err, progress_bar
+from capitolmail.logs import LogFormat
+from capitolmail.outbox import StartedJobs
+from capitolmail.progress import SendProgress
 from capitolmail.providers import create_provider
 from capitolmail.queueing import PreparedLetter, QueueResult, prepare_letter, queue_letter
 from capitolmail.recipients.legislators import workspace_roster
 from capitolmail.sender import RetryPolicy, SendOptions, SendSummary, send_due
 from capitolmail.workspace import Workspace
+
+log = logging.getLogger("capitolmail.worker")
 
 
 def prepare(workspace: Workspace, slug: str) -> PreparedLetter:
@@ -45,9 +52,18 @@ def drain(
     *,
     once: bool = True,
     stop: threading.Event | None = None,
-    poll: float = 2.0,
+    wake: threading.Event | None = None,
+    poll: float | None = None,
+    log_format: LogFormat = "text",
 ) -> SendSummary:
+    """Run the sender with the workspace's settings, showing progress as it goes.
+
+    With `once`, scheduled jobs whose time has come are started first (the
+    long-running worker leaves that to its scheduler).
+    """
     settings = workspace.settings
+    if once:
+        start_due(workspace)
     worker = settings.worker
     provider = create_provider(settings, outbox_dir=workspace.outbox_dir)
     options = SendOptions(
@@ -59,9 +75,31 @@ def drain(
         concurrency=worker.concurrency,
         overall_rate=worker.overall_rate,
         heartbeat_seconds=worker.heartbeat_seconds,
-        poll_seconds=poll,
+        poll_seconds=poll or worker.poll_seconds,
     )
-    return send_due(workspace.store, provider, options=options, stop=stop, once=once)
+    live = err.is_terminal and log_format == "text"
+    with SendProgress(workspace.store, err, live=live) as progress:
+        return send_due(
+            workspace.store,
+            provider,
+            options=options,
+            stop=stop,
+            wake=wake,
+            once=once,
+            on_outcome=progress,
+        )
+
+
+def start_due(workspace: Workspace) -> StartedJobs:
+    """Start the jobs due now; say which ones missed their time and why."""
+    grace = workspace.settings.worker.grace_period
+    result = workspace.store.start_due_jobs(now(), grace=grace)
+    for job_id in result.missed:
+        reason = workspace.store.get_job(job_id).last_error
+        log.warning(
+            "job %s missed its scheduled time: %s", job_id, reason, extra={"job_id": job_id}
+        )
+    return result
 
 
 def report_prepared(prepared: PreparedLetter) -> None:
@@ -73,14 +111,14 @@ def report_prepared(prepared: PreparedLetter) -> None:
         )
 
 
-def report_summary(summary: SendSummary) -> None:
+def report_summary(summary: SendSummary, notice: Callable[[str], object] = err.print) -> None:
     parts = [f"sent {summary.sent}", f"failed {summary.failed}", f"retrying {summary.retried}"]
     if summary.stopped_early:
-        parts.append("stopped before the queue was empty")
+        parts.append("stopped on request")
     if summary.recovered:
         parts.append(f"{summary.recovered} marked unknown after a worker died")
-    err.print("Worker: " + ", ".join(parts) + ".")
+    notice("Worker: " + ", ".join(parts) + ".")
     for job in summary.paused_jobs:
-        err.print(f"Job {job} paused: the provider refused the credentials (see status).")
+        notice(f"Job {job} paused: the provider refused the credentials (see status).")
     for job in summary.finished_jobs:
-        err.print(f"Job {job} done.")
+        notice(f"Job {job} done.")

@@ -14,6 +14,7 @@ from capitolmail.outbox.records import (
     MessageNotFound,
     Outcome,
     QueuedMessage,
+    StartedJobs,
     email_key,
 )
 from capitolmail.outbox.states import (
@@ -41,6 +42,7 @@ __all__ = [
     "MessageState",
     "Outcome",
     "QueuedMessage",
+    "StartedJobs",
     "Store",
     "email_key",
 ]

@@ -10,18 +10,19 @@ never over one that something else has already decided.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Row, func, literal, select, update
+from sqlalchemy import Connection, Row, func, select, update
 
 from capitolmail.errors import StoreError
 from capitolmail.outbox.events import chunked, event_row, record_events
 from capitolmail.outbox.records import ClaimedMessage, message_from_row
-from capitolmail.outbox.schema import UTCDateTime, jobs, messages, workers
+from capitolmail.outbox.schema import jobs, messages, workers
 from capitolmail.outbox.states import JobState, MessageState
 from capitolmail.rate import Rate, parse_rate
-
-_CLAIMABLE_JOB_STATES = (JobState.SCHEDULED.value, JobState.SENDING.value)
+from capitolmail.timing import SendWindow
 
 
 def claim_due(conn: Connection, worker_id: str, limit: int, now: datetime) -> list[ClaimedMessage]:
@@ -32,12 +33,15 @@ def claim_due(conn: Connection, worker_id: str, limit: int, now: datetime) -> li
         # recover_abandoned treats rows of unregistered workers as abandoned, so a
         # claim by one would be marked `unknown` by the next worker to start.
         raise StoreError(f"worker {worker_id} is not registered; call register_worker first")
-    starting = _start_due_jobs(conn, now)
-    due_jobs = conn.execute(
-        select(jobs.c.id, jobs.c.options, jobs.c.paced_until)
-        .where(jobs.c.state.in_(_CLAIMABLE_JOB_STATES), jobs.c.scheduled_at <= now)
-        .order_by(jobs.c.id)
-    ).all()
+    due_jobs = [
+        job
+        for job in conn.execute(
+            select(jobs.c.id, jobs.c.options, jobs.c.paced_until)
+            .where(jobs.c.state == JobState.SENDING.value)
+            .order_by(jobs.c.id)
+        )
+        if in_send_window(job.options, now)
+    ]
     rates = {job.id: _rate(job.options) for job in due_jobs}
     picked: list[str] = []
     for job in due_jobs:
@@ -70,10 +74,6 @@ def claim_due(conn: Connection, worker_id: str, limit: int, now: datetime) -> li
     record_events(
         conn,
         [
-            event_row(job_id=job_id, at=now, kind=f"job_{JobState.SENDING}", detail=None)
-            for job_id in starting
-        ]
-        + [
             event_row(
                 job_id=row.job_id,
                 message_id=row.id,
@@ -125,8 +125,7 @@ def next_paced_turn(conn: Connection, now: datetime) -> datetime | None:
     only spread out; retries backing off are not waited for.
     """
     waiting = select(func.min(jobs.c.paced_until)).where(
-        jobs.c.state.in_(_CLAIMABLE_JOB_STATES),
-        jobs.c.scheduled_at <= now,
+        jobs.c.state == JobState.SENDING.value,
         jobs.c.paced_until > now,
         select(messages.c.id)
         .where(
@@ -139,40 +138,24 @@ def next_paced_turn(conn: Connection, now: datetime) -> datetime | None:
     return value
 
 
+def in_send_window(options: dict[str, Any] | None, now: datetime) -> bool:
+    """Whether a job may send now: always, unless its send window is closed."""
+    spec = (options or {}).get("window")
+    if not isinstance(spec, str):
+        return True
+    window, zone = _window(spec, (options or {}).get("timezone") or "UTC")
+    return window.contains(now, zone)
+
+
+@lru_cache(maxsize=64)
+def _window(spec: str, zone: str) -> tuple[SendWindow, ZoneInfo]:
+    # Parsed once per spec: claim_due runs many times a second in a busy worker.
+    return SendWindow.parse(spec), ZoneInfo(zone)
+
+
 def _rate(options: dict[str, Any] | None) -> str | None:
     rate = (options or {}).get("rate")
     return rate if isinstance(rate, str) else None
-
-
-def _start_due_jobs(conn: Connection, now: datetime) -> list[int]:
-    """Move scheduled jobs whose time has come to `sending`; their ids.
-
-    Done first, before any message row is locked, so claimers take locks in the
-    same order as cancel_job (job row, then its messages) and PostgreSQL never
-    finds the two waiting on each other. A job's row is locked only on its first
-    claim; after that it is `sending` and this matches nothing.
-    """
-    due = (
-        conn.execute(
-            select(jobs.c.id)
-            .where(jobs.c.state == JobState.SCHEDULED.value, jobs.c.scheduled_at <= now)
-            .order_by(jobs.c.id)
-            .with_for_update()
-        )
-        .scalars()
-        .all()
-    )
-    if due:
-        conn.execute(
-            update(jobs)
-            .where(jobs.c.id.in_(due))
-            .values(
-                state=JobState.SENDING.value,
-                # A paused and resumed job keeps the time it first started.
-                started_at=func.coalesce(jobs.c.started_at, literal(now, UTCDateTime())),
-            )
-        )
-    return list(due)
 
 
 def _due_in_job(conn: Connection, job_id: int, limit: int, now: datetime) -> list[str]:

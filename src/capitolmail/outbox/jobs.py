@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, exists, func, insert, literal, select, update
@@ -23,6 +23,7 @@ from capitolmail.outbox.records import (
     JobNotFound,
     MessageInfo,
     MessageNotFound,
+    StartedJobs,
     email_key,
     job_info_from_row,
     message_from_row,
@@ -137,6 +138,75 @@ def schedule_job(conn: Connection, job_id: int, at: datetime, now: datetime) -> 
     _set_state(conn, job_id, JobState.SCHEDULED, now, detail, scheduled_at=at, paused_reason=None)
 
 
+def start_due_jobs(
+    conn: Connection, now: datetime, grace: timedelta, job_id: int | None = None
+) -> StartedJobs:
+    """Start the scheduled jobs whose time has come; mark `missed` those past the grace.
+
+    The one place a job leaves `scheduled`: the scheduler calls it when a job's
+    time comes and `worker --once` calls it on every run, so they cannot disagree
+    about a late start. A job found more than `grace` after its time was due while
+    no worker ran; sending it hours late (a letter timed for a vote, say) is worse
+    than asking the operator, so it waits as `missed` until rescheduled.
+
+    The rows are locked before they change, so two workers starting the same job
+    apply one after the other and the second finds it started already.
+    """
+    query = (
+        select(jobs.c.id, jobs.c.scheduled_at)
+        .where(jobs.c.state == JobState.SCHEDULED.value, jobs.c.scheduled_at <= now)
+        .order_by(jobs.c.id)
+        .with_for_update()
+    )
+    if job_id is not None:
+        query = query.where(jobs.c.id == job_id)
+    due = conn.execute(query).all()
+    started = [row.id for row in due if now - row.scheduled_at <= grace]
+    missed = [row for row in due if now - row.scheduled_at > grace]
+    if started:
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id.in_(started))
+            .values(
+                state=JobState.SENDING.value,
+                # A paused and resumed job keeps the time it first started.
+                started_at=func.coalesce(jobs.c.started_at, literal(now, UTCDateTime())),
+            )
+        )
+        for started_id in started:
+            record_event(conn, job_id=started_id, at=now, kind=f"job_{JobState.SENDING}")
+    for row in missed:
+        late = now - row.scheduled_at
+        reason = (
+            f"no worker was running at {row.scheduled_at.isoformat()} or within the grace "
+            f"period of {_duration(grace)} after it (found {_duration(late)} late); "
+            f'reschedule with "capitolmail send {row.id} --at WHEN"'
+        )
+        _set_state(conn, row.id, JobState.MISSED, now, reason, last_error=reason)
+    return StartedJobs(started=started, missed=[row.id for row in missed])
+
+
+def scheduled_jobs(conn: Connection) -> dict[int, datetime]:
+    """Every job waiting for its time, with that time: what the scheduler mirrors."""
+    rows = conn.execute(
+        select(jobs.c.id, jobs.c.scheduled_at).where(
+            jobs.c.state == JobState.SCHEDULED.value, jobs.c.scheduled_at.is_not(None)
+        )
+    )
+    return {row.id: row.scheduled_at for row in rows}
+
+
+def _duration(delta: timedelta) -> str:
+    """ "12h", "1h 30m", "45s": how a grace period and a delay read in a message."""
+    seconds = int(delta.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
+    if not hours and not minutes:
+        parts.append(f"{seconds}s")
+    return " ".join(part for part in parts if part)
+
+
 def pause_job(conn: Connection, job_id: int, reason: str, now: datetime) -> None:
     job = _lock_job(conn, job_id)
     if job.state == JobState.DRAFT:
@@ -224,7 +294,9 @@ def requeue(conn: Connection, job_id: int, states: Iterable[str], now: datetime)
         )
     ).rowcount
     if count and job.state == JobState.DONE:
-        _set_state(conn, job_id, JobState.SCHEDULED, now, "requeued", finished_at=None)
+        # It started long ago: straight back to sending, not to a schedule that a
+        # worker would find hours late and mark missed.
+        _set_state(conn, job_id, JobState.SENDING, now, "requeued", finished_at=None)
     return count
 
 

@@ -62,6 +62,14 @@ class JobInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class StartedJobs:
+    """What `start_due_jobs` decided: the jobs it started, and those it found too late."""
+
+    started: list[int]
+    missed: list[int]
+
+
+@dataclass(frozen=True, slots=True)
 class MessageInfo:
     id: str
     seq: int

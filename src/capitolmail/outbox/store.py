@@ -34,6 +34,7 @@ from capitolmail.outbox.records import (
     MessageInfo,
     Outcome,
     QueuedMessage,
+    StartedJobs,
 )
 from capitolmail.outbox.states import MessageState
 
@@ -68,6 +69,11 @@ class Store:
                 engine.dispose()
                 raise
         return cls(engine, parsed)
+
+    @property
+    def engine(self) -> Engine:
+        """For APScheduler's job store, which keeps its table in the same database."""
+        return self._engine
 
     @property
     def url_for_display(self) -> str:
@@ -155,6 +161,20 @@ class Store:
             jobs.schedule_job(conn, job_id, at, now)
             return jobs.get_job(conn, job_id)
 
+    def start_due_jobs(
+        self, now: datetime, *, grace: timedelta, job_id: int | None = None
+    ) -> StartedJobs:
+        """Start scheduled jobs whose time has come (only `job_id`, if given); a job
+        found more than `grace` after its time becomes `missed` instead."""
+        _aware("now", now)
+        with storage_errors(self._url, "start scheduled jobs"), transaction(self._engine) as conn:
+            return jobs.start_due_jobs(conn, now, grace, job_id)
+
+    def scheduled_jobs(self) -> dict[int, datetime]:
+        """Job id -> scheduled time, for every job in `scheduled`."""
+        with storage_errors(self._url, "read the outbox"), self._read() as conn:
+            return jobs.scheduled_jobs(conn)
+
     def set_job_options(self, job_id: int, **options: Any) -> JobInfo:
         """Merge settings into the job's options: "rate" ("120/min"), later "window".
 
@@ -195,7 +215,7 @@ class Store:
         """Send `unknown` and/or `failed` messages again: an operator's decision.
 
         Attempts are kept; the last error moves to the event log. A done job goes
-        back to `scheduled`, and is due at once since its time has passed.
+        back to `sending`, so its messages are due at once.
         """
         _aware("now", now)
         with storage_errors(self._url, "requeue messages"), transaction(self._engine) as conn:
@@ -251,8 +271,8 @@ class Store:
         Committing first is what makes a crash safe: a row still `sending` at start-up
         may have been delivered, so it becomes `unknown` and is never resent without
         an operator. Due: `queued`, or `retry_wait` whose time has come, in a job that
-        is scheduled or sending and whose scheduled time has passed; in job then seq
-        order. The worker must be registered.
+        is sending (`start_due_jobs` started it) and inside its send window; in job
+        then seq order. The worker must be registered.
         """
         _aware("now", now)
         with storage_errors(self._url, "claim messages"), transaction(self._engine) as conn:
