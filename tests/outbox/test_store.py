@@ -97,9 +97,17 @@ def test_new_database_is_created_through_the_migration(database_url: str) -> Non
     with Store.open(database_url) as store:
         engine = store._engine
         with engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_heads() == ("0002",)
+            assert MigrationContext.configure(conn).get_current_heads() == ("0003",)
             tables = set(inspect(conn).get_table_names())
-    assert {"jobs", "messages", "events", "workers", "alembic_version"} <= tables
+    assert {
+        "jobs",
+        "messages",
+        "events",
+        "workers",
+        "supporters",
+        "suppressions",
+        "alembic_version",
+    } <= tables
 
 
 def test_migrated_schema_matches_the_tables_the_code_queries(store: Store) -> None:
