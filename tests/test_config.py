@@ -113,3 +113,35 @@ def test_worker_rate_is_validated(tmp_path: Path) -> None:
     assert str(info.value) == (
         'capitolmail.toml [worker]: rate: "lots" is not a rate; write it like "120/min" or "10/s"'
     )
+
+
+def test_the_unsubscribe_secret_is_a_secret(tmp_path: Path) -> None:
+    _write(tmp_path, 'unsubscribe_secret = "0123456789abcdef0123"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == (
+        "capitolmail.toml: a secret (unsubscribe_secret) must not be kept in capitolmail.toml, "
+        "which is shared in git; remove it and set CAPITOLMAIL_UNSUBSCRIBE_SECRET in .env or "
+        "the environment"
+    )
+    assert "0123456789abcdef0123" not in str(info.value)
+
+    _write(tmp_path, "")
+    (tmp_path / ".env").write_text("CAPITOLMAIL_UNSUBSCRIBE_SECRET=0123456789abcdef0123\n")
+    settings = load_settings(tmp_path)
+    assert settings.unsubscribe_secret is not None
+    assert settings.unsubscribe_secret.get_secret_value() == "0123456789abcdef0123"
+    assert "0123456789abcdef0123" not in settings.model_dump_json()
+
+
+def test_a_short_unsubscribe_secret_is_refused_without_showing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(tmp_path, "")
+    monkeypatch.setenv("CAPITOLMAIL_UNSUBSCRIBE_SECRET", "hunter2")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == (
+        "CAPITOLMAIL_UNSUBSCRIBE_SECRET: too short: use at least 16 random bytes, e.g. the "
+        "output of `openssl rand -hex 32`"
+    )

@@ -27,8 +27,10 @@ from capitolmail.rate import Rate, parse_rate
 
 CONFIG_FILE = "capitolmail.toml"
 # Settings that must never be written in capitolmail.toml, which teams keep in git.
-SECRET_FIELDS = ("smtp_password", "sendgrid_api_key")
+SECRET_FIELDS = ("smtp_password", "sendgrid_api_key", "unsubscribe_secret")
 STATE_DIR = ".capitolmail"
+# Shorter secrets could be found by trying them all, and then any unsubscribe link forged.
+UNSUBSCRIBE_SECRET_MIN_BYTES = 16
 
 
 class _Section(BaseModel):
@@ -146,6 +148,9 @@ class Settings(BaseSettings):
     # Secrets: read from CAPITOLMAIL_* variables or .env only (see SECRET_FIELDS).
     smtp_password: SecretStr | None = None
     sendgrid_api_key: SecretStr | None = None
+    # Signs one-click unsubscribe links (capitolmail.unsubscribe); changing it voids every
+    # link already sent, so generate it once (e.g. `openssl rand -hex 32`) and keep it.
+    unsubscribe_secret: SecretStr | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -154,6 +159,18 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as err:
             raise ValueError(f'unknown time zone "{value}" (try "America/New_York")') from err
+        return value
+
+    @field_validator("unsubscribe_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < (
+            UNSUBSCRIBE_SECRET_MIN_BYTES
+        ):
+            raise ValueError(
+                f"too short: use at least {UNSUBSCRIBE_SECRET_MIN_BYTES} random bytes, "
+                "e.g. the output of `openssl rand -hex 32`"
+            )
         return value
 
     @classmethod

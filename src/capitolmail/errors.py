@@ -9,7 +9,8 @@
     │   ├── TransientSendError    retry later; carries retry_after
     │   ├── PermanentSendError    fail this message; carries the server's reply
     │   └── ProviderAuthError     pause the job; credentials refused
-    └── WebhookVerificationError  missing or bad signature; deliberately terse
+    ├── WebhookVerificationError  missing or bad signature; deliberately terse
+    └── UnsubscribeTokenError     tampered, truncated or foreign unsubscribe token; terse
 
 `InputError` collects every `Problem` before refusing, so a user fixes a whole
 CSV in one round instead of one row per run.
@@ -145,3 +146,13 @@ class ProviderAuthError(SendError):
 
 class WebhookVerificationError(CapitolmailError):
     """A webhook request was not signed by the provider. Says little on purpose."""
+
+
+class UnsubscribeTokenError(CapitolmailError):
+    """An unsubscribe link's token was not made with our secret, or was altered.
+
+    Says nothing about which part failed: the web page shows one message for all.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("this unsubscribe link is not valid; it may have been cut or altered")

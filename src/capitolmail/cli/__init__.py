@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from capitolmail import __version__
+from capitolmail.cli.audience_commands import supporters_group, suppress_group
 from capitolmail.cli.context import CapitolmailGroup, CommandState
 from capitolmail.cli.data_commands import contacts_group, legislators_group
 from capitolmail.cli.job_commands import (
@@ -60,6 +61,8 @@ for _command in (
     config_group,
     legislators_group,
     contacts_group,
+    supporters_group,
+    suppress_group,
     letters_group,
     queue_command,
     send_command,

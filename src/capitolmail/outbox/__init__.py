@@ -1,4 +1,5 @@
-"""The outbox: jobs, their frozen messages and every state change, in SQLite or PostgreSQL.
+"""The outbox: jobs, their frozen messages and every state change, in SQLite or PostgreSQL,
+with the supporters alerts go to and the suppression list every send checks.
 
 `Store` is the whole API; everything else here is the values it takes and returns.
 """
@@ -25,6 +26,8 @@ from capitolmail.outbox.states import (
     MessageState,
 )
 from capitolmail.outbox.store import Store
+from capitolmail.outbox.supporters import SupporterInfo, SupporterRecord, UpsertCounts
+from capitolmail.outbox.suppressions import Suppression, SuppressionReason
 from capitolmail.outbox.workers import ABANDONED_ERROR
 
 __all__ = [
@@ -44,5 +47,10 @@ __all__ = [
     "QueuedMessage",
     "StartedJobs",
     "Store",
+    "SupporterInfo",
+    "SupporterRecord",
+    "Suppression",
+    "SuppressionReason",
+    "UpsertCounts",
     "email_key",
 ]

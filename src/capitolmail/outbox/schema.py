@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -152,4 +153,37 @@ apscheduler_jobs = Table(
     Column("id", String(191), primary_key=True),
     Column("next_run_time", Float(25), index=True),
     Column("job_state", LargeBinary, nullable=False),
+)
+
+supporters = Table(
+    "supporters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),  # as email-validator normalised it
+    Column("email_key", String(320), nullable=False),  # records.email_key(email)
+    Column("first_name", Text, nullable=False),
+    Column("last_name", Text, nullable=False),
+    Column("postal_code", String(10), nullable=True),  # ZIP or ZIP+4 as "20500-0003"
+    Column("state", String(2), nullable=True),
+    Column("district", Integer, nullable=True),  # None when the ZIP spans several (0: at-large)
+    Column("consent", Boolean, nullable=False),
+    Column("consent_at", UTCDateTime, nullable=True),
+    Column("tags", JSON, nullable=False),  # ["volunteer", "gitmo"], in first-seen order
+    # The import that last wrote the row: a duplicate within one streamed file (migration 0004).
+    Column("import_id", String(36), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("email_key", name="uq_supporters_email_key"),
+    Index("ix_supporters_state_district", "state", "district"),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    # The same key as messages.to_email_key: one normalisation everywhere.
+    Column("email_key", String(320), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("reason", String(20), nullable=False),  # unsubscribe | bounce | spam_report | manual
+    Column("detail", Text, nullable=True),
+    Column("suppressed_at", UTCDateTime, nullable=False),
 )

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import URL, Connection, Engine
 
 from capitolmail.message import OutgoingMessage
-from capitolmail.outbox import bulk, claims, jobs, workers
+from capitolmail.outbox import bulk, claims, jobs, supporters, suppressions, workers
 from capitolmail.outbox.database import (
     create_store_engine,
     display_url,
@@ -37,6 +37,8 @@ from capitolmail.outbox.records import (
     StartedJobs,
 )
 from capitolmail.outbox.states import MessageState
+from capitolmail.outbox.supporters import SupporterInfo, SupporterRecord, UpsertCounts
+from capitolmail.outbox.suppressions import Suppression, SuppressionReason
 
 
 def _aware(name: str, value: datetime) -> datetime:
@@ -325,6 +327,60 @@ class Store:
         _aware("now", now)
         with storage_errors(self._url, "finish jobs"), transaction(self._engine) as conn:
             return jobs.finish_jobs(conn, now)
+
+    # -- supporters and suppression ------------------------------------------------------
+
+    def upsert_supporters(
+        self, records: Sequence[SupporterRecord], *, import_id: str, now: datetime
+    ) -> UpsertCounts:
+        """Write one batch of an import in one transaction, upserting by `email_key`.
+
+        Rows of earlier imports are replaced; a row this `import_id` already wrote
+        is merged into (later values win, tags are unioned), so a streaming import
+        merges duplicates across batches without remembering every address.
+        """
+        _aware("now", now)
+        with storage_errors(self._url, "import supporters"), transaction(self._engine) as conn:
+            return supporters.upsert_supporters(conn, records, import_id, now)
+
+    def list_supporters(self, *, limit: int | None = None) -> list[SupporterInfo]:
+        """In the order they were first imported."""
+        with storage_errors(self._url, "read the supporters"), self._read() as conn:
+            return supporters.list_supporters(conn, limit)
+
+    def count_supporters(self) -> int:
+        with storage_errors(self._url, "read the supporters"), self._read() as conn:
+            return supporters.count_supporters(conn)
+
+    def add_suppressions(self, entries: Iterable[Suppression]) -> int:
+        """Suppress addresses; an address already there keeps one row with the new
+        reason, detail and time. Returns the number of distinct addresses written."""
+        entries = list(entries)
+        for entry in entries:
+            _aware("at", entry.at)
+        with storage_errors(self._url, "suppress addresses"), transaction(self._engine) as conn:
+            return suppressions.add_suppressions(conn, entries)
+
+    def add_suppression(
+        self, email: str, reason: str, *, at: datetime, detail: str | None = None
+    ) -> None:
+        """One address; `reason` is a SuppressionReason value (ValueError otherwise)."""
+        self.add_suppressions([Suppression(email, SuppressionReason(reason), at, detail)])
+
+    def remove_suppression(self, email: str) -> bool:
+        """False when the address was not suppressed."""
+        with storage_errors(self._url, "remove the suppression"), transaction(self._engine) as conn:
+            return suppressions.remove_suppression(conn, email)
+
+    def list_suppressions(self) -> list[Suppression]:
+        """Sorted by address."""
+        with storage_errors(self._url, "read the suppression list"), self._read() as conn:
+            return suppressions.list_suppressions(conn)
+
+    def suppressed_among(self, emails: Iterable[str]) -> set[str]:
+        """Which of `emails` are suppressed, as `email_key` spells them."""
+        with storage_errors(self._url, "read the suppression list"), self._read() as conn:
+            return suppressions.suppressed_among(conn, emails)
 
     def _read(self) -> AbstractContextManager[Connection]:
         return transaction(self._engine, read_only=True)

@@ -1,0 +1,440 @@
+"""Supporters: importing recipients/supporters.csv (or any CRM export) into the outbox database.
+
+Supporter lists are large (hundreds of thousands of rows) and never clean, so the
+import differs from `contacts import` on purpose: it streams the file and writes
+it in batches, so a million rows need no more memory than a thousand; and a bad
+row does not stop the others. Every rejected row goes to a report CSV with its
+line, field and reason beside its original values, ready to fix and import again.
+Only a broken file (a missing column, bytes that are not UTF-8, a runaway quote)
+is refused as a whole, before anything is written: the file is read once for
+structure, then once to import.
+
+Addresses are validated and normalised by email-validator (no DNS lookups) and
+keyed by `outbox.email_key` of the normalised form, the same key messages and
+the suppression list use. Two rows with one key are merged (the later row's
+values win, tags are unioned); a re-import updates rows instead of adding them.
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import IO, Any
+
+from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_mean
+from capitolmail.outbox import Store, SupporterRecord, email_key
+from capitolmail.recipients.addresses import normalised_address
+from capitolmail.recipients.states import STATE_NAMES, normalise_state, state_name
+from capitolmail.recipients.zipcodes import InvalidZip, district_numbers, districts_for_zip
+
+REQUIRED_COLUMNS = ("email", "first_name", "last_name", "postal_code", "consent")
+OPTIONAL_COLUMNS = ("state", "district", "tags")
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+REPORT_COLUMNS = ("line", "field", "reason")
+# Rows per upsert (and per transaction): small enough that the sender, sharing a
+# SQLite file, waits a few milliseconds at most between batches.
+BATCH = 1000
+# Problems kept in memory for the summary; the rest are only in the report.
+KEPT_PROBLEMS = 10
+
+_YES = frozenset({"yes", "y", "true", "t", "1"})
+_NO = frozenset({"no", "n", "false", "f", "0", ""})
+_AT_LARGE = frozenset({"al", "at-large", "at large", "atlarge"})
+_TAG_SEPARATORS = str.maketrans({"|": ";"})
+
+# problem(field, message): how a check reports what is wrong with the row.
+_Complain = Callable[[str | None, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SupporterImport:
+    """What an import did. `read` = new + updated + merged + rejected.
+
+    `new` rows were not in the database, `updated` ones were (from an earlier
+    import), `merged` ones repeated an address already read from this file.
+    """
+
+    read: int
+    new: int
+    updated: int
+    merged: int
+    rejected: int
+    report_path: Path | None
+    ignored_columns: tuple[str, ...] = ()
+    # The first few problems, for the terminal; the report holds every one.
+    first_problems: tuple[Problem, ...] = ()
+
+    @property
+    def imported(self) -> int:
+        """Distinct supporters written: new plus updated."""
+        return self.new + self.updated
+
+
+@dataclass(slots=True)
+class _Row:
+    line: int
+    values: list[str]
+    problems: list[Problem] = field(default_factory=list)
+
+
+def import_supporters(
+    store: Store,
+    path: Path,
+    report_path: Path,
+    now: datetime,
+    *,
+    display_path: str | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> SupporterImport:
+    """Import the supporters in `path`, upserting by normalised address.
+
+    Rejected rows are written to `report_path` (created only when a row is
+    rejected). `on_batch(rows_read)` is called after each batch is written, for a
+    progress display. Raises InputError, with nothing written, when a required
+    column is missing or the file is not valid UTF-8 CSV.
+    """
+    display = display_path or str(path)
+    header = _check_file(path, display)
+    fields = [_column_name(name) for name in header]
+    ignored = tuple(name for name in dict.fromkeys(header) if _column_name(name) not in COLUMNS)
+    import_id = str(uuid.uuid4())
+    read = new = updated = merged = rejected = 0
+    batch: list[SupporterRecord] = []
+    first_problems: list[Problem] = []
+
+    def flush() -> None:
+        nonlocal new, updated, merged
+        counts = store.upsert_supporters(batch, import_id=import_id, now=now)
+        new, updated, merged = new + counts.new, updated + counts.updated, merged + counts.merged
+        batch.clear()
+        if on_batch is not None:
+            on_batch(read)
+
+    with _open(path, display) as handle, _Report(report_path, header) as report:
+        rows = _rows(handle, display)
+        next(rows)  # the header, checked above
+        for row in rows:
+            read += 1
+            record = _check_row(row, fields, display, now)
+            if record is None:
+                rejected += 1
+                report.write(row)
+                first_problems.extend(row.problems[: KEPT_PROBLEMS - len(first_problems)])
+            else:
+                batch.append(record)
+                if len(batch) >= BATCH:
+                    flush()
+        if batch:
+            flush()
+    return SupporterImport(
+        read=read,
+        new=new,
+        updated=updated,
+        merged=merged,
+        rejected=rejected,
+        report_path=report_path if rejected else None,
+        ignored_columns=ignored,
+        first_problems=tuple(first_problems),
+    )
+
+
+# -- reading the file ------------------------------------------------------------------------
+
+
+def _open(path: Path, display: str) -> IO[bytes]:
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        raise InputError([Problem(display, "file not found; check the path")]) from None
+    except OSError as err:
+        raise InputError([Problem(display, f"cannot read it: {err.strerror}")]) from err
+
+
+def _lines(handle: IO[bytes], display: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of every line, decoded one at a time so that bytes
+    that are not UTF-8 are reported on their own line."""
+    for number, raw in enumerate(handle, start=1):
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as err:
+            message = f"not UTF-8 text ({err.reason}); save it as CSV UTF-8"
+            raise InputError([Problem(display, message, number)]) from err
+        yield number, text
+
+
+def _rows(handle: IO[bytes], display: str) -> Iterator[_Row]:
+    """Data rows after the header, each with the line it starts on.
+
+    Leading `#` comment lines and blank lines are skipped, as in offices.csv; so
+    are the empty ",,," rows spreadsheets leave behind.
+    """
+    lines = _lines(handle, display)
+    pending: tuple[int, str] | None = None
+    for number, text in lines:
+        if not (text.startswith("#") or not text.strip()):
+            pending = (number, text)
+            break
+    if pending is None:
+        return
+    first_line = pending[0]
+
+    def body() -> Iterator[str]:
+        yield pending[1]
+        for _, text in lines:
+            yield text
+
+    reader = csv.reader(body())
+    end = 0
+    while True:
+        start = first_line + end
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            message = f"not valid CSV ({err}); fix this line and try again"
+            raise InputError([Problem(display, message, start)]) from err
+        end = reader.line_num
+        if start == first_line:
+            yield _Row(start, values)  # the header
+        elif any(value.strip() for value in values):
+            yield _Row(start, values)
+
+
+def _check_file(path: Path, display: str) -> list[str]:
+    """The header, after reading the whole file once for structure: nothing is
+    written from a file that would fail half-way."""
+    with _open(path, display) as handle:
+        rows = _rows(handle, display)
+        header_row = next(rows, None)
+        if header_row is None:
+            expected = ",".join(COLUMNS)
+            raise InputError([Problem(display, f"no header; the first line must be {expected}")])
+        _check_header(header_row.values, display, header_row.line)
+        for _ in rows:
+            pass
+    return header_row.values
+
+
+def _column_name(name: str) -> str:
+    return name.strip().lower().replace(" ", "_")
+
+
+def _check_header(header: list[str], display: str, line: int) -> None:
+    names = [_column_name(name) for name in header]
+    problems: list[Problem] = []
+    for name in dict.fromkeys(names):
+        if name in COLUMNS and names.count(name) > 1:
+            problems.append(Problem(display, f'column "{name}" appears twice', line, name))
+    unknown = [name for name in names if name not in COLUMNS]
+    for name in REQUIRED_COLUMNS:
+        if name not in names:
+            hint = did_you_mean(name, unknown) if unknown else ""
+            message = (
+                f'missing column "{name}"{hint}; the header needs {",".join(REQUIRED_COLUMNS)} '
+                f"(and may have {','.join(OPTIONAL_COLUMNS)}); nothing was imported"
+            )
+            problems.append(Problem(display, message, line, name))
+    if problems:
+        raise InputError(problems)
+
+
+# -- checking one row -------------------------------------------------------------------------
+
+
+def _check_row(row: _Row, fields: list[str], display: str, now: datetime) -> SupporterRecord | None:
+    """The row as a record, or None with `row.problems` saying why."""
+
+    def problem(name: str | None, message: str) -> None:
+        row.problems.append(Problem(display, message, row.line, name))
+
+    if len(row.values) != len(fields):
+        problem(
+            None,
+            f"row has {len(row.values)} fields but the header has {len(fields)}; "
+            "quote values that contain commas",
+        )
+        return None
+    cells = {name: value.strip() for name, value in zip(fields, row.values, strict=True)}
+
+    email = None
+    if not cells["email"]:
+        problem("email", "empty; fill in the supporter's address or delete the row")
+    else:
+        try:
+            email = normalised_address(cells["email"])
+        except ValueError as err:
+            problem("email", f"{err}; correct it")
+    for name in ("first_name", "last_name"):
+        if "\r" in cells[name] or "\n" in cells[name]:
+            problem(name, "contains a line break; put it on one line")
+
+    consent, consent_at = _check_consent(cells["consent"], now, problem)
+    before = len(row.problems)
+    postal_code, candidates = _check_postal_code(cells["postal_code"], problem)
+    state = _check_state(cells.get("state", ""), problem)
+    district = None
+    if len(row.problems) == before:  # locate only from a valid ZIP and state
+        state, district = _locate(
+            state, cells.get("district", ""), postal_code, candidates, problem
+        )
+    if row.problems or email is None:
+        return None
+    return SupporterRecord(
+        email=email,
+        email_key=email_key(email),
+        first_name=cells["first_name"],
+        last_name=cells["last_name"],
+        postal_code=postal_code,
+        state=state,
+        district=district,
+        consent=consent,
+        consent_at=consent_at,
+        tags=_tags(cells.get("tags", "")),
+    )
+
+
+def _check_postal_code(text: str, problem: _Complain) -> tuple[str | None, list[tuple[str, int]]]:
+    """The ZIP as stored ("02134" or "02134-1234") and its district candidates."""
+    if not text:
+        return None, []
+    try:
+        candidates = districts_for_zip(text)
+    except InvalidZip as err:
+        problem("postal_code", f"{err}; correct it")
+        return None, []
+    digits = text.replace("-", "")
+    return (f"{digits[:5]}-{digits[5:]}" if len(digits) == 9 else digits), candidates
+
+
+def _check_state(text: str, problem: _Complain) -> str | None:
+    if not text:
+        return None
+    code = normalise_state(text)
+    if code is None:
+        hint = did_you_mean(text, [*STATE_NAMES, *STATE_NAMES.values()])
+        problem("state", f'unknown state "{text}"{hint}; use a USPS code such as NY')
+    return code
+
+
+def _check_consent(text: str, now: datetime, problem: _Complain) -> tuple[bool, datetime | None]:
+    """An opt-in date (consent since then) or a yes/no flag; empty means no consent.
+
+    A date is midnight UTC of that day; a time without an offset is taken as UTC.
+    """
+    folded = text.casefold()
+    if folded in _YES:
+        return True, None
+    if folded in _NO:
+        return False, None
+    try:
+        if len(text) == 10:
+            at = datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
+        else:
+            at = datetime.fromisoformat(text)
+            at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except ValueError:
+        problem(
+            "consent",
+            f'"{text}" is neither an opt-in date (such as 2025-03-01) nor yes/no; correct it',
+        )
+        return False, None
+    if at > now:
+        problem("consent", f'opt-in date "{text}" is in the future; correct it')
+        return False, None
+    return True, at
+
+
+def _locate(
+    state: str | None,
+    district_text: str,
+    postal_code: str | None,
+    candidates: list[tuple[str, int]],
+    problem: _Complain,
+) -> tuple[str | None, int | None]:
+    """State and district: as given, else from the ZIP when it settles them, else None.
+
+    A given state must agree with a known ZIP (states do not move). A given
+    district is kept even when the crosswalk disagrees: a newer map may be right.
+    """
+    zip_states = sorted({code for code, _ in candidates})
+    if state is not None and zip_states and state not in zip_states:
+        problem(
+            "state",
+            f"ZIP {postal_code} is in {' or '.join(zip_states)}, not {state}; "
+            "correct the ZIP or the state",
+        )
+        return None, None
+    if state is None and len(zip_states) == 1:
+        state = zip_states[0]
+    if state is None and postal_code is None:
+        problem("postal_code", "empty; fill in the supporter's ZIP code (or their state)")
+        return None, None
+    if not district_text:
+        in_state = [number for code, number in candidates if code == state]
+        return state, in_state[0] if len(in_state) == 1 else None
+    if state is None:
+        problem("district", "a district needs a state; fill in the state column")
+        return None, None
+    numbers = district_numbers(state)
+    if district_text.casefold() in _AT_LARGE and len(numbers) == 1:
+        return state, 0
+    if not district_text.isdigit():
+        problem("district", f'"{district_text}" is not a district number; correct it')
+        return None, None
+    district = int(district_text)
+    if district not in numbers:
+        if len(numbers) == 1:
+            message = f"{state_name(state)} has one at-large seat, district 0; write 0"
+        else:
+            message = f"{state_name(state)} has districts 1 to {numbers[-1]}, not {district}"
+        problem("district", f"{message} or leave it empty")
+        return None, None
+    return state, district
+
+
+def _tags(text: str) -> tuple[str, ...]:
+    """Tags separated by ";" or "|", trimmed, without empties or repeats, in order."""
+    parts = (part.strip() for part in text.translate(_TAG_SEPARATORS).split(";"))
+    return tuple(dict.fromkeys(part for part in parts if part))
+
+
+# -- the report -------------------------------------------------------------------------------
+
+
+class _Report:
+    """The rejected rows, written as they are found; the file is created on the first."""
+
+    def __init__(self, path: Path, header: list[str]) -> None:
+        self._path = path
+        self._header = header
+        self._handle: IO[str] | None = None
+        self._writer: Any = None
+
+    def write(self, row: _Row) -> None:
+        if self._writer is None:
+            try:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                self._handle = self._path.open("w", encoding="utf-8", newline="")
+            except OSError as err:
+                raise CapitolmailError(
+                    f"cannot write the report {self._path}: {err.strerror or err}"
+                ) from err
+            self._writer = csv.writer(self._handle, lineterminator="\n")
+            self._writer.writerow([*self._header, *REPORT_COLUMNS])
+        width = len(self._header)
+        values = (row.values + [""] * width)[:width]
+        fields = "; ".join(dict.fromkeys(p.field for p in row.problems if p.field))
+        reason = "; ".join(p.message for p in row.problems)
+        self._writer.writerow([*values, row.line, fields, reason])
+
+    def __enter__(self) -> _Report:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._handle is not None:
+            self._handle.close()

@@ -1,0 +1,128 @@
+"""The suppression list as staff manage it: add or remove an address, import a CSV.
+
+The rows live in the outbox database (`outbox/suppressions.py`), where the queue
+and the sender read them; this module checks what a person typed or exported.
+Addresses are normalised by email-validator before they are keyed, as supporter
+and office addresses are, so "Jane@Example.ORG " suppresses the message to
+"jane@example.org". A suppression CSV is checked whole before anything is
+written, as offices.csv is: these lists are short and every row matters.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_mean
+from capitolmail.outbox import Store, Suppression, SuppressionReason
+from capitolmail.recipients.addresses import normalised_address
+
+COLUMNS = ("email", "reason", "detail")
+REASONS = tuple(reason.value for reason in SuppressionReason)
+
+
+def parse_reason(text: str) -> SuppressionReason:
+    """A reason from its value in any case; ValueError naming the choices otherwise."""
+    try:
+        return SuppressionReason(text.strip().lower())
+    except ValueError:
+        hint = did_you_mean(text, REASONS)
+        raise ValueError(
+            f'unknown reason "{text}"{hint}; use one of {", ".join(REASONS)}'
+        ) from None
+
+
+def suppress(
+    store: Store, address: str, reason: str, now: datetime, *, detail: str | None = None
+) -> str:
+    """Suppress one address (again: the reason and time are updated); returns it normalised."""
+    try:
+        email = normalised_address(address)
+        kind = parse_reason(reason)
+    except ValueError as err:
+        raise CapitolmailError(str(err)) from None
+    store.add_suppressions([Suppression(email, kind, now, detail or None)])
+    return email
+
+
+def unsuppress(store: Store, address: str) -> bool:
+    """Remove an address from the list; False when it was not on it.
+
+    An address that does not validate is removed as typed, so a malformed one
+    that reached the list (from a provider's event, say) can still be taken off.
+    """
+    try:
+        email = normalised_address(address)
+    except ValueError:
+        email = address
+    return store.remove_suppression(email)
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionImport:
+    read: int  # data rows
+    written: int  # distinct addresses added or updated
+
+
+def import_suppressions(
+    store: Store, path: Path, now: datetime, *, display_path: str | None = None
+) -> SuppressionImport:
+    """Suppress every address in a CSV with columns email[,reason][,detail].
+
+    `reason` defaults to manual. Every bad row is reported at once and nothing is
+    written until the file is clean.
+    """
+    display = display_path or str(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise InputError([Problem(display, "file not found; check the path")]) from None
+    except UnicodeDecodeError as err:
+        message = f"not UTF-8 text ({err.reason}); save it as CSV UTF-8"
+        raise InputError([Problem(display, message)]) from err
+    except OSError as err:
+        raise InputError([Problem(display, f"cannot read it: {err.strerror}")]) from err
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [name.strip().lower() for name in next(reader, [])]
+    except csv.Error as err:
+        raise InputError([Problem(display, f"header is not valid CSV ({err})", 1)]) from err
+    if "email" not in header:
+        hint = did_you_mean("email", header)
+        message = f'missing column "email"{hint}; the header must be email[,reason][,detail]'
+        raise InputError([Problem(display, message, 1, "email")])
+    entries: list[Suppression] = []
+    problems: list[Problem] = []
+    read, end = 0, 1
+    while True:
+        start = end + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            raise InputError([Problem(display, f"not valid CSV ({err})", start)]) from err
+        end = reader.line_num
+        if not any(value.strip() for value in values):
+            continue
+        read += 1
+        cells = dict(zip(header, (value.strip() for value in values), strict=False))
+        try:
+            email = normalised_address(cells.get("email", ""))
+        except ValueError as err:
+            problems.append(
+                Problem(display, f"{err}; correct it or delete the row", start, "email")
+            )
+            continue
+        try:
+            reason = parse_reason(cells.get("reason") or SuppressionReason.MANUAL.value)
+        except ValueError as err:
+            problems.append(Problem(display, str(err), start, "reason"))
+            continue
+        entries.append(Suppression(email, reason, now, cells.get("detail") or None))
+    if problems:
+        raise InputError(problems)
+    return SuppressionImport(read=read, written=store.add_suppressions(entries))
