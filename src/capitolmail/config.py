@@ -27,7 +27,7 @@ from capitolmail.rate import Rate, parse_rate
 
 CONFIG_FILE = "capitolmail.toml"
 # Settings that must never be written in capitolmail.toml, which teams keep in git.
-SECRET_FIELDS = ("smtp_password", "sendgrid_api_key", "unsubscribe_secret")
+SECRET_FIELDS = ("smtp_password", "sendgrid_api_key", "unsubscribe_secret", "status_token")
 STATE_DIR = ".capitolmail"
 # Shorter secrets could be found by trying them all, and then any unsubscribe link forged.
 UNSUBSCRIBE_SECRET_MIN_BYTES = 16
@@ -131,6 +131,31 @@ class WorkerSettings(_Section):
         return parse_rate(self.rate) if self.rate else None
 
 
+class WebSettings(_Section):
+    """`capitolmail serve`: where it listens, the address links point to, webhook checks.
+
+    `base_url` is the public https address of `capitolmail serve` (behind the
+    team's proxy); one-click unsubscribe links in alerts point there, so alerts
+    cannot be queued without it. `sendgrid_public_key` is the verification key
+    SendGrid shows for the signed event webhook: public, so it may live here.
+    Switching `verify_webhooks` off is for a local test only.
+    """
+
+    base_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8025, ge=1, le=65535)
+    sendgrid_public_key: str = ""
+    verify_webhooks: bool = True
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError(f'"{value}" must be an absolute URL such as https://mail.example.org')
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CAPITOLMAIL_",
@@ -143,11 +168,14 @@ class Settings(BaseSettings):
     sender: SenderSettings = Field(default_factory=SenderSettings)
     provider: ProviderSettings = Field(default_factory=ProviderSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     database_url: str = ""
     timezone: str = "America/New_York"
     # Secrets: read from CAPITOLMAIL_* variables or .env only (see SECRET_FIELDS).
     smtp_password: SecretStr | None = None
     sendgrid_api_key: SecretStr | None = None
+    # The bearer token that opens `capitolmail serve`'s /status page.
+    status_token: SecretStr | None = None
     # Signs one-click unsubscribe links (capitolmail.unsubscribe); changing it voids every
     # link already sent, so generate it once (e.g. `openssl rand -hex 32`) and keep it.
     unsubscribe_secret: SecretStr | None = None
