@@ -51,6 +51,8 @@ class SenderSettings(_Section):
     email: str = ""
     name: str = ""
     reply_to: str = ""
+    # Where an alert's List-Unsubscribe mailto goes; empty: reply_to, else email.
+    unsubscribe_email: str = ""
 
 
 class FileProviderSettings(_Section):

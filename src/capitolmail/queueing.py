@@ -138,7 +138,7 @@ def prepare_letter(
         letter=letter,
         signers=signers,
         templates=templates,
-        sender=_resolve_sender(letter, organisation, sender),
+        sender=resolve_sender(letter, organisation, sender),
         offices=tuple(offices),
         recipients=tuple(recipients),
         offices_without_contacts=tuple(without),
@@ -259,7 +259,7 @@ def _match_contacts(
     return recipients, without
 
 
-def _resolve_sender(
+def resolve_sender(
     letter: Letter, organisation: OrganisationSettings, settings: SenderSettings
 ) -> Sender:
     override = letter.definition.sender

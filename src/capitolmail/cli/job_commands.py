@@ -13,7 +13,16 @@ from zoneinfo import ZoneInfo
 import click
 
 from capitolmail.cli.context import RateType, now, pass_workspace
-from capitolmail.cli.steps import drain, prepare, queue_prepared, report_prepared, report_summary
+from capitolmail.cli.steps import (
+    drain,
+    prepare,
+    prepare_alert_letter,
+    queue_alert_letter,
+    queue_prepared,
+    report_alert,
+    report_prepared,
+    report_summary,
+)
 from capitolmail.display import (
     counts_text,
     err,
@@ -23,6 +32,7 @@ from capitolmail.display import (
     out,
     print_json,
 )
+from capitolmail.letters.definition import load_letter
 from capitolmail.logs import LogFormat, configure_logging
 from capitolmail.outbox import JobInfo, JobState, Store
 from capitolmail.rate import Rate
@@ -45,6 +55,13 @@ log = logging.getLogger("capitolmail.worker")
 @pass_workspace
 def queue_command(workspace: Workspace, slug: str, dry_run: bool, allow_resend: bool) -> None:
     """Render every message of SLUG now and store it; prints the job id."""
+    if load_letter(workspace.root, slug).definition.is_alert:
+        alert = prepare_alert_letter(workspace, slug)
+        outcome = queue_alert_letter(workspace, alert, dry_run=dry_run, allow_resend=allow_resend)
+        report_alert(outcome, dry_run=dry_run)
+        if outcome.job_id is not None:
+            out.print(str(outcome.job_id))
+        return
     prepared = prepare(workspace, slug)
     result = queue_prepared(workspace, prepared, dry_run=dry_run, allow_resend=allow_resend)
     chambers = ", ".join(f"{n} {c}" for c, n in result.offices_by_chamber.items())

@@ -6,12 +6,20 @@ import dataclasses
 
 import click
 
+from capitolmail.alerts import preview_alert
 from capitolmail.cli.context import pass_workspace
-from capitolmail.cli.steps import prepare, report_prepared
+from capitolmail.cli.steps import (
+    prepare,
+    prepare_alert_letter,
+    queue_alert_letter,
+    report_prepared,
+)
 from capitolmail.display import err, out, progress_bar
 from capitolmail.errors import CapitolmailError, InputError
 from capitolmail.letters.definition import letter_slugs, load_letter
+from capitolmail.message import OutgoingMessage
 from capitolmail.queueing import render_messages
+from capitolmail.recipients.legislators import workspace_roster
 from capitolmail.workspace import Workspace
 
 
@@ -40,6 +48,14 @@ def letters_list_command(workspace: Workspace) -> None:
 @pass_workspace
 def letters_check_command(workspace: Workspace, slug: str) -> None:
     """Validate SLUG and render every message without storing anything."""
+    if load_letter(workspace.root, slug).definition.is_alert:
+        alert = prepare_alert_letter(workspace, slug)
+        result = queue_alert_letter(workspace, alert, dry_run=True, allow_resend=True)
+        err.print(
+            f"OK: {slug} renders {result.messages} alerts "
+            f"({result.suppressed} to suppressed addresses)."
+        )
+        return
     prepared = prepare(workspace, slug)
     with progress_bar("Rendering", len(prepared.recipients)) as advance:
         count = sum(
@@ -54,7 +70,7 @@ def letters_check_command(workspace: Workspace, slug: str) -> None:
 
 @letters_group.command("preview")
 @click.argument("slug")
-@click.option("--to", "to", help="Bioguide id (or contact email) to preview for.")
+@click.option("--to", "to", help="Bioguide id or contact email (a supporter's email for an alert).")
 @click.option(
     "--format",
     "fmt",
@@ -64,7 +80,14 @@ def letters_check_command(workspace: Workspace, slug: str) -> None:
 )
 @pass_workspace
 def letters_preview_command(workspace: Workspace, slug: str, to: str | None, fmt: str) -> None:
-    """Show the message one recipient of SLUG would get."""
+    """Show the message one recipient of SLUG would get (an office, or a supporter's email)."""
+    if load_letter(workspace.root, slug).definition.is_alert:
+        alert = prepare_alert_letter(workspace, slug)
+        queued = preview_alert(
+            workspace.store, alert, roster=workspace_roster(workspace.root), email=to
+        )
+        _show(queued.message, slug, fmt)
+        return
     prepared = prepare(workspace, slug)
     recipients = prepared.recipients
     if to:
@@ -81,7 +104,10 @@ def letters_preview_command(workspace: Workspace, slug: str, to: str | None, fmt
             )
     single = dataclasses.replace(prepared, recipients=recipients[:1])
     queued = next(render_messages(single, organisation=workspace.settings.organisation))
-    message = queued.message
+    _show(queued.message, slug, fmt)
+
+
+def _show(message: OutgoingMessage, slug: str, fmt: str) -> None:
     if fmt == "eml":
         click.echo(message.to_bytes().decode("utf-8"), nl=False)
     elif fmt == "html":
@@ -93,5 +119,7 @@ def letters_preview_command(workspace: Workspace, slug: str, to: str | None, fmt
         click.echo(f"To: {message.to_name} <{message.to_email}>")
         if message.reply_to:
             click.echo(f"Reply-To: {message.reply_to}")
+        for name, value in message.headers:
+            click.echo(f"{name}: {value}")
         click.echo(f"Subject: {message.subject}\n")
         click.echo(message.text)

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from capitolmail.alerts import AlertQueueResult, PreparedAlert, prepare_alert, queue_alert
 from capitolmail.cli.context import now
 from capitolmail.display import err, progress_bar
 from capitolmail.logs import LogFormat
@@ -30,6 +31,55 @@ def prepare(workspace: Workspace, slug: str) -> PreparedLetter:
         organisation=settings.organisation,
         sender=settings.sender,
     )
+
+
+def prepare_alert_letter(workspace: Workspace, slug: str) -> PreparedAlert:
+    settings = workspace.settings
+    secret = settings.unsubscribe_secret
+    return prepare_alert(
+        workspace.root,
+        slug,
+        roster=workspace_roster(workspace.root),
+        organisation=settings.organisation,
+        sender=settings.sender,
+        web=settings.web,
+        unsubscribe_secret=secret.get_secret_value() if secret else None,
+    )
+
+
+def queue_alert_letter(
+    workspace: Workspace, prepared: PreparedAlert, *, dry_run: bool, allow_resend: bool
+) -> AlertQueueResult:
+    total = workspace.store.count_supporters()
+    with progress_bar("Rendering alerts", total) as advance:
+        return queue_alert(
+            workspace.store,
+            prepared,
+            roster=workspace_roster(workspace.root),
+            now=now(),
+            dry_run=dry_run,
+            allow_resend=allow_resend,
+            progress=advance,
+        )
+
+
+def report_alert(result: AlertQueueResult, *, dry_run: bool) -> None:
+    states = len([state for state in result.by_state if state != "unknown"])
+    sendable = result.messages - result.suppressed
+    lead = "Dry run" if dry_run else f"Queued job {result.job_id}"
+    err.print(
+        f"{lead}: {result.messages} alerts to supporters in {states} states and territories "
+        f"({sendable} to send, {result.suppressed} suppressed)"
+        + ("; nothing stored." if dry_run else ".")
+    )
+    if result.representative_unknown:
+        err.print(
+            f"Note: {result.representative_unknown} supporters' representative is not known "
+            "(a ZIP split between districts, or no ZIP); their alert names the senators and "
+            "asks them to look the representative up."
+        )
+    if not dry_run:
+        err.print(f"Send it with: capitolmail send {result.job_id}")
 
 
 def queue_prepared(

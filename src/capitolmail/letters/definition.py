@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from capitolmail.errors import InputError, Problem, did_you_mean
 
@@ -28,11 +35,17 @@ class _Strict(BaseModel):
 
 
 class Audience(_Strict):
-    """Which offices get the letter and which of their staff.
+    """Who gets the letter.
 
-    Filters that are given intersect; `include` adds offices regardless of them
-    and `exclude` removes offices last. `roles` picks office contacts by role
-    (case-insensitive); empty means every contact of a selected office.
+    A joint letter goes to offices: filters that are given intersect; `include`
+    adds offices regardless of them and `exclude` removes offices last. `roles`
+    picks office contacts by role (case-insensitive); empty means every contact
+    of a selected office.
+
+    An alert goes to consenting supporters: `tags` (any of them), `states`,
+    `districts` ("CA-12", "DE-AL") and what their legislators are: a senator on
+    one of `senator_committees`, or a representative on one of
+    `representative_committees`. Filters that are given intersect.
     """
 
     everyone: bool = False
@@ -43,6 +56,15 @@ class Audience(_Strict):
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
     roles: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    districts: list[str] = Field(default_factory=list)
+    senator_committees: list[str] = Field(default_factory=list)
+    representative_committees: list[str] = Field(default_factory=list)
+
+
+# The audience keys each kind of letter understands; the others are a mistake to report.
+_JOINT_ONLY = ("everyone", "chambers", "committees", "parties", "include", "exclude", "roles")
+_ALERT_ONLY = ("tags", "districts", "senator_committees", "representative_committees")
 
 
 class SenderOverride(_Strict):
@@ -59,7 +81,13 @@ class SenderOverride(_Strict):
 
 
 class LetterDefinition(_Strict):
-    kind: Literal["joint"]
+    """A joint letter to offices, or an action alert to supporters (`kind`).
+
+    `list_name` names an alert's mailing list in its List-Id header and on the
+    unsubscribe page ("Action alerts" by default).
+    """
+
+    kind: Literal["joint", "alert"]
     subject: str = Field(min_length=1)
     description: str = ""
     body_text: str | None = None
@@ -67,7 +95,29 @@ class LetterDefinition(_Strict):
     signers: str = "signers.csv"
     lead_signers: list[str] = Field(default_factory=list)
     sender: SenderOverride = Field(default_factory=SenderOverride)
+    list_name: str = ""
     audience: Audience
+
+    @model_validator(mode="after")
+    def _audience_fits_kind(self) -> LetterDefinition:
+        wrong = _ALERT_ONLY if self.kind == "joint" else _JOINT_ONLY
+        used = [key for key in wrong if getattr(self.audience, key)]
+        if used:
+            other = "an alert" if self.kind == "joint" else "a joint letter"
+            raise ValueError(
+                f'audience.{used[0]} is for {other}, not kind = "{self.kind}"'
+                + (
+                    "; alerts select supporters by tags, states, districts, "
+                    "senator_committees and representative_committees"
+                    if self.kind == "alert"
+                    else ""
+                )
+            )
+        return self
+
+    @property
+    def is_alert(self) -> bool:
+        return self.kind == "alert"
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,8 @@ class QueuedMessage:
     bioguide: str | None = None
     contact_role: str | None = None
     supporter_id: str | None = None
+    # Why the address is on the suppression list; such a message is stored `suppressed`.
+    suppressed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

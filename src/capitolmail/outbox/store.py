@@ -7,7 +7,7 @@ turns; nothing here keeps a transaction open across a network call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -101,12 +101,15 @@ class Store:
     # -- queue ---------------------------------------------------------------------------
 
     def create_job(
-        self, *, letter_slug: str, kind: str, messages: Sequence[QueuedMessage], now: datetime
+        self, *, letter_slug: str, kind: str, messages: Iterable[QueuedMessage], now: datetime
     ) -> int:
         """Store a draft job and all its messages, `queued`, in one transaction.
 
-        `seq` is the position in `messages` (from 0). Each message's `job_id` is
-        ignored: the job does not exist until now.
+        `messages` may be a generator that renders as it goes: it is consumed in
+        batches inside the transaction, and anything it raises stores nothing.
+        `seq` is the position in `messages` (from 0); a message with `suppressed`
+        set is stored `suppressed`. Each message's `job_id` is ignored: the job
+        does not exist until now.
         """
         _aware("now", now)
         with storage_errors(self._url, "queue the job"), transaction(self._engine) as conn:
@@ -347,6 +350,26 @@ class Store:
         """In the order they were first imported."""
         with storage_errors(self._url, "read the supporters"), self._read() as conn:
             return supporters.list_supporters(conn, limit)
+
+    def iter_supporters(
+        self, *, consenting_only: bool = True, page_size: int = 5000
+    ) -> Iterator[list[SupporterInfo]]:
+        """Every supporter in id order, a page at a time, each page its own short read.
+
+        Safe to run while this process holds a write transaction elsewhere (queueing
+        an alert reads supporters while it writes messages): SQLite in WAL mode and
+        PostgreSQL both let a reader see the last committed state meanwhile.
+        """
+        after = 0
+        while True:
+            with storage_errors(self._url, "read the supporters"), self._read() as conn:
+                page = supporters.supporter_page(
+                    conn, after_id=after, limit=page_size, consenting_only=consenting_only
+                )
+            if not page:
+                return
+            yield page
+            after = page[-1].id
 
     def count_supporters(self) -> int:
         with storage_errors(self._url, "read the supporters"), self._read() as conn:

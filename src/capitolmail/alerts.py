@@ -1,0 +1,408 @@
+"""Queue an action alert: each consenting supporter, their own legislators, one message.
+
+The same promise as a joint letter (render now, store frozen, all or nothing),
+at a different scale: 300,000 supporters are read a page at a time and their
+messages rendered and written as they go, inside one transaction, so memory
+stays flat and a template error at the last supporter still stores nothing.
+
+Compliance is checked before anything renders, because an alert that goes out
+without it cannot be recalled: the organisation's postal address, a public
+address for the one-click unsubscribe link, and the secret that signs it. Every
+rendered alert must then show the unsubscribe link and the postal address; the
+built-in layout `capitolmail/alert.html.j2` does both.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from capitolmail.config import OrganisationSettings, SenderSettings, WebSettings
+from capitolmail.errors import CapitolmailError, ConfigError, InputError, Problem
+from capitolmail.letters.definition import Letter, load_letter
+from capitolmail.message import OutgoingMessage
+from capitolmail.outbox import QueuedMessage, Store, SupporterInfo, email_key
+from capitolmail.queueing import Sender, resolve_sender
+from capitolmail.recipients.constituents import Delegation, DelegationFinder
+from capitolmail.recipients.legislators import Roster
+from capitolmail.recipients.states import normalise_state
+from capitolmail.templates.render import LetterTemplates
+from capitolmail.unsubscribe import make_token
+
+Progress = Callable[[int, int], None]
+DEFAULT_LIST_NAME = "Action alerts"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertAudience:
+    """The audience filters of letter.toml, checked against the roster once."""
+
+    tags: frozenset[str]
+    states: frozenset[str]
+    districts: frozenset[tuple[str, int]]
+    senator_committees: frozenset[str]
+    representative_committees: frozenset[str]
+
+    def wants(self, supporter: SupporterInfo, delegation: Delegation) -> bool:
+        if self.tags and self.tags.isdisjoint(tag.casefold() for tag in supporter.tags):
+            return False
+        if self.states and delegation.state not in self.states:
+            return False
+        if self.districts:
+            member = delegation.representative
+            if member is None or (member.state, member.district) not in self.districts:
+                return False
+        if self.senator_committees and not any(
+            _sits_on(senator, self.senator_committees) for senator in delegation.senators
+        ):
+            return False
+        if self.representative_committees:
+            member = delegation.representative
+            if member is None or not _sits_on(member, self.representative_committees):
+                return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedAlert:
+    letter: Letter
+    templates: LetterTemplates
+    sender: Sender
+    audience: AlertAudience
+    list_name: str
+    list_id: str
+    unsubscribe_base: str
+    unsubscribe_mailto: str
+    secret: str
+    organisation: OrganisationSettings
+
+
+@dataclass
+class AlertQueueResult:
+    job_id: int | None
+    messages: int = 0
+    suppressed: int = 0
+    representative_unknown: int = 0
+    by_state: dict[str, int] = field(default_factory=dict)
+
+
+def prepare_alert(
+    root: Path,
+    slug: str,
+    *,
+    roster: Roster,
+    organisation: OrganisationSettings,
+    sender: SenderSettings,
+    web: WebSettings,
+    unsubscribe_secret: str | None,
+) -> PreparedAlert:
+    """Load the alert and check what the law and the inbox providers require of it."""
+    letter = load_letter(root, slug)
+    definition = letter.definition
+    if not definition.is_alert:
+        raise InputError(f'"{slug}" is a joint letter, not an alert', path=letter.display_path)
+    missing = []
+    if not organisation.postal_address.strip():
+        missing.append(
+            "[organisation] postal_address in capitolmail.toml (CAN-SPAM requires the "
+            "sender's postal address in every alert)"
+        )
+    if not web.base_url:
+        missing.append(
+            "[web] base_url in capitolmail.toml: the public https address of "
+            "`capitolmail serve`, where one-click unsubscribe links point"
+        )
+    if not unsubscribe_secret:
+        missing.append(
+            "CAPITOLMAIL_UNSUBSCRIBE_SECRET in .env or the environment (signs unsubscribe "
+            "links; e.g. the output of `openssl rand -hex 32`)"
+        )
+    if missing:
+        raise ConfigError("alerts need " + "; and ".join(missing))
+    assert unsubscribe_secret is not None
+    audience = _audience(letter, roster)
+    templates = LetterTemplates(
+        letter.folder,
+        workspace_root=root,
+        subject=definition.subject,
+        text_template=letter.text_template,
+        html_template=letter.html_template,
+        source=letter.display_path,
+    )
+    resolved = resolve_sender(letter, organisation, sender)
+    list_name = definition.list_name or DEFAULT_LIST_NAME
+    domain = resolved.email.rsplit("@", 1)[1]
+    list_id = f"{_label(list_name)}.{domain}"
+    return PreparedAlert(
+        letter=letter,
+        templates=templates,
+        sender=resolved,
+        audience=audience,
+        list_name=list_name,
+        list_id=list_id,
+        unsubscribe_base=f"{web.base_url}/u/",
+        unsubscribe_mailto=sender.unsubscribe_email or resolved.reply_to or resolved.email,
+        secret=unsubscribe_secret,
+        organisation=organisation,
+    )
+
+
+def queue_alert(
+    store: Store,
+    prepared: PreparedAlert,
+    *,
+    roster: Roster,
+    now: Any,
+    dry_run: bool = False,
+    allow_resend: bool = False,
+    progress: Progress | None = None,
+) -> AlertQueueResult:
+    """Render and store one message per wanted supporter, in one transaction.
+
+    A supporter on the suppression list gets a `suppressed` row (counted by
+    `status`, never sent); one who already has this alert is refused unless
+    `allow_resend`. With `dry_run` everything renders and nothing is stored.
+    """
+    result = AlertQueueResult(job_id=None)
+    messages = _alert_messages(store, prepared, roster, result, allow_resend, progress)
+    if dry_run:
+        for _ in messages:
+            pass
+        return result
+    try:
+        result.job_id = store.create_job(
+            letter_slug=prepared.letter.slug, kind="alert", messages=messages, now=now
+        )
+    except ValueError as err:
+        if result.messages == 0:
+            raise InputError(
+                "no consenting supporter matches this alert's audience; import supporters "
+                "with `capitolmail supporters import` or widen [audience]",
+                path=prepared.letter.display_path,
+            ) from err
+        raise
+    return result
+
+
+def preview_alert(
+    store: Store, prepared: PreparedAlert, *, roster: Roster, email: str | None
+) -> QueuedMessage:
+    """The message one supporter (the first in the audience if `email` is None) would get."""
+    result = AlertQueueResult(job_id=None)
+    wanted = email_key(email) if email else None
+    for message in _alert_messages(
+        store, prepared, roster, result, allow_resend=True, progress=None, only=wanted
+    ):
+        return message
+    who = f'"{email}" is not' if email else "no consenting supporter is"
+    raise CapitolmailError(
+        f"{who} in the audience of {prepared.letter.slug}; `capitolmail supporters list` "
+        "shows who is imported"
+    )
+
+
+def _alert_messages(
+    store: Store,
+    prepared: PreparedAlert,
+    roster: Roster,
+    result: AlertQueueResult,
+    allow_resend: bool,
+    progress: Progress | None,
+    only: str | None = None,
+) -> Iterator[QueuedMessage]:
+    finder = DelegationFinder(roster)
+    letter = prepared.letter
+    base_context: dict[str, Any] = {
+        "organisation": prepared.organisation,
+        "sender": prepared.sender,
+        "letter": {"slug": letter.slug, "description": letter.definition.description},
+        "list_name": prepared.list_name,
+    }
+    list_header = f"{prepared.list_name} <{prepared.list_id}>"
+    mailto = f"mailto:{prepared.unsubscribe_mailto}?subject=unsubscribe"
+    postal = prepared.organisation.postal_address.strip()
+    postal_html = escape(postal, quote=False)
+    total = store.count_supporters()
+    seen = 0
+    for page in store.iter_supporters(consenting_only=True):
+        wanted = []
+        for supporter in page:
+            if only is not None and email_key(supporter.email) != only:
+                continue
+            delegation = finder.find(supporter.state, supporter.district, supporter.postal_code)
+            if prepared.audience.wants(supporter, delegation):
+                wanted.append((supporter, delegation))
+        seen += len(page)
+        emails = [supporter.email for supporter, _ in wanted]
+        suppressed = store.suppressed_among(emails)
+        if not allow_resend:
+            _refuse_resend(store, letter, emails)
+        for supporter, delegation in wanted:
+            token = make_token(prepared.secret, supporter.id, prepared.list_id)
+            unsubscribe_url = prepared.unsubscribe_base + token
+            context = {
+                **base_context,
+                "supporter": supporter,
+                "senators": delegation.senators,
+                "representative": delegation.representative,
+                "representatives": delegation.representatives,
+                "district_known": delegation.district_known,
+                "unsubscribe_url": unsubscribe_url,
+            }
+            rendered = _render(prepared, context, supporter)
+            _check_compliance(
+                prepared,
+                rendered.text,
+                rendered.html,
+                unsubscribe_url,
+                postal,
+                postal_html,
+                supporter,
+            )
+            key = email_key(supporter.email)
+            reason = None
+            if key in suppressed:
+                reason = "suppressed when queued: the address is on the suppression list"
+                result.suppressed += 1
+            result.messages += 1
+            if not delegation.district_known:
+                result.representative_unknown += 1
+            state = delegation.state or "unknown"
+            result.by_state[state] = result.by_state.get(state, 0) + 1
+            yield QueuedMessage(
+                message=OutgoingMessage(
+                    message_id=str(uuid.uuid4()),
+                    job_id="",
+                    from_email=prepared.sender.email,
+                    from_name=prepared.sender.name,
+                    to_email=supporter.email,
+                    to_name=f"{supporter.first_name} {supporter.last_name}".strip(),
+                    subject=rendered.subject,
+                    text=rendered.text,
+                    html=rendered.html,
+                    reply_to=prepared.sender.reply_to or None,
+                    headers=(
+                        ("List-Unsubscribe", f"<{unsubscribe_url}>, <{mailto}>"),
+                        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                        ("List-Id", list_header),
+                    ),
+                    categories=(letter.slug,),
+                ),
+                supporter_id=str(supporter.id),
+                suppressed=reason,
+            )
+        if progress is not None:
+            progress(seen, total)
+
+
+def _render(prepared: PreparedAlert, context: dict[str, Any], supporter: SupporterInfo) -> Any:
+    try:
+        return prepared.templates.render(context)
+    except InputError as err:
+        first = err.problems[0]
+        who = f" (for supporter {supporter.email})"
+        raise InputError(
+            [Problem(first.path, first.message + who, line=first.line, field=first.field)]
+        ) from err
+
+
+def _check_compliance(
+    prepared: PreparedAlert,
+    text: str,
+    html: str | None,
+    unsubscribe_url: str,
+    postal: str,
+    postal_html: str,
+    supporter: SupporterInfo,
+) -> None:
+    parts = [("text", text, postal)]
+    if html is not None:
+        parts.append(("HTML", html, postal_html))
+    for part, body, address in parts:
+        missing = [
+            what
+            for what, needle in (
+                ("the unsubscribe link", unsubscribe_url),
+                ("the postal address", address),
+            )
+            if needle not in body
+        ]
+        if missing:
+            raise InputError(
+                f"the {part} part of the alert for {supporter.email} does not show "
+                f"{' or '.join(missing)}; every alert must (use {{{{ unsubscribe_url }}}} and "
+                "{{ organisation.postal_address }}, or extend capitolmail/alert.html.j2)",
+                path=prepared.letter.display_path,
+            )
+
+
+def _refuse_resend(store: Store, letter: Letter, emails: list[str]) -> None:
+    reached = store.reached_recipients(letter.slug, emails)
+    if reached:
+        listing = ", ".join(sorted(reached)[:3]) + (", …" if len(reached) > 3 else "")
+        raise InputError(
+            f'{len(reached)} or more supporters already have alert "{letter.slug}" '
+            f"({listing}); pass --allow-resend to send it to them again",
+            path=letter.display_path,
+        )
+
+
+def _audience(letter: Letter, roster: Roster) -> AlertAudience:
+    audience = letter.definition.audience
+    problems: list[Problem] = []
+
+    def problem(key: str, message: str) -> None:
+        problems.append(Problem(letter.display_path, message, field=f"audience.{key}"))
+
+    states = set()
+    for value in audience.states:
+        code = normalise_state(value)
+        if code is not None:
+            states.add(code)
+        else:
+            problem("states", f'"{value}" is not a state or territory code such as "CA"')
+    districts = set()
+    for value in audience.districts:
+        match = re.fullmatch(r"\s*([A-Za-z]{2})-(\d{1,2}|AL|at-large)\s*", value, re.IGNORECASE)
+        if match is None or normalise_state(match.group(1)) is None:
+            problem("districts", f'"{value}" is not a district such as "CA-12" or "DE-AL"')
+            continue
+        number = match.group(2)
+        districts.add((match.group(1).upper(), 0 if not number.isdigit() else int(number)))
+    committees: dict[str, set[str]] = {
+        "senator_committees": set(),
+        "representative_committees": set(),
+    }
+    for key, values in (
+        ("senator_committees", audience.senator_committees),
+        ("representative_committees", audience.representative_committees),
+    ):
+        for value in values:
+            if roster.committee(value) is None:
+                problem(key, f'no committee "{value}" in the roster (thomas ids such as "SSFR")')
+            else:
+                committees[key].add(value.strip().upper())
+    if problems:
+        raise InputError(problems)
+    return AlertAudience(
+        tags=frozenset(tag.casefold() for tag in audience.tags),
+        states=frozenset(states),
+        districts=frozenset(districts),
+        senator_committees=frozenset(committees["senator_committees"]),
+        representative_committees=frozenset(committees["representative_committees"]),
+    )
+
+
+def _sits_on(member: Any, keys: frozenset[str]) -> bool:
+    return any(seat.key in keys for seat in member.committees)
+
+
+def _label(name: str) -> str:
+    """ "Action alerts" → "action-alerts": the List-Id label (RFC 2919 allows a-z0-9-)."""
+    label = re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")
+    return label or "alerts"
