@@ -175,3 +175,9 @@ def list_supporters(conn: Connection, limit: int | None) -> list[SupporterInfo]:
 
 def count_supporters(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(supporters)).scalar_one()
+
+
+def supporter_email(conn: Connection, supporter_id: int) -> str | None:
+    """The address of one supporter, or None when there is no such row (any more)."""
+    query = select(supporters.c.email).where(supporters.c.id == supporter_id)
+    return conn.execute(query).scalar_one_or_none()
