@@ -102,7 +102,7 @@ def test_new_database_is_created_through_the_migration(database_url: str) -> Non
     with Store.open(database_url) as store:
         engine = store._engine
         with engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_heads() == ("0004",)
+            assert MigrationContext.configure(conn).get_current_heads() == ("0005",)
             tables = set(inspect(conn).get_table_names())
     assert {
         "jobs",
@@ -112,6 +112,7 @@ def test_new_database_is_created_through_the_migration(database_url: str) -> Non
         "apscheduler_jobs",
         "supporters",
         "suppressions",
+        "webhook_events",
         "alembic_version",
     } <= tables
 

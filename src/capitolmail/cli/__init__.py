@@ -25,6 +25,7 @@ from capitolmail.cli.job_commands import (
     worker_command,
 )
 from capitolmail.cli.letter_commands import letters_group
+from capitolmail.cli.web_commands import serve_command
 from capitolmail.cli.workspace_commands import config_group, demo_command, init_command
 from capitolmail.logs import quiet_libraries
 
@@ -72,5 +73,6 @@ for _command in (
     resume_command,
     cancel_command,
     requeue_command,
+    serve_command,
 ):
     main.add_command(_command)

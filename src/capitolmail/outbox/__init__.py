@@ -6,6 +6,7 @@ with the supporters alerts go to and the suppression list every send checks.
 
 from __future__ import annotations
 
+from capitolmail.outbox.deliveries import DeliveryReport
 from capitolmail.outbox.records import (
     ClaimedMessage,
     EventInfo,
@@ -36,6 +37,7 @@ __all__ = [
     "REQUEUEABLE_STATES",
     "UNFINISHED_MESSAGE_STATES",
     "ClaimedMessage",
+    "DeliveryReport",
     "EventInfo",
     "JobInfo",
     "JobNotFound",

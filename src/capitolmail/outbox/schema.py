@@ -187,3 +187,12 @@ suppressions = Table(
     Column("detail", Text, nullable=True),
     Column("suppressed_at", UTCDateTime, nullable=False),
 )
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    # SendGrid's sg_event_id of every event applied: seen once, applied once (0005).
+    Column("sg_event_id", String(255), primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_webhook_events_received_at", "received_at"),
+)

@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine
+from sqlalchemy import URL, Connection, Engine, text
 
+from capitolmail.delivery import DeliveryEvent
 from capitolmail.message import OutgoingMessage
-from capitolmail.outbox import bulk, claims, jobs, supporters, suppressions, workers
+from capitolmail.outbox import bulk, claims, deliveries, jobs, supporters, suppressions, workers
 from capitolmail.outbox.database import (
     create_store_engine,
     display_url,
@@ -25,6 +26,7 @@ from capitolmail.outbox.database import (
     storage_errors,
     transaction,
 )
+from capitolmail.outbox.deliveries import DeliveryReport
 from capitolmail.outbox.events import list_events
 from capitolmail.outbox.outcomes import record_outcomes
 from capitolmail.outbox.records import (
@@ -404,6 +406,30 @@ class Store:
         """Which of `emails` are suppressed, as `email_key` spells them."""
         with storage_errors(self._url, "read the suppression list"), self._read() as conn:
             return suppressions.suppressed_among(conn, emails)
+
+    def supporter_email(self, supporter_id: int) -> str | None:
+        """The address of supporter `supporter_id`, or None when there is no such supporter."""
+        with storage_errors(self._url, "read the supporters"), self._read() as conn:
+            return supporters.supporter_email(conn, supporter_id)
+
+    # -- provider events and health ------------------------------------------------------
+
+    def apply_delivery_events(
+        self, events: Sequence[DeliveryEvent], now: datetime
+    ) -> DeliveryReport:
+        """Apply one webhook batch in one transaction (outbox/deliveries.py has the rules).
+
+        An event id seen before is skipped, a message only moves forward, and hard
+        bounces, spam reports and unsubscribes suppress the address.
+        """
+        _aware("now", now)
+        with storage_errors(self._url, "record delivery events"), transaction(self._engine) as conn:
+            return deliveries.apply_delivery_events(conn, events, now)
+
+    def ping(self) -> None:
+        """One trivial query, for a health check; StoreError when the database is down."""
+        with storage_errors(self._url, "reach the database"), self._read() as conn:
+            conn.execute(text("SELECT 1")).scalar_one()
 
     def _read(self) -> AbstractContextManager[Connection]:
         return transaction(self._engine, read_only=True)

@@ -188,3 +188,9 @@ def supporter_page(
         query = query.where(supporters.c.consent.is_(True))
     rows = conn.execute(query.order_by(supporters.c.id).limit(limit))
     return [_info(row) for row in rows]
+
+
+def supporter_email(conn: Connection, supporter_id: int) -> str | None:
+    """The address of one supporter, or None when there is no such row (any more)."""
+    query = select(supporters.c.email).where(supporters.c.id == supporter_id)
+    return conn.execute(query).scalar_one_or_none()

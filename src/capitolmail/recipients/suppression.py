@@ -61,6 +61,31 @@ def unsuppress(store: Store, address: str) -> bool:
     return store.remove_suppression(email)
 
 
+def unsubscribe_address(store: Store, subject: int | str) -> str | None:
+    """The address an unsubscribe token's subject stands for, or None if it is gone.
+
+    A subject is a supporter id (the address is looked up, so links need not
+    carry it) or the address itself.
+    """
+    if isinstance(subject, int):
+        return store.supporter_email(subject) if 0 < subject < 2**31 else None
+    return subject.strip() or None
+
+
+def unsubscribe(store: Store, address: str, list_id: str, now: datetime, *, how: str) -> bool:
+    """Suppress `address` because its owner asked; False when it was already suppressed.
+
+    Idempotent on purpose: a mail client's one-click POST, a retry of it and the
+    person pressing the button as well must leave one row, with the first
+    unsubscribe's time (and an earlier bounce or spam report keeps its reason).
+    """
+    if store.suppressed_among([address]):
+        return False
+    detail = f"list {list_id}, {how}"
+    store.add_suppressions([Suppression(address, SuppressionReason.UNSUBSCRIBE, now, detail)])
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class SuppressionImport:
     read: int  # data rows

@@ -1,0 +1,162 @@
+"""Provider events applied to messages: delivered, bounced, dropped, spam reports.
+
+Every function takes an open connection inside a transaction; `Store` owns the
+transactions, one per webhook request, so a batch of a thousand events is one
+commit rather than a thousand. Three rules, each for a failure seen in practice:
+
+- An event id is applied once. SendGrid retries a batch that got no 2xx for 24
+  hours; the second copy must change nothing, not even the event log.
+- A message only moves forward (sent < delivered < bounced | dropped |
+  spam_report). Events arrive out of order across batches, and a `delivered`
+  that comes after a spam report must not make the complaint disappear.
+- A message in `sending` is never moved: the sender records its outcome next and
+  requires `sending` to do so. The event is kept in the log instead.
+
+Hard bounces, spam reports and unsubscribes suppress the address even when the
+message is not ours (another tool on the same SendGrid account): the address is
+just as dead, or just as unwilling, for our next send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from capitolmail.delivery import DeliveryEvent, EventKind
+from capitolmail.outbox.events import record_event
+from capitolmail.outbox.schema import messages, webhook_events
+from capitolmail.outbox.states import MessageState
+from capitolmail.outbox.suppressions import Suppression, SuppressionReason, add_suppressions
+
+# How far along a message is once the provider has it. `unknown` ranks with
+# `sent`: an event proves the provider accepted it, so it must not be requeued.
+_RANK: dict[MessageState, int] = {
+    MessageState.SENT: 0,
+    MessageState.UNKNOWN: 0,
+    MessageState.DELIVERED: 1,
+    MessageState.BOUNCED: 2,
+    MessageState.DROPPED: 2,
+    MessageState.SPAM_REPORT: 2,
+}
+_MOVES: dict[EventKind, MessageState] = {
+    EventKind.DELIVERED: MessageState.DELIVERED,
+    EventKind.BOUNCED: MessageState.BOUNCED,
+    EventKind.DROPPED: MessageState.DROPPED,
+    EventKind.SPAM_REPORT: MessageState.SPAM_REPORT,
+}
+_SUPPRESSES: dict[EventKind, SuppressionReason] = {
+    EventKind.BOUNCED: SuppressionReason.BOUNCE,
+    EventKind.SPAM_REPORT: SuppressionReason.SPAM_REPORT,
+    EventKind.UNSUBSCRIBED: SuppressionReason.UNSUBSCRIBE,
+}
+# Event-log rows for an event that moved nothing start with this ("event_opened"),
+# so they never read as a state change in a message's history.
+EVENT_PREFIX = "event_"
+_DETAIL_LIMIT = 500
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    """What one batch did, for the log line the webhook writes."""
+
+    applied: int = 0  # events recorded against one of our messages
+    moved: int = 0  # messages whose state changed
+    duplicates: int = 0  # event ids already applied
+    unmatched: int = 0  # no capitolmail message id, or one not in this database
+    unknown: int = 0  # event kinds we do not know; logged and dropped
+    suppressed: int = 0  # addresses written to the suppression list
+
+
+def apply_delivery_events(
+    conn: Connection, events: Sequence[DeliveryEvent], now: datetime
+) -> DeliveryReport:
+    report = DeliveryReport()
+    suppressions: list[Suppression] = []
+    for event in events:
+        if event.kind is EventKind.UNKNOWN:
+            report.unknown += 1
+            continue
+        if event.event_id is not None and not _first_sighting(conn, event.event_id, now):
+            report.duplicates += 1
+            continue
+        at = event.at or now
+        reason = _SUPPRESSES.get(event.kind)
+        if reason is not None and event.recipient and event.recipient.strip():
+            suppressions.append(Suppression(event.recipient, reason, at, _detail(event)))
+        row = _message(conn, event.message_id)
+        if row is None:
+            report.unmatched += 1
+            continue
+        moved_to = _move(conn, row, event.kind, now)
+        report.applied += 1
+        report.moved += moved_to is not None
+        note = None
+        if moved_to is None and event.kind in _MOVES:
+            note = f"not applied: the message is {row.state}"
+        record_event(
+            conn,
+            job_id=row.job_id,
+            message_id=row.id,
+            at=at,
+            kind=str(moved_to) if moved_to else f"{EVENT_PREFIX}{event.kind}",
+            detail="; ".join(part for part in (_detail(event), note) if part),
+        )
+    report.suppressed = add_suppressions(conn, suppressions)
+    return report
+
+
+def _first_sighting(conn: Connection, event_id: str, now: datetime) -> bool:
+    """Remember the id; False when it was already there.
+
+    INSERT … ON CONFLICT DO NOTHING rather than a SELECT first: two deliveries of
+    one batch at once then still apply it once (the second insert waits for the
+    first transaction on PostgreSQL; SQLite's write lock serialises them).
+    """
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(webhook_events)
+        .values(sg_event_id=event_id, received_at=now)
+        .on_conflict_do_nothing(index_elements=[webhook_events.c.sg_event_id])
+        .returning(webhook_events.c.sg_event_id)
+    )
+    return conn.execute(statement).first() is not None
+
+
+def _message(conn: Connection, message_id: str | None) -> Any:
+    if not message_id:
+        return None
+    query = select(messages.c.id, messages.c.job_id, messages.c.state).where(
+        messages.c.id == message_id
+    )
+    return conn.execute(query).first()
+
+
+def _move(conn: Connection, row: Any, kind: EventKind, now: datetime) -> MessageState | None:
+    """The new state, or None when the event would not move the message forward.
+
+    The UPDATE repeats the check in its WHERE, so a sender recording an outcome
+    for the same row at the same moment cannot be overwritten.
+    """
+    target = _MOVES.get(kind)
+    if target is None:
+        return None
+    current = _RANK.get(MessageState(row.state))
+    if current is None or current >= _RANK[target]:
+        return None
+    earlier = [state.value for state, rank in _RANK.items() if rank < _RANK[target]]
+    result = conn.execute(
+        update(messages)
+        .where(messages.c.id == row.id, messages.c.state.in_(earlier))
+        .values(state=target.value, updated_at=now)
+    )
+    return target if result.rowcount else None
+
+
+def _detail(event: DeliveryEvent) -> str:
+    text = f"{event.name}: {event.reason}" if event.reason else event.name
+    return text[:_DETAIL_LIMIT]

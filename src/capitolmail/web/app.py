@@ -1,0 +1,89 @@
+"""The application `capitolmail serve` runs: routes, shared context, error pages.
+
+`create_app(settings, store)` is the factory tests and the CLI both call, so a
+test serves exactly what production serves. Database failures become a 503
+page or answer (never a traceback, whose text might carry a URL), and every
+other route is Starlette's plain 404/405.
+"""
+
+from __future__ import annotations
+
+import logging
+from zoneinfo import ZoneInfo
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from capitolmail.config import Settings
+from capitolmail.errors import StoreError
+from capitolmail.outbox import Store
+from capitolmail.web.context import WebContext
+from capitolmail.web.pages import page_environment, render
+from capitolmail.web.sendgrid import load_public_key
+from capitolmail.web.status import healthz, status_page
+from capitolmail.web.unsubscribe import unsubscribe_page
+from capitolmail.web.webhooks import sendgrid_webhook
+
+log = logging.getLogger("capitolmail.web")
+
+
+def create_app(settings: Settings, store: Store) -> Starlette:
+    """The ASGI app over `store`; ConfigError when the webhook key is not a valid key."""
+    key_text = settings.web.sendgrid_public_key.strip()
+    key = load_public_key(key_text) if key_text else None
+    if key is None and settings.web.verify_webhooks:
+        log.warning(
+            "no [web] sendgrid_public_key: SendGrid webhooks will be refused (401) until it is set"
+        )
+    if not settings.web.verify_webhooks:
+        log.warning("webhook signatures are NOT verified ([web] verify_webhooks = false)")
+    context = WebContext(
+        settings=settings,
+        store=store,
+        pages=page_environment(),
+        zone=ZoneInfo(settings.timezone),
+        sendgrid_key=key,
+    )
+    routes = [
+        Route("/webhooks/sendgrid", sendgrid_webhook, methods=["POST"]),
+        Route("/u/{token}", unsubscribe_page, methods=["GET", "POST"]),
+        Route("/status", status_page, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={StoreError: _store_unavailable})
+    app.state.web = context
+    return app
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    log.error("%s %s: %s", request.method, _route_name(request), exc)
+    context: WebContext = request.app.state.web
+    return render(
+        context.pages,
+        "unavailable.html.j2",
+        503,
+        message="The service is temporarily unavailable. Please try again in a few minutes.",
+    )
+
+
+def _route_name(request: Request) -> str:
+    """The path without an unsubscribe token, which must not reach the log."""
+    path = request.url.path
+    return "/u/…" if path.startswith("/u/") else path
+
+
+class HideTokensFilter(logging.Filter):
+    """Blanks unsubscribe tokens in uvicorn's access log lines.
+
+    A token is as good as the person's consent to leave the list, and for an
+    address subject it carries the address itself.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        path = args[2] if isinstance(args, tuple) and len(args) >= 3 else None
+        if isinstance(path, str) and path.startswith("/u/"):
+            record.args = (*args[:2], "/u/…", *args[3:])  # type: ignore[index]
+        return True

@@ -1,0 +1,146 @@
+"""SendGrid's signed event webhook: `verify` the request, then `parse_events` its body.
+
+SendGrid signs every POST with ECDSA (P-256, SHA-256) over the text of the
+X-Twilio-Email-Event-Webhook-Timestamp header followed by the raw body, and
+sends the DER signature in base64. The verification key it shows is base64 DER
+(a PEM without its armour lines). The raw bytes are verified, never re-encoded
+JSON: one changed space and the signature no longer matches.
+
+A signed request can still be replayed; refusing a timestamp more than
+`MAX_SKEW` from our clock bounds that to five minutes, and the event ids the
+outbox remembers make a replay inside the window harmless.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
+
+from capitolmail.delivery import DeliveryEvent, EventKind
+from capitolmail.errors import ConfigError, WebhookVerificationError
+from capitolmail.providers.sendgrid_payload import MESSAGE_ID_ARG
+
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+# Five minutes either way: SendGrid signs as it posts, so an older timestamp is a
+# replay, and a clock that far ahead is one we should not trust either.
+MAX_SKEW = 300.0
+# Longer ids cannot be stored (webhook_events.sg_event_id) and are not SendGrid's.
+MAX_EVENT_ID = 255
+
+# SendGrid's event names; `bounce` is split by its `type` below.
+_KINDS: dict[str, EventKind] = {
+    "processed": EventKind.PROCESSED,
+    "deferred": EventKind.DEFERRED,
+    "delivered": EventKind.DELIVERED,
+    "bounce": EventKind.BOUNCED,
+    "dropped": EventKind.DROPPED,
+    "spamreport": EventKind.SPAM_REPORT,
+    "unsubscribe": EventKind.UNSUBSCRIBED,
+    "group_unsubscribe": EventKind.UNSUBSCRIBED,
+    "open": EventKind.OPENED,
+    "click": EventKind.CLICKED,
+}
+
+
+def load_public_key(text: str) -> ec.EllipticCurvePublicKey:
+    """The key from settings, as SendGrid shows it (base64 DER) or as a PEM block."""
+    try:
+        if "-----BEGIN" in text:
+            key = load_pem_public_key(text.encode("ascii"))
+        else:
+            key = load_der_public_key(base64.b64decode("".join(text.split()), validate=True))
+    except (ValueError, TypeError, UnicodeEncodeError, binascii.Error):
+        key = None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise ConfigError(
+            "capitolmail.toml [web]: sendgrid_public_key is not an ECDSA P-256 public key; "
+            "copy the verification key from SendGrid's Mail Settings > Event Webhook"
+        )
+    return key
+
+
+def verify(
+    body: bytes,
+    headers: Mapping[str, str],
+    key: ec.EllipticCurvePublicKey,
+    *,
+    now: float,
+) -> None:
+    """Raise WebhookVerificationError unless SendGrid signed `body` within MAX_SKEW of `now`.
+
+    `headers` must look names up without regard to case (Starlette's Headers do).
+    The reasons are for our log; the client is told only 401.
+    """
+    signature = headers.get(SIGNATURE_HEADER)
+    timestamp = headers.get(TIMESTAMP_HEADER)
+    if not signature or not timestamp:
+        raise WebhookVerificationError("the request is not signed")
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
+        raise WebhookVerificationError("the signature timestamp is not a Unix time")
+    if abs(now - int(timestamp)) > MAX_SKEW:
+        raise WebhookVerificationError("the signature timestamp is more than 5 minutes off")
+    try:
+        der = base64.b64decode(signature.strip(), validate=True)
+        key.verify(der, timestamp.encode("ascii") + body, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError, binascii.Error):
+        raise WebhookVerificationError("the signature does not match") from None
+
+
+def parse_events(body: bytes) -> list[DeliveryEvent]:
+    """The events of one batch, in order; ValueError when the body is not a JSON list.
+
+    An item that is not an object, or names an event we do not know, becomes an
+    `unknown` event rather than failing the batch: SendGrid would retry a
+    refused batch for a day, and the good events in it would wait as long.
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"the body is not JSON ({err})") from None
+    if not isinstance(data, list):
+        raise ValueError(f"the body is a JSON {type(data).__name__}, not a list of events")
+    return [_event(item) for item in data]
+
+
+def _event(item: Any) -> DeliveryEvent:
+    if not isinstance(item, dict):
+        return DeliveryEvent(EventKind.UNKNOWN, type(item).__name__, None, None, None, None, None)
+    name = _text(item.get("event")) or "(no event name)"
+    kind = _KINDS.get(name, EventKind.UNKNOWN)
+    if kind is EventKind.BOUNCED and item.get("type") == "blocked":
+        kind = EventKind.BLOCKED
+    event_id = _text(item.get("sg_event_id"))
+    return DeliveryEvent(
+        kind=kind,
+        name=name,
+        message_id=_text(item.get(MESSAGE_ID_ARG)),
+        recipient=_text(item.get("email")),
+        at=_time(item.get("timestamp")),
+        reason=_text(item.get("reason")) or _text(item.get("response")),
+        event_id=event_id if event_id and len(event_id) <= MAX_EVENT_ID else None,
+        raw=item,
+    )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None

@@ -1,0 +1,83 @@
+"""POST /webhooks/sendgrid: verify, parse, apply the batch in one transaction, answer.
+
+SendGrid retries anything but a 2xx for 24 hours, so only two answers are not
+2xx: 401 for a request SendGrid did not sign (a retry cannot fix it, but nor
+may we apply it), and 503 when the database is down (a retry will fix it).
+A batch we cannot read, or events we do not know, are logged and answered 204:
+retrying them would only bring them back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from datetime import UTC, datetime
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from capitolmail.delivery import EventKind
+from capitolmail.errors import StoreError, WebhookVerificationError
+from capitolmail.web.context import read_body, web_context
+from capitolmail.web.sendgrid import parse_events, verify
+
+log = logging.getLogger("capitolmail.web.webhooks")
+
+# SendGrid posts batches of events a few hundred kilobytes long; far more is not SendGrid.
+MAX_BODY = 8 * 1024 * 1024
+
+
+async def sendgrid_webhook(request: Request) -> Response:
+    web = web_context(request)
+    body = await read_body(request, MAX_BODY)
+    if body is None:
+        log.warning("refused a SendGrid webhook: the body is over %d bytes", MAX_BODY)
+        return PlainTextResponse("request body too large", 413)
+    if web.settings.web.verify_webhooks:
+        if web.sendgrid_key is None:
+            log.error(
+                "refused a SendGrid webhook: no verification key; set [web] "
+                "sendgrid_public_key in capitolmail.toml (or verify_webhooks = false, "
+                "for a local test only)"
+            )
+            return _unauthorised()
+        try:
+            verify(body, request.headers, web.sendgrid_key, now=time.time())
+        except WebhookVerificationError as err:
+            log.warning("refused a SendGrid webhook from %s: %s", _client(request), err)
+            return _unauthorised()
+    try:
+        events = parse_events(body)
+    except ValueError as err:
+        log.warning("ignored a SendGrid webhook batch: %s", err)
+        return Response(status_code=204)
+    unknown = Counter(event.name for event in events if event.kind is EventKind.UNKNOWN)
+    for name, count in unknown.items():
+        log.warning("ignored %d SendGrid event(s) of unknown type %r", count, name)
+    try:
+        report = await run_in_threadpool(web.store.apply_delivery_events, events, datetime.now(UTC))
+    except StoreError as err:
+        log.error("could not apply a SendGrid webhook batch (SendGrid will retry): %s", err)
+        return PlainTextResponse("database unavailable; try again", 503)
+    log.info(
+        "SendGrid webhook: %d events, %d applied, %d moved a message, %d duplicates, "
+        "%d not ours, %d unknown, %d addresses suppressed",
+        len(events),
+        report.applied,
+        report.moved,
+        report.duplicates,
+        report.unmatched,
+        report.unknown,
+        report.suppressed,
+    )
+    return Response(status_code=204)
+
+
+def _unauthorised() -> Response:
+    return PlainTextResponse("invalid or missing signature", 401)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "an unknown client"
