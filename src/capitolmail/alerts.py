@@ -27,7 +27,7 @@ from capitolmail.errors import CapitolmailError, ConfigError, InputError, Proble
 from capitolmail.letters.definition import Letter, load_letter
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import QueuedMessage, Store, SupporterInfo, email_key
-from capitolmail.queueing import Sender, resolve_sender
+from capitolmail.queueing import SUPPRESSED_AT_QUEUE, Sender, resolve_sender
 from capitolmail.recipients.constituents import Delegation, DelegationFinder
 from capitolmail.recipients.legislators import Roster
 from capitolmail.recipients.states import normalise_state
@@ -267,7 +267,7 @@ def _alert_messages(
             key = email_key(supporter.email)
             reason = None
             if key in suppressed:
-                reason = "suppressed when queued: the address is on the suppression list"
+                reason = SUPPRESSED_AT_QUEUE
                 result.suppressed += 1
             result.messages += 1
             if not delegation.district_known:

@@ -94,11 +94,33 @@ def _header(name: str, value: str) -> str:
     """One header, RFC 2047-encoded when not ASCII and folded when long."""
     if value.isascii() and len(name) + 2 + len(value) <= _MAX_HEADER_LINE:
         return f"{name}: {value}"
-    charset = "us-ascii" if value.isascii() else "utf-8"
-    folded = Header(value, charset, header_name=name).encode(
+    if value.isascii():
+        return _fold_ascii(f"{name}: {value}")
+    folded = Header(value, "utf-8", header_name=name).encode(
         linesep="\r\n", maxlinelen=_MAX_HEADER_LINE
     )
     return f"{name}: {folded}"
+
+
+def _fold_ascii(line: str) -> str:
+    """Fold at spaces, never before the first word of the value.
+
+    The email package's folder breaks right after "Name:" when the first word is
+    long (a List-Unsubscribe URL), leaving a blank first line that some receivers
+    read as an empty header. A word longer than a line stays whole: 998 is the
+    hard limit, 78 only the recommended one.
+    """
+    name, _, value = line.partition(": ")
+    lines: list[str] = []
+    current = f"{name}:"
+    for word in value.split(" "):
+        if current.endswith(":") or len(current) + 1 + len(word) <= _MAX_HEADER_LINE:
+            current = f"{current} {word}"
+        else:
+            lines.append(current)
+            current = f" {word}"
+    lines.append(current)
+    return "\r\n".join(lines)
 
 
 def _text_part(body: str, subtype: str) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,13 +21,14 @@ from capitolmail.errors import ConfigError, InputError, Problem, display_path
 from capitolmail.letters.definition import Letter, load_letter, normalise_address
 from capitolmail.letters.signers import SignerList, load_signers
 from capitolmail.message import OutgoingMessage, has_line_break
-from capitolmail.outbox import QueuedMessage, Store
+from capitolmail.outbox import QueuedMessage, Store, email_key
 from capitolmail.recipients.contacts import OfficeContact, load_contacts
 from capitolmail.recipients.legislators import Legislator, Roster
 from capitolmail.recipients.targeting import select_legislators
 from capitolmail.templates.render import LetterTemplates
 
 Progress = Callable[[int, int], None]
+SUPPRESSED_AT_QUEUE = "suppressed when queued: the address is on the suppression list"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class QueueResult:
     offices: int
     offices_by_chamber: dict[str, int]
     offices_without_contacts: tuple[Legislator, ...]
+    suppressed: int = 0
 
 
 def prepare_letter(
@@ -212,9 +214,21 @@ def queue_letter(
     """Render every message, refuse resends, then store the job in one transaction."""
     messages = list(render_messages(prepared, organisation=organisation, progress=progress))
     job_id = None
+    suppressed = 0
     if store is not None:
         if not allow_resend:
             _refuse_resend(store, prepared.letter, messages)
+        # A contact on the suppression list (a hard bounce, a complaint) is kept as a
+        # `suppressed` row, so `status` shows the office was skipped and why.
+        blocked = store.suppressed_among(m.message.to_email for m in messages)
+        if blocked:
+            messages = [
+                replace(m, suppressed=SUPPRESSED_AT_QUEUE)
+                if email_key(m.message.to_email) in blocked
+                else m
+                for m in messages
+            ]
+            suppressed = len([m for m in messages if m.suppressed])
         if not dry_run:
             job_id = store.create_job(
                 letter_slug=prepared.letter.slug, kind="joint", messages=messages, now=now
@@ -227,6 +241,7 @@ def queue_letter(
         offices=len(reached_offices),
         offices_by_chamber=dict(sorted(chambers.items())),
         offices_without_contacts=prepared.offices_without_contacts,
+        suppressed=suppressed,
     )
 
 

@@ -6,6 +6,7 @@ the values they need from it rather than reading settings themselves.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from dataclasses import dataclass, field
 from importlib import resources
@@ -16,6 +17,8 @@ from capitolmail.errors import CapitolmailError, ConfigError, display_path
 from capitolmail.outbox import Store
 
 CONTACTS_FILE = Path("recipients") / "offices.csv"
+SUPPORTERS_FILE = Path("recipients") / "supporters.csv"
+ENV_FILE = ".env"
 
 
 @dataclass
@@ -82,4 +85,16 @@ def init_workspace(target: Path) -> list[Path]:
             shutil.copyfile(path, dest)
             written.append(dest)
     (target / STATE_DIR).mkdir(exist_ok=True)
+    env = target / ENV_FILE
+    if not env.exists():
+        # A fresh secret per workspace: the example alert works at once, and no two
+        # workspaces (or a leaked sample) can forge each other's unsubscribe links.
+        env.write_text(
+            "# Secrets for this workspace; .gitignore keeps this file out of git.\n"
+            "# Signs one-click unsubscribe links: changing it voids links already sent.\n"
+            f"CAPITOLMAIL_UNSUBSCRIBE_SECRET={secrets.token_hex(32)}\n",
+            encoding="utf-8",
+        )
+        env.chmod(0o600)
+        written.append(env)
     return written

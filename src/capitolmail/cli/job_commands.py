@@ -72,9 +72,10 @@ def queue_command(workspace: Workspace, slug: str, dry_run: bool, allow_resend: 
             "nothing stored."
         )
         return
+    skipped = f"; {result.suppressed} suppressed, not to be sent" if result.suppressed else ""
     err.print(
         f"Queued job {result.job_id}: {result.messages} messages to {result.offices} offices "
-        f"({chambers}). Send it with: capitolmail send {result.job_id}"
+        f"({chambers}{skipped}). Send it with: capitolmail send {result.job_id}"
     )
     out.print(str(result.job_id))
 
