@@ -6,6 +6,7 @@ these pin down what the scheduler does with its persistent job store.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -111,3 +112,17 @@ def test_one_scheduler_per_process(store: Store) -> None:
     # The first one's exit frees the slot.
     with JobScheduler(store, grace=GRACE):
         pass
+
+
+def test_stopping_while_the_mirror_runs_never_hangs(store: Store) -> None:
+    """APScheduler's shutdown(wait=True) would wait for a mirror that waits for it."""
+    job_id = _queue(store)
+    store.schedule_job(job_id, datetime.now(UTC) + timedelta(hours=1), datetime.now(UTC))
+    for _ in range(20):
+        scheduler = JobScheduler(store, grace=GRACE, poll_seconds=0.01)
+        scheduler.start()
+        time.sleep(0.03)  # several mirrors, one likely running when stop() comes
+        stopper = threading.Thread(target=scheduler.stop)
+        stopper.start()
+        stopper.join(timeout=20)
+        assert not stopper.is_alive(), "stop() hung"

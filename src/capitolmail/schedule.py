@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -107,6 +108,11 @@ class JobScheduler:
         self.started: list[int] = []
         self.missed: list[int] = []
         self._scheduler: BackgroundScheduler | None = None
+        # Calls of ours running in APScheduler's threads, and whether we are stopping:
+        # see stop() for why they are counted.
+        self._running = 0
+        self._stopping = False
+        self._calls = threading.Condition()
 
     def __enter__(self) -> JobScheduler:
         self.start()
@@ -153,10 +159,35 @@ class JobScheduler:
         self._scheduler = scheduler
 
     def stop(self) -> None:
+        """Let our running calls finish, refuse new ones, then shut APScheduler down.
+
+        APScheduler's shutdown(wait=True) holds its job-store lock while it waits
+        for running jobs, and a running mirror needs that lock: the two would wait
+        on each other for ever. So we wait for our own calls first, with new ones
+        turned away, and then shut down without waiting.
+        """
+        with self._calls:
+            self._stopping = True
+            self._calls.wait_for(lambda: self._running == 0, timeout=60)
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
-            scheduler.shutdown(wait=True)
+            scheduler.shutdown(wait=False)
         self._release()
+
+    @contextmanager
+    def _call(self) -> Iterator[bool]:
+        """Yields False when stopping: the caller then does nothing."""
+        with self._calls:
+            if self._stopping:
+                yield False
+                return
+            self._running += 1
+        try:
+            yield True
+        finally:
+            with self._calls:
+                self._running -= 1
+                self._calls.notify_all()
 
     def _release(self) -> None:
         global _active
@@ -166,9 +197,12 @@ class JobScheduler:
 
     def sync(self) -> None:
         """Make APScheduler's jobs match the jobs table's scheduled jobs."""
-        scheduler = self._scheduler
-        if scheduler is None:
-            return
+        with self._call() as allowed:
+            scheduler = self._scheduler
+            if allowed and scheduler is not None:
+                self._sync(scheduler)
+
+    def _sync(self, scheduler: BackgroundScheduler) -> None:
         try:
             wanted = {
                 f"{_PREFIX}{job_id}": at for job_id, at in self.store.scheduled_jobs().items()
@@ -199,16 +233,15 @@ class JobScheduler:
             log.exception("could not bring the schedule up to date; trying again shortly")
 
     def start_job(self, job_id: int) -> None:
-        result = self.store.start_due_jobs(self.clock(), grace=self.grace, job_id=job_id)
-        self._report(result.started, result.missed)
+        with self._call() as allowed:
+            if allowed:
+                result = self.store.start_due_jobs(self.clock(), grace=self.grace, job_id=job_id)
+                self._report(result.started, result.missed)
 
     def _on_missed(self, event: JobExecutionEvent) -> None:
-        if not event.job_id.startswith(_PREFIX):
-            return
-        job_id = int(event.job_id.removeprefix(_PREFIX))
-        # The store decides again, with its own clock: the same rule, one answer.
-        result = self.store.start_due_jobs(self.clock(), grace=self.grace, job_id=job_id)
-        self._report(result.started, result.missed)
+        if event.job_id.startswith(_PREFIX):
+            # The store decides again, with its own clock: the same rule, one answer.
+            self.start_job(int(event.job_id.removeprefix(_PREFIX)))
 
     def _report(self, started: list[int], missed: list[int]) -> None:
         for job_id in started:
