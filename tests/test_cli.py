@@ -166,7 +166,8 @@ def test_unknown_letter_suggests_the_closest(cli: Invoke) -> None:
     assert result.exit_code == 1
     assert result.stderr == (
         'Error: letters/block-arm-sale/letter.toml: no letter "block-arm-sale" '
-        '(did you mean "block-arms-sale"?); letters in this workspace: block-arms-sale, urge-senators\n'
+        '(did you mean "block-arms-sale"?); letters in this workspace: '
+        "block-arms-sale, urge-senators\n"
     )
 
 
