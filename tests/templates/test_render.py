@@ -463,6 +463,21 @@ def test_templates_cannot_change_data_shared_between_recipients(tmp_path: Path) 
     assert names == ["Ana"]
 
 
+def test_the_sandbox_still_refuses_on_the_thousandth_render(tmp_path: Path) -> None:
+    """Verdicts are remembered per type and name for speed; refusals must be too."""
+    body = "{{ names[0].upper() }} {{ '{0.__class__}'.format(names) }}{{ names.append('x') }}\n"
+    root = workspace(tmp_path, {f"{LETTER}/body.txt.j2": body})
+    templates = letter(root, text="body.txt.j2")
+    names = ["Ana"]
+    for _ in range(3):
+        problems = render_error(templates, {"names": names})
+        assert [p.message for p in problems] == [
+            "access to attribute '__class__' of 'list' object is unsafe; "
+            "templates may only read the letter's data"
+        ]
+    assert names == ["Ana"]
+
+
 def test_an_exception_in_a_filter_names_template_and_line(tmp_path: Path) -> None:
     root = workspace(tmp_path, {f"{LETTER}/body.txt.j2": "\n\n{{ office | salutation }}\n"})
 

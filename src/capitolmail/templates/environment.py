@@ -41,6 +41,8 @@ from capitolmail.templates.filters import FILTERS
 BUILTIN_PREFIX = "capitolmail"
 LAYOUTS_DIR = Path(__file__).parent / "layouts"
 _HTML_SUFFIXES = (".html.j2", ".html")
+# The str methods the sandbox wraps (a format string could reach attributes).
+_STR_FORMATTERS = frozenset({"format", "format_map"})
 
 
 class MissingValueError(UndefinedError):
@@ -124,6 +126,39 @@ def _autoescape(name: str | None) -> bool:
     return name is not None and name.endswith(_HTML_SUFFIXES)
 
 
+class LetterEnvironment(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with its attribute verdicts remembered.
+
+    The sandbox asks, for every `.name` a template reads, whether the attribute
+    is safe; the answer depends only on the object's type and the name (Jinja's
+    checks are isinstance tests and name tests), yet costs a dozen calls. An
+    alert to 300,000 supporters reads about fifty attributes each, which made
+    those checks half of the queueing time. The verdicts are kept per (type,
+    name), so the rules are Jinja's own and only the repetition goes.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._verdicts: dict[tuple[type, str], bool] = {}
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        key = (type(obj), attr)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self._verdicts[key] = super().is_safe_attribute(obj, attr, value)
+        return verdict
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # An attribute already judged safe on this type is read directly; anything
+        # else (first sight, unsafe, missing, str.format) takes Jinja's full path.
+        if self._verdicts.get((type(obj), attribute)) and attribute not in _STR_FORMATTERS:
+            try:
+                return getattr(obj, attribute)
+            except AttributeError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 def build_environment(letter_dir: Path, *, workspace_root: Path) -> SandboxedEnvironment:
     """One environment per letter; its templates are compiled once and reused.
 
@@ -138,7 +173,7 @@ def build_environment(letter_dir: Path, *, workspace_root: Path) -> SandboxedEnv
             PrefixLoader({BUILTIN_PREFIX: FileSystemLoader(LAYOUTS_DIR)}),
         ]
     )
-    env = ImmutableSandboxedEnvironment(
+    env = LetterEnvironment(
         loader=loader,
         undefined=LetterUndefined,
         autoescape=_autoescape,
