@@ -334,3 +334,35 @@ def test_preview_and_check_of_an_alert(alerts: Path, cli: Invoke) -> None:
     assert missing.exit_code == 1
     assert '"hana@example.net" is not in the audience of urge-senators' in missing.stderr
     assert json.loads(cli("status", "--json").stdout)["jobs"] == []
+
+
+def test_a_one_click_unsubscribe_between_queueing_and_sending_stops_that_alert(
+    alerts: Path, cli: Invoke
+) -> None:
+    """Gmail's one-click POST reaches `capitolmail serve`; the worker then skips Eli."""
+    from capitolmail.unsubscribe import make_token
+    from capitolmail.web import create_app
+    from tests.servers.web import LiveServer
+    from tests.web.conftest import call
+
+    assert cli("queue", "urge-senators").exit_code == 0
+    settings = load_settings(alerts)
+    secret = settings.unsubscribe_secret
+    assert secret is not None
+    with Store.open(settings.database_url_for(alerts)) as store:
+        eli = next(s for s in store.list_supporters() if s.email == "eli@example.net")
+        token = make_token(secret.get_secret_value(), eli.id, LIST_ID)
+        with LiveServer(create_app(settings, store)) as server:
+            reply = call(
+                "POST",
+                f"{server.url}/u/{token}",
+                body=b"List-Unsubscribe=One-Click",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+        assert reply.status == 200
+        assert store.suppressed_among(["eli@example.net"]) == {"eli@example.net"}
+
+    _send(cli)
+    assert sorted(_outbox(alerts)) == ["ada", "ben", "carmen", "dee", "fatima"]
+    job = _job(cli)
+    assert job["counts"] == {"sent": 5, "suppressed": 1}

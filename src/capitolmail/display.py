@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +29,8 @@ from capitolmail.progress import format_seconds
 from capitolmail.rate import parse_rate
 from capitolmail.recipients.legislators import Legislator
 from capitolmail.timing import SendWindow
+
+log = logging.getLogger("capitolmail.progress")
 
 # Order in which `status` shows message states: the working ones first.
 STATE_ORDER = (
@@ -241,8 +245,12 @@ def print_json(data: Any) -> None:
 
 
 @contextmanager
-def progress_bar(description: str, total: int) -> Iterator[Any]:
-    """A rich bar with rate and ETA on a terminal; silent otherwise (the summary follows)."""
+def progress_bar(description: str, total: int, *, log_every: float = 5.0) -> Iterator[Any]:
+    """A rich bar with rate and ETA on a terminal; a log line every few seconds otherwise.
+
+    A queue of 300,000 alerts run from cron or CI takes a minute or more: its log
+    should say it is moving, and how fast, without a bar's control characters.
+    """
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -253,11 +261,31 @@ def progress_bar(description: str, total: int) -> Iterator[Any]:
         disable=not err.is_terminal,
         transient=True,
     )
+    started = time.monotonic()
+    next_log = started + log_every
     with progress:
         task = progress.add_task(description, total=total)
 
         def advance(done: int, total_now: int | None = None) -> None:
+            nonlocal next_log
             progress.update(task, completed=done, total=total_now or total)
+            now = time.monotonic()
+            if err.is_terminal or now < next_log:
+                return
+            next_log = now + log_every
+            of = total_now or total
+            rate = done / (now - started)
+            left = f", about {format_seconds((of - done) / rate)} left" if rate and of else ""
+            log.info(
+                "%s: %s of %s (%.0f%%), %.0f/s%s",
+                description,
+                f"{done:,}",
+                f"{of:,}",
+                100 * done / of if of else 100,
+                rate,
+                left,
+                extra={"done": done, "total": of, "rate_per_second": round(rate, 1)},
+            )
 
         yield advance
 
