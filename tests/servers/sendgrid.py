@@ -23,7 +23,6 @@ import itertools
 import json
 import math
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -34,7 +33,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import uvicorn
 from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
@@ -42,6 +40,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.servers.threaded import ServerThread
 
 SPEC_PATH = Path(__file__).parents[2].parent / "shared" / "specs" / "sendgrid" / "tsg_mail_v3.json"
 SPEC_MISSING = (
@@ -244,8 +244,7 @@ class SendGridStandIn:
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._runner: ServerThread | None = None
         self.url = ""
         app = Starlette(routes=[Route("/v3/mail/send", self._mail_send, methods=["POST"])])
         self._app = app
@@ -306,43 +305,20 @@ class SendGridStandIn:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
-        # listener's proto says TCP, and without it every reply with a body waits 40 ms
-        # for a delayed ACK (Nagle).
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
+        self._runner = ServerThread(
             self._asgi,
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
+            name="sendgrid-stand-in",
             interface="asgi3",
             proxy_headers=False,
             timeout_keep_alive=30,  # keep the client's pooled connections for a benchmark's pauses
-            timeout_graceful_shutdown=1,
         )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="sendgrid-stand-in"
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the SendGrid stand-in did not start")
-            time.sleep(0.01)
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner.start()
+        self.url = self._runner.url
 
     def stop(self) -> None:
-        if self._server is None or self._thread is None:
-            return
-        self._server.should_exit = True
-        self._thread.join(timeout=5)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
 
     def __enter__(self) -> Self:
         self.start()
