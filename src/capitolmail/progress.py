@@ -75,6 +75,7 @@ class SendProgress:
         self.live = live
         self.log_every = log_every
         self.jobs: dict[int, _JobProgress] = {}
+        self._before: dict[int, int] = {}
         # The first line after a few seconds, when there is a rate to report.
         self._next_log = time.monotonic() + log_every
         self._progress = Progress(
@@ -90,6 +91,9 @@ class SendProgress:
         )
 
     def __enter__(self) -> SendProgress:
+        # What each job had finished before this run: the sender reports outcomes
+        # after recording a batch, so a count read later would include some twice.
+        self._before = {job.id: _finished(job) for job in self.store.list_jobs()}
         self._progress.__enter__()
         return self
 
@@ -101,7 +105,7 @@ class SendProgress:
         if label not in _FINISHING:
             return
         now = time.monotonic()
-        job.done += 1
+        job.done = min(job.done + 1, job.total)
         job.finished_at.append(now)
         if label == "sent":
             job.sent += 1
@@ -116,7 +120,7 @@ class SendProgress:
     def _track(self, job_id: int) -> _JobProgress:
         info = self.store.get_job(job_id)
         # Messages finished before this run count as done: the bar shows the job, not the run.
-        job = _JobProgress(total=info.total, done=_finished(info))
+        job = _JobProgress(total=info.total, done=self._before.get(job_id, 0))
         if self.live:
             job.task = self._progress.add_task(
                 f"Job {job_id} ({info.letter_slug})", total=info.total, completed=job.done
