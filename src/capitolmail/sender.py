@@ -10,19 +10,29 @@ Threads do the provider calls (N in flight); this thread alone claims and
 records, in batches, so the database sees a few large transactions rather than
 thousands of small ones. Messages are claimed only when a thread is free to
 send them, so a SIGKILL leaves at most `concurrency` messages `unknown`.
+
+A provider with `submit(message) -> Future[Receipt]` and `run_until(until,
+timeout)` (SendGrid's, which keeps every request on one asyncio loop) gets the
+messages through `submit` instead of a thread each, and this thread runs the
+provider's loop whenever it waits for sends to finish: at hundreds of requests in
+flight a thread per request cost more of the process's one core (the GIL) than
+claiming, building and recording together, and a loop in a thread of its own kept
+taking the GIL from the store's transactions (providers/event_loop.py).
+Either way a finished send lands in one queue, which this thread reads.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import random
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -32,8 +42,9 @@ from capitolmail.errors import (
     StoreError,
     TransientSendError,
 )
+from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import ClaimedMessage, Outcome, Store
-from capitolmail.providers import Provider
+from capitolmail.providers import Provider, Receipt
 from capitolmail.rate import Rate, TokenBucket
 
 log = logging.getLogger("capitolmail.sender")
@@ -95,7 +106,15 @@ class _Result:
 
     claimed: ClaimedMessage
     provider_message_id: str | None = None
-    error: Exception | None = None
+    error: BaseException | None = None
+
+
+def _result(claimed: ClaimedMessage, future: Future[Receipt]) -> _Result:
+    try:
+        receipt = future.result()
+    except BaseException as err:  # a cancelled send too: _outcome_for classifies it
+        return _Result(claimed, error=err)
+    return _Result(claimed, provider_message_id=receipt.provider_message_id)
 
 
 def new_worker_id() -> str:
@@ -169,7 +188,17 @@ class _SendLoop:
         self.hold_until = 0.0  # monotonic time before which nothing new is handed over
         self.presumed_dead = False  # another worker took our rows: record nothing more
         self.next_heartbeat = 0.0
-        self.in_flight: dict[Future[_Result], ClaimedMessage] = {}
+        self.in_flight: dict[Future[Receipt], ClaimedMessage] = {}
+        # Finished sends, put there by whichever thread finished them.
+        self.done: queue.SimpleQueue[Future[Receipt]] = queue.SimpleQueue()
+        self.provider_submit: Callable[[OutgoingMessage], Future[Receipt]] | None = getattr(
+            provider, "submit", None
+        )
+        self.provider_run: Callable[[Callable[[], bool], float], None] | None = getattr(
+            provider, "run_until", None
+        )
+        if self.provider_submit is None or self.provider_run is None:
+            self.provider_submit = self.provider_run = None
         self.min_claim = max(1, options.concurrency // 8)
         self.outcomes: list[tuple[Outcome, ClaimedMessage, str]] = []
 
@@ -254,26 +283,38 @@ class _SendLoop:
         if self.stop.is_set():
             self._give_back(claimed, "not sent: the worker stopped")
             return
-        self.in_flight[pool.submit(self._send, claimed)] = claimed
-
-    def _send(self, claimed: ClaimedMessage) -> _Result:
-        """Runs in a sending thread: the provider call and nothing else."""
-        try:
-            receipt = self.provider.send(claimed.message)
-        except Exception as err:  # classified in _outcome_for; nothing may escape a thread
-            return _Result(claimed, error=err)
-        return _Result(claimed, provider_message_id=receipt.provider_message_id)
+        future: Future[Receipt]
+        if self.provider_submit is None:
+            # The thread runs the provider call and nothing else; what it raises is
+            # kept in the Future and classified in _outcome_for.
+            future = pool.submit(self.provider.send, claimed.message)
+        else:
+            try:
+                future = self.provider_submit(claimed.message)
+            except Exception as err:
+                future = Future()
+                future.set_exception(err)
+        self.in_flight[future] = claimed
+        future.add_done_callback(self.done.put)
 
     def _collect(self, *, block: bool) -> None:
         if not self.in_flight:
             return
-        done, _ = wait(
-            list(self.in_flight), timeout=_TICK if block else 0, return_when=FIRST_COMPLETED
-        )
-        for future in done:
-            self.in_flight.pop(future)
-            result = future.result()
-            self.outcomes.append(self._outcome_for(result))
+        if self.provider_run is not None:
+            # The provider's requests make progress only while this thread runs them.
+            self.provider_run(lambda: not self.done.empty(), _TICK if block else 0.0)
+            block = False
+        try:
+            future = self.done.get(timeout=_TICK) if block else self.done.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            claimed = self.in_flight.pop(future)
+            self.outcomes.append(self._outcome_for(_result(claimed, future)))
+            try:
+                future = self.done.get_nowait()
+            except queue.Empty:
+                return
 
     def _outcome_for(self, result: _Result) -> tuple[Outcome, ClaimedMessage, str]:
         claimed, err = result.claimed, result.error
@@ -333,6 +374,13 @@ class _SendLoop:
 
     def _record(self) -> None:
         if not self.outcomes or self.presumed_dead:
+            return
+        free = self.options.concurrency - len(self.in_flight)
+        if free < self.min_claim and self.in_flight and not self.stop.is_set():
+            # Like a claim, a record is a write transaction with a fixed cost, so it
+            # waits for the same worthwhile batch. It still comes before every claim
+            # (_loop claims only past this same mark), so the rows in `sending` never
+            # outnumber the threads: at most `concurrency` are left `unknown` by a crash.
             return
         batch, self.outcomes = self.outcomes, []
         try:

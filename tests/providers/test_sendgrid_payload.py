@@ -12,6 +12,7 @@ from capitolmail.providers.sendgrid_payload import (
     build_request,
     check_limits,
 )
+from capitolmail.providers.sendgrid_shape import assemble, assemble_with_helpers
 
 from ..servers.sendgrid import SPEC_MISSING, load_spec, request_validator, schema_problems
 from .contract import sample_message
@@ -197,6 +198,44 @@ def test_body_starting_with_an_api_key_is_refused_without_echoing_it() -> None:
     message = refused(text="SG.abcdefGHIJ.klmnopQRST is our key\n")
     assert "abcdefGHIJ" not in message
     assert "SendGrid API key" in message
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"html": None},
+        {"html": ""},
+        {"reply_to": None},
+        {"from_name": ""},
+        {"to_name": ""},
+        {"to_name": "José Núñez", "subject": "Carta de la coalición — Luján"},
+        {"headers": (("X-Campaign", "arms"), ("List-Id", "<arms.example.org>"))},
+        {"categories": ("a", "b", "c")},
+        {"categories": ()},
+        {"text": "Body with \x00capitolmail-to-email\x00 in it\n"},
+        {"html": "<p>SG.abcdefGHIJ.klmnopQRST later in the body is not refused</p>"},
+    ],
+)
+@pytest.mark.parametrize(("sandbox", "group"), [(False, None), (True, 42)])
+def test_a_cached_shape_builds_exactly_what_the_helpers_build(
+    changes: dict[str, Any], sandbox: bool, group: int | None
+) -> None:
+    """assemble fills a shape the helpers built once per letter; it must not differ."""
+    for n in range(3):  # the first message builds the shape, the others reuse it
+        message = sample_message(
+            message_id=f"6f1c2d3e-0000-4000-8000-00000000000{n}",
+            to_email=f"office{n}@senate.example.org",
+            **changes,
+        )
+        assert assemble(message, sandbox, group) == assemble_with_helpers(message, sandbox, group)
+
+
+def test_a_body_starting_with_an_api_key_is_refused_after_a_shape_is_cached() -> None:
+    build_payload(sample_message())
+    for body in ({"text": "SG.abcdefGHIJ.klmnopQRST is our key\n"}, {"html": "SG.ab.cd"}):
+        with pytest.raises(PermanentSendError, match="looks like a SendGrid API key"):
+            build_payload(sample_message(**body))
 
 
 # check_limits guards any payload, including shapes build_payload never makes.

@@ -14,12 +14,25 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    String,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    type_coerce,
+    update,
+)
 
 from capitolmail.errors import StoreError
-from capitolmail.outbox.events import chunked, event_row, move_messages, record_events
+from capitolmail.outbox.events import chunked, move_messages
 from capitolmail.outbox.records import ClaimedMessage, message_from_row
-from capitolmail.outbox.schema import jobs, messages, suppressions, workers
+from capitolmail.outbox.schema import UTCDateTime, events, jobs, messages, suppressions, workers
 from capitolmail.outbox.states import JobState, MessageState
 from capitolmail.rate import Rate, parse_rate
 from capitolmail.timing import SendWindow
@@ -55,36 +68,83 @@ def claim_due(conn: Connection, worker_id: str, limit: int, now: datetime) -> li
             picked.extend(_claim_paced(conn, job.id, parse_rate(rate), remaining, now))
 
     picked = _without_suppressed(conn, picked, now)
-    for chunk in chunked(picked):
-        conn.execute(
-            update(messages)
-            .where(messages.c.id.in_(chunk))
-            .values(
-                state=MessageState.SENDING.value,
-                attempts=messages.c.attempts + 1,
-                claimed_by=worker_id,
-                claimed_at=now,
-                next_attempt_at=None,
-                updated_at=now,
-            )
-        )
+    return _mark_claimed(conn, picked, worker_id, now, rates)
+
+
+# Built once: SQLAlchemy caches their compiled forms, and claiming a batch is then one
+# UPDATE ... RETURNING and one INSERT ... SELECT per chunk of ids, whatever the batch
+# size, with no event dict built per row. Bound names differ from column names:
+# SQLAlchemy reserves those for SET values.
+_CLAIMED_IDS = bindparam("b_ids", expanding=True)
+# Only what a provider needs: every timestamp column would be parsed for nothing.
+_CLAIMED_COLUMNS = (
+    messages.c.id,
+    messages.c.job_id,
+    messages.c.seq,
+    messages.c.attempts,
+    messages.c.from_email,
+    messages.c.from_name,
+    messages.c.to_email,
+    messages.c.to_name,
+    messages.c.subject,
+    messages.c.text_body,
+    messages.c.html_body,
+    messages.c.reply_to,
+    # As text where the driver gives text (SQLite): records.py parses each value once.
+    type_coerce(messages.c.headers, Text).label("headers"),
+    type_coerce(messages.c.categories, Text).label("categories"),
+)
+_CLAIM_UPDATE = (
+    update(messages)
+    .where(messages.c.id.in_(_CLAIMED_IDS))
+    .values(
+        state=MessageState.SENDING.value,
+        attempts=messages.c.attempts + 1,
+        claimed_by=bindparam("b_worker", type_=String()),
+        claimed_at=bindparam("b_now", type_=UTCDateTime()),
+        next_attempt_at=None,
+        updated_at=bindparam("b_now", type_=UTCDateTime()),
+    )
+)
+# RETURNING needs SQLite 3.35 (2021); with an older library the rows are read after.
+_CLAIM = _CLAIM_UPDATE.returning(*_CLAIMED_COLUMNS)
+_CLAIMED_ROWS = select(*_CLAIMED_COLUMNS).where(messages.c.id.in_(_CLAIMED_IDS))
+# The `sending` events, from the rows just updated: "attempt N by worker W".
+_CLAIM_EVENTS = insert(events).from_select(
+    ["message_id", "job_id", "at", "kind", "detail"],
+    select(
+        messages.c.id,
+        messages.c.job_id,
+        bindparam("b_now", type_=UTCDateTime()),
+        literal(MessageState.SENDING.value),
+        literal("attempt ")
+        + cast(messages.c.attempts, String())
+        + literal(" by worker ")
+        + bindparam("b_worker", type_=String()),
+    )
+    .where(messages.c.id.in_(_CLAIMED_IDS))
+    .order_by(messages.c.job_id, messages.c.seq),
+)
+
+
+def _mark_claimed(
+    conn: Connection,
+    picked: list[str],
+    worker_id: str,
+    now: datetime,
+    rates: dict[int, str | None],
+) -> list[ClaimedMessage]:
+    """Move the picked (and locked) rows to `sending`, one event each; in job and seq order."""
     rows: list[Row[Any]] = []
     for chunk in chunked(picked):
-        rows.extend(conn.execute(select(messages).where(messages.c.id.in_(chunk))).all())
+        params = {"b_ids": list(chunk), "b_worker": worker_id, "b_now": now}
+        if conn.dialect.update_returning:
+            rows.extend(conn.execute(_CLAIM, params))
+        else:
+            conn.execute(_CLAIM_UPDATE, params)
+            rows.extend(conn.execute(_CLAIMED_ROWS, params))
+        conn.execute(_CLAIM_EVENTS, params)
     rows.sort(key=lambda row: (row.job_id, row.seq))
-    record_events(
-        conn,
-        [
-            event_row(
-                job_id=row.job_id,
-                message_id=row.id,
-                at=now,
-                kind=MessageState.SENDING,
-                detail=f"attempt {row.attempts} by worker {worker_id}",
-            )
-            for row in rows
-        ],
-    )
     return [
         ClaimedMessage(
             message=message_from_row(row),
@@ -202,24 +262,31 @@ def _due_in_job(conn: Connection, job_id: int, limit: int, now: datetime) -> lis
     sent. SKIP LOCKED lets concurrent PostgreSQL workers take the next rows instead
     of waiting; SQLite ignores it, and BEGIN IMMEDIATE already holds the file.
     """
-    queued = (
-        select(messages.c.id, messages.c.seq)
-        .where(messages.c.job_id == job_id, messages.c.state == MessageState.QUEUED.value)
-        .order_by(messages.c.seq)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    retrying = (
-        select(messages.c.id, messages.c.seq)
-        .where(
-            messages.c.job_id == job_id,
-            messages.c.state == MessageState.RETRY_WAIT.value,
-            messages.c.next_attempt_at <= now,
-        )
-        .order_by(messages.c.seq)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    rows = [*conn.execute(queued), *conn.execute(retrying)]
+    params = {"b_job": job_id, "b_limit": limit, "b_now": now}
+    rows = [*conn.execute(_QUEUED_IN_JOB, params), *conn.execute(_RETRYING_IN_JOB, params)]
     rows.sort(key=lambda row: row.seq)
     return [row.id for row in rows[:limit]]
+
+
+# _due_in_job's two queries, built once (a claim runs them for every job it looks at).
+_QUEUED_IN_JOB = (
+    select(messages.c.id, messages.c.seq)
+    .where(
+        messages.c.job_id == bindparam("b_job"),
+        messages.c.state == MessageState.QUEUED.value,
+    )
+    .order_by(messages.c.seq)
+    .limit(bindparam("b_limit"))
+    .with_for_update(skip_locked=True)
+)
+_RETRYING_IN_JOB = (
+    select(messages.c.id, messages.c.seq)
+    .where(
+        messages.c.job_id == bindparam("b_job"),
+        messages.c.state == MessageState.RETRY_WAIT.value,
+        messages.c.next_attempt_at <= bindparam("b_now", type_=UTCDateTime()),
+    )
+    .order_by(messages.c.seq)
+    .limit(bindparam("b_limit"))
+    .with_for_update(skip_locked=True)
+)

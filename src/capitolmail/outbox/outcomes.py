@@ -149,14 +149,9 @@ def _share_lock_jobs(conn: Connection, ids: Sequence[str]) -> dict[int, str]:
     """
     states: dict[int, str] = {}
     for chunk in chunked(ids):
-        their_jobs = select(messages.c.job_id).where(messages.c.id.in_(chunk))
-        query = (
-            select(jobs.c.id, jobs.c.state)
-            .where(jobs.c.id.in_(their_jobs))
-            .order_by(jobs.c.id)
-            .with_for_update(read=True)
+        states.update(
+            (job_id, state) for job_id, state in conn.execute(_JOBS_OF, {"b_ids": list(chunk)})
         )
-        states.update((job_id, state) for job_id, state in conn.execute(query))
     return states
 
 
@@ -164,11 +159,27 @@ def _lock_messages(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[int,
     """Each message's job and state, locked (in id order, so batches cannot deadlock)."""
     found: dict[str, tuple[int, str]] = {}
     for chunk in chunked(sorted(ids)):
-        query = (
-            select(messages.c.id, messages.c.job_id, messages.c.state)
-            .where(messages.c.id.in_(chunk))
-            .order_by(messages.c.id)
-            .with_for_update()
+        found.update(
+            (id_, (job_id, state))
+            for id_, job_id, state in conn.execute(_MESSAGES_LOCKED, {"b_ids": list(chunk)})
         )
-        found.update((id_, (job_id, state)) for id_, job_id, state in conn.execute(query))
     return found
+
+
+# The two locking reads, built once: a send loop records a batch every few dozen messages.
+_JOBS_OF = (
+    select(jobs.c.id, jobs.c.state)
+    .where(
+        jobs.c.id.in_(
+            select(messages.c.job_id).where(messages.c.id.in_(bindparam("b_ids", expanding=True)))
+        )
+    )
+    .order_by(jobs.c.id)
+    .with_for_update(read=True)
+)
+_MESSAGES_LOCKED = (
+    select(messages.c.id, messages.c.job_id, messages.c.state)
+    .where(messages.c.id.in_(bindparam("b_ids", expanding=True)))
+    .order_by(messages.c.id)
+    .with_for_update()
+)

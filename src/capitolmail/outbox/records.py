@@ -6,6 +6,8 @@ can be renamed without touching the sender or the command line.
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -170,9 +172,26 @@ def message_from_row(row: Any) -> OutgoingMessage:
         text=row.text_body,
         html=row.html_body,
         reply_to=row.reply_to,
-        headers=tuple((str(name), str(value)) for name, value in row.headers),
-        categories=tuple(str(category) for category in row.categories),
+        headers=_header_pairs(row.headers),
+        categories=_categories(row.categories),
     )
+
+
+# A claim may read the two JSON columns as their text (claims._CLAIM does, on SQLite):
+# a job's messages share the same few values, so each is parsed once, not per message.
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> Any:
+    return json.loads(text)
+
+
+def _header_pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    pairs = _parsed(value) if isinstance(value, str) else value
+    return tuple((str(name), str(text)) for name, text in pairs)
+
+
+def _categories(value: Any) -> tuple[str, ...]:
+    names = _parsed(value) if isinstance(value, str) else value
+    return tuple(str(category) for category in names)
 
 
 def message_info_from_row(row: Any) -> MessageInfo:

@@ -47,7 +47,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if not isinstance(value, datetime) or value.tzinfo is None:
             raise ValueError(f"the outbox stores aware datetimes only, got {value!r}")
-        value = value.astimezone(UTC)
+        if value.tzinfo is not UTC:  # datetime.now(UTC), the usual value, needs no conversion
+            value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:

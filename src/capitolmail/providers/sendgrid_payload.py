@@ -12,26 +12,13 @@ from __future__ import annotations
 import json
 from typing import Any, NoReturn
 
-from sendgrid.helpers.mail import (
-    Asm,
-    Category,
-    CustomArg,
-    From,
-    GroupId,
-    Header,
-    Mail,
-    MailSettings,
-    ReplyTo,
-    SandBoxMode,
-    To,
-)
-from sendgrid.helpers.mail.exceptions import ApiKeyIncludedException
-
 from capitolmail.errors import PermanentSendError
 from capitolmail.message import OutgoingMessage, has_line_break
 
-MESSAGE_ID_ARG = "capitolmail_message_id"
-JOB_ID_ARG = "capitolmail_job_id"
+# Our ids' names in custom_args live with the code that sets them; web/ reads them here.
+from capitolmail.providers.sendgrid_shape import JOB_ID_ARG as JOB_ID_ARG
+from capitolmail.providers.sendgrid_shape import MESSAGE_ID_ARG as MESSAGE_ID_ARG
+from capitolmail.providers.sendgrid_shape import assemble
 
 MAX_RECIPIENTS = 1000
 MAX_CATEGORIES = 10
@@ -97,7 +84,7 @@ def build_request(
 ) -> tuple[dict[str, Any], bytes]:
     """The payload and the exact bytes to POST; the size limit is measured on those bytes."""
     _check_message(message)
-    payload = _assemble(message, sandbox_mode, unsubscribe_group_id)
+    payload = assemble(message, sandbox_mode, unsubscribe_group_id)
     body = encode_payload(payload)
     check_limits(payload, size=len(body))
     return payload, body
@@ -188,41 +175,6 @@ def _check_message(message: OutgoingMessage) -> None:
         if sum(other.casefold() == name.casefold() for other in names) > 1:
             # `headers` is a JSON object: a second value would silently replace the first.
             _refuse(f'the header "{name}" may appear once (it appears twice)')
-
-
-def _assemble(
-    message: OutgoingMessage, sandbox_mode: bool, unsubscribe_group_id: int | None
-) -> dict[str, Any]:
-    try:
-        mail = Mail(
-            from_email=From(message.from_email, message.from_name or None),
-            to_emails=To(message.to_email, message.to_name or None),
-            subject=message.subject,
-            plain_text_content=message.text,
-            html_content=message.html or None,
-        )
-    except ApiKeyIncludedException:
-        raise PermanentSendError(
-            "the message body begins with what looks like a SendGrid API key "
-            "(SG.xxx.yyy); the sendgrid library refuses to send it"
-        ) from None
-    if message.reply_to:
-        mail.reply_to = ReplyTo(message.reply_to)
-    mail.add_custom_arg(CustomArg(MESSAGE_ID_ARG, message.message_id, p=0))
-    mail.add_custom_arg(CustomArg(JOB_ID_ARG, message.job_id, p=0))
-    # Mail.add_header and add_category insert at index 0, so feed them in reverse
-    # to keep the letter's order in the JSON.
-    headers = [("Message-ID", message.message_id_header), *message.headers]
-    for name, value in reversed(headers):
-        mail.add_header(Header(name, value))
-    for category in reversed(message.categories):
-        mail.add_category(Category(category))
-    if sandbox_mode:
-        mail.mail_settings = MailSettings(sandbox_mode=SandBoxMode(True))
-    if unsubscribe_group_id is not None:
-        mail.asm = Asm(GroupId(unsubscribe_group_id))
-    payload: dict[str, Any] = mail.get()
-    return payload
 
 
 def _check_headers(headers: dict[str, Any]) -> None:
