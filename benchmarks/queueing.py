@@ -1,7 +1,7 @@
 """Queueing an action alert to many supporters: messages queued per second and peak RSS.
 
-    PYTHONPATH=src python benchmarks/queue.py                 # 300,000 supporters, 3 runs
-    PYTHONPATH=src python benchmarks/queue.py --supporters 50000 --repeats 1
+    PYTHONPATH=src python benchmarks/queueing.py                 # 300,000 supporters, 3 runs
+    PYTHONPATH=src python benchmarks/queueing.py --supporters 50000 --repeats 1
 
 Issue 6's target: at least 5,000 messages/s on SQLite with peak RSS under 300 MB,
 printed beside the ceilings measured in the same run: the same two templates
