@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,7 @@ def prepare(directory: str, smtp_count: int, sendgrid_count: int) -> dict[str, A
                 now=now,
             )
             store.schedule_job(job_id, now, now)
+            store.start_due_jobs(now, grace=timedelta(hours=1))  # as a worker would
         if name == "smtp":
             payloads = [(m.to_email, m.to_bytes(date=now)) for m in corpus]
             sizes["smtp_bytes"] = sum(len(data) for _, data in payloads) / count
