@@ -367,10 +367,18 @@ def print_sendgrid(
         f" {best.rate / sequential.rate:.0f}x the official client,\n"
         f"  {share:.0%} of the ceiling at {best_concurrency} in flight"
     )
-    met = best.rate >= SENDGRID_TARGET and share >= CEILING_SHARE
+    # Both halves of the target at one setting (the concurrency is the user's to choose),
+    # each against the ceiling measured at that same number in flight.
+    meeting = [
+        concurrency
+        for concurrency, figure in ours.items()
+        if figure.rate >= SENDGRID_TARGET
+        and figure.rate / ceilings[concurrency].rate >= CEILING_SHARE
+    ]
+    where = f" at {', '.join(map(str, meeting))} in flight" if meeting else ""
     print(
-        f"  target: >= {SENDGRID_TARGET:,.0f} msg/s and >= {CEILING_SHARE:.0%} of the ceiling:"
-        f" {verdict(met)}",
+        f"  target: >= {SENDGRID_TARGET:,.0f} msg/s and >= {CEILING_SHARE:.0%} of the ceiling"
+        f" at one setting: {verdict(bool(meeting))}{where}",
         flush=True,
     )
 
