@@ -234,8 +234,11 @@ def _send_and_wait(workspace: Workspace, job: int) -> None:
         watcher.start()
         summary = _run_worker(workspace, stop=stop, wake=wake, log_format="text")
     stop.set()
-    report_summary(summary)
     info = workspace.store.get_job(job)
+    if info.state in finished:
+        summary.stopped_early = False  # the watcher stopped it because the job ended
+        summary.finished_jobs = [j for j in summary.finished_jobs if j != job]
+    report_summary(summary)
     err.print(f"Job {job} is {info.state}: {counts_text(info.counts)}.")
 
 
