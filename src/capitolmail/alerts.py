@@ -28,44 +28,14 @@ from capitolmail.letters.definition import Letter, load_letter
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import QueuedMessage, Store, SupporterInfo, email_key
 from capitolmail.queueing import SUPPRESSED_AT_QUEUE, Sender, resolve_sender
-from capitolmail.recipients.constituents import Delegation, DelegationFinder
+from capitolmail.recipients.audience import AlertAudience, alert_audience
+from capitolmail.recipients.constituents import DelegationFinder
 from capitolmail.recipients.legislators import Roster
-from capitolmail.recipients.states import normalise_state
 from capitolmail.templates.render import LetterTemplates
 from capitolmail.unsubscribe import make_token
 
 Progress = Callable[[int, int], None]
 DEFAULT_LIST_NAME = "Action alerts"
-
-
-@dataclass(frozen=True, slots=True)
-class AlertAudience:
-    """The audience filters of letter.toml, checked against the roster once."""
-
-    tags: frozenset[str]
-    states: frozenset[str]
-    districts: frozenset[tuple[str, int]]
-    senator_committees: frozenset[str]
-    representative_committees: frozenset[str]
-
-    def wants(self, supporter: SupporterInfo, delegation: Delegation) -> bool:
-        if self.tags and self.tags.isdisjoint(tag.casefold() for tag in supporter.tags):
-            return False
-        if self.states and delegation.state not in self.states:
-            return False
-        if self.districts:
-            member = delegation.representative
-            if member is None or (member.state, member.district) not in self.districts:
-                return False
-        if self.senator_committees and not any(
-            _sits_on(senator, self.senator_committees) for senator in delegation.senators
-        ):
-            return False
-        if self.representative_committees:
-            member = delegation.representative
-            if member is None or not _sits_on(member, self.representative_committees):
-                return False
-        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +95,7 @@ def prepare_alert(
     if missing:
         raise ConfigError("alerts need " + "; and ".join(missing))
     assert unsubscribe_secret is not None
-    audience = _audience(letter, roster)
+    audience = alert_audience(letter, roster)
     templates = LetterTemplates(
         letter.folder,
         workspace_root=root,
@@ -350,56 +320,6 @@ def _refuse_resend(store: Store, letter: Letter, emails: list[str]) -> None:
             f"({listing}); pass --allow-resend to send it to them again",
             path=letter.display_path,
         )
-
-
-def _audience(letter: Letter, roster: Roster) -> AlertAudience:
-    audience = letter.definition.audience
-    problems: list[Problem] = []
-
-    def problem(key: str, message: str) -> None:
-        problems.append(Problem(letter.display_path, message, field=f"audience.{key}"))
-
-    states = set()
-    for value in audience.states:
-        code = normalise_state(value)
-        if code is not None:
-            states.add(code)
-        else:
-            problem("states", f'"{value}" is not a state or territory code such as "CA"')
-    districts = set()
-    for value in audience.districts:
-        match = re.fullmatch(r"\s*([A-Za-z]{2})-(\d{1,2}|AL|at-large)\s*", value, re.IGNORECASE)
-        if match is None or normalise_state(match.group(1)) is None:
-            problem("districts", f'"{value}" is not a district such as "CA-12" or "DE-AL"')
-            continue
-        number = match.group(2)
-        districts.add((match.group(1).upper(), 0 if not number.isdigit() else int(number)))
-    committees: dict[str, set[str]] = {
-        "senator_committees": set(),
-        "representative_committees": set(),
-    }
-    for key, values in (
-        ("senator_committees", audience.senator_committees),
-        ("representative_committees", audience.representative_committees),
-    ):
-        for value in values:
-            if roster.committee(value) is None:
-                problem(key, f'no committee "{value}" in the roster (thomas ids such as "SSFR")')
-            else:
-                committees[key].add(value.strip().upper())
-    if problems:
-        raise InputError(problems)
-    return AlertAudience(
-        tags=frozenset(tag.casefold() for tag in audience.tags),
-        states=frozenset(states),
-        districts=frozenset(districts),
-        senator_committees=frozenset(committees["senator_committees"]),
-        representative_committees=frozenset(committees["representative_committees"]),
-    )
-
-
-def _sits_on(member: Any, keys: frozenset[str]) -> bool:
-    return any(seat.key in keys for seat in member.committees)
 
 
 def _label(name: str) -> str:
