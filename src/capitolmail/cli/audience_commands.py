@@ -9,7 +9,7 @@ from rich.table import Table
 
 from capitolmail.cli.context import now, pass_workspace
 from capitolmail.config import STATE_DIR
-from capitolmail.display import err, out, print_json
+from capitolmail.display import err, out, print_json, progress_bar
 from capitolmail.errors import CapitolmailError
 from capitolmail.outbox import SuppressionReason
 from capitolmail.recipients.supporters import SupporterImport, import_supporters
@@ -41,10 +41,25 @@ def supporters_import_command(workspace: Workspace, file: Path, report: Path | N
     if report is None:
         name = f"supporters-rejected-{started:%Y%m%dT%H%M%SZ}.csv"
         report = workspace.root / STATE_DIR / "reports" / name
-    result = import_supporters(
-        workspace.store, file, report, started, display_path=workspace.display(file)
-    )
+    with progress_bar("Importing supporters", _data_lines(file)) as advance:
+        result = import_supporters(
+            workspace.store,
+            file,
+            report,
+            started,
+            display_path=workspace.display(file),
+            on_batch=advance,
+        )
     _print_import(workspace, file, result)
+
+
+def _data_lines(file: Path) -> int:
+    """About how many rows the file has (a quoted line break counts twice): for the bar."""
+    lines = 0
+    with file.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            lines += chunk.count(b"\n")
+    return max(lines - 1, 1)
 
 
 def _print_import(workspace: Workspace, file: Path, result: SupporterImport) -> None:
