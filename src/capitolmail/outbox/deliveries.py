@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from capitolmail.delivery import DeliveryEvent, EventKind
@@ -57,6 +57,8 @@ _SUPPRESSES: dict[EventKind, SuppressionReason] = {
 # Event-log rows for an event that moved nothing start with this ("event_opened"),
 # so they never read as a state change in a message's history.
 EVENT_PREFIX = "event_"
+# How long an applied event id is remembered for spotting a retried batch.
+KEEP_EVENT_IDS = timedelta(days=7)
 _DETAIL_LIMIT = 500
 
 
@@ -107,6 +109,9 @@ def apply_delivery_events(
             detail="; ".join(part for part in (_detail(event), note) if part),
         )
     report.suppressed = add_suppressions(conn, suppressions)
+    # SendGrid stops retrying a batch after 24 hours (it says up to 72 in places);
+    # an id older than a week can never come back, so it need not be kept.
+    conn.execute(delete(webhook_events).where(webhook_events.c.received_at < now - KEEP_EVENT_IDS))
     return report
 
 
