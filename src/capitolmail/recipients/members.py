@@ -81,6 +81,11 @@ class Legislator:
         return self.official_full
 
     @property
+    def name(self) -> str:
+        """The same as `full_name`: alert templates say `senator.name`."""
+        return self.official_full
+
+    @property
     def short_title(self) -> str:
         return SHORT_TITLES.get(self.title, self.title)
 
