@@ -23,11 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from capitolmail.config import OrganisationSettings, SenderSettings, WebSettings
-from capitolmail.errors import CapitolmailError, ConfigError, InputError, Problem
+from capitolmail.errors import CapitolmailError, ConfigError, InputError
 from capitolmail.letters.definition import Letter, load_letter
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import QueuedMessage, Store, SupporterInfo, email_key
-from capitolmail.queueing import SUPPRESSED_AT_QUEUE, Sender, resolve_sender
+from capitolmail.queueing import (
+    SUPPRESSED_AT_QUEUE,
+    Sender,
+    for_recipient,
+    refuse_resend,
+    resolve_sender,
+)
 from capitolmail.recipients.audience import AlertAudience, alert_audience
 from capitolmail.recipients.constituents import DelegationFinder
 from capitolmail.recipients.legislators import Roster
@@ -211,7 +217,7 @@ def _alert_messages(
         emails = [supporter.email for supporter, _ in wanted]
         suppressed = store.suppressed_among(emails)
         if not allow_resend:
-            _refuse_resend(store, letter, emails)
+            refuse_resend(store, letter, emails, people="supporters")
         for supporter, delegation in wanted:
             token = make_token(prepared.secret, supporter.id, prepared.list_id)
             unsubscribe_url = prepared.unsubscribe_base + token
@@ -274,11 +280,7 @@ def _render(prepared: PreparedAlert, context: dict[str, Any], supporter: Support
     try:
         return prepared.templates.render(context)
     except InputError as err:
-        first = err.problems[0]
-        who = f" (for supporter {supporter.email})"
-        raise InputError(
-            [Problem(first.path, first.message + who, line=first.line, field=first.field)]
-        ) from err
+        raise for_recipient(err, f"for supporter {supporter.email}") from err
 
 
 def _check_compliance(
@@ -309,17 +311,6 @@ def _check_compliance(
                 "{{ organisation.postal_address }}, or extend capitolmail/alert.html.j2)",
                 path=prepared.letter.display_path,
             )
-
-
-def _refuse_resend(store: Store, letter: Letter, emails: list[str]) -> None:
-    reached = store.reached_recipients(letter.slug, emails)
-    if reached:
-        listing = ", ".join(sorted(reached)[:3]) + (", …" if len(reached) > 3 else "")
-        raise InputError(
-            f'{len(reached)} or more supporters already have alert "{letter.slug}" '
-            f"({listing}); pass --allow-resend to send it to them again",
-            path=letter.display_path,
-        )
 
 
 def _label(name: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -175,11 +175,8 @@ def render_messages(
         try:
             rendered = prepared.templates.render(context)
         except InputError as err:
-            who = f" (for {recipient.contact.email}, {recipient.legislator.full_name})"
-            first = err.problems[0]
-            raise InputError(
-                [Problem(first.path, first.message + who, line=first.line, field=first.field)]
-            ) from err
+            who = f"for {recipient.contact.email}, {recipient.legislator.full_name}"
+            raise for_recipient(err, who) from err
         yield QueuedMessage(
             message=OutgoingMessage(
                 message_id=str(uuid.uuid4()),
@@ -217,7 +214,8 @@ def queue_letter(
     suppressed = 0
     if store is not None:
         if not allow_resend:
-            _refuse_resend(store, prepared.letter, messages)
+            emails = (m.message.to_email for m in messages)
+            refuse_resend(store, prepared.letter, emails, people="recipient(s)")
         # A contact on the suppression list (a hard bounce, a complaint) is kept as a
         # `suppressed` row, so `status` shows the office was skipped and why.
         blocked = store.suppressed_among(m.message.to_email for m in messages)
@@ -245,15 +243,26 @@ def queue_letter(
     )
 
 
-def _refuse_resend(store: Store, letter: Letter, messages: list[QueuedMessage]) -> None:
-    reached = store.reached_recipients(letter.slug, (m.message.to_email for m in messages))
+def refuse_resend(store: Store, letter: Letter, emails: Iterable[str], *, people: str) -> None:
+    """Refuse when any of `emails` may already have this letter (or alert)."""
+    reached = store.reached_recipients(letter.slug, emails)
     if reached:
         listing = ", ".join(sorted(reached)[:3]) + (", …" if len(reached) > 3 else "")
+        what = "alert" if letter.definition.is_alert else "letter"
         raise InputError(
-            f'{len(reached)} recipient(s) already have letter "{letter.slug}" ({listing}); '
+            f'{len(reached)} {people} already have {what} "{letter.slug}" ({listing}); '
             "pass --allow-resend to send it to them again",
             path=letter.display_path,
         )
+
+
+def for_recipient(err: InputError, who: str) -> InputError:
+    """The first problem of a render error, saying whose message it was: the template
+    line alone does not tell staff which row of their data to look at."""
+    first = err.problems[0]
+    return InputError(
+        [Problem(first.path, f"{first.message} ({who})", line=first.line, field=first.field)]
+    )
 
 
 def _match_contacts(
