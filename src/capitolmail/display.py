@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from capitolmail.outbox import JobInfo, MessageInfo
-from capitolmail.progress import format_seconds
+from capitolmail.progress import RateColumn, format_seconds
 from capitolmail.rate import parse_rate
 from capitolmail.recipients.legislators import Legislator
 from capitolmail.timing import SendWindow
@@ -256,6 +256,7 @@ def progress_bar(description: str, total: int, *, log_every: float = 5.0) -> Ite
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
+        RateColumn(),
         TimeRemainingColumn(),
         console=err,
         disable=not err.is_terminal,

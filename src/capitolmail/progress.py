@@ -58,7 +58,7 @@ class _JobProgress:
 
 
 class RateColumn(ProgressColumn):
-    """Messages per second, as rich measures it for the bar."""
+    """Messages (or rows) per second, as rich measures it for the bar."""
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
