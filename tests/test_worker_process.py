@@ -129,6 +129,21 @@ def _received_once(server: MailServer) -> Counter[str]:
     return received
 
 
+# The worker's default concurrency: no more than this can be in flight at a pause.
+IN_FLIGHT = 16
+
+
+def _in_flight_done(cli: Invoke, server: MailServer) -> int:
+    """Wait (a few seconds at most) until no message of job 1 is `sending`; how many arrived.
+
+    Messages already handed to the server when the operator paused or cancelled
+    finish; nothing new may start. The bound is generous for a loaded machine,
+    the check after it is exact.
+    """
+    _until(lambda: "sending" not in _job(cli)["counts"], timeout=5, what="in-flight to finish")
+    return len(server.received())
+
+
 def _sleep_until(at: datetime) -> None:
     time.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()))
 
@@ -216,9 +231,10 @@ def test_pause_and_resume_reach_a_running_worker_within_a_second(
     worker = start_worker(smtp_workspace)
     _until(lambda: len(server.received()) >= 10, what="ten messages")
 
+    at_pause = len(server.received())
     assert cli("pause", "1").exit_code == 0
-    time.sleep(1.0)
-    settled = len(server.received())
+    settled = _in_flight_done(cli, server)
+    assert settled - at_pause <= IN_FLIGHT, "more went out than were in flight at the pause"
     time.sleep(1.5)
     assert len(server.received()) == settled, "messages kept going after the pause"
     assert settled < TOTAL
@@ -240,10 +256,11 @@ def test_cancel_reaches_a_running_worker_and_cancels_exactly_the_unsent(
     worker = start_worker(smtp_workspace)
     _until(lambda: len(server.received()) >= 10, what="ten messages")
 
+    at_cancel = len(server.received())
     result = cli("cancel", "1")
     assert result.exit_code == 0
-    time.sleep(1.0)
-    settled = len(server.received())
+    settled = _in_flight_done(cli, server)
+    assert settled - at_cancel <= IN_FLIGHT
     time.sleep(1.5)
     worker.stop()
     assert len(server.received()) == settled
