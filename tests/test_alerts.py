@@ -366,3 +366,21 @@ def test_a_one_click_unsubscribe_between_queueing_and_sending_stops_that_alert(
     assert sorted(_outbox(alerts)) == ["ada", "ben", "carmen", "dee", "fatima"]
     job = _job(cli)
     assert job["counts"] == {"sent": 5, "suppressed": 1}
+
+
+def test_an_alert_queues_and_sends_on_each_database(
+    workspace: Path, cli: Invoke, database_url: str
+) -> None:
+    """Queueing reads supporters on one connection while it writes the job on another."""
+    config = workspace / "capitolmail.toml"
+    config.write_text(f'database_url = "{database_url}"\n' + config.read_text())
+    assert (
+        cli("supporters", "import", str(workspace / "recipients" / "supporters.csv")).exit_code == 0
+    )
+    assert cli("suppress", "add", "ben@example.net").exit_code == 0
+    result = cli("queue", "urge-senators")
+    assert result.exit_code == 0, result.output
+    assert "(5 to send, 1 suppressed)" in result.stderr
+    _send(cli)
+    assert sorted(_outbox(workspace)) == ["ada", "carmen", "dee", "eli", "fatima"]
+    assert _job(cli)["counts"] == {"sent": 5, "suppressed": 1}
