@@ -151,12 +151,15 @@ class JobScheduler:
             next_run_time=datetime.now(UTC),
             misfire_grace_time=None,
         )
+        # Set before start: the first mirror runs at once, in APScheduler's thread.
+        self._scheduler = scheduler
+        self._stopping = False
         try:
             scheduler.start()
         except BaseException:
+            self._scheduler = None
             self._release()
             raise
-        self._scheduler = scheduler
 
     def stop(self) -> None:
         """Let our running calls finish, refuse new ones, then shut APScheduler down.
