@@ -384,3 +384,18 @@ def test_an_alert_queues_and_sends_on_each_database(
     _send(cli)
     assert sorted(_outbox(workspace)) == ["ada", "carmen", "dee", "eli", "fatima"]
     assert _job(cli)["counts"] == {"sent": 5, "suppressed": 1}
+
+
+def test_a_comma_in_a_supporters_name_does_not_reach_the_to_header(
+    alerts: Path, cli: Invoke
+) -> None:
+    csv = alerts / "recipients" / "supporters.csv"
+    csv.write_text(
+        csv.read_text().replace("ada@example.net,Ada,Okafor,", 'ada@example.net,Ada,"Okafor, PhD",')
+    )
+    assert cli("supporters", "import", str(csv)).exit_code == 0
+    assert cli("queue", "urge-senators").exit_code == 0
+    _send(cli)
+    ada = _outbox(alerts)["ada"]
+    assert str(ada["To"]) == "Ada Okafor PhD <ada@example.net>"
+    assert _text(ada).startswith("Dear Ada,")

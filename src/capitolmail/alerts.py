@@ -257,7 +257,7 @@ def _alert_messages(
                     from_email=prepared.sender.email,
                     from_name=prepared.sender.name,
                     to_email=supporter.email,
-                    to_name=f"{supporter.first_name} {supporter.last_name}".strip(),
+                    to_name=display_name(supporter),
                     subject=rendered.subject,
                     text=rendered.text,
                     html=rendered.html,
@@ -274,6 +274,13 @@ def _alert_messages(
             )
         if progress is not None:
             progress(seen, total)
+
+
+def display_name(supporter: SupporterInfo) -> str:
+    """The To name: "Jane Doe, PhD" becomes "Jane Doe PhD", since SendGrid refuses a
+    recipient name with a comma or semicolon and the name is only for show."""
+    name = f"{supporter.first_name} {supporter.last_name}"
+    return " ".join(re.sub(r"[;,]", " ", name).split())
 
 
 def _render(prepared: PreparedAlert, context: dict[str, Any], supporter: SupporterInfo) -> Any:
