@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -29,6 +29,7 @@ from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import QueuedMessage, Store, SupporterInfo, email_key
 from capitolmail.queueing import (
     SUPPRESSED_AT_QUEUE,
+    Progress,
     Sender,
     for_recipient,
     refuse_resend,
@@ -40,7 +41,6 @@ from capitolmail.recipients.legislators import Roster
 from capitolmail.templates.render import LetterTemplates
 from capitolmail.unsubscribe import make_token
 
-Progress = Callable[[int, int], None]
 DEFAULT_LIST_NAME = "Action alerts"
 
 

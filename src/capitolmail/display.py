@@ -262,6 +262,7 @@ def progress_bar(description: str, total: int, *, log_every: float = 5.0) -> Ite
         disable=not err.is_terminal,
         transient=True,
     )
+    live = err.is_terminal  # a bar, or log lines: decided once, not at every step
     started = time.monotonic()
     next_log = started + log_every
     with progress:
@@ -271,7 +272,7 @@ def progress_bar(description: str, total: int, *, log_every: float = 5.0) -> Ite
             nonlocal next_log
             progress.update(task, completed=done, total=total_now or total)
             now = time.monotonic()
-            if err.is_terminal or now < next_log:
+            if live or now < next_log:
                 return
             next_log = now + log_every
             of = total_now or total

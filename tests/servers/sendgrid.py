@@ -30,8 +30,7 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from jsonschema import Draft4Validator
 from referencing import Registry, Resource
@@ -222,7 +221,7 @@ class _Rule:
         return self.recipient is None or self.recipient.lower() in recipients
 
 
-class SendGridStandIn:
+class SendGridStandIn(ServerThread):
     """Start with `with SendGridStandIn(api_key=...) as server:`; post to `server.url`."""
 
     def __init__(
@@ -244,8 +243,13 @@ class SendGridStandIn:
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._runner: ServerThread | None = None
-        self.url = ""
+        super().__init__(
+            self._asgi,
+            name="sendgrid-stand-in",
+            interface="asgi3",
+            proxy_headers=False,
+            timeout_keep_alive=30,  # keep the client's pooled connections for a benchmark's pauses
+        )
         app = Starlette(routes=[Route("/v3/mail/send", self._mail_send, methods=["POST"])])
         self._app = app
 
@@ -303,34 +307,6 @@ class SendGridStandIn:
         return None
 
     # -- lifecycle -----------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._runner = ServerThread(
-            self._asgi,
-            name="sendgrid-stand-in",
-            interface="asgi3",
-            proxy_headers=False,
-            timeout_keep_alive=30,  # keep the client's pooled connections for a benchmark's pauses
-        )
-        self._runner.start()
-        self.url = self._runner.url
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            self._runner.stop()
-            self._runner = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- the app -------------------------------------------------------------------------
 

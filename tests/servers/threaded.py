@@ -22,7 +22,7 @@ class ServerThread:
     """`start()` returns once uvicorn accepts connections; `url` is then set."""
 
     def __init__(self, app: Any, *, name: str, **config: Any) -> None:
-        self._app = app
+        self._served = app
         self._name = name
         self._config = config
         self._server: uvicorn.Server | None = None
@@ -34,7 +34,7 @@ class ServerThread:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         config = uvicorn.Config(
-            self._app,
+            self._served,
             log_level="warning",
             lifespan="off",
             access_log=False,
