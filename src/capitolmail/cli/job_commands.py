@@ -326,7 +326,7 @@ def _debug() -> bool:
 @click.option("--messages", is_flag=True, help="List every message with its state.")
 @pass_workspace
 def status_command(workspace: Workspace, job: int | None, as_json: bool, messages: bool) -> None:
-    """Show jobs and their message counts by state."""
+    """Show jobs: state, progress, counts by state, schedule, pace and time left."""
     store = workspace.store
     current = now()
     jobs = [store.get_job(job)] if job is not None else store.list_jobs()
