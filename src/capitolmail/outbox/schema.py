@@ -114,12 +114,18 @@ messages = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True),
+    # When the transport's irreversible step began (SMTP DATA, the SendGrid request
+    # written); None while a claimed message can still go back to `queued` (0006).
+    Column("handed_over_at", UTCDateTime, nullable=True),
+    # Digest of the normalised subject and bodies: the same letter under a new slug (0006).
+    Column("content_hash", String(64), nullable=True),
     UniqueConstraint("job_id", "seq", name="uq_messages_job_id_seq"),
     # (job_id, state, seq): claim_due reads "this job's queued rows in order" as one
     # index range, however many of the job's rows are already sent.
     Index("ix_messages_job_id_state_seq", "job_id", "state", "seq"),
     Index("ix_messages_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ix_messages_to_email_key", "to_email_key"),
+    Index("ix_messages_content_hash", "content_hash"),
 )
 
 events = Table(
