@@ -7,6 +7,7 @@ belong to the moment of sending (the Date header) are added later.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,16 @@ class OutgoingMessage:
     reply_to: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     categories: tuple[str, ...] = field(default=())
+
+    def content_hash(self) -> str:
+        """A digest of what the message says (subject and bodies), ignoring case and spacing.
+
+        Two messages with the same digest are the same letter, whatever slug or job
+        they came from: the outbox keeps it so a copy queued again is recognised.
+        """
+        parts = (self.subject, self.text, self.html or "")
+        normalised = "\0".join(" ".join(part.casefold().split()) for part in parts)
+        return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
 
     @property
     def message_id_header(self) -> str:

@@ -97,6 +97,7 @@ class _MessageWriter:
                 "created_at": now,
                 "updated_at": now,
                 "sent_at": None,
+                "handed_over_at": None,
             }.items()
         }
         self.names = [column.name for column in messages.c]
@@ -163,4 +164,5 @@ def _per_message(seq: int, item: QueuedMessage) -> dict[str, Any]:
         # Suppressed when queued: stored, so `status` counts it, but never claimed.
         "state": MessageState.QUEUED.value if item.suppressed is None else MessageState.SUPPRESSED,
         "last_error": item.suppressed,
+        "content_hash": message.content_hash(),
     }
