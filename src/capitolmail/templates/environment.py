@@ -35,8 +35,9 @@ from jinja2 import (
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from jinja2.utils import missing
 
-from capitolmail.errors import closest_match, suggestion_hint
+from capitolmail.errors import suggestion_hint
 from capitolmail.templates.filters import FILTERS
+from capitolmail.templates.suggestions import suggest_name
 
 BUILTIN_PREFIX = "capitolmail"
 LAYOUTS_DIR = Path(__file__).parent / "layouts"
@@ -82,7 +83,7 @@ class LetterUndefined(StrictUndefined):
     def _suggestion(self) -> str | None:
         if self._undefined_obj is missing or not isinstance(self._undefined_name, str):
             return None
-        return closest_match(self._undefined_name, attribute_names(self._undefined_obj))
+        return suggest_name(self._undefined_name, attribute_names(self._undefined_obj))
 
     def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
         if self._undefined_hint or not issubclass(self._undefined_exception, UndefinedError):
@@ -106,10 +107,15 @@ def attribute_names(obj: Any) -> list[str]:
     """The names a template could have meant on `obj`: keys, fields, public data attributes.
 
     Methods are left out: a misspelt `nick_name` should lead to `nickname`, not `count`.
-    Properties are listed without being evaluated.
+    Properties are listed without being evaluated. A pydantic model (the organisation's
+    settings) offers its fields, not pydantic's own `model_*` attributes.
     """
     if isinstance(obj, Mapping):
         return [key for key in obj if isinstance(key, str)]
+    model_fields = getattr(type(obj), "model_fields", None)
+    if isinstance(model_fields, Mapping):
+        computed = getattr(type(obj), "model_computed_fields", None) or {}
+        return [*model_fields, *computed]
     names: list[str] = []
     if is_dataclass(obj):
         names.extend(field.name for field in fields(obj))

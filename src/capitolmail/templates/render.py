@@ -9,6 +9,7 @@ the innermost such frame.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,16 +28,20 @@ from capitolmail.errors import (
     suggestion_hint,
 )
 from capitolmail.message import has_line_break
+from capitolmail.templates.content import first_content_line, is_blank
 from capitolmail.templates.environment import (
     BUILTIN_PREFIX,
     LAYOUTS_DIR,
     MissingValueError,
     build_environment,
 )
+from capitolmail.templates.inheritance import Finding, check_inheritance
+from capitolmail.templates.suggestions import suggest_name
 from capitolmail.templates.text import html_to_text
 
 _STRING_TEMPLATE = "<template>"  # Jinja's file name for templates made from a string
 _REFERENCES = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
+_SUBJECT_KEY = re.compile(r"^\s*\"?subject\"?\s*=", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +57,9 @@ class LetterTemplates:
     """The subject and body templates of one letter, checked and compiled up front.
 
     Templates the bodies extend, include or import by a constant name are compiled too,
-    so a typo in a shared layout fails `letters check` rather than the 400th message.
+    so a typo in a shared layout fails `letters check` rather than the 400th message,
+    and every template that extends a layout is checked for content Jinja would drop
+    (`inheritance.py`). Every rendered part must say something (`content.py`).
     """
 
     def __init__(
@@ -71,36 +78,54 @@ class LetterTemplates:
             )
         self._root = workspace_root.resolve()
         self._source = source
+        self._subject_line = _subject_line(self._root / source)
         self._subject_source = subject
         self._env = build_environment(letter_dir, workspace_root=workspace_root)
         self._letter_loader = FileSystemLoader(letter_dir)
+        self._trees: dict[str, tuple[nodes.Template, str | None]] = {}
+        self._content_lines: dict[str | None, int] = {}
         self._text = self._compile(letter_dir, text_template) if text_template else None
         self._html = self._compile(letter_dir, html_template) if html_template else None
         if has_line_break(subject):
-            raise _subject_error(source, "the subject must be one line")
+            raise self._subject_error("the subject must be one line")
         try:
             self._subject = self._env.from_string(subject)
         except TemplateSyntaxError as err:
-            raise _subject_error(source, _syntax_message(err)) from err
+            raise self._subject_error(_syntax_message(err)) from err
 
     def render(self, context: Mapping[str, Any]) -> RenderedLetter:
         """Render subject and bodies for one recipient; the text is derived when absent."""
         html = self._render(self._html, context) if self._html else None
+        derived = html_to_text(html) if html is not None else ""
+        if self._html is not None and is_blank(derived):
+            raise self._empty_error(self._html, "html", "HTML part, once tags are removed,")
         if self._text is not None:
             text = self._render(self._text, context)
+            if is_blank(text):
+                raise self._empty_error(self._text, "text", "text part")
         else:
-            text = html_to_text(html or "")
+            text = derived
         raw_subject = self._render(self._subject, context)
         if has_line_break(raw_subject):
-            raise _subject_error(
-                self._source,
+            raise self._subject_error(
                 "the rendered subject contains a line break, which would split the header; "
-                "check the values it uses",
+                "check the values it uses"
             )
         subject = " ".join(raw_subject.split())
-        if not subject:
-            raise _subject_error(self._source, "the rendered subject is empty")
+        if is_blank(subject):
+            raise self._subject_error(
+                "the rendered subject is empty; check the values and conditions it uses"
+            )
         return RenderedLetter(subject=subject, text=text, html=html)
+
+    def _empty_error(self, template: Template, field: str, part: str) -> TemplateError:
+        line = self._content_lines.get(template.filename)
+        return TemplateError(
+            self._display(template.filename),
+            line,
+            f"the {part} is empty; check the {{% if %}} conditions and the values it uses",
+            field=field,
+        )
 
     # -- compiling ---------------------------------------------------------------------
 
@@ -118,7 +143,16 @@ class LetterTemplates:
             )
         source, filename, _ = self._letter_loader.get_source(self._env, name)
         tree = self._parse(source, name, filename)
-        self._load_references(tree, filename, seen=set())
+        findings: list[Finding] = []
+        self._load_references(tree, filename, seen=set(), findings=findings)
+        findings.extend(
+            check_inheritance(tree, filename, parse=self._parsed, rendered_directly=True)
+        )
+        if findings:
+            raise InputError(
+                [Problem(self._display(f.filename), f.message, line=f.line) for f in findings]
+            )
+        self._content_lines[filename] = first_content_line(tree)
         try:
             code = self._env.compile(tree, name, filename)
         except TemplateSyntaxError as err:
@@ -133,9 +167,19 @@ class LetterTemplates:
         except TemplateSyntaxError as err:
             raise self._syntax_error(err) from err
 
-    def _load_references(self, tree: nodes.Template, filename: str | None, seen: set[str]) -> None:
-        """Compile, depth first, every template `tree` names with a constant string."""
-        assert self._env.loader is not None
+    def _parsed(self, name: str) -> tuple[nodes.Template, str | None]:
+        """The syntax tree and file of a template on the search path, parsed once."""
+        if name not in self._trees:
+            assert self._env.loader is not None
+            source, filename, _ = self._env.loader.get_source(self._env, name)
+            self._trees[name] = (self._parse(source, name, filename), filename)
+        return self._trees[name]
+
+    def _load_references(
+        self, tree: nodes.Template, filename: str | None, seen: set[str], findings: list[Finding]
+    ) -> None:
+        """Compile, depth first, every template `tree` names with a constant string,
+        and collect what each one that extends a layout would drop."""
         for node in tree.find_all(_REFERENCES):
             target = node.template
             if not isinstance(target, nodes.Const) or not isinstance(target.value, str):
@@ -145,14 +189,22 @@ class LetterTemplates:
                 continue
             seen.add(name)
             try:
-                source, child, _ = self._env.loader.get_source(self._env, name)
+                child_tree, child = self._parsed(name)
             except TemplateNotFound as err:
                 if isinstance(node, nodes.Include) and node.ignore_missing:
                     continue
                 hint = did_you_mean(name, self._env.list_templates())
                 message = f'template "{name}" not found{hint}'
                 raise TemplateError(self._display(filename), node.lineno, message) from err
-            self._load_references(self._parse(source, name, child), child, seen)
+            self._load_references(child_tree, child, seen, findings)
+            findings.extend(
+                check_inheritance(
+                    child_tree,
+                    child,
+                    parse=self._parsed,
+                    rendered_directly=isinstance(node, nodes.Include),
+                )
+            )
             try:
                 self._env.get_template(name)
             except TemplateSyntaxError as err:
@@ -176,7 +228,7 @@ class LetterTemplates:
             filename, line = template.filename or _STRING_TEMPLATE, None
         message = self._describe(err, filename, line, {**context, **scope})
         if filename == _STRING_TEMPLATE:
-            return _subject_error(self._source, message)
+            return self._subject_error(message)
         return TemplateError(self._display(filename), line, message)
 
     def _describe(
@@ -186,7 +238,8 @@ class LetterTemplates:
         if isinstance(err, MissingValueError):
             if err.owner is missing:
                 names = [name for name in (*scope, *self._env.globals) if not name.startswith("_")]
-                return f'"{err.name}" is undefined{did_you_mean(str(err.name), names)}'
+                hint = suggestion_hint(suggest_name(str(err.name), names))
+                return f'"{err.name}" is undefined{hint}'
             expression = self._expression(filename, line, err, scope)
             if expression is not None:
                 return f'"{expression}" is undefined{suggestion_hint(err.suggestion)}'
@@ -243,8 +296,12 @@ class LetterTemplates:
 
     def _syntax_error(self, err: TemplateSyntaxError) -> InputError:
         if err.filename in (None, _STRING_TEMPLATE):
-            return _subject_error(self._source, _syntax_message(err))
+            return self._subject_error(_syntax_message(err))
         return TemplateError(self._display(err.filename), err.lineno, _syntax_message(err))
+
+    def _subject_error(self, message: str) -> TemplateError:
+        """A TemplateError at letter.toml's `subject` key (a one-line template)."""
+        return TemplateError(self._source, self._subject_line, message, field="subject")
 
     def _display(self, filename: str | None) -> str:
         """The template's path as the user types it: relative to the workspace."""
@@ -300,6 +357,15 @@ def _syntax_message(err: TemplateSyntaxError) -> str:
     return (err.message or "syntax error").rstrip(".")
 
 
-def _subject_error(source: str, message: str) -> TemplateError:
-    """A TemplateError pointing at letter.toml's `subject` key (a one-line template)."""
-    return TemplateError(source, None, message, field="subject")
+def _subject_line(definition: Path) -> int | None:
+    """The line of `subject =` in letter.toml, so subject errors name a line.
+
+    Read here rather than passed in because TOML parsers keep no positions and the
+    subject is the only key of letter.toml this package reports on.
+    """
+    try:
+        text = definition.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    match = _SUBJECT_KEY.search(text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
