@@ -83,7 +83,7 @@ def test_line_break_in_the_rendered_subject_refuses_to_queue(
     result = cli("queue", "block-arms-sale", "--allow-resend")
     assert result.exit_code == 1
     first = result.stderr.splitlines()[0]
-    assert first.startswith("Error: letters/block-arms-sale/letter.toml: subject: ")
+    assert first.startswith("Error: letters/block-arms-sale/letter.toml:7: subject: ")
     assert "line break" in first
     assert "(for cos.murphy.ct@senate.example.org, Christopher Murphy)" in first
     assert json.loads(cli("status", "--json").stdout) == one_job
