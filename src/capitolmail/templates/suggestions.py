@@ -8,7 +8,8 @@ is followed without a second look, and a letter that says "Dear Senator Hawaii"
 is worse than one that fails. So, in order:
 
 1. the same name spelt with other separators or case (`nick_name`, `fullName`);
-2. a known synonym among the choices (`lastname`, `surname` → `last` or `last_name`);
+2. a known synonym among the choices (`lastname`, `surname` → `last` or `last_name`),
+   and nothing when the word names a known field the object does not have;
 3. the closest by `difflib`, ties broken by the longest shared start, so
    `lastname` prefers `last` to `state_name`.
 """
@@ -54,9 +55,9 @@ def suggest_name(word: str, choices: Iterable[str]) -> str | None:
         return by_plain[plain]
     for group in _SYNONYMS:
         if plain in group:
-            for choice_plain, choice in by_plain.items():
-                if choice_plain in group:
-                    return choice
+            # A word for a known field the object lacks: another field is no answer
+            # ("surname" is not "first_name", however alike they are spelt).
+            return next((c for p, c in by_plain.items() if p in group), None)
     return _closest(plain, by_plain)
 
 
