@@ -266,3 +266,19 @@ def test_the_built_in_layouts_and_the_example_pass(tmp_path: Path) -> None:
     )
 
     assert rendered.text.startswith("Call\n\nOrg · 1 St\n")
+
+
+def test_a_missing_layout_in_a_conditional_extends_is_reported(tmp_path: Path) -> None:
+    root = workspace(
+        tmp_path,
+        {
+            BODY: '\n{% extends "capitolmail/letter.html.j2" if long else "shrot.html.j2" %}'
+            "{% block body %}x{% endblock %}",
+            "templates/short.html.j2": "<main>{% block body %}{% endblock %}</main>",
+        },
+    )
+
+    assert compile_errors(root, html="body.html.j2") == [
+        'letters/arms-sale/body.html.j2:2: template "shrot.html.j2" not found '
+        '(did you mean "short.html.j2"?)'
+    ]

@@ -83,7 +83,7 @@ def check_inheritance(
     if not top:
         return found
     statement = top[0]
-    layouts = _layout_names(statement.template)
+    layouts = constant_names(statement.template)
     if layouts is None:
         return [*found, Finding(filename, statement.lineno, _DYNAMIC)]
     found.extend(_stray_output(tree, filename, statement, layouts[0]))
@@ -96,12 +96,13 @@ def check_inheritance(
     return sorted(dict.fromkeys(found), key=lambda finding: finding.line or 0)
 
 
-def _layout_names(node: nodes.Expr) -> list[str] | None:
-    """The layouts `{% extends %}` may name: one constant, or a conditional between them."""
+def constant_names(node: nodes.Expr) -> list[str] | None:
+    """The templates an `{% extends %}` (or include) may name: one constant, or a
+    conditional between constants; None when the name is only known at render time."""
     if isinstance(node, nodes.Const) and isinstance(node.value, str):
         return [node.value]
     if isinstance(node, nodes.CondExpr) and node.expr2 is not None:
-        first, second = _layout_names(node.expr1), _layout_names(node.expr2)
+        first, second = constant_names(node.expr1), constant_names(node.expr2)
         if first is None or second is None:
             return None
         return list(dict.fromkeys([*first, *second]))
@@ -126,7 +127,7 @@ def _ancestors(
         statement = next((n for n in tree.body if isinstance(n, nodes.Extends)), None)
         if statement is None:
             return chain
-        parents = _layout_names(statement.template)
+        parents = constant_names(statement.template)
         if parents is None or len(parents) != 1:
             return None
         name = parents[0]

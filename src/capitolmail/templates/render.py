@@ -35,7 +35,7 @@ from capitolmail.templates.environment import (
     MissingValueError,
     build_environment,
 )
-from capitolmail.templates.inheritance import Finding, check_inheritance
+from capitolmail.templates.inheritance import Finding, check_inheritance, constant_names
 from capitolmail.templates.suggestions import suggest_name
 from capitolmail.templates.text import html_to_text
 
@@ -181,34 +181,41 @@ class LetterTemplates:
         """Compile, depth first, every template `tree` names with a constant string,
         and collect what each one that extends a layout would drop."""
         for node in tree.find_all(_REFERENCES):
-            target = node.template
-            if not isinstance(target, nodes.Const) or not isinstance(target.value, str):
-                continue
-            name = target.value
-            if name in seen:
-                continue
-            seen.add(name)
-            try:
-                child_tree, child = self._parsed(name)
-            except TemplateNotFound as err:
-                if isinstance(node, nodes.Include) and node.ignore_missing:
-                    continue
-                hint = did_you_mean(name, self._env.list_templates())
-                message = f'template "{name}" not found{hint}'
-                raise TemplateError(self._display(filename), node.lineno, message) from err
-            self._load_references(child_tree, child, seen, findings)
-            findings.extend(
-                check_inheritance(
-                    child_tree,
-                    child,
-                    parse=self._parsed,
-                    rendered_directly=isinstance(node, nodes.Include),
-                )
+            for name in constant_names(node.template) or ():
+                self._load_reference(node, name, filename, seen, findings)
+
+    def _load_reference(
+        self,
+        node: nodes.Node,
+        name: str,
+        filename: str | None,
+        seen: set[str],
+        findings: list[Finding],
+    ) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        try:
+            child_tree, child = self._parsed(name)
+        except TemplateNotFound as err:
+            if isinstance(node, nodes.Include) and node.ignore_missing:
+                return
+            hint = did_you_mean(name, self._env.list_templates())
+            message = f'template "{name}" not found{hint}'
+            raise TemplateError(self._display(filename), node.lineno, message) from err
+        self._load_references(child_tree, child, seen, findings)
+        findings.extend(
+            check_inheritance(
+                child_tree,
+                child,
+                parse=self._parsed,
+                rendered_directly=isinstance(node, nodes.Include),
             )
-            try:
-                self._env.get_template(name)
-            except TemplateSyntaxError as err:
-                raise self._syntax_error(err) from err
+        )
+        try:
+            self._env.get_template(name)
+        except TemplateSyntaxError as err:
+            raise self._syntax_error(err) from err
 
     # -- errors ------------------------------------------------------------------------
 
