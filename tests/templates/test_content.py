@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from capitolmail.errors import Problem, TemplateError
-from capitolmail.templates.content import is_blank
+from capitolmail.templates.content import html_is_blank, is_blank
+from capitolmail.templates.text import html_to_text
 from tests.templates.test_render import CONTEXT, LETTER, letter, render_error, workspace
 
 TEXT = f"{LETTER}/body.txt.j2"
@@ -108,3 +109,33 @@ def test_an_empty_subject_is_refused(tmp_path: Path, subject: str) -> None:
 )
 def test_blank_means_nothing_a_reader_would_see(text: str, blank: bool) -> None:
     assert is_blank(text) is blank
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "",
+        "<p> </p>",
+        "<style>p{}</style><SCRIPT>go()</SCRIPT><!-- a\\nb --><title>T</title>",
+        "<div>&nbsp;&#8203;&zwnj;</div>",
+        "<p>—</p>",
+        "<p>&mdash;</p>",
+        "<img alt='banner' src='x.png'>",
+        "<a href='https://example.org'>https://example.org</a>",
+        "<p>Dear Senator</p>",
+        "<style>p{}</style>x",
+    ],
+)
+def test_the_quick_html_check_agrees_with_the_text_part(html: str) -> None:
+    assert html_is_blank(html) is is_blank(html_to_text(html))
+
+
+def test_an_empty_html_part_is_refused_beside_a_text_part(tmp_path: Path) -> None:
+    root = workspace(
+        tmp_path,
+        {HTML: "<style>p {}</style>\n{% if topic == 'x' %}<p>Hi</p>{% endif %}", TEXT: "Hi\n"},
+    )
+
+    problems = render_error(letter(root, text="body.txt.j2", html="body.html.j2"), CONTEXT)
+
+    assert problems == [Problem(HTML, EMPTY_HTML, line=1, field="html")]

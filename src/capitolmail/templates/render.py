@@ -28,7 +28,7 @@ from capitolmail.errors import (
     suggestion_hint,
 )
 from capitolmail.message import has_line_break
-from capitolmail.templates.content import first_content_line, is_blank
+from capitolmail.templates.content import first_content_line, html_is_blank, is_blank
 from capitolmail.templates.environment import (
     BUILTIN_PREFIX,
     LAYOUTS_DIR,
@@ -96,15 +96,15 @@ class LetterTemplates:
     def render(self, context: Mapping[str, Any]) -> RenderedLetter:
         """Render subject and bodies for one recipient; the text is derived when absent."""
         html = self._render(self._html, context) if self._html else None
-        derived = html_to_text(html) if html is not None else ""
-        if self._html is not None and is_blank(derived):
-            raise self._empty_error(self._html, "html", "HTML part, once tags are removed,")
+        derived = self._text is None
         if self._text is not None:
             text = self._render(self._text, context)
-            if is_blank(text):
-                raise self._empty_error(self._text, "text", "text part")
         else:
-            text = derived
+            text = html_to_text(html or "")
+        if self._html is not None and (is_blank(text) if derived else html_is_blank(html or "")):
+            raise self._empty_error(self._html, "html", "HTML part, once tags are removed,")
+        if self._text is not None and is_blank(text):
+            raise self._empty_error(self._text, "text", "text part")
         raw_subject = self._render(self._subject, context)
         if has_line_break(raw_subject):
             raise self._subject_error(
