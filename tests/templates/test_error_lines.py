@@ -37,6 +37,7 @@ CONTEXT = {
     "signers": SignerList((SIGNER,), (SIGNER,), (), ()),
     "organisation": OrganisationSettings(name="Example Rights Coalition"),
     "letter": {"slug": "arms-sale", "description": "Block the sale"},
+    "representative": None,
 }
 
 # (files, subject, expected error): the body is body.txt.j2 unless the files name
@@ -127,6 +128,12 @@ CASES = {
         {TEXT: "About {{ letter.descripton }}\n"},
         "Hello",
         f'{TEXT}:1: "letter.descripton" is undefined (did you mean "description"?)',
+    ),
+    "attribute of an empty value": (
+        {TEXT: "Hi\nCall {{ representative.last }}\n"},
+        "Hello",
+        f'{TEXT}:2: "representative" is empty here, so "representative.last" is undefined; '
+        "check it first with {% if representative %}",
     ),
     "unknown filter": (
         {TEXT: "\n{{ legislator | salutaton }}\n"},

@@ -248,6 +248,14 @@ class LetterTemplates:
                 hint = suggestion_hint(suggest_name(str(err.name), names))
                 return f'"{err.name}" is undefined{hint}'
             expression = self._expression(filename, line, err, scope)
+            if expression is not None and err.owner is None and "." in expression:
+                # No field is missing: the value itself is empty for this recipient
+                # (an alert's `representative` when a ZIP spans several districts).
+                base = expression.rsplit(".", 1)[0]
+                return (
+                    f'"{base}" is empty here, so "{expression}" is undefined; '
+                    f"check it first with {{% if {base} %}}"
+                )
             if expression is not None:
                 return f'"{expression}" is undefined{suggestion_hint(err.suggestion)}'
             return str(err)
