@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -111,6 +112,24 @@ def _until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "")
         time.sleep(0.05)
 
 
+def _scheduled_in_apscheduler(workspace: Path, job: int = 1) -> Callable[[], bool]:
+    """True once a worker has copied job `job`'s schedule into APScheduler's table: the
+    event a test waits for before stopping that worker, instead of a guessed delay."""
+    database = workspace / ".capitolmail" / "capitolmail.db"
+
+    def copied() -> bool:
+        with sqlite3.connect(database) as conn:
+            try:
+                row = conn.execute(
+                    "SELECT 1 FROM apscheduler_jobs WHERE id = ?", (f"capitolmail-job-{job}",)
+                ).fetchone()
+            except sqlite3.OperationalError:  # not migrated yet
+                return False
+        return row is not None
+
+    return copied
+
+
 def _soon(seconds: float) -> datetime:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).replace(microsecond=0)
 
@@ -183,7 +202,7 @@ def test_a_worker_down_at_the_time_starts_the_job_when_back_within_the_grace_per
     at = _soon(3)
     assert cli("send", "1", "--at", _iso(at)).exit_code == 0
     first = start_worker(smtp_workspace)
-    time.sleep(1.0)  # long enough to copy the schedule into APScheduler's table
+    _until(_scheduled_in_apscheduler(smtp_workspace), what="the schedule in APScheduler's table")
     first.stop()
     _sleep_until(at + timedelta(seconds=1))
     assert server.received() == []
@@ -203,7 +222,7 @@ def test_a_worker_back_after_the_grace_period_marks_the_job_missed_and_sends_not
     at = _soon(2)
     assert cli("send", "1", "--at", _iso(at)).exit_code == 0
     first = start_worker(workspace)
-    time.sleep(0.8)
+    _until(_scheduled_in_apscheduler(workspace), what="the schedule in APScheduler's table")
     first.stop()
     _sleep_until(at + timedelta(seconds=2.5))
 
