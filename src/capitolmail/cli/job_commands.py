@@ -34,7 +34,7 @@ from capitolmail.display import (
 )
 from capitolmail.letters.definition import load_letter
 from capitolmail.logs import LogFormat, configure_logging
-from capitolmail.outbox import JobInfo, JobState, Store
+from capitolmail.outbox import JobInfo, JobState, MessageState, Store
 from capitolmail.rate import Rate
 from capitolmail.schedule import JobScheduler
 from capitolmail.sender import SendSummary
@@ -365,8 +365,11 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
 @pass_workspace
 def pause_command(workspace: Workspace, job: int) -> None:
     """Stop sending JOB; what is not yet sent stays queued."""
-    workspace.store.pause_job(job, reason="paused by an operator", now=now())
-    err.print(f"Job {job} paused.")
+    info = workspace.store.pause_job(job, reason="paused by an operator", now=now())
+    if info.state == JobState.PAUSED:
+        err.print(f"Job {job} paused.")
+    else:
+        err.print(f"Job {job} is {info.state}; it sends nothing more, so it was left as it is.")
 
 
 @click.command("resume")
@@ -375,8 +378,12 @@ def pause_command(workspace: Workspace, job: int) -> None:
 def resume_command(workspace: Workspace, job: int) -> None:
     """Continue sending a paused JOB."""
     current = now()
+    was = workspace.store.get_job(job).state
     info = workspace.store.resume_job(job, now=current)
-    err.print(f"Job {job} resumed: {info.state}.")
+    if was == JobState.PAUSED:
+        err.print(f"Job {job} resumed: {info.state}.")
+    else:
+        err.print(f"Job {job} was not paused; it is {info.state}.")
     grace = workspace.settings.worker.grace_period
     if info.state == JobState.SCHEDULED and info.scheduled_at is not None:
         if info.scheduled_at + grace < current:
@@ -410,3 +417,14 @@ def requeue_command(workspace: Workspace, job: int, unknown: bool, failed: bool)
         raise click.UsageError("say which messages to requeue: --unknown and/or --failed")
     count = workspace.store.requeue(job, states, now=now())
     err.print(f"Requeued {count} messages of job {job}.")
+    sending = workspace.store.get_job(job).counts.get(MessageState.SENDING, 0)
+    if sending:
+        # A worker may yet record them as unknown or failed; requeued now, a live
+        # worker's message would go twice, so they are left for the next round.
+        err.print(
+            f"{sending} message{'s are' if sending != 1 else ' is'} still `sending`: a worker "
+            f"may be sending {'them' if sending != 1 else 'it'}, or died; start a worker (it "
+            "recovers them as unknown) or wait, then requeue again."
+        )
+        if count == 0:
+            click.get_current_context().exit(1)
