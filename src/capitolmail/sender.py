@@ -1,8 +1,9 @@
 """The send loop: claim due messages, hand each to the provider, record the outcome.
 
 Every state change lives here. A message is committed as `sending` before the
-provider sees it and as `sent`, `retry_wait` or `failed` after; a worker that
-dies in between leaves `sending` rows that the next worker marks `unknown`,
+provider sees it and as `sent`, `retry_wait` or `failed` after, or `unknown`
+when the provider sent it on and no verdict came back; a worker that dies in
+between leaves `sending` rows that the next worker marks `unknown`. `unknown` is
 never resent without an operator, because a duplicate letter to a Hill office
 costs more than a reported gap.
 
