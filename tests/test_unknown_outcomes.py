@@ -219,3 +219,21 @@ def test_smtp_connection_lost_after_the_data_leaves_the_message_unknown_and_deli
         assert "lost after the message data was sent" in lost["last_error"]
         delivered = Counter(rcpt for r in server.received() for rcpt in r.rcpt_tos)
         assert delivered == Counter({m["to"]: 1 for m in after["messages"]})
+
+
+def test_pause_and_resume_of_a_job_that_changed_state_meanwhile_say_so_and_succeed(
+    cli: Invoke,
+) -> None:
+    cli("queue", "block-arms-sale")
+    cli("send", "1")
+    assert cli("resume", "1").stderr.startswith("Job 1 was not paused; it is scheduled.\n")
+    assert cli("cancel", "1").exit_code == 0
+
+    paused = cli("pause", "1")
+
+    assert paused.exit_code == 0
+    assert paused.stderr == "Job 1 is cancelled; it sends nothing more, so it was left as it is.\n"
+    assert job(cli)["state"] == "cancelled"
+    resumed = cli("resume", "1")
+    assert resumed.exit_code == 1
+    assert resumed.stderr == "Error: job 1 is cancelled, not paused; nothing to resume\n"
