@@ -7,6 +7,7 @@ what provably never reached the provider (no connection) is retried.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -17,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -237,3 +239,29 @@ def test_pause_and_resume_of_a_job_that_changed_state_meanwhile_say_so_and_succe
     resumed = cli("resume", "1")
     assert resumed.exit_code == 1
     assert resumed.stderr == "Error: job 1 is cancelled, not paused; nothing to resume\n"
+
+
+def test_send_with_a_new_rate_for_a_job_a_worker_started_meanwhile_changes_only_the_rate(
+    cli: Invoke, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli("queue", "block-arms-sale")
+    cli("send", "1")
+    with open_store(workspace) as store:
+        store.start_due_jobs(datetime.now(UTC), grace=load_settings(workspace).worker.grace_period)
+    # `send` looks at the job first; this first look is from before the worker started it.
+    real_get_job = Store.get_job
+    looks: list[int] = []
+
+    def first_look_is_stale(self: Store, job_id: int) -> Any:
+        info = real_get_job(self, job_id)
+        looks.append(job_id)
+        return dataclasses.replace(info, state="scheduled") if len(looks) == 1 else info
+
+    monkeypatch.setattr(Store, "get_job", first_look_is_stale)
+
+    result = cli("send", "1", "--rate", "60/min")
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "Job 1 is sending; at most 60/min.\n"
+    assert job(cli)["options"] == {"rate": "60/min"}
+    assert job(cli)["state"] == "sending"

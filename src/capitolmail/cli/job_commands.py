@@ -32,6 +32,7 @@ from capitolmail.display import (
     out,
     print_json,
 )
+from capitolmail.errors import CapitolmailError
 from capitolmail.letters.definition import load_letter
 from capitolmail.logs import LogFormat, configure_logging
 from capitolmail.outbox import JobInfo, JobState, MessageState, Store
@@ -123,12 +124,19 @@ def send_command(
     send_window = _window(window)
     store = workspace.store
     info = store.get_job(job)
+    if info.state != JobState.SENDING or when is not None:
+        try:
+            store.schedule_job(job, at=at, now=current)
+        except CapitolmailError:
+            # A worker may have started it between our look and the schedule.
+            info = store.get_job(job)
+            if when is not None or info.state != JobState.SENDING:
+                raise
     if info.state == JobState.SENDING and when is None:
         # Already going: only the pace or the hours change, from the next claim on.
         info = _store_options(store, job, rate, window, send_window, zone_name)
         err.print(f"Job {job} is sending; {_pace_text(info, zone)}.")
         return
-    store.schedule_job(job, at=at, now=current)
     info = _store_options(store, job, rate, window, send_window, zone_name)
     due = "is due now" if at <= current else f"is scheduled for {describe_instant(at, zone)}"
     err.print(
