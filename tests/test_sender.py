@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 from capitolmail.errors import (
+    DeliveryUnknownError,
     PermanentSendError,
     ProviderAuthError,
     SendError,
@@ -313,3 +314,60 @@ def test_once_waits_for_a_paced_jobs_turns_until_it_is_sent(store: Store) -> Non
     summary = send_due(store, transport, options=options)
     assert summary.sent == 12
     assert store.get_job(job_id).state == "done"
+
+
+class CancellingTransport(ScriptedTransport):
+    """Cancels the job while the first message is in its hands, then raises `error`."""
+
+    def __init__(self, store: Store, job_id: int, error: SendError) -> None:
+        super().__init__()
+        self.store, self.job_id, self.error = store, job_id, error
+
+    def send(self, message: OutgoingMessage) -> Receipt:
+        self.calls.append(message.to_email)
+        if len(self.calls) == 1:
+            self.store.cancel_job(self.job_id, T0)
+            raise self.error
+        return super().send(message)
+
+
+def test_no_verdict_is_unknown_and_stays_unknown_when_the_job_was_cancelled_meanwhile(
+    store: Store,
+) -> None:
+    job_id = _queue(store, 3)
+    error = DeliveryUnknownError("SendGrid did not answer within 2 s; it may have accepted it")
+    transport = CancellingTransport(store, job_id, error)
+
+    summary = send_due(store, transport, options=SERIAL, clock=Clock())
+
+    assert (summary.sent, summary.unknown, summary.retried) == (0, 1, 0)
+    assert transport.calls == ["office0@example.org"]
+    assert _states(store, job_id) == {
+        "office0@example.org": "unknown",  # not `cancelled`: the provider may have it
+        "office1@example.org": "cancelled",
+        "office2@example.org": "cancelled",
+    }
+    [unknown] = store.list_messages(job_id, states=["unknown"])
+    assert unknown.last_error == str(error)
+    assert store.failure_summary(job_id) == [(str(error), 1)]
+
+
+def test_a_refused_key_in_a_job_cancelled_meanwhile_cancels_the_message_and_goes_on(
+    store: Store,
+) -> None:
+    job_id = _queue(store, 2)
+    later = [
+        QueuedMessage(sample_message(message_id=f"00000000-0000-4000-9000-{n:012d}"))
+        for n in range(2)
+    ]
+    other = store.create_job(letter_slug="alert", kind="alert", messages=later, now=T0)
+    store.schedule_job(other, at=T0, now=T0)
+    store.start_due_jobs(T0, grace=timedelta(hours=1))
+    transport = CancellingTransport(store, job_id, ProviderAuthError("401 key refused"))
+
+    summary = send_due(store, transport, options=SERIAL, clock=Clock())
+
+    assert summary.paused_jobs == []
+    assert store.get_job(job_id).state == "cancelled"
+    assert store.get_job(job_id).counts == {"cancelled": 2}
+    assert store.get_job(other).counts == {"sent": 2}  # the worker kept sending

@@ -37,7 +37,9 @@ class DeliveryEvent:
     `message_id` is our UUID from custom_args (None when the message was not
     sent by capitolmail); `event_id` is the provider's id for deduplication
     (SendGrid retries a batch for up to 24 hours); `name` is the provider's own
-    word for the event, kept for the log; `raw` is the event as received.
+    word for the event, kept for the log; `raw` is the event as received;
+    `provider_message_id` is the id the provider's reply to the send carried
+    (SendGrid's X-Message-Id), kept for a message whose reply never came.
     """
 
     kind: EventKind
@@ -48,3 +50,4 @@ class DeliveryEvent:
     reason: str | None
     event_id: str | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    provider_message_id: str | None = None

@@ -8,6 +8,7 @@
     ├── SendError                 raised by providers, handled by sender.py
     │   ├── TransientSendError    retry later; carries retry_after
     │   ├── PermanentSendError    fail this message; carries the server's reply
+    │   ├── DeliveryUnknownError  the message went out, no verdict came back: `unknown`
     │   └── ProviderAuthError     pause the job; credentials refused
     ├── WebhookVerificationError  missing or bad signature; deliberately terse
     └── UnsubscribeTokenError     tampered, truncated or foreign unsubscribe token; terse
@@ -138,6 +139,19 @@ class TransientSendError(SendError):
 
 class PermanentSendError(SendError):
     """The transport will never accept this message as it is; the reply says why."""
+
+
+class DeliveryUnknownError(SendError):
+    """The transport's irreversible step began and no verdict came back.
+
+    The request body went out (SendGrid) or the message data did (SMTP), and then
+    the reply never arrived: a read timeout, a connection reset or closed before
+    an answer. The provider may have accepted the message, so the sender records
+    it `unknown` and never retries it on its own: a retry is what delivered ten
+    letters twice when SendGrid answered after our timeout. A provider event for
+    the message later proves it was sent; otherwise an operator decides
+    (`capitolmail requeue JOB --unknown`).
+    """
 
 
 class ProviderAuthError(SendError):

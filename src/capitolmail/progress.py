@@ -34,7 +34,8 @@ from capitolmail.outbox.states import UNFINISHED_MESSAGE_STATES
 log = logging.getLogger("capitolmail.progress")
 
 # Outcomes that finish a message for this run; a retry or a given-back claim does not.
-_FINISHING = frozenset({"sent", "failed"})
+# An `unknown` one is counted with the failed: it did not certainly get through.
+_FINISHING = frozenset({"sent", "failed", "unknown"})
 _RATE_WINDOW = 60.0
 
 

@@ -1,8 +1,9 @@
 """The send loop: claim due messages, hand each to the provider, record the outcome.
 
 Every state change lives here. A message is committed as `sending` before the
-provider sees it and as `sent`, `retry_wait` or `failed` after; a worker that
-dies in between leaves `sending` rows that the next worker marks `unknown`,
+provider sees it and as `sent`, `retry_wait` or `failed` after, or `unknown`
+when the provider sent it on and no verdict came back; a worker that dies in
+between leaves `sending` rows that the next worker marks `unknown`. `unknown` is
 never resent without an operator, because a duplicate letter to a Hill office
 costs more than a reported gap.
 
@@ -32,18 +33,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from capitolmail.errors import (
+    DeliveryUnknownError,
     PermanentSendError,
     ProviderAuthError,
     StoreError,
     TransientSendError,
 )
 from capitolmail.message import OutgoingMessage
-from capitolmail.outbox import ClaimedMessage, Outcome, Store
+from capitolmail.outbox import ClaimedMessage, JobState, Outcome, Store
 from capitolmail.providers import Provider, Receipt
 from capitolmail.rate import Rate, TokenBucket
 
@@ -68,6 +70,7 @@ class SendSummary:
     sent: int = 0
     failed: int = 0
     retried: int = 0
+    unknown: int = 0  # sent, and no verdict came back: never retried without an operator
     recovered: int = 0
     paused_jobs: list[int] = field(default_factory=list)
     finished_jobs: list[int] = field(default_factory=list)
@@ -323,6 +326,12 @@ class _SendLoop:
         if err is None:
             sent = Outcome(message_id, "sent", provider_message_id=result.provider_message_id)
             return sent, claimed, "sent"
+        if isinstance(err, DeliveryUnknownError | CancelledError):
+            # The message went out (or may have: a cancelled request cannot say how
+            # far it got) and no verdict came: a retry could deliver it twice.
+            error = str(err) if isinstance(err, DeliveryUnknownError) else ""
+            error = error or "the send was cancelled in flight; it may have been delivered"
+            return Outcome(message_id, "unknown", error=error), claimed, "unknown"
         if isinstance(err, TransientSendError):
             if err.rate_limited:
                 # Everyone slows down, and the attempt does not count against the message.
@@ -345,12 +354,12 @@ class _SendLoop:
             outcome = Outcome(message_id, "retry", error=str(err), next_attempt_at=retry_at)
             return outcome, claimed, "retried"
         if isinstance(err, ProviderAuthError):
-            # Not the message's fault: put it back untouched and stop the job.
+            # Not the message's fault: put it back untouched and stop the job. If the
+            # job was cancelled meanwhile, record_outcomes turns the retry into
+            # `cancelled`, and the job stays as the operator left it.
             if claimed.job_id not in self.paused:
                 self.paused.add(claimed.job_id)
-                self.store.pause_job(claimed.job_id, reason=str(err), now=now)
-                self.summary.paused_jobs.append(claimed.job_id)
-                log.error("job %s paused: %s", claimed.job_id, err)
+                self._pause(claimed.job_id, err, now)
             outcome = Outcome(
                 message_id, "retry", error=str(err), next_attempt_at=now, count_attempt=False
             )
@@ -361,6 +370,15 @@ class _SendLoop:
             log.exception("provider raised an unexpected error", exc_info=err)
             err = PermanentSendError(f"unexpected error in the provider: {err!r}")
         return Outcome(message_id, "failed", error=str(err)), claimed, "failed"
+
+    def _pause(self, job_id: int, err: ProviderAuthError, now: datetime) -> None:
+        """Pause the job for a refused key; a job cancelled or done meanwhile stays so."""
+        info = self.store.pause_job(job_id, reason=str(err), now=now)
+        if info.state == JobState.PAUSED:
+            self.summary.paused_jobs.append(job_id)
+            log.error("job %s paused: %s", job_id, err)
+        else:
+            log.warning("job %s is %s, so it was not paused: %s", job_id, info.state, err)
 
     def _give_back(self, claimed: ClaimedMessage, reason: str) -> None:
         outcome = Outcome(
@@ -389,7 +407,7 @@ class _SendLoop:
             # One refused outcome rolls back the batch; keep the others' records.
             batch = [item for item in batch if self._record_one(item[0])]
         for _, claimed, label in batch:
-            if label in ("sent", "failed", "retried"):
+            if label in ("sent", "failed", "retried", "unknown"):
                 setattr(self.summary, label, getattr(self.summary, label) + 1)
             if self.on_outcome is not None:
                 self.on_outcome(claimed, label)

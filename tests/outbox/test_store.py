@@ -361,10 +361,27 @@ def test_pause_and_resume_return_a_job_to_where_it_was(store: Store) -> None:
     assert store.resume_job(waiting, NOW).state == JobState.SCHEDULED
     resumed = store.resume_job(running, NOW)
     assert (resumed.state, resumed.paused_reason) == (JobState.SENDING, None)
-    with pytest.raises(CapitolmailError, match="not paused"):
-        store.resume_job(running, NOW)
+    # Resumed by someone else first: nothing to do, and nothing to refuse.
+    assert store.resume_job(running, NOW).state == JobState.SENDING
     with pytest.raises(CapitolmailError, match="draft"):
         store.pause_job(queue(store), "why", NOW)
+
+
+def test_pausing_a_job_that_sends_nothing_more_changes_nothing(store: Store) -> None:
+    cancelled = scheduled(store, 1)
+    store.cancel_job(cancelled, NOW)
+    done = scheduled(store, 1)
+    for message_id in claim_all(store):
+        store.mark_sent(message_id, provider_message_id=None, now=NOW)
+    store.finish_jobs(NOW)
+    events_before = {job: store.list_events(job) for job in (cancelled, done)}
+
+    assert store.pause_job(cancelled, "SendGrid refused the API key", NOW).state == "cancelled"
+    assert store.pause_job(done, "SendGrid refused the API key", NOW).state == "done"
+
+    assert {job: store.list_events(job) for job in (cancelled, done)} == events_before
+    with pytest.raises(CapitolmailError, match="cancelled, not paused; nothing to resume"):
+        store.resume_job(cancelled, NOW)
 
 
 def test_paused_job_is_not_claimed_from(store: Store) -> None:
@@ -785,7 +802,7 @@ def test_a_retry_waits_for_a_cancel_in_progress_and_then_is_cancelled(store: Sto
             {"kind": "retry", "error": "x", "next_attempt_at": datetime(2025, 3, 1)},
             "aware",
         ),
-        ({"kind": "bounced"}, "sent, retry or failed"),
+        ({"kind": "bounced"}, "sent, retry, failed or unknown"),
     ],
 )
 def test_a_malformed_outcome_is_refused_when_built(changes: dict[str, object], words: str) -> None:

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from capitolmail.config import SendGridSettings
 from capitolmail.errors import (
     ConfigError,
+    DeliveryUnknownError,
     PermanentSendError,
     ProviderAuthError,
     SendError,
@@ -213,24 +214,27 @@ class TestSendGridProvider(ProviderContract):
 
     # -- transport failures ----------------------------------------------------------------
 
-    def test_no_answer_within_the_timeout_is_transient_and_quick(self) -> None:
+    def test_no_answer_within_the_timeout_is_unknown_and_quick(self) -> None:
         self.server.stall(1.0)
         started = time.monotonic()
-        err = self.send_expecting(TransientSendError, timeout=0.3)
+        err = self.send_expecting(DeliveryUnknownError, timeout=0.3)
         assert time.monotonic() - started < 0.9
-        assert "did not answer within 0.3 s; it may have accepted the message" in str(err)
-        # ...and it did: the ambiguity the provider's docstring warns about.
+        assert str(err) == (
+            "SendGrid did not answer within 0.3 s; it may have accepted the message (not retried)"
+        )
+        # ...and it did: why a retry here would have delivered it twice.
         deadline = time.monotonic() + 3
         while not self.server.accepted and time.monotonic() < deadline:
             time.sleep(0.02)
         assert len(self.server.accepted) == 1
 
-    def test_connection_closed_without_an_answer_is_transient_and_not_retried_here(
+    def test_connection_closed_without_an_answer_is_unknown_and_not_retried_here(
         self,
     ) -> None:
         self.server.drop()
-        err = self.send_expecting(TransientSendError)
+        err = self.send_expecting(DeliveryUnknownError)
         assert "closed the connection without an answer" in str(err)
+        assert "it may have accepted the message (not retried)" in str(err)
         assert self.server.requests == 1
         assert self.server.accepted == []
 
@@ -238,7 +242,7 @@ class TestSendGridProvider(ProviderContract):
         with self.make_provider(pool_size=1) as provider:
             provider.send(sample_message())
             self.server.drop()
-            with pytest.raises(TransientSendError):
+            with pytest.raises(DeliveryUnknownError):
                 provider.send(sample_message())
             provider.send(sample_message())
         assert len(self.server.accepted) == 2
@@ -251,6 +255,7 @@ class TestSendGridProvider(ProviderContract):
             SendGridSettings(base_url=f"http://127.0.0.1:{port}", connect_timeout=1),
             api_key=SecretStr(API_KEY),
         )
+        # Nothing can have reached SendGrid: the one transport failure that is retried.
         with provider, pytest.raises(TransientSendError, match="cannot connect to SendGrid"):
             provider.send(sample_message())
 

@@ -12,7 +12,8 @@ its stand-in would be invisible to every test.
 
 Each test can script what comes next: `answer(429, reset_in=3)`, `answer(500,
 times=2)`, `answer(400, recipient=...)`, `stall(1.0)` (answer late, then
-accept, as SendGrid may after our read timeout), `drop()` (close the connection
+accept, as SendGrid may after our read timeout; `recipients=` stalls several),
+`answer(401, delay=1.0)` (a verdict that comes late), `drop()` (close the connection
 without answering), and `latency` for every request (benchmarks use 50 ms).
 """
 
@@ -25,7 +26,7 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -263,17 +264,41 @@ class SendGridStandIn(ServerThread):
         recipient: str | None = None,
         reset_in: float | None = None,
         errors: list[dict[str, Any]] | None = None,
+        delay: float = 0.0,
     ) -> None:
-        """Answer `status` to the next `times` requests (None: all) for `recipient` (None: any).
+        """Answer `status` to the next `times` requests (None: all) for `recipient` (None: any),
+        `delay` seconds after reading each.
 
         For 429, `reset_in` sets `X-RateLimit-Reset` to now + that many seconds;
         without it the header is left out.
         """
-        self._add(_Rule(status=status, errors=errors, reset_in=reset_in), times, recipient)
+        rule = _Rule(status=status, errors=errors, reset_in=reset_in, delay=delay)
+        self._add(rule, times, recipient)
 
-    def stall(self, seconds: float, *, times: int | None = 1, recipient: str | None = None) -> None:
-        """Wait `seconds` before handling the request as usual (usually: accept it)."""
-        self._add(_Rule(delay=seconds), times, recipient)
+    def stall(
+        self,
+        seconds: float,
+        *,
+        times: int | None = 1,
+        recipient: str | None = None,
+        recipients: Iterable[str] = (),
+    ) -> None:
+        """Wait `seconds` before handling the request as usual (usually: accept it).
+
+        A request stalled past the client's timeout is still accepted: SendGrid has
+        the message even though its answer came too late to be read. `recipients`
+        stalls each of them `times` times, as one rule each.
+        """
+        for address in list(recipients) or [recipient]:
+            self._add(_Rule(delay=seconds), times, address)
+
+    def accepted_ids(self) -> list[str]:
+        """Our message id of each accepted request, in arrival order (a duplicate shows twice)."""
+        with self._lock:
+            return [
+                str(p["personalizations"][0].get("custom_args", {}).get("capitolmail_message_id"))
+                for p in self.accepted
+            ]
 
     def drop(self, *, times: int | None = 1, recipient: str | None = None) -> None:
         """Close the connection after reading the request, without answering."""

@@ -32,9 +32,10 @@ from capitolmail.display import (
     out,
     print_json,
 )
+from capitolmail.errors import CapitolmailError
 from capitolmail.letters.definition import load_letter
 from capitolmail.logs import LogFormat, configure_logging
-from capitolmail.outbox import JobInfo, JobState, Store
+from capitolmail.outbox import JobInfo, JobState, MessageState, Store
 from capitolmail.rate import Rate
 from capitolmail.schedule import JobScheduler
 from capitolmail.sender import SendSummary
@@ -123,12 +124,19 @@ def send_command(
     send_window = _window(window)
     store = workspace.store
     info = store.get_job(job)
+    if info.state != JobState.SENDING or when is not None:
+        try:
+            store.schedule_job(job, at=at, now=current)
+        except CapitolmailError:
+            # A worker may have started it between our look and the schedule.
+            info = store.get_job(job)
+            if when is not None or info.state != JobState.SENDING:
+                raise
     if info.state == JobState.SENDING and when is None:
         # Already going: only the pace or the hours change, from the next claim on.
         info = _store_options(store, job, rate, window, send_window, zone_name)
         err.print(f"Job {job} is sending; {_pace_text(info, zone)}.")
         return
-    store.schedule_job(job, at=at, now=current)
     info = _store_options(store, job, rate, window, send_window, zone_name)
     due = "is due now" if at <= current else f"is scheduled for {describe_instant(at, zone)}"
     err.print(
@@ -365,8 +373,11 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
 @pass_workspace
 def pause_command(workspace: Workspace, job: int) -> None:
     """Stop sending JOB; what is not yet sent stays queued."""
-    workspace.store.pause_job(job, reason="paused by an operator", now=now())
-    err.print(f"Job {job} paused.")
+    info = workspace.store.pause_job(job, reason="paused by an operator", now=now())
+    if info.state == JobState.PAUSED:
+        err.print(f"Job {job} paused.")
+    else:
+        err.print(f"Job {job} is {info.state}; it sends nothing more, so it was left as it is.")
 
 
 @click.command("resume")
@@ -375,8 +386,12 @@ def pause_command(workspace: Workspace, job: int) -> None:
 def resume_command(workspace: Workspace, job: int) -> None:
     """Continue sending a paused JOB."""
     current = now()
+    was = workspace.store.get_job(job).state
     info = workspace.store.resume_job(job, now=current)
-    err.print(f"Job {job} resumed: {info.state}.")
+    if was == JobState.PAUSED:
+        err.print(f"Job {job} resumed: {info.state}.")
+    else:
+        err.print(f"Job {job} was not paused; it is {info.state}.")
     grace = workspace.settings.worker.grace_period
     if info.state == JobState.SCHEDULED and info.scheduled_at is not None:
         if info.scheduled_at + grace < current:
@@ -410,3 +425,14 @@ def requeue_command(workspace: Workspace, job: int, unknown: bool, failed: bool)
         raise click.UsageError("say which messages to requeue: --unknown and/or --failed")
     count = workspace.store.requeue(job, states, now=now())
     err.print(f"Requeued {count} messages of job {job}.")
+    sending = workspace.store.get_job(job).counts.get(MessageState.SENDING, 0)
+    if sending:
+        # A worker may yet record them as unknown or failed; requeued now, a live
+        # worker's message would go twice, so they are left for the next round.
+        err.print(
+            f"{sending} message{'s are' if sending != 1 else ' is'} still `sending`: a worker "
+            f"may be sending {'them' if sending != 1 else 'it'}, or died; start a worker (it "
+            "recovers them as unknown) or wait, then requeue again."
+        )
+        if count == 0:
+            click.get_current_context().exit(1)

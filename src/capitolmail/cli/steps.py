@@ -163,6 +163,8 @@ def report_prepared(prepared: PreparedLetter) -> None:
 
 def report_summary(summary: SendSummary, notice: Callable[[str], object] = err.print) -> None:
     parts = [f"sent {summary.sent}", f"failed {summary.failed}", f"retrying {summary.retried}"]
+    if summary.unknown:
+        parts.append(f"{summary.unknown} unknown (no reply came after sending; see status)")
     if summary.stopped_early:
         parts.append("stopped on request")
     if summary.recovered:

@@ -9,8 +9,14 @@ commit rather than a thousand. Three rules, each for a failure seen in practice:
 - A message only moves forward (sent < delivered < bounced | dropped |
   spam_report). Events arrive out of order across batches, and a `delivered`
   that comes after a spam report must not make the complaint disappear.
-- A message in `sending` is never moved: the sender records its outcome next and
-  requires `sending` to do so. The event is kept in the log instead.
+- An event is evidence: the provider only reports on a message it accepted. A
+  message we had not seen accepted (`sending`, `retry_wait`, `unknown`, `queued`
+  after a requeue, even `failed` or `cancelled`) moves to `sent` first, with a
+  `sent` event saying which event proved it, and then on as the event says. It
+  is never retried: only `queued` and `retry_wait` rows are claimed, and the
+  sender's own outcome, when it comes later, is a no-op (outbox/outcomes.py).
+  So an event is never dropped for arriving early, and no event id is marked
+  seen without the event being applied.
 
 Hard bounces, spam reports and unsubscribes suppress the address even when the
 message is not ours (another tool on the same SendGrid account): the address is
@@ -24,20 +30,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from capitolmail.delivery import DeliveryEvent, EventKind
-from capitolmail.outbox.events import record_event
+from capitolmail.errors import StoreError
+from capitolmail.outbox.events import PROVED_BY, record_event
 from capitolmail.outbox.schema import messages, webhook_events
 from capitolmail.outbox.states import MessageState
 from capitolmail.outbox.suppressions import Suppression, SuppressionReason, add_suppressions
 
-# How far along a message is once the provider has it. `unknown` ranks with
-# `sent`: an event proves the provider accepted it, so it must not be requeued.
+# How far along a message is once the provider has it. Every other state is one
+# where we had not seen the provider accept it; an event proves it did.
 _RANK: dict[MessageState, int] = {
     MessageState.SENT: 0,
-    MessageState.UNKNOWN: 0,
     MessageState.DELIVERED: 1,
     MessageState.BOUNCED: 2,
     MessageState.DROPPED: 2,
@@ -72,6 +78,7 @@ class DeliveryReport:
     unmatched: int = 0  # no capitolmail message id, or one not in this database
     unknown: int = 0  # event kinds we do not know; logged and dropped
     suppressed: int = 0  # addresses written to the suppression list
+    proved: int = 0  # messages not yet `sent` that an event proved the provider took
 
 
 def apply_delivery_events(
@@ -94,6 +101,8 @@ def apply_delivery_events(
         if row is None:
             report.unmatched += 1
             continue
+        row, proved = _prove_sent(conn, row, event, at, now)
+        report.proved += proved
         moved_to = _move(conn, row, event.kind, now)
         report.applied += 1
         report.moved += moved_to is not None
@@ -139,6 +148,47 @@ def _message(conn: Connection, message_id: str | None) -> Any:
         messages.c.id == message_id
     )
     return conn.execute(query).first()
+
+
+def _prove_sent(
+    conn: Connection, row: Any, event: DeliveryEvent, at: datetime, now: datetime
+) -> tuple[Any, bool]:
+    """Move a message the provider has, by this event's word, but we had not seen
+    accepted to `sent`; the row as it is now, and whether this moved it.
+
+    The UPDATE names the state it saw, so a sender or `cancel` changing the row at
+    the same moment is not overwritten: on PostgreSQL the UPDATE waits for their
+    lock, then finds another state and the row is read again.
+    """
+    for _ in range(3):
+        if row.state in _RANK:
+            return row, False
+        result = conn.execute(
+            update(messages)
+            .where(messages.c.id == row.id, messages.c.state == row.state)
+            .values(
+                state=MessageState.SENT.value,
+                sent_at=at,
+                provider_message_id=func.coalesce(
+                    messages.c.provider_message_id, event.provider_message_id
+                ),
+                last_error=None,
+                next_attempt_at=None,
+                updated_at=now,
+            )
+        )
+        if result.rowcount:
+            record_event(
+                conn,
+                job_id=row.job_id,
+                message_id=row.id,
+                at=at,
+                kind=MessageState.SENT,
+                detail=f'{PROVED_BY}the provider\'s "{event.name}" event; it was {row.state}',
+            )
+            return _message(conn, row.id), True
+        row = _message(conn, row.id)
+    raise StoreError(f"message {row.id} kept changing state while an event was applied")
 
 
 def _move(conn: Connection, row: Any, kind: EventKind, now: datetime) -> MessageState | None:

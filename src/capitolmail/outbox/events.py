@@ -22,6 +22,9 @@ T = TypeVar("T")
 # messages take a few hundred round trips, small enough for SQLite's limit on
 # bound parameters (32,766) and for PostgreSQL's plan cache to stay useful.
 BATCH = 1000
+# How the detail of a `sent` event starts when a provider's event, not the sender's
+# outcome, moved the message there; outcomes.py reads it to accept a late outcome.
+PROVED_BY = "proved by "
 
 
 def chunked(items: Sequence[T], size: int = BATCH) -> Iterator[Sequence[T]]:

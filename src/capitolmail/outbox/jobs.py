@@ -207,22 +207,39 @@ def _duration(delta: timedelta) -> str:
     return " ".join(part for part in parts if part)
 
 
-def pause_job(conn: Connection, job_id: int, reason: str, now: datetime) -> None:
+# Jobs that send nothing more whatever happens next: pausing one changes nothing.
+_STOPPED = frozenset({JobState.CANCELLED, JobState.DONE, JobState.MISSED})
+# Jobs that are not paused but will send: resuming one changes nothing.
+_GOING = frozenset({JobState.SCHEDULED, JobState.SENDING})
+
+
+def pause_job(conn: Connection, job_id: int, reason: str, now: datetime) -> bool:
+    """Pause; False, changing nothing, when the job already sends nothing more.
+
+    A cancelled, done or missed job is left as it is rather than refused: the
+    sender pauses a job when the provider refuses the key, and an operator may
+    have cancelled it while that request was in flight. Raising there stopped the
+    worker with the message still `sending`; what the pause asks for (send
+    nothing more) already holds.
+    """
     job = _lock_job(conn, job_id)
     if job.state == JobState.DRAFT:
         raise CapitolmailError(
             f'job {job_id} is a draft and sends nothing until "capitolmail send {job_id}"; '
             "there is nothing to pause"
         )
-    if job.state not in (JobState.SCHEDULED, JobState.SENDING, JobState.PAUSED):
-        raise CapitolmailError(
-            f"job {job_id} is {job.state}; only a scheduled or sending job can be paused"
-        )
+    if job.state in _STOPPED:
+        return False
     _set_state(conn, job_id, JobState.PAUSED, now, reason, paused_reason=reason)
+    return True
 
 
 def resume_job(conn: Connection, job_id: int, now: datetime) -> None:
+    """Back to where a paused job was; a job already scheduled or sending is left alone
+    (another operator resumed it first), and any other state is refused."""
     job = _lock_job(conn, job_id)
+    if job.state in _GOING:
+        return
     if job.state != JobState.PAUSED:
         raise CapitolmailError(f"job {job_id} is {job.state}, not paused; nothing to resume")
     # Back to where it was: a job that never started waits for its scheduled time.

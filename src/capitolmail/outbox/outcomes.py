@@ -1,9 +1,18 @@
-"""Recording what happened to claimed messages: sent, retry later, or failed.
+"""Recording what happened to claimed messages: sent, retry later, failed, or unknown.
 
 An outcome is recorded only for a message still in `sending`, never over one that
 something else has already decided: anything else is a bug in the caller (an
 outcome recorded twice, or for a row recover_abandoned already declared
 `unknown`), and overwriting it would hide either a duplicate send or a lost one.
+
+One exception, because a provider's event can overtake the sender's own outcome
+(SendGrid posts `processed` within a second; a reply that never comes takes the
+whole read timeout): a message that an event proved sent since its claim
+(outbox/deliveries.py) takes its late outcome as a no-op. A `sent` outcome still
+fills in the provider's message id if the event did not carry one; a retry,
+failure or `unknown` changes nothing, since the provider has the message, and is
+kept in the event log as `late_outcome`. A second late outcome is refused like
+any other outcome recorded twice.
 
 A send loop with many threads records through one recorder, a batch at a time, so
 the cost that matters is per batch, not per message: two locking reads, one
@@ -19,19 +28,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, bindparam, select, update
+from sqlalchemy import Connection, Integer, bindparam, func, select, update
 
 from capitolmail.errors import StoreError
-from capitolmail.outbox.events import chunked, event_row, record_events
+from capitolmail.outbox.events import PROVED_BY, chunked, event_row, record_events
 from capitolmail.outbox.records import MessageNotFound, Outcome
-from capitolmail.outbox.schema import UTCDateTime, jobs, messages
+from capitolmail.outbox.schema import UTCDateTime, events, jobs, messages
 from capitolmail.outbox.states import JobState, MessageState
 
 _TARGETS = {
     "sent": MessageState.SENT,
     "retry": MessageState.RETRY_WAIT,
     "failed": MessageState.FAILED,
+    "unknown": MessageState.UNKNOWN,
 }
+# The event-log kind of an outcome that came after an event had proved the message sent.
+LATE_OUTCOME = "late_outcome"
 
 # Bound names differ from column names: SQLAlchemy reserves those for SET values.
 _MARK_SENT = (
@@ -45,7 +57,18 @@ _MARK_SENT = (
         updated_at=bindparam("b_now", type_=UTCDateTime()),
     )
 )
-# retry_wait, cancelled and failed: the claim already cleared next_attempt_at, so
+# A late `sent` outcome keeps what the proving event recorded and adds only the id.
+_FILL_PROVIDER_ID = (
+    update(messages)
+    .where(messages.c.id == bindparam("b_id"))
+    .values(
+        provider_message_id=func.coalesce(
+            messages.c.provider_message_id,
+            bindparam("b_provider_id", type_=messages.c.provider_message_id.type),
+        )
+    )
+)
+# retry_wait, cancelled, failed and unknown: the claim already cleared next_attempt_at, so
 # binding None there for the last two is what mark_failed always left.
 _MARK_UNSENT = (
     update(messages)
@@ -79,8 +102,11 @@ def record_outcomes(
     for outcome in outcomes:
         if outcome.message_id not in rows:
             raise MessageNotFound(outcome.message_id)
+    decided = [message_id for message_id in ids if rows[message_id][1] != MessageState.SENDING]
+    proven = _proven_since_claim(conn, decided) if decided else set()
+    for outcome in outcomes:
         state = rows[outcome.message_id][1]
-        if state != MessageState.SENDING:
+        if state != MessageState.SENDING and outcome.message_id not in proven:
             raise StoreError(
                 f"message {outcome.message_id} is {state}, not sending; refusing to mark it "
                 f"{_TARGETS[outcome.kind]} (only a claimed message gets an outcome, and only once)"
@@ -89,9 +115,26 @@ def record_outcomes(
     results: list[MessageState] = []
     sent_rows: list[dict[str, Any]] = []
     unsent_rows: list[dict[str, Any]] = []
+    late_ids: list[dict[str, Any]] = []
     event_rows: list[dict[str, object]] = []
     for outcome in outcomes:
-        job_id = rows[outcome.message_id][0]
+        job_id, state = rows[outcome.message_id]
+        if outcome.message_id in proven:
+            results.append(MessageState(state))
+            event_rows.append(
+                event_row(
+                    job_id=job_id,
+                    message_id=outcome.message_id,
+                    at=now,
+                    kind=LATE_OUTCOME,
+                    detail=_late_detail(outcome, state),
+                )
+            )
+            if outcome.kind == "sent" and outcome.provider_message_id:
+                late_ids.append(
+                    {"b_id": outcome.message_id, "b_provider_id": outcome.provider_message_id}
+                )
+            continue
         to, detail = _target(outcome, JobState(job_states[job_id]))
         results.append(to)
         event_rows.append(
@@ -116,11 +159,54 @@ def record_outcomes(
                 "b_now": now,
             }
         )
-    for statement, params in ((_MARK_SENT, sent_rows), (_MARK_UNSENT, unsent_rows)):
+    for statement, params in (
+        (_MARK_SENT, sent_rows),
+        (_MARK_UNSENT, unsent_rows),
+        (_FILL_PROVIDER_ID, late_ids),
+    ):
         for chunk in chunked(params):
             conn.execute(statement, list(chunk))
     record_events(conn, event_rows)
     return results
+
+
+def _proven_since_claim(conn: Connection, ids: Sequence[str]) -> set[str]:
+    """The messages an event proved sent after their latest claim, with no late outcome yet.
+
+    Read from the event log, which already says what happened in order: a claim
+    writes `sending`, a proving event writes `sent` with PROVED_BY, a late outcome
+    writes LATE_OUTCOME. Only rows that left `sending` are looked at, so the send
+    loop's usual batches never run this query.
+    """
+    kinds = [MessageState.SENDING.value, MessageState.SENT.value, LATE_OUTCOME]
+    history: dict[str, list[tuple[str, str | None]]] = {}
+    for chunk in chunked(sorted(ids)):
+        query = (
+            select(events.c.message_id, events.c.kind, events.c.detail)
+            .where(events.c.message_id.in_(chunk), events.c.kind.in_(kinds))
+            .order_by(events.c.id)
+        )
+        for message_id, kind, detail in conn.execute(query):
+            history.setdefault(message_id, []).append((kind, detail))
+    proven: set[str] = set()
+    for message_id, entries in history.items():
+        since_claim: list[tuple[str, str | None]] = []
+        for kind, detail in entries:
+            since_claim = (
+                [] if kind == MessageState.SENDING.value else [*since_claim, (kind, detail)]
+            )
+        proved = any(
+            kind == MessageState.SENT.value and (detail or "").startswith(PROVED_BY)
+            for kind, detail in since_claim
+        )
+        if proved and not any(kind == LATE_OUTCOME for kind, _ in since_claim):
+            proven.add(message_id)
+    return proven
+
+
+def _late_detail(outcome: Outcome, state: str) -> str:
+    said = outcome.kind if outcome.error is None else f"{outcome.kind}: {outcome.error}"
+    return f"the sender's outcome ({said}) came after an event proved it sent; kept {state}"
 
 
 def _target(outcome: Outcome, job_state: JobState) -> tuple[MessageState, str | None]:
@@ -130,6 +216,10 @@ def _target(outcome: Outcome, job_state: JobState) -> tuple[MessageState, str | 
         return MessageState.SENT, f"provider id {provider_id}" if provider_id else None
     if outcome.kind == "failed":
         return MessageState.FAILED, outcome.error
+    if outcome.kind == "unknown":
+        # Even in a cancelled job: the provider may have the message, and `cancelled`
+        # would tell the operator it never went.
+        return MessageState.UNKNOWN, outcome.error
     if job_state == JobState.CANCELLED:
         # A retry in a cancelled job would wait forever; cancelled is where it belongs.
         return MessageState.CANCELLED, f"job cancelled; last error: {outcome.error}"

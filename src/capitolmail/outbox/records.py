@@ -108,6 +108,9 @@ class ClaimedMessage:
 class Outcome:
     """What happened to one claimed message, for `Store.record_outcomes`.
 
+    `unknown`: the message went out and no verdict came back (a read timeout after
+    the request was written); it is never retried without an operator.
+
     A retry with `count_attempt=False` gives the claim's attempt back: an HTTP 429
     or a paused job says nothing about the message, and counting it would fail
     messages that never had a fair try. The checks run here, in the thread that
@@ -116,7 +119,7 @@ class Outcome:
     """
 
     message_id: str
-    kind: Literal["sent", "retry", "failed"]
+    kind: Literal["sent", "retry", "failed", "unknown"]
     provider_message_id: str | None = None
     error: str | None = None
     next_attempt_at: datetime | None = None
@@ -124,8 +127,8 @@ class Outcome:
 
     def __post_init__(self) -> None:
         problem = None
-        if self.kind not in ("sent", "retry", "failed"):
-            problem = f"kind must be sent, retry or failed, not {self.kind!r}"
+        if self.kind not in ("sent", "retry", "failed", "unknown"):
+            problem = f"kind must be sent, retry, failed or unknown, not {self.kind!r}"
         elif self.kind == "sent" and self.error is not None:
             problem = "a sent message has no error"
         elif self.kind != "sent" and self.error is None:

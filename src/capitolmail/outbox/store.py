@@ -195,14 +195,21 @@ class Store:
             return jobs.get_job(conn, job_id)
 
     def pause_job(self, job_id: int, reason: str, now: datetime) -> JobInfo:
-        """Stop new claims; messages already `sending` still get their outcome."""
+        """Stop new claims; messages already `sending` still get their outcome.
+
+        A cancelled, done or missed job is left as it is (it sends nothing more
+        anyway): the returned JobInfo shows which happened.
+        """
         _aware("now", now)
         with storage_errors(self._url, "pause the job"), transaction(self._engine) as conn:
             jobs.pause_job(conn, job_id, reason, now)
             return jobs.get_job(conn, job_id)
 
     def resume_job(self, job_id: int, now: datetime) -> JobInfo:
-        """Back to `sending` if it had started, else to `scheduled` for its time."""
+        """Back to `sending` if it had started, else to `scheduled` for its time.
+
+        A job already scheduled or sending is left as it is; any other state is refused.
+        """
         _aware("now", now)
         with storage_errors(self._url, "resume the job"), transaction(self._engine) as conn:
             jobs.resume_job(conn, job_id, now)

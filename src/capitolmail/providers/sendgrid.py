@@ -28,8 +28,10 @@ from pydantic import SecretStr
 from capitolmail.config import SendGridSettings, secret_variable
 from capitolmail.errors import (
     ConfigError,
+    DeliveryUnknownError,
     PermanentSendError,
     ProviderAuthError,
+    SendError,
     TransientSendError,
 )
 from capitolmail.message import OutgoingMessage
@@ -54,14 +56,20 @@ class SendGridProvider(ProviderBase):
     2xx (202; 200 in sandbox mode) is a Receipt carrying `X-Message-Id`. 429 is
     transient and `rate_limited`, with `retry_after` taken from `X-RateLimit-Reset`
     (a Unix time): the sender slows down and does not count it against the message.
-    5xx, 3xx, timeouts and dropped connections are transient; 401/403 refuse the
-    key; any other 4xx is permanent with SendGrid's own `errors` list.
+    5xx and 3xx are transient; 401/403 refuse the key; any other 4xx is permanent
+    with SendGrid's own `errors` list. A status line that came whole is a verdict
+    even when the body after it broke off.
 
-    A read timeout or a connection dropped after the request went out is
-    ambiguous: SendGrid may already have accepted the message. It is still
-    transient, as SendGrid's docs say to retry on timeouts and 5xx, so such a
-    retry can deliver a duplicate; `custom_args` carry our message id on both
-    copies, so webhook events still resolve to one row.
+    Only what provably never reached SendGrid is transient without an answer: no
+    connection (refused, DNS, TLS, connect timeout; aiohttp raises
+    ClientConnectorError or ConnectionTimeoutError before a byte of the request is
+    written). Everything else that ends a request without a status line (a read
+    timeout, SocketTimeoutError; ServerDisconnectedError; a reset, ClientOSError,
+    also when writing the body failed, since aiohttp reports that the same way) is
+    `DeliveryUnknownError`: SendGrid may have accepted the message. SendGrid's docs
+    say to retry on timeouts, and ten letters of two hundred reached Hill offices
+    twice when it answered after our timeout; a webhook event for the message
+    settles it later (outbox/deliveries.py).
     """
 
     name: ClassVar[str] = "sendgrid"
@@ -152,7 +160,8 @@ class SendGridProvider(ProviderBase):
 
     def submit(self, message: OutgoingMessage) -> Future[Receipt]:
         """Hand a message to the provider's event loop; the Future holds the Receipt or
-        the TransientSendError, PermanentSendError or ProviderAuthError `send` raises.
+        the TransientSendError, PermanentSendError, DeliveryUnknownError or
+        ProviderAuthError `send` raises.
         It progresses while some thread runs the loop: `run_until` or `send`."""
         if self._session is None:
             self.open()
@@ -174,19 +183,32 @@ class SendGridProvider(ProviderBase):
             loop.run_until(until, timeout)
 
     async def _post(self, session: aiohttp.ClientSession, message: OutgoingMessage) -> Receipt:
-        import aiohttp  # loaded by open() already; this only binds the name
+        import asyncio  # loaded by open() already, as is aiohttp; this only binds the names
+
+        import aiohttp
 
         _, body = build_request(
             message,
             sandbox_mode=self.settings.sandbox_mode,
             unsubscribe_group_id=self.settings.unsubscribe_group_id,
         )
+        status: int | None = None
+        headers: Mapping[str, str] = {}
         try:
             async with session.post(self._url, data=body, allow_redirects=False) as response:
-                data = await response.read()
                 status, headers = response.status, response.headers
+                data = await response.read()
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
+            if status is not None:
+                # The verdict came; only the body after it broke off (202 has none anyway).
+                return self._classify(status, headers, b"")
             raise self._transport_error(err) from err
+        except asyncio.CancelledError as err:
+            # Only when the provider is closed with requests in flight: how far this
+            # one got is unknowable, and the task has nothing left to do but say so.
+            raise DeliveryUnknownError(
+                "the request to SendGrid was cancelled in flight; it may have accepted the message"
+            ) from err
         return self._classify(status, headers, data)
 
     def _classify(self, status: int, headers: Mapping[str, str], data: bytes) -> Receipt:
@@ -217,37 +239,32 @@ class SendGridProvider(ProviderBase):
             raise PermanentSendError(f"SendGrid refused the message ({status}): {reply}")
         raise TransientSendError(f"SendGrid answered {status}: {reply}")
 
-    def _transport_error(self, err: BaseException) -> TransientSendError:
+    def _transport_error(self, err: BaseException) -> SendError:
+        """Transient when no connection was made, so no byte of the request went out;
+        `DeliveryUnknownError` for everything else, where aiohttp cannot say."""
         import aiohttp
 
-        # The connection ended before a whole reply: after the request went out, or
-        # while it was going out; either way SendGrid may have the message.
-        dropped = (
-            aiohttp.ServerDisconnectedError,
-            aiohttp.ClientPayloadError,
-            aiohttp.ClientOSError,
-            ConnectionError,
-        )
         where = self.settings.base_url
+        # Subclasses of ClientConnectorError first: all of them fail before any write.
         if isinstance(err, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
-            text = f"TLS with {where} failed: {_reason(err)}"
-        elif isinstance(err, aiohttp.ConnectionTimeoutError):
-            text = f"no connection to SendGrid at {where} within {self.settings.connect_timeout} s"
-        elif isinstance(err, aiohttp.ClientConnectorError):
-            text = f"cannot connect to SendGrid at {where}: {_reason(err)}"
-        elif isinstance(err, TimeoutError):  # aiohttp.SocketTimeoutError, asyncio's too
-            text = (
-                f"SendGrid did not answer within {self.settings.timeout} s; "
-                "it may have accepted the message"
+            return TransientSendError(self._redact(f"TLS with {where} failed: {_reason(err)}"))
+        if isinstance(err, aiohttp.ConnectionTimeoutError):
+            return TransientSendError(
+                f"no connection to SendGrid at {where} within {self.settings.connect_timeout} s"
             )
-        elif isinstance(err, dropped):
-            text = (
-                f"SendGrid closed the connection without an answer ({_reason(err)}); "
-                "it may have accepted the message"
+        if isinstance(err, aiohttp.ClientConnectorError):
+            return TransientSendError(
+                self._redact(f"cannot connect to SendGrid at {where}: {_reason(err)}")
             )
+        if isinstance(err, TimeoutError):  # aiohttp.SocketTimeoutError, asyncio's too
+            text = f"SendGrid did not answer within {self.settings.timeout:g} s"
+        elif isinstance(err, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError | OSError):
+            text = f"SendGrid closed the connection without an answer ({_reason(err)})"
         else:
-            text = f"request to SendGrid failed: {_reason(err)}"
-        return TransientSendError(self._redact(text))
+            text = f"the request to SendGrid ended without an answer: {_reason(err)}"
+        return DeliveryUnknownError(
+            self._redact(f"{text}; it may have accepted the message (not retried)")
+        )
 
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "[redacted]")

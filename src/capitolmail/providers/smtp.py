@@ -8,11 +8,13 @@ pooled session the relay dropped while idle): nothing can have been delivered,
 so the message goes once more on a fresh connection.
 
 After the message data has been sent, a lost connection or a missing reply
-means the relay may already have accepted the message. Retrying would risk a
-second copy of the letter in a Hill office, which costs more than a reported
-gap, so that case is a `PermanentSendError` saying it may have been delivered.
-A failure while the data is still being sent is transient: the relay never saw
-the final "." and discards an unterminated message.
+(a timeout waiting for the answer to the final ".") means the relay may already
+have accepted the message. Retrying would risk a second copy of the letter in a
+Hill office, which costs more than a reported gap, so that case is a
+`DeliveryUnknownError`: the message becomes `unknown`, not `failed`, because
+`failed` would tell the operator it never went. A failure while the data is
+still being sent is transient: the relay never saw the final "." and discards
+an unterminated message.
 
 Addresses must be ASCII: messages are 7-bit, and SMTPUTF8 is not attempted.
 """
@@ -27,7 +29,13 @@ from typing import ClassVar
 from pydantic import SecretStr
 
 from capitolmail.config import SmtpSettings
-from capitolmail.errors import ConfigError, PermanentSendError, SendError, TransientSendError
+from capitolmail.errors import (
+    ConfigError,
+    DeliveryUnknownError,
+    PermanentSendError,
+    SendError,
+    TransientSendError,
+)
 from capitolmail.message import OutgoingMessage
 from capitolmail.providers.base import ProviderBase, Receipt
 from capitolmail.providers.smtp_pool import Connection, ConnectionPool, describe, reply_text
@@ -127,10 +135,15 @@ class SmtpProvider(ProviderBase):
         try:
             code, reply = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as err:
-            raise PermanentSendError(
-                f"connection to {self._where} lost after the message data was sent"
-                f" ({describe(err.__context__ or err)}); it may have been delivered"
-                " (not retried, to avoid a duplicate)"
+            what = (
+                f"{self._where} did not answer the end of the message data within"
+                f" {self.settings.timeout:g} s"
+                if _timed_out(err)
+                else f"connection to {self._where} lost after the message data was sent"
+                f" ({describe(err.__context__ or err)})"
+            )
+            raise DeliveryUnknownError(
+                f"{what}; it may have been delivered (not retried, to avoid a duplicate)"
             ) from err
         if code // 100 != 2:
             raise _Refused(self._where, "the message data", code, reply)

@@ -130,7 +130,16 @@ def _event(item: Any) -> DeliveryEvent:
         reason=_text(item.get("reason")) or _text(item.get("response")),
         event_id=event_id if event_id and len(event_id) <= MAX_EVENT_ID else None,
         raw=item,
+        provider_message_id=_x_message_id(item.get("sg_message_id")),
     )
+
+
+def _x_message_id(value: Any) -> str | None:
+    """The X-Message-Id of the send: `sg_message_id` is it, a ".", and a filter suffix
+    ("XBg2anf2TqCy6WXKQFhieQ.filter0905p1mdw1-4434-59E0C6FF-3.0")."""
+    text = _text(value)
+    head = text.split(".", 1)[0] if text else ""
+    return head if 0 < len(head) <= MAX_EVENT_ID else None
 
 
 def _text(value: Any) -> str | None:

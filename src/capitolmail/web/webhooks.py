@@ -62,11 +62,12 @@ async def sendgrid_webhook(request: Request) -> Response:
         log.error("could not apply a SendGrid webhook batch (SendGrid will retry): %s", err)
         return PlainTextResponse("database unavailable; try again", 503)
     log.info(
-        "SendGrid webhook: %d events, %d applied, %d moved a message, %d duplicates, "
-        "%d not ours, %d unknown, %d addresses suppressed",
+        "SendGrid webhook: %d events, %d applied, %d moved a message, %d proved a message "
+        "sent, %d duplicates, %d not ours, %d unknown, %d addresses suppressed",
         len(events),
         report.applied,
         report.moved,
+        report.proved,
         report.duplicates,
         report.unmatched,
         report.unknown,
