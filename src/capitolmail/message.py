@@ -175,7 +175,8 @@ class OutgoingMessage:
             lines.extend(part[:-1] if part[-1] == "" else part)
         else:
             boundary = f"=_capitolmail_{uuid.uuid4().hex}"
-            lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+            lines.append("Content-Type: multipart/alternative;")
+            lines.append(f' boundary="{boundary}"')
             lines.append("")
             for body, subtype in ((self.text, "plain"), (self.html, "html")):
                 lines.append(f"--{boundary}")
