@@ -15,6 +15,7 @@ from __future__ import annotations
 import email.policy
 import re
 from collections.abc import Mapping
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
@@ -110,3 +111,21 @@ def payload_header_problems(payload: Mapping[str, Any]) -> list[str]:
         if isinstance(value, str) and _CONTROL.search(value):
             problems.append(f"{what} holds a control character: {value[:60]!r}")
     return problems
+
+
+def rfc2047_display_name(raw: bytes, header: str) -> str:
+    """The display name in `header`, decoded as RFC 2047 6.2 says: whitespace
+    between adjacent encoded-words is dropped, as mail clients do.
+
+    The email package's new parser (policy.default) keeps a space between
+    adjacent encoded-words in a phrase, so it cannot read back a long name that
+    had to be split over several of them (its own generator splits them the
+    same way); the legacy `decode_header` follows the RFC.
+    """
+    message = BytesParser(policy=email.policy.compat32).parsebytes(raw)
+    value = str(message[header])
+    phrase = value.rpartition("<")[0].strip()
+    decoded = str(make_header(decode_header(phrase)))
+    if decoded.startswith('"') and decoded.endswith('"'):
+        decoded = decoded[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return decoded

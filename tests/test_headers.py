@@ -7,10 +7,7 @@ goes out as headers a strict parser reads with no line over 998 octets.
 
 from __future__ import annotations
 
-import email.policy
 import json
-from email.header import decode_header, make_header
-from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
@@ -19,7 +16,7 @@ from capitolmail.config import load_settings
 from capitolmail.message import HeaderError, build_header
 
 from .conftest import Invoke
-from .headers import assert_wire_format
+from .headers import assert_wire_format, rfc2047_display_name
 from .providers.contract import sample_message
 
 INJECTION = "\\r\\nBcc: x@evil.example"  # as written inside a TOML string
@@ -216,7 +213,7 @@ def test_a_3000_character_name_is_encoded_within_78_columns() -> None:
         assert max(len(line) for line in _lines(raw)) <= 78
         message = assert_wire_format(raw)
         assert message["To"].addresses[0].addr_spec == "fpla.schatz.hi@senate.example.org"
-        assert _display_name(raw, "To") == name.strip()
+        assert rfc2047_display_name(raw, "To") == name.strip()
 
 
 def test_a_long_ascii_subject_folds_at_spaces_and_reads_back_whole() -> None:
@@ -267,23 +264,6 @@ def test_a_non_ascii_list_name_is_encoded_in_list_id() -> None:
         headers=(("List-Id", "Alertas de acción <alertas.example.org>"),)
     ).to_bytes()
     assert assert_wire_format(raw)["List-Id"] == "Alertas de acción <alertas.example.org>"
-
-
-def _display_name(raw: bytes, header: str) -> str:
-    """The display name decoded as RFC 2047 6.2 says (whitespace between adjacent
-    encoded-words is dropped), as mail clients do.
-
-    The email package's new parser keeps a space between adjacent encoded-words
-    in a phrase, so it cannot read back a name split over several of them; the
-    legacy `decode_header` follows the RFC.
-    """
-    message = BytesParser(policy=email.policy.compat32).parsebytes(raw)
-    value = str(message[header])
-    phrase = value.rpartition("<")[0].strip()
-    decoded = str(make_header(decode_header(phrase)))
-    if decoded.startswith('"') and decoded.endswith('"'):
-        decoded = decoded[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    return decoded
 
 
 def test_json_status_is_untouched_by_a_refused_queue(alerts: Path, cli: Invoke) -> None:
