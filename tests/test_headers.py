@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from capitolmail.config import load_settings
+from capitolmail.errors import PermanentSendError
 from capitolmail.message import HeaderError, build_header
+from capitolmail.providers.file import FileProvider
 
 from .conftest import Invoke
 from .headers import assert_wire_format, rfc2047_display_name
@@ -271,3 +273,11 @@ def test_json_status_is_untouched_by_a_refused_queue(alerts: Path, cli: Invoke) 
     _edit(alerts / ALERT, 'list_name = "Action alerts"', f'list_name = "Alerts{INJECTION}"')
     assert cli("queue", "urge-senators").exit_code == 1
     assert json.loads(cli("status", "--json").stdout) == before
+
+
+def test_a_stored_message_with_a_broken_header_fails_permanently_at_send(tmp_path: Path) -> None:
+    """Rows stored before compose checked headers fail one message, never the worker."""
+    provider = FileProvider(tmp_path / "outbox")
+    with pytest.raises(PermanentSendError, match="U\\+001B"):
+        provider.send(sample_message(subject="Hi\x1b[2J"))
+    assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").rglob("*.eml"))
