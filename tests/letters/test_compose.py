@@ -291,3 +291,8 @@ def test_compose_refuses_what_a_provider_would_refuse_naming_the_file(
     with pytest.raises(InputError) as caught:
         _compose(**changes)
     assert str(caught.value).startswith(f"letters/x/letter.toml: {error}"), str(caught.value)
+
+
+def test_a_3000_character_name_is_cut_to_200() -> None:
+    assert _compose(to_name="Jordan " * 500).to_name == ("Jordan " * 29).strip()[:200].rstrip()
+    assert len(_compose(to_name="é" * 3000).to_name) == 200

@@ -23,6 +23,9 @@ from capitolmail.templates.render import RenderedLetter
 
 # SendGrid refuses a recipient name holding either; the name is only for show.
 _NAME_SEPARATORS = re.compile(r"[;,]")
+# Longer names are cut: no one reads them whole, and a provider that builds the
+# MIME itself (SendGrid) may not fold a long name under RFC 5322's 998 octets.
+MAX_DISPLAY_NAME = 200
 
 
 class SenderIdentity(Protocol):
@@ -43,12 +46,14 @@ def clean_display_name(name: str) -> str:
     SendGrid refuses recipient names with either, and a comma in a display name
     is where a careless mail client splits one recipient into two. A control
     character is not cleaned away but refused (ValueError): it means the data
-    is broken or hostile, and the person fixing the row should see it.
+    is broken or hostile, and the person fixing the row should see it. A name
+    past MAX_DISPLAY_NAME characters is cut there.
     """
     found = control_character(name)
     if found is not None:
         raise ValueError(f"contains a control character, {found}; remove it")
-    return " ".join(_NAME_SEPARATORS.sub(" ", name).split())
+    cleaned = " ".join(_NAME_SEPARATORS.sub(" ", name).split())
+    return cleaned[:MAX_DISPLAY_NAME].rstrip()
 
 
 def compose_message(
