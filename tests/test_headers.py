@@ -18,7 +18,12 @@ from capitolmail.message import HeaderError, build_header
 from capitolmail.providers.file import FileProvider
 
 from .conftest import Invoke
-from .headers import assert_wire_format, rfc2047_display_name
+from .headers import (
+    assert_wire_format,
+    payload_header_problems,
+    rfc2047_display_name,
+    wire_format_problems,
+)
 from .providers.contract import sample_message
 
 INJECTION = "\\r\\nBcc: x@evil.example"  # as written inside a TOML string
@@ -281,3 +286,24 @@ def test_a_stored_message_with_a_broken_header_fails_permanently_at_send(tmp_pat
     with pytest.raises(PermanentSendError, match="U\\+001B"):
         provider.send(sample_message(subject="Hi\x1b[2J"))
     assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").rglob("*.eml"))
+
+
+def test_the_wire_checker_finds_what_it_is_for() -> None:
+    """The suite-wide check (tests/headers.py) would catch each broken message."""
+    good = sample_message(html=None).to_bytes()
+    assert wire_format_problems(good) == []
+    head, _, body = good.partition(b"\r\n\r\n")
+    broken = {
+        "a Bcc header": head + b"\r\nBcc: x@evil.example",
+        "line 1 is 1004 octets": b"X-Long: " + b"x" * 996 + b"\r\n" + head,
+        "is not ASCII": head + "\r\nX-Name: Luján".encode(),
+        "2 To headers": head + b"\r\nTo: other@example.org",
+        "holds a control character": head + b"\r\nX-Esc: a\x1bb",
+        "bare CR or LF": head + b"\r\nX-Lf: a\nBcc: x@evil.example",
+    }
+    for expected, raw_head in broken.items():
+        problems = wire_format_problems(raw_head + b"\r\n\r\n" + body)
+        assert any(expected in problem for problem in problems), (expected, problems)
+    payload = {"personalizations": [{"to": [{"email": "a@example.org", "name": "A\r\nBcc: b"}]}]}
+    assert any("control character" in p for p in payload_header_problems(payload))
+    assert any("not a field name" in p for p in payload_header_problems({"headers": {"X Y": "1"}}))
