@@ -307,3 +307,24 @@ def test_the_wire_checker_finds_what_it_is_for() -> None:
     payload = {"personalizations": [{"to": [{"email": "a@example.org", "name": "A\r\nBcc: b"}]}]}
     assert any("control character" in p for p in payload_header_problems(payload))
     assert any("not a field name" in p for p in payload_header_problems({"headers": {"X Y": "1"}}))
+
+
+@pytest.mark.parametrize(
+    ("char", "shown"), [("\\u0000", "U+0000 (NUL)"), ("\\u001b", "U+001B (ESC)")]
+)
+def test_nul_or_esc_in_a_subject_is_refused_at_queue(
+    workspace: Path, cli: Invoke, char: str, shown: str
+) -> None:
+    letter = workspace / "letters/block-arms-sale/letter.toml"
+    _edit(
+        letter, 'subject = "{{ signers|length }}', f'subject = "{char}[2J{{{{ signers|length }}}}'
+    )
+    result = cli("queue", "block-arms-sale")
+    assert result.exit_code == 1
+    line = result.stderr.splitlines()[0]
+    assert line.startswith(
+        'Error: letters/block-arms-sale/letter.toml: the "Subject" header contains a control '
+        f"character, {shown}; remove it (for "
+    ), line
+    assert _count(workspace) == 0
+    assert not (workspace / ".capitolmail" / "outbox").exists()
