@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, make_url, text
 from capitolmail.cli import main
 from capitolmail.outbox import Store
 from capitolmail.workspace import init_workspace
+from tests.headers import wire_format_problems
 
 Invoke = Callable[..., Result]
 
@@ -30,6 +31,21 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("CAPITOLMAIL_") and name != "CAPITOLMAIL_TEST_DATABASE_URL":
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _every_eml_file_is_well_formed(tmp_path: Path) -> Iterator[None]:
+    """Every .eml a test leaves under its tmp_path (the file provider's outbox, a
+    preview saved as eml) passes tests/headers.py: headers parse, no line over 998
+    octets, ASCII only, exactly one From/To/Subject/Message-ID, no Bcc."""
+    yield
+    problems = [
+        f"{path.relative_to(tmp_path)}: {problem}"
+        for path in sorted(tmp_path.rglob("*.eml"))
+        if path.is_file() and not path.name.startswith(".tmp-")
+        for problem in wire_format_problems(path.read_bytes())
+    ]
+    assert not problems, "malformed .eml file(s):\n  " + "\n  ".join(problems)
 
 
 @pytest.fixture

@@ -92,14 +92,25 @@ def test_line_break_in_the_rendered_subject_refuses_to_queue(
 def test_line_break_in_the_sender_name_refuses_to_queue(
     cli: Invoke, workspace: Path, one_job: dict[str, object]
 ) -> None:
+    config = workspace / "capitolmail.toml"
+    good = config.read_text(encoding="utf-8")
     _edit(
-        workspace / "capitolmail.toml",
+        config,
         'name = "Example Rights Coalition"',
         'name = "Example Rights Coalition\\r\\nBcc: everyone@example.net"',
     )
-    _assert_refused(
-        cli, workspace, one_job, "Error: capitolmail.toml: the sender name contains a line break"
+    outbox_before = _fingerprint(workspace)
+    result = cli("queue", "block-arms-sale", "--allow-resend")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "Error: capitolmail.toml [organisation]: name: contains a control character, "
+        "U+000D (carriage return); remove it"
     )
+    # The setting is refused where it is read, so every command refuses until it is fixed.
+    assert cli("status", "--json").exit_code == 1
+    config.write_text(good, encoding="utf-8")
+    assert json.loads(cli("status", "--json").stdout) == one_job
+    assert _fingerprint(workspace) == outbox_before
 
 
 def test_invalid_contact_address_refuses_to_queue(

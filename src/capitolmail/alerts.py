@@ -15,7 +15,6 @@ built-in layout `capitolmail/alert.html.j2` does both.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import escape
@@ -24,6 +23,7 @@ from typing import Any
 
 from capitolmail.config import OrganisationSettings, SenderSettings, WebSettings
 from capitolmail.errors import CapitolmailError, ConfigError, InputError
+from capitolmail.letters.compose import clean_display_name, compose_message
 from capitolmail.letters.definition import Letter, load_letter
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import QueuedMessage, Store, SupporterInfo, email_key
@@ -240,6 +240,7 @@ def _alert_messages(
                 postal_html,
                 supporter,
             )
+            message = _compose(prepared, supporter, rendered, unsubscribe_url, mailto, list_header)
             key = email_key(supporter.email)
             reason = None
             if key in suppressed:
@@ -251,24 +252,7 @@ def _alert_messages(
             state = delegation.state or "unknown"
             result.by_state[state] = result.by_state.get(state, 0) + 1
             yield QueuedMessage(
-                message=OutgoingMessage(
-                    message_id=str(uuid.uuid4()),
-                    job_id="",
-                    from_email=prepared.sender.email,
-                    from_name=prepared.sender.name,
-                    to_email=supporter.email,
-                    to_name=display_name(supporter),
-                    subject=rendered.subject,
-                    text=rendered.text,
-                    html=rendered.html,
-                    reply_to=prepared.sender.reply_to or None,
-                    headers=(
-                        ("List-Unsubscribe", f"<{unsubscribe_url}>, <{mailto}>"),
-                        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-                        ("List-Id", list_header),
-                    ),
-                    categories=(letter.slug,),
-                ),
+                message=message,
                 supporter_id=str(supporter.id),
                 suppressed=reason,
             )
@@ -277,10 +261,35 @@ def _alert_messages(
 
 
 def display_name(supporter: SupporterInfo) -> str:
-    """The To name: "Jane Doe, PhD" becomes "Jane Doe PhD", since SendGrid refuses a
-    recipient name with a comma or semicolon and the name is only for show."""
-    name = f"{supporter.first_name} {supporter.last_name}"
-    return " ".join(re.sub(r"[;,]", " ", name).split())
+    """The To name as compose sends it: "Jane Doe, PhD" becomes "Jane Doe PhD"."""
+    return clean_display_name(f"{supporter.first_name} {supporter.last_name}")
+
+
+def _compose(
+    prepared: PreparedAlert,
+    supporter: SupporterInfo,
+    rendered: Any,
+    unsubscribe_url: str,
+    mailto: str,
+    list_header: str,
+) -> OutgoingMessage:
+    """The alert as it is stored, through the one compose step every letter takes."""
+    try:
+        return compose_message(
+            sender=prepared.sender,
+            to_email=supporter.email,
+            to_name=f"{supporter.first_name} {supporter.last_name}",
+            rendered=rendered,
+            source=prepared.letter.display_path,
+            headers=(
+                ("List-Unsubscribe", f"<{unsubscribe_url}>, <{mailto}>"),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                ("List-Id", list_header),
+            ),
+            categories=(prepared.letter.slug,),
+        )
+    except InputError as err:
+        raise for_recipient(err, f"for supporter {supporter.email}") from err
 
 
 def _render(prepared: PreparedAlert, context: dict[str, Any], supporter: SupporterInfo) -> Any:
@@ -323,4 +332,5 @@ def _check_compliance(
 def _label(name: str) -> str:
     """ "Action alerts" → "action-alerts": the List-Id label (RFC 2919 allows a-z0-9-)."""
     label = re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")
-    return label or "alerts"
+    # One DNS label at most (63), so the List-Id stays a valid domain-like id.
+    return label[:63].strip("-") or "alerts"

@@ -12,6 +12,7 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -23,7 +24,9 @@ from pydantic_settings import (
 )
 
 from capitolmail.errors import ConfigError, did_you_mean
+from capitolmail.message import control_character
 from capitolmail.rate import Rate, parse_rate
+from capitolmail.recipients.addresses import normalised_address
 
 CONFIG_FILE = "capitolmail.toml"
 # Settings that must never be written in capitolmail.toml, which teams keep in git.
@@ -37,12 +40,73 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# A name shown in From or List-Id: one line, and short enough to read in a mail client.
+MAX_NAME_LENGTH = 200
+
+
+def header_text(value: str) -> str:
+    """A setting that reaches a header as text: no control character (CR/LF injection)."""
+    found = control_character(value)
+    if found is not None:
+        raise ValueError(f"contains a control character, {found}; remove it")
+    if len(value) > MAX_NAME_LENGTH:
+        raise ValueError(f"is {len(value)} characters long; keep it under {MAX_NAME_LENGTH}")
+    return value.strip()
+
+
+def header_address(value: str) -> str:
+    """A setting that reaches From, Reply-To or a mailto: link: valid, in sending form."""
+    return normalised_address(value) if value.strip() else ""
+
+
+def public_url(value: str) -> str:
+    """[web] base_url: where links in every alert point, so anything odd is refused.
+
+    An absolute https URL with no query or fragment (a token is appended to it),
+    no spaces or control characters (they would end the List-Unsubscribe header
+    or the link). Plain http is accepted only for this machine, for local tests.
+    """
+    found = control_character(value)
+    if found is not None:
+        raise ValueError(f"contains a control character, {found}; remove it")
+    value = value.strip().rstrip("/")
+    if not value:
+        return value
+    parsed = urlsplit(value)
+    local = parsed.hostname in ("localhost", "127.0.0.1", "::1")
+    if (
+        any(ch.isspace() for ch in value)
+        or not value.isascii()
+        or not parsed.hostname
+        or parsed.query
+        or parsed.fragment
+        or "?" in value
+        or "#" in value
+        or parsed.username is not None
+        or not (parsed.scheme == "https" or (parsed.scheme == "http" and local))
+    ):
+        raise ValueError(
+            f'"{value}" must be an absolute https URL without spaces, query or fragment, '
+            "such as https://act.example.org (http only for localhost)"
+        )
+    try:
+        parsed.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError as err:
+        raise ValueError(f'"{value}" has an invalid port ({err})') from None
+    return value
+
+
 class OrganisationSettings(_Section):
     """Who is sending; shown in From and, for alerts, in the legally required footer."""
 
     name: str = ""
     postal_address: str = ""
     website: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return header_text(value)
 
 
 class SenderSettings(_Section):
@@ -53,6 +117,16 @@ class SenderSettings(_Section):
     reply_to: str = ""
     # Where an alert's List-Unsubscribe mailto goes; empty: reply_to, else email.
     unsubscribe_email: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return header_text(value)
+
+    @field_validator("email", "reply_to", "unsubscribe_email")
+    @classmethod
+    def _valid_address(cls, value: str) -> str:
+        return header_address(value)
 
 
 class FileProviderSettings(_Section):
@@ -152,10 +226,7 @@ class WebSettings(_Section):
     @field_validator("base_url")
     @classmethod
     def _absolute(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if value and not value.startswith(("https://", "http://")):
-            raise ValueError(f'"{value}" must be an absolute URL such as https://mail.example.org')
-        return value
+        return public_url(value)
 
 
 class Settings(BaseSettings):

@@ -8,21 +8,91 @@ belong to the moment of sending (the Date header) are added later.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import quoprimime
 from email.header import Header
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 
 # RFC 5322: header lines should stay under 78 characters; no line may pass 998.
 _MAX_HEADER_LINE = 78
+_MAX_LINE = 998
 _MAX_BODY_LINE = 998
+# Line breaks, as str.splitlines() knows them: each would split a header in two.
+_LINE_BREAKS = "\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+# C0 (NUL, ESC, TAB, CR, LF...), DEL and C1, and the Unicode line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# RFC 5322 field names: printable ASCII but the colon.
+_FIELD_NAME = re.compile(r"[!-9;-~]+")
+# Headers whose value is free text (RFC 5322 "unstructured"), where RFC 2047
+# encoded-words may stand anywhere; every other header is ASCII only.
+_TEXT_HEADERS = frozenset({"subject", "comments"})
+# Headers that are "phrase <id>" (RFC 2919 List-Id); the phrase may be encoded.
+_PHRASE_HEADERS = frozenset({"list-id"})
+
+
+# Headers the message sets from its own fields; an extra header by one of these
+# names would add a second recipient list (Bcc) or a second identity.
+OWN_HEADERS = frozenset(
+    name.casefold()
+    for name in (
+        "From",
+        "To",
+        "Cc",
+        "Bcc",
+        "Reply-To",
+        "Sender",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "MIME-Version",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "Return-Path",
+    )
+)
+
+
+class HeaderError(ValueError):
+    """A header name or value that cannot go on the wire as it is; `str()` says why.
+
+    Raised at queue time by compose (which names the file and field), so a
+    message with such a header is never stored; at send time it would be a bug.
+    """
+
+    def __init__(self, header: str, problem: str) -> None:
+        super().__init__(f"{header}: {problem}")
+        self.header = header
+        self.problem = problem
 
 
 def has_line_break(value: str) -> bool:
     """True when `value` would split a header in two (header injection)."""
-    return any(ch in value for ch in "\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+    return any(ch in value for ch in _LINE_BREAKS)
+
+
+def control_character(value: str) -> str | None:
+    """The first control character in `value`, spelled U+XXXX (with its name), or None.
+
+    Any of them in a header is either an injection (CR, LF, the Unicode line
+    separators) or bytes no mail client shows the same way (NUL, ESC, TAB, C1).
+    """
+    match = _CONTROL.search(value)
+    if match is None:
+        return None
+    char = match.group()
+    names = {"\x00": "NUL", "\t": "tab", "\n": "line feed", "\r": "carriage return", "\x1b": "ESC"}
+    code = f"U+{ord(char):04X}"
+    return f"{code} ({names[char]})" if char in names else code
+
+
+def check_header_text(header: str, value: str) -> None:
+    """HeaderError when `value` holds a control character; every header value passes here."""
+    found = control_character(value)
+    if found is not None:
+        raise HeaderError(header, f"contains a control character, {found}; remove it")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +133,29 @@ class OutgoingMessage:
         domain = self.from_email.rpartition("@")[2] or "capitolmail.invalid"
         return f"<{self.message_id}@{domain}>"
 
+    def header_lines(self, *, date: datetime | None = None) -> list[str]:
+        """Every header above MIME-Version, each folded; HeaderError for one that cannot be.
+
+        Compose calls this at queue time, so a message whose headers would break
+        (a control character, a word too long to fold, a header that only the
+        message itself may set) is refused before it is stored.
+        """
+        lines = [
+            address_header("From", self.from_name, self.from_email),
+            address_header("To", self.to_name, self.to_email),
+        ]
+        if self.reply_to:
+            lines.append(address_header("Reply-To", "", self.reply_to))
+        lines.append(build_header("Subject", self.subject))
+        if date is not None:
+            lines.append(build_header("Date", format_datetime(date)))
+        lines.append(build_header("Message-ID", self.message_id_header))
+        for name, value in self.headers:
+            if name.casefold() in OWN_HEADERS:
+                raise HeaderError(name, "is set by capitolmail itself and may not be added")
+            lines.append(build_header(name, value))
+        return lines
+
     def to_bytes(self, *, date: datetime | None = None) -> bytes:
         """The RFC 5322 message as it goes on the wire: CRLF line endings, 7-bit clean.
 
@@ -74,17 +167,7 @@ class OutgoingMessage:
         `date` is the moment of sending; without it there is no Date header, so a
         preview does not pretend to have been sent.
         """
-        lines = [
-            _header("From", formataddr((self.from_name, self.from_email), charset="utf-8")),
-            _header("To", formataddr((self.to_name, self.to_email), charset="utf-8")),
-        ]
-        if self.reply_to:
-            lines.append(_header("Reply-To", self.reply_to))
-        lines.append(_header("Subject", self.subject))
-        if date is not None:
-            lines.append(_header("Date", format_datetime(date)))
-        lines.append(_header("Message-ID", self.message_id_header))
-        lines.extend(_header(name, value) for name, value in self.headers)
+        lines = self.header_lines(date=date)
         lines.append("MIME-Version: 1.0")
         if self.html is None:
             part = _text_part(self.text, "plain")
@@ -92,7 +175,8 @@ class OutgoingMessage:
             lines.extend(part[:-1] if part[-1] == "" else part)
         else:
             boundary = f"=_capitolmail_{uuid.uuid4().hex}"
-            lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+            lines.append("Content-Type: multipart/alternative;")
+            lines.append(f' boundary="{boundary}"')
             lines.append("")
             for body, subtype in ((self.text, "plain"), (self.html, "html")):
                 lines.append(f"--{boundary}")
@@ -101,16 +185,104 @@ class OutgoingMessage:
         return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
 
-def _header(name: str, value: str) -> str:
-    """One header, RFC 2047-encoded when not ASCII and folded when long."""
-    if value.isascii() and len(name) + 2 + len(value) <= _MAX_HEADER_LINE:
-        return f"{name}: {value}"
-    if value.isascii():
-        return _fold_ascii(f"{name}: {value}")
-    folded = Header(value, "utf-8", header_name=name).encode(
+def build_header(name: str, value: str) -> str:
+    """One header as it goes on the wire, folded (CRLF) so no line passes 998 octets.
+
+    The one place a header is made: the name must be an RFC 5322 field name, the
+    value may hold no control character, free-text headers (Subject) are
+    RFC 2047-encoded when they are not plain short-worded ASCII, and every
+    other header must be ASCII and is folded at its spaces. HeaderError says
+    which header and why when that is not possible.
+    """
+    if not _FIELD_NAME.fullmatch(name):
+        raise HeaderError(repr(name), "is not a valid header name (printable ASCII, no colon)")
+    check_header_text(name, value)
+    kind = name.casefold()
+    if kind in _TEXT_HEADERS:
+        if _plain_text(name, value):
+            return _fold_ascii(f"{name}: {value}")
+        return f"{name}: {_encoded_words(name, value)}"
+    if kind in _PHRASE_HEADERS:
+        phrase, angle, rest = value.rpartition(" <")
+        if angle and rest.endswith(">"):
+            return _with_phrase(name, phrase, f"<{rest}")
+    if not value.isascii():
+        raise HeaderError(name, "must be ASCII (only free text such as Subject may be encoded)")
+    folded = _fold_ascii(f"{name}: {value}")
+    if any(len(line) > _MAX_LINE for line in folded.split("\r\n")):
+        raise HeaderError(name, f"has a word longer than a header line may be ({_MAX_LINE})")
+    return folded
+
+
+def address_header(header: str, display_name: str, address: str) -> str:
+    """From, To or Reply-To: an optional display name, then the addr-spec.
+
+    The name is quoted where RFC 5322 wants it ("Nguyen, Jordan") and
+    RFC 2047-encoded, in as many encoded-words as the length needs, when it is
+    not ASCII, is too long for one line, or looks like an encoded-word itself
+    (which a mail client would otherwise decode into something else). The
+    address must be plain ASCII (IDNA domains, no SMTPUTF8).
+    """
+    check_header_text(header, display_name)
+    check_header_text(header, address)
+    if not _ADDR_SPEC.fullmatch(address) or len(address) > 254:
+        raise HeaderError(
+            header, f'"{address}" is not an ASCII address (local@domain, IDNA for the domain)'
+        )
+    if not display_name:
+        return f"{header}: {address}"
+    return _with_phrase(header, display_name, f"<{address}>")
+
+
+# What compose normalises addresses to: an ASCII dot-atom local part and an IDNA domain.
+_ADDR_SPEC = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
+# RFC 5322 specials: a display name holding one must be a quoted-string.
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
+
+
+def _with_phrase(header: str, phrase: str, angle: str) -> str:
+    """`header: phrase <angle>`, the phrase quoted or encoded, folded before `<` if needed."""
+    if phrase.isascii() and "=?" not in phrase:
+        if _SPECIALS.search(phrase) or phrase != " ".join(phrase.split(" ")) or "  " in phrase:
+            escaped = phrase.replace("\\", "\\\\").replace('"', '\\"')
+            phrase = f'"{escaped}"'
+        first = f"{header}: {phrase}"
+        lines = [first] if len(first) <= _MAX_HEADER_LINE else []
+    else:
+        lines = []
+    if not lines:
+        lines = f"{header}: {_encoded_words(header, phrase)}".split("\r\n")
+    if len(lines[-1]) + 1 + len(angle) <= _MAX_HEADER_LINE:
+        lines[-1] = f"{lines[-1]} {angle}"
+    else:
+        lines.append(f" {angle}")
+    return "\r\n".join(lines)
+
+
+def _plain_text(name: str, value: str) -> bool:
+    """Whether free text can go as it is: ASCII, single spaces, every word short enough to
+    fold to 78 columns, and nothing a client would take for an encoded-word."""
+    if not value.isascii() or "=?" in value or "  " in value or value != value.strip(" "):
+        return False
+    words = value.split(" ")
+    return len(name) + 2 + len(words[0]) <= _MAX_HEADER_LINE and all(
+        1 + len(word) <= _MAX_HEADER_LINE for word in words
+    )
+
+
+def _encoded_words(name: str, value: str) -> str:
+    """RFC 2047 encoded-words, split at character boundaries so each line is <= 78.
+
+    The email package's `Header` does the splitting (it never cuts a UTF-8
+    sequence); a value that is ASCII is encoded too when its words are too long
+    to fold, since a 998-character word cannot be folded at all.
+    """
+    return Header(value, "utf-8", header_name=name).encode(
         linesep="\r\n", maxlinelen=_MAX_HEADER_LINE
     )
-    return f"{name}: {folded}"
 
 
 def _fold_ascii(line: str) -> str:
@@ -119,8 +291,10 @@ def _fold_ascii(line: str) -> str:
     The email package's folder breaks right after "Name:" when the first word is
     long (a List-Unsubscribe URL), leaving a blank first line that some receivers
     read as an empty header. A word longer than a line stays whole: 998 is the
-    hard limit, 78 only the recommended one.
+    hard limit (build_header refuses past it), 78 only the recommended one.
     """
+    if len(line) <= _MAX_HEADER_LINE:
+        return line
     name, _, value = line.partition(": ")
     lines: list[str] = []
     current = f"{name}:"

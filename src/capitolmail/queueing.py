@@ -8,7 +8,6 @@ is worse than none (the missing offices are hard to spot and easy to resend to).
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -18,9 +17,10 @@ from typing import Any
 
 from capitolmail.config import OrganisationSettings, SenderSettings
 from capitolmail.errors import ConfigError, InputError, Problem, display_path
+from capitolmail.letters.compose import compose_message
 from capitolmail.letters.definition import Letter, load_letter, normalise_address
 from capitolmail.letters.signers import SignerList, load_signers
-from capitolmail.message import OutgoingMessage, has_line_break
+from capitolmail.message import control_character
 from capitolmail.outbox import QueuedMessage, Store, email_key
 from capitolmail.recipients.contacts import OfficeContact, load_contacts
 from capitolmail.recipients.legislators import Legislator, Roster
@@ -172,25 +172,22 @@ def render_messages(
             "legislator": recipient.legislator,
             "contact": recipient.contact,
         }
+        who = f"for {recipient.contact.email}, {recipient.legislator.full_name}"
         try:
             rendered = prepared.templates.render(context)
-        except InputError as err:
-            who = f"for {recipient.contact.email}, {recipient.legislator.full_name}"
-            raise for_recipient(err, who) from err
-        yield QueuedMessage(
-            message=OutgoingMessage(
-                message_id=str(uuid.uuid4()),
-                job_id=job_label,
-                from_email=prepared.sender.email,
-                from_name=prepared.sender.name,
+            message = compose_message(
+                sender=prepared.sender,
                 to_email=recipient.contact.email,
                 to_name=recipient.contact.name,
-                subject=rendered.subject,
-                text=rendered.text,
-                html=rendered.html,
-                reply_to=prepared.sender.reply_to or None,
+                rendered=rendered,
+                source=letter.display_path,
                 categories=(letter.slug,),
-            ),
+                job_id=job_label,
+            )
+        except InputError as err:
+            raise for_recipient(err, who) from err
+        yield QueuedMessage(
+            message=message,
             bioguide=recipient.legislator.bioguide,
             contact_role=recipient.contact.role,
         )
@@ -300,8 +297,11 @@ def resolve_sender(
         reply_to = normalise_address(reply_to) if reply_to else ""
     except ValueError as err:
         raise ConfigError(f"capitolmail.toml [sender]: {err}") from None
-    if has_line_break(name):
-        raise ConfigError("capitolmail.toml: the sender name contains a line break")
+    found = control_character(name)
+    if found is not None:
+        raise ConfigError(
+            f"capitolmail.toml: the sender name contains a control character, {found}"
+        )
     return Sender(name=name, email=email, reply_to=reply_to)
 
 

@@ -11,8 +11,28 @@ import email
 import email.policy
 from email.message import EmailMessage
 
+from capitolmail.letters.compose import compose_message
 from capitolmail.message import OutgoingMessage
 from capitolmail.providers import Provider
+from capitolmail.queueing import Sender
+from capitolmail.templates.render import RenderedLetter
+from tests.headers import assert_wire_format, rfc2047_display_name
+
+# Names and addresses staff spreadsheets and supporter sign-ups really hold, and hostile ones.
+HOSTILE_RECIPIENTS = [
+    ("Nguyen, Jordan", "fpla.nguyen@senate.example.org"),
+    ('Jordan "JJ" Nguyen; LA', "jj@senate.example.org"),
+    ("Riley Back\\slash", "riley@house.example.org"),
+    ("=?utf-8?q?Senator_Smith?=", "smith@senate.example.org"),
+    ("Dana (Chief of Staff) <boss@evil.example>", "dana@senate.example.org"),
+    ("evil@example.net, other@example.net", "casey@senate.example.org"),
+    ("x" * 3000, "long@senate.example.org"),
+    ("Ñ" * 3000, "longer@senate.example.org"),
+    ("Nguyễn Văn An 😀", "an@house.example.org"),
+    ("\u200fדנה כהן\u200f", "dana.cohen@house.example.org"),
+    ("José Núñez", "jose@bücher.example.org"),
+    ("Sénat", "staff@xn--snat-dpa.example.org"),
+]
 
 
 def sample_message(**changes: object) -> OutgoingMessage:
@@ -47,6 +67,12 @@ class ProviderContract:
 
     def received(self, provider: Provider) -> list[bytes]:
         raise NotImplementedError
+
+    def recipient_names(self, provider: Provider) -> dict[str, str] | None:
+        """Address -> display name as the transport got them, where `received` only
+        rebuilds the message (SendGrid: the stand-in re-parses names); None: read
+        them from the received bytes."""
+        return None
 
     def test_message_arrives_intact(self) -> None:
         provider = self.make_provider()
@@ -98,3 +124,43 @@ class ProviderContract:
                 provider.send(sample_message(message_id=f"6f1c2d3e-0000-4000-8000-00000000000{n}"))
         ids = sorted(parse(raw)["Message-ID"] for raw in self.received(provider))
         assert ids == [f"<6f1c2d3e-0000-4000-8000-00000000000{n}@example.org>" for n in range(3)]
+
+    def test_composed_hostile_recipients_arrive_exactly_and_alone(self) -> None:
+        composed = [
+            compose_message(
+                sender=Sender("Example Rights Coalition", "advocacy@example.org", ""),
+                to_email=address,
+                to_name=name,
+                rendered=RenderedLetter(
+                    subject="x" * 2000 if n % 2 else "Carta — Luján " * 40,
+                    text="Dear Senator:\n",
+                    html=None,
+                ),
+                source="letters/x/letter.toml",
+                categories=("x",),
+            )
+            for n, (name, address) in enumerate(HOSTILE_RECIPIENTS)
+        ]
+        provider = self.make_provider()
+        with provider:
+            for message in composed:
+                provider.send(message)
+        arrived = self.received(provider)
+        assert len(arrived) == len(composed)
+        by_address = {}
+        for raw in arrived:
+            # The console's stream and the SendGrid stand-in's rebuilt message end lines in LF.
+            raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            parsed = assert_wire_format(raw)
+            [to] = parsed["To"].addresses
+            by_address[to.addr_spec] = (raw, parsed)
+        assert sorted(by_address) == sorted(m.to_email for m in composed)
+        names = self.recipient_names(provider)
+        for message in composed:
+            raw, parsed = by_address[message.to_email]
+            if names is None:
+                assert rfc2047_display_name(raw, "To") == message.to_name
+            else:
+                assert names[message.to_email] == message.to_name
+            assert parsed["Subject"] == message.subject
+            assert parsed["Bcc"] is None and parsed["Cc"] is None

@@ -56,6 +56,14 @@ class TestSendGridProvider(ProviderContract):
     def received(self, provider: SendGridProvider) -> list[bytes]:
         return [payload_as_email(payload).as_bytes() for payload in self.server.accepted]
 
+    def recipient_names(self, provider: SendGridProvider) -> dict[str, str]:
+        return {
+            to["email"]: to.get("name", "")
+            for payload in self.server.accepted
+            for personalization in payload["personalizations"]
+            for to in personalization["to"]
+        }
+
     def send_expecting(self, error: type[SendError], **settings: Any) -> SendError:
         with self.make_provider(**settings) as provider, pytest.raises(error) as caught:
             provider.send(sample_message())

@@ -41,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.headers import payload_header_problems
 from tests.servers.threaded import ServerThread
 
 SPEC_PATH = Path(__file__).parents[2].parent / "shared" / "specs" / "sendgrid" / "tsg_mail_v3.json"
@@ -390,6 +391,10 @@ class SendGridStandIn(ServerThread):
         problems = schema_problems(self.validator, payload) if self.validator else []
         if isinstance(payload, dict):
             problems += limit_problems(payload)
+            problems += [
+                {"message": problem, "field": "headers"}
+                for problem in payload_header_problems(payload)
+            ]
         elif not problems:
             problems = [{"message": "The request body must be a JSON object", "field": None}]
         if problems:

@@ -10,6 +10,9 @@ A reply starting with 421 closes the connection after it is sent, as a real
 relay does. Hanging up on DATA happens after the message was stored: the relay
 accepted it and the client never heard, the case a provider must not retry.
 
+Every message is checked by tests/headers.py before it is stored: a malformed
+one is refused with 554 and fails the test when the server stops.
+
 Sessions are counted as the TCP connections the client opens, with the most
 that were open at once, so tests can see pooling and connection limits.
 """
@@ -35,6 +38,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.headers import wire_format_problems
 
 # Returned as a status: close the connection without answering.
 HANG_UP = "(hang up)"
@@ -79,6 +84,9 @@ class MailServer:
         self._received: list[Received] = []
         self._rules: list[Rule] = []
         self.credentials: tuple[str, str] | None = None
+        # Messages refused because tests/headers.py found them malformed; the
+        # server raises at the end of its test when there are any.
+        self.malformed: list[tuple[bytes, list[str]]] = []
         self.sessions = 0
         self.open_sessions = 0
         self.most_open_sessions = 0
@@ -144,6 +152,11 @@ class MailServer:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         assert isinstance(envelope.original_content, bytes)
         raw = envelope.original_content
+        problems = wire_format_problems(raw)
+        if problems:
+            with self._lock:
+                self.malformed.append((raw, problems))
+            return f"554 5.6.0 malformed message: {problems[0]}"
         from_header = parseaddr(str(_parse(raw, headers_only=True)["From"]))[1]
         if from_header != envelope.mail_from:
             return f"553 5.7.1 envelope sender <{envelope.mail_from}> is not From <{from_header}>"
@@ -279,6 +292,9 @@ def running_mail_server(
         yield mailbox
     finally:
         controller.stop()
+    assert not mailbox.malformed, "malformed message(s) reached the SMTP server:\n  " + (
+        "\n  ".join(problem for _, problems in mailbox.malformed for problem in problems)
+    )
 
 
 # -- certificates -----------------------------------------------------------------------

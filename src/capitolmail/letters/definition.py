@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,7 +21,9 @@ from pydantic import (
     model_validator,
 )
 
+from capitolmail.config import header_text
 from capitolmail.errors import InputError, Problem, did_you_mean
+from capitolmail.recipients.addresses import normalised_address
 
 LETTERS_DIR = "letters"
 LETTER_FILE = "letter.toml"
@@ -74,6 +75,11 @@ class SenderOverride(_Strict):
     email: str = ""
     reply_to: str = ""
 
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return header_text(value)
+
     @field_validator("email", "reply_to")
     @classmethod
     def _valid_address(cls, value: str) -> str:
@@ -97,6 +103,12 @@ class LetterDefinition(_Strict):
     sender: SenderOverride = Field(default_factory=SenderOverride)
     list_name: str = ""
     audience: Audience
+
+    @field_validator("list_name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # It reaches the List-Id header of every alert: an injected CR/LF would add headers.
+        return header_text(value)
 
     @model_validator(mode="after")
     def _audience_fits_kind(self) -> LetterDefinition:
@@ -137,11 +149,8 @@ class Letter:
 
 
 def normalise_address(value: str) -> str:
-    """A syntactically valid address in its normal form; no DNS lookups."""
-    try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError as err:
-        raise ValueError(f'"{value}" is not a valid email address: {err}') from None
+    """A valid address in the form it is sent (recipients.addresses); no DNS lookups."""
+    return normalised_address(value)
 
 
 def letter_slugs(workspace: Path) -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from capitolmail.errors import PermanentSendError
-from capitolmail.message import OutgoingMessage
+from capitolmail.message import HeaderError, OutgoingMessage
 from capitolmail.providers.base import ProviderBase, Receipt
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
@@ -34,7 +34,10 @@ class FileProvider(ProviderBase):
 
     def send(self, message: OutgoingMessage) -> Receipt:
         path = self.path_for(message)
-        data = message.to_bytes(date=datetime.now(UTC))
+        try:
+            data = message.to_bytes(date=datetime.now(UTC))
+        except HeaderError as err:  # only a row stored before compose checked headers
+            raise PermanentSendError(f"cannot write the message: {err}") from err
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")

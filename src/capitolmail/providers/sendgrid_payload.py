@@ -13,7 +13,7 @@ import json
 from typing import Any, NoReturn
 
 from capitolmail.errors import PermanentSendError
-from capitolmail.message import OutgoingMessage, has_line_break
+from capitolmail.message import OutgoingMessage, control_character, has_line_break
 
 # Our ids' names in custom_args live with the code that sets them; web/ reads them here.
 from capitolmail.providers.sendgrid_shape import JOB_ID_ARG as JOB_ID_ARG
@@ -83,7 +83,7 @@ def build_request(
     unsubscribe_group_id: int | None = None,
 ) -> tuple[dict[str, Any], bytes]:
     """The payload and the exact bytes to POST; the size limit is measured on those bytes."""
-    _check_message(message)
+    check_message(message)
     payload = assemble(message, sandbox_mode, unsubscribe_group_id)
     body = encode_payload(payload)
     check_limits(payload, size=len(body))
@@ -158,8 +158,36 @@ def check_limits(payload: dict[str, Any], *, size: int | None = None) -> None:
             _refuse(f"the {part.get('type')} part must not be empty")
 
 
-def _check_message(message: OutgoingMessage) -> None:
-    """What must be refused before the helpers see it (they drop or mangle it silently)."""
+def check_message(message: OutgoingMessage) -> None:
+    """Every limit that can be judged from the message alone, as PermanentSendError.
+
+    What must be refused before the helpers see it (they drop or mangle it
+    silently), and the recipient-name and category limits `check_limits` checks
+    again on the payload. Compose (letters/compose.py) calls this same function
+    at queue time, so a message SendGrid would refuse is never queued, whichever
+    provider the job is sent with, and the two lists cannot drift apart.
+    """
+    if ";" in message.to_name or "," in message.to_name:
+        _refuse(
+            f'recipient names may not contain ";" or "," (name "{message.to_name}" for '
+            f"{message.to_email}); remove them from the contact's name"
+        )
+    if len(message.categories) > MAX_CATEGORIES:
+        _refuse(f"at most {MAX_CATEGORIES} categories (this message: {len(message.categories)})")
+    for category in message.categories:
+        if not category:
+            _refuse("a category must not be empty")
+        if len(category) > MAX_CATEGORY_LENGTH:
+            _refuse(
+                f"a category must be at most {MAX_CATEGORY_LENGTH} characters "
+                f'("{category[:40]}…" has {len(category)})'
+            )
+        if message.categories.count(category) > 1:
+            _refuse(f'each category may appear once ("{category}" appears twice)')
+    # Each part counts once in the JSON; if the bodies alone reach the limit, so does the request.
+    size = sum(len(part.encode()) for part in (message.text, message.html or ""))
+    if size >= TOTAL_BYTES:
+        _refuse(f"a request must be under 30 MB (this message: {size:,} bytes of body)")
     if not message.subject:
         _refuse("the subject must not be empty")
     if not message.text:
@@ -172,6 +200,8 @@ def _check_message(message: OutgoingMessage) -> None:
             _refuse(f'the header "{name}" is set from the message id; remove it')
         if has_line_break(name) or has_line_break(value):
             _refuse(f'the header "{name.strip()}" contains a line break')
+        if control_character(name) or control_character(value):
+            _refuse(f'the header "{name.strip()}" contains a control character')
         if sum(other.casefold() == name.casefold() for other in names) > 1:
             # `headers` is a JSON object: a second value would silently replace the first.
             _refuse(f'the header "{name}" may appear once (it appears twice)')

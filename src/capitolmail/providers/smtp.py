@@ -36,7 +36,7 @@ from capitolmail.errors import (
     SendError,
     TransientSendError,
 )
-from capitolmail.message import OutgoingMessage
+from capitolmail.message import HeaderError, OutgoingMessage
 from capitolmail.providers.base import ProviderBase, Receipt
 from capitolmail.providers.smtp_pool import Connection, ConnectionPool, describe, reply_text
 
@@ -81,7 +81,10 @@ class SmtpProvider(ProviderBase):
                 raise PermanentSendError(
                     f"{address} is not an ASCII address; the SMTP provider does not use SMTPUTF8"
                 )
-        payload = message.to_bytes(date=datetime.now(UTC))
+        try:
+            payload = message.to_bytes(date=datetime.now(UTC))
+        except HeaderError as err:  # only a row stored before compose checked headers
+            raise PermanentSendError(f"cannot send the message: {err}") from err
         for attempt in (1, 2):
             conn = self._pool.acquire(fresh=attempt > 1)
             reusable = False

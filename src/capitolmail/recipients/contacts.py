@@ -14,9 +14,9 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from email_validator import EmailNotValidError, validate_email
-
 from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_mean
+from capitolmail.message import control_character
+from capitolmail.recipients.addresses import normalised_address
 from capitolmail.recipients.atomic_write import replace_files
 from capitolmail.recipients.legislators import Roster
 
@@ -206,13 +206,14 @@ def _check_row(
         problem("email", "empty; fill in the staff member's address or delete the row")
     else:
         try:
-            email = validate_email(cells["email"], check_deliverability=False).normalized
-        except EmailNotValidError as err:
-            reason = str(err).rstrip(".")
-            problem("email", f'"{cells["email"]}" is not a valid address ({reason}); correct it')
+            email = normalised_address(cells["email"])
+        except ValueError as err:
+            problem("email", f"{err}; correct it")
     for name in ("name", "role"):
         if "\r" in cells[name] or "\n" in cells[name]:
             problem(name, "contains a line break; put it on one line")
+        elif found := control_character(cells[name]):
+            problem(name, f"contains a control character, {found}; remove it")
     if not cells["role"]:
         problem("role", "empty; fill in the role, such as Chief of Staff, or delete the row")
     if row.problems or legislator is None or email is None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_mean
+from capitolmail.message import control_character
 from capitolmail.outbox import Store, SupporterRecord, email_key
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.recipients.states import STATE_NAMES, normalise_state, state_name
@@ -272,6 +273,8 @@ def _check_row(row: _Row, fields: list[str], display: str, now: datetime) -> Sup
     for name in ("first_name", "last_name"):
         if "\r" in cells[name] or "\n" in cells[name]:
             problem(name, "contains a line break; put it on one line")
+        elif found := control_character(cells[name]):
+            problem(name, f"contains a control character, {found}; remove it")
 
     consent, consent_at = _check_consent(cells["consent"], now, problem)
     before = len(row.problems)

@@ -1,0 +1,116 @@
+"""Compose: the one step that turns a rendered letter into the OutgoingMessage that is stored.
+
+Joint letters and alerts both end here, so every rule a provider checks before
+sending is applied once, at queue time, for every kind of letter: a message
+that would fail at send (a comma in a recipient name on SendGrid, a Unicode
+domain in the file or SMTP provider, a control character or an unfoldable word
+in a header) is refused while the user can still fix the row, and nothing of
+the job is stored. Sending stays pure I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from typing import Protocol
+
+from capitolmail.errors import InputError, PermanentSendError, Problem
+from capitolmail.message import HeaderError, OutgoingMessage, control_character
+from capitolmail.providers.sendgrid_payload import check_message
+from capitolmail.recipients.addresses import ascii_address
+from capitolmail.templates.render import RenderedLetter
+
+# SendGrid refuses a recipient name holding either; the name is only for show.
+_NAME_SEPARATORS = re.compile(r"[;,]")
+# Longer names are cut: no one reads them whole, and a provider that builds the
+# MIME itself (SendGrid) may not fold a long name under RFC 5322's 998 octets.
+MAX_DISPLAY_NAME = 200
+
+
+class SenderIdentity(Protocol):
+    """What compose needs of a resolved sender (queueing.Sender has it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def reply_to(self) -> str: ...
+
+
+def clean_display_name(name: str) -> str:
+    """The To name as it will be sent: commas and semicolons become spaces, spaces collapse.
+
+    "Nguyen, Jordan" becomes "Nguyen Jordan" and "Jane Doe, PhD" "Jane Doe PhD":
+    SendGrid refuses recipient names with either, and a comma in a display name
+    is where a careless mail client splits one recipient into two. A control
+    character is not cleaned away but refused (ValueError): it means the data
+    is broken or hostile, and the person fixing the row should see it. A name
+    past MAX_DISPLAY_NAME characters is cut there.
+    """
+    found = control_character(name)
+    if found is not None:
+        raise ValueError(f"contains a control character, {found}; remove it")
+    cleaned = " ".join(_NAME_SEPARATORS.sub(" ", name).split())
+    return cleaned[:MAX_DISPLAY_NAME].rstrip()
+
+
+def compose_message(
+    *,
+    sender: SenderIdentity,
+    to_email: str,
+    to_name: str,
+    rendered: RenderedLetter,
+    source: str,
+    headers: Iterable[tuple[str, str]] = (),
+    categories: Iterable[str] = (),
+    job_id: str = "",
+) -> OutgoingMessage:
+    """One message, checked as every provider would check it; InputError naming `source`.
+
+    The callers add whose message it was (`queueing.for_recipient`). The headers
+    are built once here exactly as they will go on the wire, so a header that
+    cannot be written is found now, not by a worker halfway through the job.
+    """
+
+    def refuse(message: str) -> InputError:
+        return InputError([Problem(source, message)])
+
+    try:
+        name = clean_display_name(to_name)
+    except ValueError as err:
+        raise refuse(f'the recipient name "{_shown(to_name)}" {err}') from None
+    try:
+        address = ascii_address(to_email)
+    except ValueError as err:
+        raise refuse(f"the recipient address: {err}") from None
+    message = OutgoingMessage(
+        message_id=str(uuid.uuid4()),
+        job_id=job_id,
+        from_email=sender.email,
+        from_name=sender.name,
+        to_email=address,
+        to_name=name,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        reply_to=sender.reply_to or None,
+        headers=tuple(headers),
+        categories=tuple(categories),
+    )
+    try:
+        message.header_lines()
+    except HeaderError as err:
+        raise refuse(f'the "{err.header}" header {err.problem}') from None
+    try:
+        check_message(message)
+    except PermanentSendError as err:
+        raise refuse(str(err)) from None
+    return message
+
+
+def _shown(value: str) -> str:
+    """A value as it can be quoted on one line of an error message."""
+    text = value.encode("unicode_escape").decode("ascii") if control_character(value) else value
+    return text if len(text) <= 60 else f"{text[:57]}…"
