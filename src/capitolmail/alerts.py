@@ -18,6 +18,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 from capitolmail.config import OrganisationSettings, SenderSettings, WebSettings
 from capitolmail.errors import CapitolmailError, ConfigError, InputError
 from capitolmail.letters.definition import Letter, load_letter
+from capitolmail.letters.resend import DEFAULT_RESEND_PERIOD, refuse_same_content_as_rendered
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import QueuedMessage, Store, SupporterInfo, email_key
 from capitolmail.queueing import (
@@ -136,6 +138,7 @@ def queue_alert(
     now: Any,
     dry_run: bool = False,
     allow_resend: bool = False,
+    resend_period: timedelta = DEFAULT_RESEND_PERIOD,
     progress: Progress | None = None,
 ) -> AlertQueueResult:
     """Render and store one message per wanted supporter, in one transaction.
@@ -146,6 +149,10 @@ def queue_alert(
     """
     result = AlertQueueResult(job_id=None)
     messages = _alert_messages(store, prepared, roster, result, allow_resend, progress)
+    if not allow_resend:
+        messages = refuse_same_content_as_rendered(
+            store, prepared.letter, messages, now=now, period=resend_period, people="supporters"
+        )
     if dry_run:
         for _ in messages:
             pass

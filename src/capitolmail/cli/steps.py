@@ -59,6 +59,7 @@ def queue_alert_letter(
             now=now(),
             dry_run=dry_run,
             allow_resend=allow_resend,
+            resend_period=workspace.settings.resend_period,
             progress=advance,
         )
 
@@ -93,6 +94,7 @@ def queue_prepared(
             now=now(),
             dry_run=dry_run,
             allow_resend=allow_resend,
+            resend_period=workspace.settings.resend_period,
             progress=advance,
         )
 
