@@ -38,7 +38,7 @@ from capitolmail.queueing import (
     resolve_sender,
 )
 from capitolmail.recipients.audience import AlertAudience, alert_audience
-from capitolmail.recipients.constituents import DelegationFinder
+from capitolmail.recipients.constituents import Delegation, DelegationFinder
 from capitolmail.recipients.legislators import Roster
 from capitolmail.templates.render import LetterTemplates
 from capitolmail.unsubscribe import make_token
@@ -67,6 +67,18 @@ class AlertQueueResult:
     suppressed: int = 0
     representative_unknown: int = 0
     by_state: dict[str, int] = field(default_factory=dict)
+    senators_unknown: int = 0
+    vacant_seats: int = 0
+
+    def count(self, delegation: Delegation) -> None:
+        """Tally the alerts that cannot name everyone, each under one reason: no state
+        known (nobody named), a vacant seat, or a representative the ZIP does not settle."""
+        if not delegation.state_known:
+            self.senators_unknown += 1
+        elif delegation.vacant:
+            self.vacant_seats += 1
+        if delegation.state_known and not delegation.district_known and not delegation.house_vacant:
+            self.representative_unknown += 1
 
 
 def prepare_alert(
@@ -235,6 +247,7 @@ def _alert_messages(
                 "representative": delegation.representative,
                 "representatives": delegation.representatives,
                 "district_known": delegation.district_known,
+                "delegation": delegation,
                 "unsubscribe_url": unsubscribe_url,
             }
             rendered = _render(prepared, context, supporter)
@@ -253,8 +266,7 @@ def _alert_messages(
                 reason = SUPPRESSED_AT_QUEUE
                 result.suppressed += 1
             result.messages += 1
-            if not delegation.district_known:
-                result.representative_unknown += 1
+            result.count(delegation)
             state = delegation.state or "unknown"
             result.by_state[state] = result.by_state.get(state, 0) + 1
             yield QueuedMessage(

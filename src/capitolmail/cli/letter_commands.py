@@ -9,6 +9,7 @@ import click
 from capitolmail.alerts import preview_alert
 from capitolmail.cli.context import pass_workspace
 from capitolmail.cli.steps import (
+    alert_notes,
     prepare,
     prepare_alert_letter,
     queue_alert_letter,
@@ -55,6 +56,8 @@ def letters_check_command(workspace: Workspace, slug: str) -> None:
             f"OK: {slug} renders {result.messages} alerts "
             f"({result.suppressed} to suppressed addresses)."
         )
+        for note in alert_notes(result):
+            err.print(note)
         return
     prepared = prepare(workspace, slug)
     with progress_bar("Rendering", len(prepared.recipients)) as advance:

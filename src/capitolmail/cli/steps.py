@@ -73,14 +73,38 @@ def report_alert(result: AlertQueueResult, *, dry_run: bool) -> None:
         f"({sendable} to send, {result.suppressed} suppressed)"
         + ("; nothing stored." if dry_run else ".")
     )
-    if result.representative_unknown:
-        err.print(
-            f"Note: {result.representative_unknown} supporters' representative is not known "
-            "(a ZIP split between districts, or no ZIP); their alert names the senators and "
-            "asks them to look the representative up."
-        )
+    for note in alert_notes(result):
+        err.print(note)
     if not dry_run:
         err.print(f"Send it with: capitolmail send {result.job_id}")
+
+
+def alert_notes(result: AlertQueueResult) -> list[str]:
+    """What `check` and `queue` say about alerts that cannot name every member."""
+
+    def people(count: int) -> str:
+        return f"{count} supporter{'s' * (count != 1)}"
+
+    notes = []
+    if result.senators_unknown:
+        notes.append(
+            f"Note: {people(result.senators_unknown)} without a known state (a ZIP not in the "
+            "crosswalk, or one across a state line): their senators and representative are "
+            "unknown, so their alert names nobody and points to senate.gov and house.gov; add "
+            "their state (and district) to the supporters file and import it again."
+        )
+    if result.representative_unknown:
+        notes.append(
+            f"Note: {people(result.representative_unknown)} without a known representative (a "
+            "ZIP split between districts, or no ZIP): their alert names the senators and asks "
+            "them to look the representative up."
+        )
+    if result.vacant_seats:
+        notes.append(
+            f"Note: {people(result.vacant_seats)} in vacant seats (a Senate or House seat with "
+            "nobody in the legislators data): their alert says the seat is vacant."
+        )
+    return notes
 
 
 def queue_prepared(
