@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from html import escape
@@ -44,6 +44,7 @@ from capitolmail.templates.render import LetterTemplates
 from capitolmail.unsubscribe import make_token
 
 DEFAULT_LIST_NAME = "Action alerts"
+Screen = Callable[[Iterable[QueuedMessage]], Iterator[QueuedMessage]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +153,15 @@ def queue_alert(
     allow_resend: bool = False,
     resend_period: timedelta = DEFAULT_RESEND_PERIOD,
     progress: Progress | None = None,
+    screen: Screen | None = None,
 ) -> AlertQueueResult:
     """Render and store one message per wanted supporter, in one transaction.
 
     A supporter on the suppression list gets a `suppressed` row (counted by
     `status`, never sent); one who already has this alert is refused unless
     `allow_resend`. With `dry_run` everything renders and nothing is stored.
+    `screen` sees every message on its way to the store and may refuse the lot
+    (letters/example_values.py refuses example addresses on a real provider).
     """
     result = AlertQueueResult(job_id=None)
     messages = _alert_messages(store, prepared, roster, result, allow_resend, progress)
@@ -165,6 +169,8 @@ def queue_alert(
         messages = refuse_same_content_as_rendered(
             store, prepared.letter, messages, now=now, period=resend_period, people="supporters"
         )
+    if screen is not None:
+        messages = screen(messages)
     if dry_run:
         for _ in messages:
             pass

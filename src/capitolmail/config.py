@@ -177,6 +177,9 @@ class Settings(BaseSettings):
     # How long the same content to the same recipient, under any slug, is refused
     # without --allow-resend (capitolmail.period: "30d", "2w", 30 days); "0" turns it off.
     resend_period: timedelta = timedelta(days=30)
+    # Let the worked example's values (example.org addresses, "1234 Example Avenue") go
+    # out through smtp or sendgrid: for a test relay only (letters/example_values.py).
+    allow_example_values: bool = False
     # Secrets: read from CAPITOLMAIL_* variables or .env only (see SECRET_FIELDS).
     smtp_password: SecretStr | None = None
     sendgrid_api_key: SecretStr | None = None

@@ -13,6 +13,7 @@ from capitolmail.cli.steps import (
     prepare,
     prepare_alert_letter,
     queue_alert_letter,
+    refuse_example_values,
     report_prepared,
 )
 from capitolmail.display import err, out, progress_bar
@@ -60,6 +61,7 @@ def letters_check_command(workspace: Workspace, slug: str) -> None:
             err.print(note)
         return
     prepared = prepare(workspace, slug)
+    refuse_example_values(workspace, prepared)
     with progress_bar("Rendering", len(prepared.recipients)) as advance:
         count = sum(
             1

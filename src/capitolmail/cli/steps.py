@@ -9,6 +9,7 @@ from collections.abc import Callable
 from capitolmail.alerts import AlertQueueResult, PreparedAlert, prepare_alert, queue_alert
 from capitolmail.cli.context import now
 from capitolmail.display import err, progress_bar
+from capitolmail.letters.example_values import refuse_in_alert, refuse_in_letter, screen_alert
 from capitolmail.logs import LogFormat
 from capitolmail.outbox import StartedJobs
 from capitolmail.progress import SendProgress
@@ -50,6 +51,7 @@ def prepare_alert_letter(workspace: Workspace, slug: str) -> PreparedAlert:
 def queue_alert_letter(
     workspace: Workspace, prepared: PreparedAlert, *, dry_run: bool, allow_resend: bool
 ) -> AlertQueueResult:
+    refuse_in_alert(workspace.settings, prepared.letter)
     total = workspace.store.count_supporters()
     with progress_bar("Rendering alerts", total) as advance:
         return queue_alert(
@@ -61,6 +63,7 @@ def queue_alert_letter(
             allow_resend=allow_resend,
             resend_period=workspace.settings.resend_period,
             progress=advance,
+            screen=screen_alert(workspace.settings),
         )
 
 
@@ -110,6 +113,7 @@ def alert_notes(result: AlertQueueResult) -> list[str]:
 def queue_prepared(
     workspace: Workspace, prepared: PreparedLetter, *, dry_run: bool, allow_resend: bool
 ) -> QueueResult:
+    refuse_example_values(workspace, prepared)
     with progress_bar("Rendering", len(prepared.recipients)) as advance:
         return queue_letter(
             workspace.store,
@@ -121,6 +125,13 @@ def queue_prepared(
             resend_period=workspace.settings.resend_period,
             progress=advance,
         )
+
+
+def refuse_example_values(workspace: Workspace, prepared: PreparedLetter) -> None:
+    """`letters check` and `queue` refuse the worked example's values on a real provider."""
+    refuse_in_letter(
+        workspace.settings, prepared, contacts_path=workspace.display(workspace.contacts_path)
+    )
 
 
 def drain(

@@ -127,9 +127,9 @@ class CommitteeNames:
         offered = {spelling: key for spelling, key in self.offered.items() if fits(key)}
         keys: list[str] = []
         if " " not in value.strip():
-            match = _closest(value.strip().upper(), offered)
-            if match is not None:
-                return _hint(value, [(match, self.committees[offered[match]])])
+            matches = _closest(value.strip().upper(), offered)
+            if matches:
+                return _hint(value, [(m, self.committees[offered[m]]) for m in matches])
         # A name, or part of one: "Armed Servces", "Foreign Relations".
         names = {s: ks for s, ks in self.spellings.items() if " " in s or len(s) > 5}
         close = difflib.get_close_matches(normalise_name(value), list(names), n=1, cutoff=0.8)
@@ -174,23 +174,24 @@ def wanted_in(value: str, name: str) -> bool:
     return bool(wanted) and f" {wanted} " in f" {normalise_name(name)} "
 
 
-def _closest(word: str, choices: Iterable[str]) -> str | None:
-    """The likeliest intended choice: fewest edits (a swap of two letters is one), then
+def _closest(word: str, choices: Iterable[str]) -> list[str]:
+    """The likeliest intended choices: fewest edits (a swap of two letters is one), then
     the same letters, then the same length, then difflib's ratio. difflib alone prefers
     "SAC" (Appropriations) for "SACS", where the swapped "SASC" (Armed Services) is the
-    usual slip."""
-    best: tuple[int, bool, int, float] | None = None
-    found = None
+    usual slip. Choices that tie ("SSFX": Finance or Foreign Relations?) are all
+    offered, up to three, since a wrong single guess is what this module prevents."""
+    ranked: dict[tuple[int, bool, int, float], list[str]] = {}
     for choice in choices:
         distance = _edits(word, choice.upper())
         ratio = difflib.SequenceMatcher(None, word, choice.upper()).ratio()
         if distance > max(1, len(word) // 3) and ratio < 0.75:
             continue
         swapped = sorted(word) != sorted(choice.upper())
-        rank = (distance, swapped, abs(len(choice) - len(word)), -ratio)
-        if best is None or rank < best:
-            best, found = rank, choice
-    return found
+        rank = (distance, swapped, abs(len(choice) - len(word)), -round(ratio, 6))
+        ranked.setdefault(rank, []).append(choice)
+    if not ranked:
+        return []
+    return sorted(ranked[min(ranked)])[:3]
 
 
 def _edits(a: str, b: str) -> int:
