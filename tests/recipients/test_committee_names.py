@@ -107,6 +107,11 @@ def test_names_in_words(roster: Roster, written: str, key: str) -> None:
             "on Intelligence?)",
         ),
         (
+            "SSFX",
+            'unknown committee "SSFX" (did you mean "SSFI", Senate Committee on Finance, or '
+            '"SSFR", Senate Committee on Foreign Relations?)',
+        ),
+        (
             "Senate Armd Services",
             'unknown committee "Senate Armd Services" (did you mean "SASC", Senate Committee on '
             "Armed Services?)",
