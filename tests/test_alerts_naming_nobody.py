@@ -45,6 +45,15 @@ def _vacate(workspace: Path, *bioguides: str) -> None:
     path.write_text(yaml.dump(kept, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper)))
 
 
+def _subjects(workspace: Path) -> dict[str, str]:
+    parser = BytesParser(policy=policy.default)
+    found = {}
+    for path in sorted((workspace / ".capitolmail/outbox/1").glob("*.eml")):
+        message = parser.parsebytes(path.read_bytes())
+        found[str(message["To"].addresses[0].username)] = str(message["Subject"])
+    return found
+
+
 def _outbox(workspace: Path) -> dict[str, tuple[str, str]]:
     parser = BytesParser(policy=policy.default)
     found = {}
@@ -151,6 +160,11 @@ def test_each_case_reads_sensibly(supporters: Path, cli: Invoke, workspace: Path
     eli, _ = sent["eli"]
     assert "Your ZIP code is split between" in eli
     assert "vacant" not in eli
+
+    subjects = _subjects(workspace)
+    assert subjects["ada"] == "Ada, call your senators today: block the arms sale"
+    assert subjects["zed"] == "Zed, call Congress today: block the arms sale"
+    assert subjects["dee"] == "Dee, call Congress today: block the arms sale"  # DC
 
 
 def test_a_state_with_one_seat_is_located_without_the_zip(cli: Invoke, workspace: Path) -> None:
