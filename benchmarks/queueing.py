@@ -163,6 +163,7 @@ def _contexts(workspace: Path) -> list[dict[str, Any]]:
                         "representative": found.representative,
                         "representatives": found.representatives,
                         "district_known": found.district_known,
+                        "delegation": found,
                         "unsubscribe_url": f"https://act.example.org/u/{supporter.id}",
                     }
                 )
@@ -224,6 +225,7 @@ def measure_insert(workspace: Path, count: int) -> dict[str, Any]:
 def _contexts_one(workspace: Path) -> dict[str, Any]:
     from capitolmail.config import load_settings
     from capitolmail.outbox import Store
+    from capitolmail.recipients.constituents import Delegation
 
     settings = load_settings(workspace)
     with Store.open(settings.database_url_for(workspace)) as store:
@@ -239,6 +241,7 @@ def _contexts_one(workspace: Path) -> dict[str, Any]:
         "representative": None,
         "representatives": (),
         "district_known": False,
+        "delegation": Delegation(supporter.state, (), (), district_known=False),
         "unsubscribe_url": "https://act.example.org/u/x",
     }
 

@@ -87,7 +87,7 @@ def test_each_supporter_gets_their_own_legislators(alerts: Path, cli: Invoke) ->
     assert "6 alerts to supporters in 6 states and territories (6 to send, 0 suppressed)" in (
         result.stderr
     )
-    assert "Note: 1 supporters' representative is not known" in result.stderr
+    assert "Note: 1 supporter without a known representative (a ZIP split" in result.stderr
     _send(cli)
     sent = _outbox(alerts)
     assert sorted(sent) == AUDIENCE, "no consent (hana) and no matching tag (gus) get nothing"

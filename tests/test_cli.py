@@ -157,7 +157,7 @@ def test_every_problem_is_listed_at_once(cli: Invoke, workspace: Path) -> None:
     assert errors[0].startswith("Error: letters/block-arms-sale/signers.csv:11: ")
     assert errors[1].startswith("Error: recipients/offices.csv:175: email: ")
     assert errors[2].startswith("Error: letters/block-arms-sale/letter.toml: audience.committees: ")
-    assert 'did you mean "SSFR"' in errors[2]
+    assert '"SSFR", Senate Committee on Foreign Relations' in errors[2]
 
 
 def test_unknown_key_in_letter_toml_names_file_line_and_suggests(

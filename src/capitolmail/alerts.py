@@ -15,8 +15,9 @@ built-in layout `capitolmail/alert.html.j2` does both.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from capitolmail.config import OrganisationSettings, SenderSettings, WebSettings
 from capitolmail.errors import CapitolmailError, ConfigError, InputError
 from capitolmail.letters.compose import clean_display_name, compose_message
 from capitolmail.letters.definition import Letter, load_letter
+from capitolmail.letters.resend import DEFAULT_RESEND_PERIOD, refuse_same_content_as_rendered
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import QueuedMessage, Store, SupporterInfo, email_key
 from capitolmail.queueing import (
@@ -36,12 +38,13 @@ from capitolmail.queueing import (
     resolve_sender,
 )
 from capitolmail.recipients.audience import AlertAudience, alert_audience
-from capitolmail.recipients.constituents import DelegationFinder
+from capitolmail.recipients.constituents import Delegation, DelegationFinder
 from capitolmail.recipients.legislators import Roster
 from capitolmail.templates.render import LetterTemplates
 from capitolmail.unsubscribe import make_token
 
 DEFAULT_LIST_NAME = "Action alerts"
+Screen = Callable[[Iterable[QueuedMessage]], Iterator[QueuedMessage]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,18 @@ class AlertQueueResult:
     suppressed: int = 0
     representative_unknown: int = 0
     by_state: dict[str, int] = field(default_factory=dict)
+    senators_unknown: int = 0
+    vacant_seats: int = 0
+
+    def count(self, delegation: Delegation) -> None:
+        """Tally the alerts that cannot name everyone, each under one reason: no state
+        known (nobody named), a vacant seat, or a representative the ZIP does not settle."""
+        if not delegation.state_known:
+            self.senators_unknown += 1
+        elif delegation.vacant:
+            self.vacant_seats += 1
+        if delegation.state_known and not delegation.district_known and not delegation.house_vacant:
+            self.representative_unknown += 1
 
 
 def prepare_alert(
@@ -136,16 +151,26 @@ def queue_alert(
     now: Any,
     dry_run: bool = False,
     allow_resend: bool = False,
+    resend_period: timedelta = DEFAULT_RESEND_PERIOD,
     progress: Progress | None = None,
+    screen: Screen | None = None,
 ) -> AlertQueueResult:
     """Render and store one message per wanted supporter, in one transaction.
 
     A supporter on the suppression list gets a `suppressed` row (counted by
     `status`, never sent); one who already has this alert is refused unless
     `allow_resend`. With `dry_run` everything renders and nothing is stored.
+    `screen` sees every message on its way to the store and may refuse the lot
+    (letters/example_values.py refuses example addresses on a real provider).
     """
     result = AlertQueueResult(job_id=None)
     messages = _alert_messages(store, prepared, roster, result, allow_resend, progress)
+    if not allow_resend:
+        messages = refuse_same_content_as_rendered(
+            store, prepared.letter, messages, now=now, period=resend_period, people="supporters"
+        )
+    if screen is not None:
+        messages = screen(messages)
     if dry_run:
         for _ in messages:
             pass
@@ -228,6 +253,7 @@ def _alert_messages(
                 "representative": delegation.representative,
                 "representatives": delegation.representatives,
                 "district_known": delegation.district_known,
+                "delegation": delegation,
                 "unsubscribe_url": unsubscribe_url,
             }
             rendered = _render(prepared, context, supporter)
@@ -247,8 +273,7 @@ def _alert_messages(
                 reason = SUPPRESSED_AT_QUEUE
                 result.suppressed += 1
             result.messages += 1
-            if not delegation.district_known:
-                result.representative_unknown += 1
+            result.count(delegation)
             state = delegation.state or "unknown"
             result.by_state[state] = result.by_state.get(state, 0) + 1
             yield QueuedMessage(

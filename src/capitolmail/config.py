@@ -25,6 +25,7 @@ from pydantic_settings import (
 
 from capitolmail.errors import ConfigError, did_you_mean
 from capitolmail.message import control_character
+from capitolmail.period import parse_period
 from capitolmail.rate import Rate, parse_rate
 from capitolmail.recipients.addresses import normalised_address
 
@@ -244,6 +245,12 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     database_url: str = ""
     timezone: str = "America/New_York"
+    # How long the same content to the same recipient, under any slug, is refused
+    # without --allow-resend (capitolmail.period: "30d", "2w", 30 days); "0" turns it off.
+    resend_period: timedelta = timedelta(days=30)
+    # Let the worked example's values (example.org addresses, "1234 Example Avenue") go
+    # out through smtp or sendgrid: for a test relay only (letters/example_values.py).
+    allow_example_values: bool = False
     # Secrets: read from CAPITOLMAIL_* variables or .env only (see SECRET_FIELDS).
     smtp_password: SecretStr | None = None
     sendgrid_api_key: SecretStr | None = None
@@ -261,6 +268,11 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as err:
             raise ValueError(f'unknown time zone "{value}" (try "America/New_York")') from err
         return value
+
+    @field_validator("resend_period", mode="before")
+    @classmethod
+    def _period(cls, value: object) -> timedelta:
+        return parse_period(value)
 
     @field_validator("unsubscribe_secret")
     @classmethod

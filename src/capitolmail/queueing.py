@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from capitolmail.config import OrganisationSettings, SenderSettings
 from capitolmail.errors import ConfigError, InputError, Problem, display_path
 from capitolmail.letters.compose import compose_message
 from capitolmail.letters.definition import Letter, load_letter, normalise_address
+from capitolmail.letters.resend import DEFAULT_RESEND_PERIOD, refuse_same_content
 from capitolmail.letters.signers import SignerList, load_signers
 from capitolmail.message import control_character
 from capitolmail.outbox import QueuedMessage, Store, email_key
@@ -203,6 +204,7 @@ def queue_letter(
     now: datetime,
     dry_run: bool = False,
     allow_resend: bool = False,
+    resend_period: timedelta = DEFAULT_RESEND_PERIOD,
     progress: Progress | None = None,
 ) -> QueueResult:
     """Render every message, refuse resends, then store the job in one transaction."""
@@ -213,6 +215,14 @@ def queue_letter(
         if not allow_resend:
             emails = (m.message.to_email for m in messages)
             refuse_resend(store, prepared.letter, emails, people="recipient(s)")
+            refuse_same_content(
+                store,
+                prepared.letter,
+                (m.message for m in messages),
+                now=now,
+                period=resend_period,
+                people="recipients",
+            )
         # A contact on the suppression list (a hard bounce, a complaint) is kept as a
         # `suppressed` row, so `status` shows the office was skipped and why.
         blocked = store.suppressed_among(m.message.to_email for m in messages)

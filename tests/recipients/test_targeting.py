@@ -120,7 +120,10 @@ def test_every_bad_value_is_reported_at_once(roster: Roster) -> None:
         "audience.exclude",
     ]
     messages = {p.message for p in problems}
-    assert 'unknown committee "SSFRX" (did you mean "SSFR"?)' in messages
+    assert (
+        'unknown committee "SSFRX" (did you mean "SSFR", Senate Committee on Foreign Relations?)'
+        in messages
+    )
     assert any(m.startswith('unknown chamber "senat" (did you mean "senate"?)') for m in messages)
     assert any(m.startswith('unknown state "Vermnt" (did you mean "Vermont"?)') for m in messages)
     assert any('"Q000000"' in m for m in messages)

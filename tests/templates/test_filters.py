@@ -32,23 +32,23 @@ SIGNERS = SignerList(
 )
 
 SIGNER_TEXT = """\
-Lead organisations
+Lead organizations
 Win Without War & Allies — Sara Haghdoosti, Executive Director
 
-National organisations
+National organizations
 Amnesty International USA — Paul O'Brien
 Center for Victims of Torture — Policy Team
 
-State and local organisations
+State and local organizations
 Oregon <Peace> Institute (Oregon) — Jo Doe, Director"""
 
 SIGNER_HTML = """\
-<p style="margin:0 0 16px 0;"><strong>Lead organisations</strong><br>
+<p style="margin:0 0 16px 0;"><strong>Lead organizations</strong><br>
 Win Without War &amp; Allies — Sara Haghdoosti, Executive Director</p>
-<p style="margin:0 0 16px 0;"><strong>National organisations</strong><br>
+<p style="margin:0 0 16px 0;"><strong>National organizations</strong><br>
 Amnesty International USA — Paul O&#39;Brien<br>
 Center for Victims of Torture — Policy Team</p>
-<p style="margin:0 0 16px 0;"><strong>State and local organisations</strong><br>
+<p style="margin:0 0 16px 0;"><strong>State and local organizations</strong><br>
 Oregon &lt;Peace&gt; Institute (Oregon) — Jo Doe, Director</p>"""
 
 
@@ -175,10 +175,10 @@ def test_signer_block_groups_a_plain_list_by_state(env: SandboxedEnvironment) ->
     rendered = text(env, "{{ signers | signer_block }}", signers=[OREGON, CVT])
 
     assert rendered == (
-        "National organisations\n"
+        "National organizations\n"
         "Center for Victims of Torture — Policy Team\n"
         "\n"
-        "State and local organisations\n"
+        "State and local organizations\n"
         "Oregon <Peace> Institute (Oregon) — Jo Doe, Director"
     )
 

@@ -75,6 +75,16 @@ def _print_import(workspace: Workspace, file: Path, result: SupporterImport) -> 
     shown_rows = len({problem.line for problem in result.first_problems})
     if result.rejected > shown_rows:
         err.print(f"… and {result.rejected - shown_rows} more rejected rows.")
+    for warning in result.first_warnings:
+        err.print(f"Warning: {warning}")
+    if result.warned > len(result.first_warnings):
+        err.print(f"… and {result.warned - len(result.first_warnings)} more warnings.")
+    if result.warned:
+        who = f"{result.warned} imported supporter{'s' * (result.warned != 1)}"
+        err.print(
+            f"Warning: {who} cannot be matched to all their members of Congress; alerts to "
+            "them say so and `letters check` counts them."
+        )
     if result.report_path is not None:
         err.print(
             f"Rejected rows (with line, field and reason) are in "

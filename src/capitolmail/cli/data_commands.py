@@ -8,6 +8,7 @@ import click
 
 from capitolmail.cli.context import pass_workspace
 from capitolmail.display import err, legislators_table, out
+from capitolmail.recipients.committee_names import resolve_committee
 from capitolmail.recipients.contacts import import_contacts
 from capitolmail.recipients.legislators import import_legislators, workspace_roster
 from capitolmail.recipients.targeting import select_legislators
@@ -28,7 +29,11 @@ def legislators_group() -> None:
     type=click.Choice(["senate", "house"]),
     help="Chamber (repeatable).",
 )
-@click.option("--committee", help="Committee or subcommittee id, e.g. SSFR or SSFR09.")
+@click.option(
+    "--committee",
+    help='Committee: a thomas id (SSFR, SSFR09), an acronym (SFRC) or a name ("Senate '
+    'Foreign Relations").',
+)
 @click.option("--party", "parties", multiple=True, help="Party (repeatable).")
 @pass_workspace
 def legislators_list_command(
@@ -49,7 +54,8 @@ def legislators_list_command(
         everyone=not (states or chambers or committee or parties),
         source="command line",
     )
-    out.print(legislators_table(selected, committee))
+    key = resolve_committee(roster, committee) if committee else None
+    out.print(legislators_table(selected, key))
     err.print(f"{len(selected)} legislators (data: {roster.source})")
 
 

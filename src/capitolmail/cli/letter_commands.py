@@ -9,9 +9,11 @@ import click
 from capitolmail.alerts import preview_alert
 from capitolmail.cli.context import pass_workspace
 from capitolmail.cli.steps import (
+    alert_notes,
     prepare,
     prepare_alert_letter,
     queue_alert_letter,
+    refuse_example_values,
     report_prepared,
 )
 from capitolmail.display import err, out, progress_bar
@@ -55,8 +57,11 @@ def letters_check_command(workspace: Workspace, slug: str) -> None:
             f"OK: {slug} renders {result.messages} alerts "
             f"({result.suppressed} to suppressed addresses)."
         )
+        for note in alert_notes(result):
+            err.print(note)
         return
     prepared = prepare(workspace, slug)
+    refuse_example_values(workspace, prepared)
     with progress_bar("Rendering", len(prepared.recipients)) as advance:
         count = sum(
             1

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from capitolmail.alerts import AlertQueueResult, PreparedAlert, prepare_alert, queue_alert
 from capitolmail.cli.context import now
 from capitolmail.display import err, progress_bar
+from capitolmail.letters.example_values import refuse_in_alert, refuse_in_letter, screen_alert
 from capitolmail.logs import LogFormat
 from capitolmail.outbox import StartedJobs
 from capitolmail.progress import SendProgress
@@ -50,6 +51,7 @@ def prepare_alert_letter(workspace: Workspace, slug: str) -> PreparedAlert:
 def queue_alert_letter(
     workspace: Workspace, prepared: PreparedAlert, *, dry_run: bool, allow_resend: bool
 ) -> AlertQueueResult:
+    refuse_in_alert(workspace.settings, prepared.letter)
     total = workspace.store.count_supporters()
     with progress_bar("Rendering alerts", total) as advance:
         return queue_alert(
@@ -59,7 +61,9 @@ def queue_alert_letter(
             now=now(),
             dry_run=dry_run,
             allow_resend=allow_resend,
+            resend_period=workspace.settings.resend_period,
             progress=advance,
+            screen=screen_alert(workspace.settings),
         )
 
 
@@ -72,19 +76,44 @@ def report_alert(result: AlertQueueResult, *, dry_run: bool) -> None:
         f"({sendable} to send, {result.suppressed} suppressed)"
         + ("; nothing stored." if dry_run else ".")
     )
-    if result.representative_unknown:
-        err.print(
-            f"Note: {result.representative_unknown} supporters' representative is not known "
-            "(a ZIP split between districts, or no ZIP); their alert names the senators and "
-            "asks them to look the representative up."
-        )
+    for note in alert_notes(result):
+        err.print(note)
     if not dry_run:
         err.print(f"Send it with: capitolmail send {result.job_id}")
+
+
+def alert_notes(result: AlertQueueResult) -> list[str]:
+    """What `check` and `queue` say about alerts that cannot name every member."""
+
+    def people(count: int) -> str:
+        return f"{count} supporter{'s' * (count != 1)}"
+
+    notes = []
+    if result.senators_unknown:
+        notes.append(
+            f"Note: {people(result.senators_unknown)} without a known state (a ZIP not in the "
+            "crosswalk, or one across a state line): their senators and representative are "
+            "unknown, so their alert names nobody and points to senate.gov and house.gov; add "
+            "their state (and district) to the supporters file and import it again."
+        )
+    if result.representative_unknown:
+        notes.append(
+            f"Note: {people(result.representative_unknown)} without a known representative (a "
+            "ZIP split between districts, or no ZIP): their alert names the senators and asks "
+            "them to look the representative up."
+        )
+    if result.vacant_seats:
+        notes.append(
+            f"Note: {people(result.vacant_seats)} in vacant seats (a Senate or House seat with "
+            "nobody in the legislators data): their alert says the seat is vacant."
+        )
+    return notes
 
 
 def queue_prepared(
     workspace: Workspace, prepared: PreparedLetter, *, dry_run: bool, allow_resend: bool
 ) -> QueueResult:
+    refuse_example_values(workspace, prepared)
     with progress_bar("Rendering", len(prepared.recipients)) as advance:
         return queue_letter(
             workspace.store,
@@ -93,8 +122,16 @@ def queue_prepared(
             now=now(),
             dry_run=dry_run,
             allow_resend=allow_resend,
+            resend_period=workspace.settings.resend_period,
             progress=advance,
         )
+
+
+def refuse_example_values(workspace: Workspace, prepared: PreparedLetter) -> None:
+    """`letters check` and `queue` refuse the worked example's values on a real provider."""
+    refuse_in_letter(
+        workspace.settings, prepared, contacts_path=workspace.display(workspace.contacts_path)
+    )
 
 
 def drain(

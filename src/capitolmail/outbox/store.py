@@ -17,7 +17,16 @@ from sqlalchemy import URL, Connection, Engine, text
 
 from capitolmail.delivery import DeliveryEvent
 from capitolmail.message import OutgoingMessage
-from capitolmail.outbox import bulk, claims, deliveries, jobs, supporters, suppressions, workers
+from capitolmail.outbox import (
+    bulk,
+    claims,
+    deliveries,
+    history,
+    jobs,
+    supporters,
+    suppressions,
+    workers,
+)
 from capitolmail.outbox.database import (
     create_store_engine,
     display_url,
@@ -123,6 +132,14 @@ class Store:
         """Which of `emails` (as `email_key` spells them) may already have this letter."""
         with storage_errors(self._url, "read the outbox"), self._read() as conn:
             return jobs.reached_recipients(conn, letter_slug, emails)
+
+    def earlier_messages(
+        self, wanted: Iterable[tuple[str, str]], *, since: datetime
+    ) -> list[history.EarlierMessage]:
+        """Who already had the same content: `wanted` is (email_key, content_hash) pairs."""
+        _aware("since", since)
+        with storage_errors(self._url, "read the outbox"), self._read() as conn:
+            return history.earlier_messages(conn, wanted, since=since)
 
     def get_job(self, job_id: int) -> JobInfo:
         with storage_errors(self._url, "read the outbox"), self._read() as conn:

@@ -14,6 +14,7 @@ from typing import Any
 from capitolmail.errors import InputError, Problem
 from capitolmail.letters.definition import Letter
 from capitolmail.outbox import SupporterInfo
+from capitolmail.recipients.committee_names import CommitteeNameError, resolve_committee
 from capitolmail.recipients.constituents import Delegation
 from capitolmail.recipients.legislators import Roster
 from capitolmail.recipients.states import normalise_state
@@ -80,11 +81,12 @@ def alert_audience(letter: Letter, roster: Roster) -> AlertAudience:
         ("senator_committees", audience.senator_committees),
         ("representative_committees", audience.representative_committees),
     ):
+        chamber = "senate" if key == "senator_committees" else "house"
         for value in values:
-            if roster.committee(value) is None:
-                problem(key, f'no committee "{value}" in the roster (thomas ids such as "SSFR")')
-            else:
-                committees[key].add(value.strip().upper())
+            try:
+                committees[key].add(resolve_committee(roster, value, chamber=chamber))
+            except CommitteeNameError as err:
+                problem(key, str(err))
     if problems:
         raise InputError(problems)
     return AlertAudience(

@@ -186,3 +186,35 @@ def seat_order(seat: CommitteeSeat) -> tuple[str, bool, str]:
     """Each committee followed by its subcommittees, committees by key."""
     parent = seat.key[:4] if seat.is_subcommittee else seat.key
     return parent, seat.is_subcommittee, seat.key
+
+
+# The acronyms GR staff write, which upstream does not carry: thomas ids ("SSAS") are
+# the Library of Congress's, while staff say "SASC". Names ("Senate Armed Services")
+# are derived from committees-current.yaml instead (committee_names.py); only the
+# informal acronyms need listing here. Full committees only: subcommittee acronyms
+# ("SAC-D") vary by office, and a wrong guess would send a letter to the wrong panel.
+INFORMAL_ACRONYMS: Mapping[str, str] = {
+    # Senate
+    "SASC": "SSAS",  # Armed Services
+    "SFRC": "SSFR",  # Foreign Relations
+    "SSCI": "SLIN",  # Select Committee on Intelligence
+    "SJC": "SSJU",  # Judiciary
+    "HSGAC": "SSGA",  # Homeland Security and Governmental Affairs
+    "HELP": "SSHR",  # Health, Education, Labor, and Pensions
+    "EPW": "SSEV",  # Environment and Public Works
+    "ENR": "SSEG",  # Energy and Natural Resources
+    "SAC": "SSAP",  # Appropriations
+    "SVAC": "SSVA",  # Veterans' Affairs
+    "SCIA": "SLIA",  # Indian Affairs
+    # House
+    "HASC": "HSAS",  # Armed Services
+    "HFAC": "HSFA",  # Foreign Affairs
+    "HPSCI": "HLIG",  # Permanent Select Committee on Intelligence
+    "HJC": "HSJU",  # Judiciary
+    "HAC": "HSAP",  # Appropriations
+    "HFSC": "HSBA",  # Financial Services
+    "HVAC": "HSVR",  # Veterans' Affairs
+    "E&C": "HSIF",  # Energy and Commerce
+    "W&M": "HSWM",  # Ways and Means
+    "T&I": "HSPW",  # Transportation and Infrastructure
+}

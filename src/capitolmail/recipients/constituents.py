@@ -8,6 +8,12 @@ alert then names the senators and asks the reader to look up their
 representative. DC and the territories have no senators and a non-voting
 delegate (a resident commissioner for Puerto Rico); at-large states have one
 representative, district 0 in the data.
+
+Three cases name nobody, and each is told apart so that `letters check` can count
+it and the built-in layouts can say so instead of printing an empty list: no state
+(a ZIP missing from the crosswalk, or one across a state line), a state with a
+vacant Senate seat (fewer than two senators in the data), and a known district
+with nobody in it (a vacant House seat).
 """
 
 from __future__ import annotations
@@ -15,9 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from capitolmail.recipients.legislators import Legislator, Roster
-from capitolmail.recipients.zipcodes import InvalidZip, districts_for_zip
+from capitolmail.recipients.states import STATE_NAMES
+from capitolmail.recipients.zipcodes import InvalidZip, district_numbers, districts_for_zip
 
 _RANK = {"senior": 0, "junior": 1}
+# DC and the territories elect no senators: none is not a vacancy there.
+NO_SENATORS = frozenset({"DC", "PR", "VI", "GU", "AS", "MP"})
+SENATE_STATES = frozenset(STATE_NAMES) - NO_SENATORS
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +38,30 @@ class Delegation:
     senators: tuple[Legislator, ...]
     representatives: tuple[Legislator, ...]
     district_known: bool
+    # The district whose seat is empty ("TX-18"), when the district is known.
+    vacant_district: str | None = None
+
+    @property
+    def state_known(self) -> bool:
+        """False when nothing says which state the supporter is in: nobody can be named."""
+        return self.state is not None
+
+    @property
+    def elects_senators(self) -> bool:
+        return self.state in SENATE_STATES
+
+    @property
+    def senate_vacancies(self) -> int:
+        """Empty Senate seats: two minus the senators the data has, in a state."""
+        return max(0, 2 - len(self.senators)) if self.elects_senators else 0
+
+    @property
+    def house_vacant(self) -> bool:
+        return self.vacant_district is not None
+
+    @property
+    def vacant(self) -> bool:
+        return bool(self.senate_vacancies) or self.house_vacant
 
     @property
     def representative(self) -> Legislator | None:
@@ -73,12 +107,23 @@ class DelegationFinder:
         if state is None:
             return Delegation(None, (), (), district_known=False)
         senators = self._senators.get(state, ())
+        if district is None:
+            in_state = sorted({d for s, d in candidates if s == state})
+            if len(in_state) == 1:
+                district = in_state[0]
+            elif not in_state and len(district_numbers(state)) == 1:
+                district = 0  # an at-large state, DC or a territory: the ZIP is not needed
         if district is not None:
             member = self._house.get((state, district))
-            return Delegation(state, senators, (member,) if member else (), member is not None)
-        in_state = sorted({d for s, d in candidates if s == state})
+            if member is None:
+                return Delegation(state, senators, (), False, _label(state, district))
+            return Delegation(state, senators, (member,), district_known=True)
         members = tuple(m for d in in_state if (m := self._house.get((state, d))) is not None)
-        return Delegation(state, senators, members, district_known=len(in_state) == 1)
+        return Delegation(state, senators, members, district_known=False)
+
+
+def _label(state: str, district: int) -> str:
+    return f"{state} at-large" if district == 0 else f"{state}-{district}"
 
 
 def _zip_districts(zip5: str | None) -> list[tuple[str, int]]:

@@ -68,6 +68,10 @@ class SupporterImport:
     ignored_columns: tuple[str, ...] = ()
     # The first few problems, for the terminal; the report holds every one.
     first_problems: tuple[Problem, ...] = ()
+    # Rows imported whose members of Congress are not known from the row (a ZIP not in
+    # the crosswalk, or one across a state line): their alerts cannot name everyone.
+    warned: int = 0
+    first_warnings: tuple[Problem, ...] = ()
 
     @property
     def imported(self) -> int:
@@ -80,6 +84,7 @@ class _Row:
     line: int
     values: list[str]
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def import_supporters(
@@ -103,9 +108,10 @@ def import_supporters(
     fields = [_column_name(name) for name in header]
     ignored = tuple(name for name in dict.fromkeys(header) if _column_name(name) not in COLUMNS)
     import_id = str(uuid.uuid4())
-    read = new = updated = merged = rejected = 0
+    read = new = updated = merged = rejected = warned = 0
     batch: list[SupporterRecord] = []
     first_problems: list[Problem] = []
+    first_warnings: list[Problem] = []
 
     def flush() -> None:
         nonlocal new, updated, merged
@@ -126,6 +132,9 @@ def import_supporters(
                 report.write(row)
                 first_problems.extend(row.problems[: KEPT_PROBLEMS - len(first_problems)])
             else:
+                if row.warnings:
+                    warned += 1
+                    first_warnings.extend(row.warnings[: KEPT_PROBLEMS - len(first_warnings)])
                 batch.append(record)
                 if len(batch) >= BATCH:
                     flush()
@@ -140,6 +149,8 @@ def import_supporters(
         report_path=report_path if rejected else None,
         ignored_columns=ignored,
         first_problems=tuple(first_problems),
+        warned=warned,
+        first_warnings=tuple(first_warnings),
     )
 
 
@@ -253,6 +264,9 @@ def _check_row(row: _Row, fields: list[str], display: str, now: datetime) -> Sup
     def problem(name: str | None, message: str) -> None:
         row.problems.append(Problem(display, message, row.line, name))
 
+    def warn(name: str | None, message: str) -> None:
+        row.warnings.append(Problem(display, message, row.line, name))
+
     if len(row.values) != len(fields):
         problem(
             None,
@@ -283,7 +297,7 @@ def _check_row(row: _Row, fields: list[str], display: str, now: datetime) -> Sup
     district = None
     if len(row.problems) == before:  # locate only from a valid ZIP and state
         state, district = _locate(
-            state, cells.get("district", ""), postal_code, candidates, problem
+            state, cells.get("district", ""), postal_code, candidates, problem, warn
         )
     if row.problems or email is None:
         return None
@@ -358,11 +372,14 @@ def _locate(
     postal_code: str | None,
     candidates: list[tuple[str, int]],
     problem: _Complain,
+    warn: _Complain,
 ) -> tuple[str | None, int | None]:
     """State and district: as given, else from the ZIP when it settles them, else None.
 
     A given state must agree with a known ZIP (states do not move). A given
     district is kept even when the crosswalk disagrees: a newer map may be right.
+    A row whose state stays unknown is imported with a warning: it is not wrong,
+    but an alert to that supporter can name no senator and no representative.
     """
     zip_states = sorted({code for code, _ in candidates})
     if state is not None and zip_states and state not in zip_states:
@@ -377,8 +394,25 @@ def _locate(
     if state is None and postal_code is None:
         problem("postal_code", "empty; fill in the supporter's ZIP code (or their state)")
         return None, None
+    if state is None:
+        where = (
+            f"lies in {' and '.join(zip_states)}"
+            if zip_states
+            else "is not in the ZIP-to-district crosswalk"
+        )
+        warn(
+            "postal_code",
+            f"ZIP {postal_code} {where}, so this supporter's senators and representative are "
+            "unknown and an alert names nobody; fill in the state (and district) column",
+        )
     if not district_text:
         in_state = [number for code, number in candidates if code == state]
+        if state is not None and not in_state and len(district_numbers(state)) > 1:
+            warn(
+                "postal_code",
+                f"ZIP {postal_code} is not in the ZIP-to-district crosswalk for {state}, so "
+                "this supporter's representative is unknown; fill in the district column",
+            )
         return state, in_state[0] if len(in_state) == 1 else None
     if state is None:
         problem("district", "a district needs a state; fill in the state column")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from capitolmail.errors import InputError, Problem, did_you_mean
+from capitolmail.recipients.committee_names import CommitteeNameError, resolve_committee
 from capitolmail.recipients.legislators import Legislator, Roster
 from capitolmail.recipients.states import STATE_NAMES, normalise_state
 
@@ -149,20 +150,10 @@ def _state(value: str) -> str:
 
 
 def _committee(roster: Roster, value: str) -> str:
-    key = value.strip().upper()
-    if roster.committee(key) is not None:
-        return key
-    hint = did_you_mean(key, roster.committees)
-    if not hint:  # perhaps a name, such as "Foreign Relations"
-        wanted = " ".join(value.split()).casefold()
-        named = [key for key, c in roster.committees.items() if wanted in c.name.casefold()]
-        hint = f' (did you mean "{named[0]}"?)' if len(named) == 1 else ""
-    if hint:
-        raise _Unknown(f'unknown committee "{value}"{hint}')
-    raise _Unknown(
-        f'unknown committee "{value}"; use a thomas id such as "SSFR", '
-        'or "SSFR09" for a subcommittee'
-    )
+    try:
+        return resolve_committee(roster, value)
+    except CommitteeNameError as err:
+        raise _Unknown(str(err)) from None
 
 
 def _party(value: str) -> str:

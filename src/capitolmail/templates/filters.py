@@ -20,9 +20,9 @@ from markupsafe import Markup, escape
 
 from capitolmail.recipients.states import state_name as _state_name
 
-LEAD_HEADING = "Lead organisations"
-NATIONAL_HEADING = "National organisations"
-STATE_HEADING = "State and local organisations"
+LEAD_HEADING = "Lead organizations"
+NATIONAL_HEADING = "National organizations"
+STATE_HEADING = "State and local organizations"
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -101,7 +101,7 @@ def signer_block(
     """The co-signers under a heading per group, one organisation per line.
 
     Lead organisations get their own group, first, rather than the top of the national
-    list: a lead may be a state organisation, and "National organisations" would then
+    list: a lead may be a state organisation, and "National organizations" would then
     mislabel it. A heading passed as "" is left out (US letters may want
     "National Organizations"). In HTML templates the result is Markup with every
     name escaped; the HTML form converts back to exactly the text form.

@@ -35,7 +35,7 @@ async def unsubscribe_page(request: Request) -> Response:
     secret = web.settings.unsubscribe_secret
     if secret is None or not secret.get_secret_value():
         log.error(
-            "cannot honour an unsubscribe link: CAPITOLMAIL_UNSUBSCRIBE_SECRET is not set; "
+            "cannot honor an unsubscribe link: CAPITOLMAIL_UNSUBSCRIBE_SECRET is not set; "
             "set it to the secret the links were made with"
         )
         return render(

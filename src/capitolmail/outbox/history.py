@@ -1,0 +1,70 @@
+"""What recipients already had: earlier messages with the same content, whatever the slug.
+
+A joint letter copied to a new slug after a typo fix renders, office by office, the
+very messages the first job sent. The slug check (`jobs.reached_recipients`) cannot
+see that, so this looks the rendered content up by its digest (`content_hash`, filled
+at insert) and pairs it with the recipient's key: the same words to the same person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, or_, select
+
+from capitolmail.outbox.events import chunked
+from capitolmail.outbox.schema import jobs, messages
+from capitolmail.outbox.states import REACHED_STATES
+
+_REACHED = sorted(state.value for state in REACHED_STATES)
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierMessage:
+    """One recipient who already had (or may yet get) the same content, and where from."""
+
+    email_key: str
+    job_id: int
+    letter_slug: str
+    queued_at: datetime
+
+
+def earlier_messages(
+    conn: Connection, wanted: Iterable[tuple[str, str]], *, since: datetime
+) -> list[EarlierMessage]:
+    """Earlier messages whose (recipient key, content digest) is one of `wanted`.
+
+    Only messages in a reached state count, queued or sent at or after `since`: a
+    letter sent last year may fairly go again. The lookup goes by the digest's
+    index; a digest is personal (it includes "Dear Senator Smith" and, in an alert,
+    the unsubscribe link), so each one matches few rows, and the recipient key is
+    then checked here. Newest job first.
+    """
+    pairs = set(wanted)
+    if not pairs:
+        return []
+    digests = sorted({digest for _, digest in pairs})
+    query = (
+        select(
+            messages.c.to_email_key,
+            messages.c.content_hash,
+            jobs.c.id,
+            jobs.c.letter_slug,
+            jobs.c.created_at,
+        )
+        .join(jobs, jobs.c.id == messages.c.job_id)
+        .where(
+            messages.c.state.in_(_REACHED),
+            or_(messages.c.created_at >= since, messages.c.sent_at >= since),
+        )
+    )
+    found: dict[tuple[str, int], EarlierMessage] = {}
+    for chunk in chunked(digests):
+        for key, digest, job_id, slug, created_at in conn.execute(
+            query.where(messages.c.content_hash.in_(chunk))
+        ):
+            if (key, digest) in pairs:
+                found[(key, job_id)] = EarlierMessage(key, job_id, slug, created_at)
+    return sorted(found.values(), key=lambda m: (-m.job_id, m.email_key))
