@@ -100,7 +100,7 @@ def alerts(workspace: Path, cli: Invoke) -> Path:
             ALERT,
             "[audience]",
             f'[sender]\nname = "Alerts{INJECTION}"\n\n[audience]',
-            f"Error: {ALERT}:14: sender.name: contains a control character, U+000D "
+            f"Error: {ALERT}:15: sender.name: contains a control character, U+000D "
             "(carriage return); remove it",
         ),
     ],

@@ -207,10 +207,12 @@ def test_smtp_connection_lost_after_the_data_leaves_the_message_unknown_and_deli
         config = workspace / "capitolmail.toml"
         text = config.read_text().replace('name = "file"', 'name = "smtp"')
         config.write_text(
-            text + f'\n[provider.smtp]\nhost = "127.0.0.1"\nport = {server.port}\n'
+            "allow_example_values = true\n"
+            + text
+            + f'\n[provider.smtp]\nhost = "127.0.0.1"\nport = {server.port}\n'
             'security = "none"\nallow_plain = true\n'
         )
-        cli("queue", "block-arms-sale")
+        assert cli("queue", "block-arms-sale").exit_code == 0
         cli("send", "1")
 
         assert cli("worker", "--once").exit_code == 0
