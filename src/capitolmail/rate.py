@@ -57,7 +57,8 @@ class TokenBucket:
     """Allows `rate` on average with bursts of at most `burst`; thread-safe.
 
     The burst is small (one second's worth, at least 1) so a paused-then-resumed
-    job does not fire a large volley at a Hill office's mail server.
+    job does not fire a large volley at a Hill office's mail server; `burst`
+    makes it smaller still (the adaptive pace in pacing.py keeps it near one).
     """
 
     def __init__(
@@ -66,9 +67,10 @@ class TokenBucket:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        burst: float | None = None,
     ) -> None:
         self.rate = rate
-        self.burst = max(1.0, rate.per_second)
+        self.burst = max(1.0, rate.per_second if burst is None else burst)
         self._tokens = self.burst
         self._clock = clock
         self._sleep = sleep
