@@ -13,6 +13,10 @@ multiplicative decrease (AIMD).
   messages handed over before the cut is one signal, not one per message, so
   the pace is halved once per cut (each message carries the cut it was sent
   under).
+- A message refused again after others went through since the last cut is a
+  deferral of that one recipient (a greylisting or policy reply), not a sign
+  that the pace is too high: it waits its turn without cutting the pace, or one
+  office's "try again later" would slow a send to 300,000 supporters to a crawl.
 - After every `INCREASE_AFTER` successes in a row, add a tenth of the pace set
   at the last cut; back at the rate that first drew a throttle (or the worker's
   `rate`), the cap is lifted.
@@ -41,8 +45,10 @@ log = logging.getLogger("capitolmail.sender")
 FLOOR = 1 / 60  # messages per second
 INCREASE_AFTER = 10  # successes in a row before the pace goes up a step
 # The rate observed before a throttle, when no pace was set: successes in this
-# many seconds, divided by the time they took (at least one second).
+# many seconds, divided by the time since the first of them (at least _MIN_SPAN,
+# so that a first burst of a few messages does not read as thousands a second).
 _OBSERVE_SECONDS = 5.0
+_MIN_SPAN = 0.1
 # When nothing was sent before the first throttle, the pace halves from this.
 _START = 2.0
 # Raised paces are reported (logged, noted for `status`) at most this often.
@@ -111,6 +117,8 @@ class AdaptivePace:
         self._cut = 0  # how many times the pace was cut
         self._tickets: dict[str, int] = {}  # message id -> the cut it was handed over under
         self._pending: dict[str, float] = {}  # throttled message id -> when it is due again
+        self._refused_before: set[str] = set()  # throttled, and not sent since
+        self._sent_since_cut = 0
         self._recent: deque[float] = deque()
         self._streak = 0
         self._step = 0.0
@@ -153,6 +161,8 @@ class AdaptivePace:
     def succeeded(self, message_id: str) -> None:
         now = self._clock()
         self._tickets.pop(message_id, None)
+        self._refused_before.discard(message_id)
+        self._sent_since_cut += 1
         self._recent.append(now)
         while self._recent and now - self._recent[0] > _OBSERVE_SECONDS:
             self._recent.popleft()
@@ -171,9 +181,16 @@ class AdaptivePace:
         cut = self._tickets.pop(message_id, self._cut)
         self._pending[message_id] = self._clock() + hold
         self._streak = 0
+        again = message_id in self._refused_before
+        if len(self._refused_before) >= _MAX_TICKETS:
+            self._refused_before.clear()
+        self._refused_before.add(message_id)
         if cut < self._cut:
             return  # sent before the last cut: that cut already answered this signal
+        if again and self._sent_since_cut:
+            return  # this recipient is deferred; the others go through at this pace
         self._cut += 1
+        self._sent_since_cut = 0
         if self.per_second is None:
             base = self._observed() or self.ceiling or _START
             if self.ceiling is not None:
@@ -199,7 +216,7 @@ class AdaptivePace:
     def _observed(self) -> float | None:
         if not self._recent:
             return None
-        span = max(self._clock() - self._recent[0], 1.0)
+        span = max(self._clock() - self._recent[0], _MIN_SPAN)
         return len(self._recent) / span
 
     def _set(self, per_second: float | None, *, lowered: bool, reason: str | None = None) -> None:
@@ -211,11 +228,14 @@ class AdaptivePace:
             self._bucket = None
         else:
             self.lowest = per_second if self.lowest is None else min(self.lowest, per_second)
-            self._bucket = TokenBucket(
-                Rate(per_second, 1.0),
-                clock=self._clock,
-                burst=max(1.0, per_second * _BURST_SECONDS),
-            )
+            rate, burst = Rate(per_second, 1.0), max(1.0, per_second * _BURST_SECONDS)
+            if lowered or self._bucket is None:
+                # Empty after a cut: the next message waits a full interval at the new
+                # pace, so it is not refused in the same window of the relay's limit and
+                # taken for a fresh signal (which would halve the pace again at once).
+                self._bucket = TokenBucket(rate, clock=self._clock, burst=burst, full=False)
+            else:
+                self._bucket.change_rate(rate, burst=burst)
         now = self._clock()
         if not lowered and per_second is not None and now - self._last_report < _REPORT_EVERY:
             return

@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from capitolmail.outbox.events import chunked, event_row, record_events
-from capitolmail.outbox.schema import events, jobs
+from capitolmail.outbox.schema import events, jobs, workers
 from capitolmail.outbox.states import JobState
 
 PACE_EVENT = "relay_pace"
@@ -44,8 +44,15 @@ def note_pace(conn: Connection, per_second: float | None, now: datetime) -> int:
 
 
 def current_paces(conn: Connection, job_ids: Iterable[int]) -> dict[int, PaceNote]:
-    """The pace in force for each of `job_ids` that has one (its latest note is not "none")."""
+    """The pace in force for each of `job_ids` that has one (its latest note is not "none").
+
+    Only a running worker holds a pace: notes older than the oldest registered
+    worker were left by one that stopped or died, and the next starts afresh.
+    """
     ids = sorted(set(job_ids))
+    oldest_worker = conn.execute(select(func.min(workers.c.started_at))).scalar()
+    if oldest_worker is None or not ids:
+        return {}
     latest: dict[int, tuple[int, str | None, datetime]] = {}
     for chunk in chunked(ids):
         rows = conn.execute(
@@ -53,6 +60,7 @@ def current_paces(conn: Connection, job_ids: Iterable[int]) -> dict[int, PaceNot
                 events.c.message_id.is_(None),
                 events.c.kind == PACE_EVENT,
                 events.c.job_id.in_(chunk),
+                events.c.at >= oldest_worker,
             )
         )
         for row in rows:
