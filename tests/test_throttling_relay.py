@@ -200,9 +200,11 @@ def test_status_shows_the_pace_a_throttling_relay_forced_on_a_running_worker(
     assert cli("send", "1").exit_code == 0
     worker = Worker(relay_workspace)
     try:
-        _until(lambda: _job(cli)["relay_pace"] is not None, what="status to show the pace")
-        pace = _job(cli)["relay_pace"]
-        assert 0 < pace["per_second"] < 20
+        # The relay takes 4 a second; status follows the pace down to about that.
+        _until(
+            lambda: (_job(cli)["relay_pace"] or {}).get("per_second", 99) <= 4,
+            what="status to show a pace the relay accepts",
+        )
         table = cli("status").stdout
         assert "relay throttling:" in table
         assert "msg/s" in table

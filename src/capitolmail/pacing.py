@@ -9,7 +9,8 @@ multiplicative decrease (AIMD).
 
 - Start uncapped (the worker's `rate`, if set, still applies on its own).
 - On a throttle reply, halve the messages per second: the pace in force, or
-  the rate just observed when there was none. A burst of refusals for
+  the rate the provider just accepted messages at (or they were handed over at)
+  when there was none. A burst of refusals for
   messages handed over before the cut is one signal, not one per message, so
   the pace is halved once per cut (each message carries the cut it was sent
   under).
@@ -44,9 +45,10 @@ log = logging.getLogger("capitolmail.sender")
 
 FLOOR = 1 / 60  # messages per second
 INCREASE_AFTER = 10  # successes in a row before the pace goes up a step
-# The rate observed before a throttle, when no pace was set: successes in this
-# many seconds, divided by the time since the first of them (at least _MIN_SPAN,
-# so that a first burst of a few messages does not read as thousands a second).
+# The rate observed before a throttle, when no pace was set: messages accepted
+# (or, when none was yet, handed over) in this many seconds, divided by the time
+# since the first of them (at least _MIN_SPAN, so that a first burst of a few
+# does not read as thousands a second).
 _OBSERVE_SECONDS = 5.0
 _MIN_SPAN = 0.1
 # When nothing was sent before the first throttle, the pace halves from this.
@@ -119,7 +121,8 @@ class AdaptivePace:
         self._pending: dict[str, float] = {}  # throttled message id -> when it is due again
         self._refused_before: set[str] = set()  # throttled, and not sent since
         self._sent_since_cut = 0
-        self._recent: deque[float] = deque()
+        self._handed: deque[float] = deque()
+        self._accepted: deque[float] = deque()
         self._streak = 0
         self._step = 0.0
         self._lift_at: float | None = None
@@ -157,15 +160,13 @@ class AdaptivePace:
             self._tickets.clear()
         self._tickets[message_id] = self._cut
         self._pending.pop(message_id, None)
+        self._observe(self._handed)
 
     def succeeded(self, message_id: str) -> None:
-        now = self._clock()
+        self._observe(self._accepted)
         self._tickets.pop(message_id, None)
         self._refused_before.discard(message_id)
         self._sent_since_cut += 1
-        self._recent.append(now)
-        while self._recent and now - self._recent[0] > _OBSERVE_SECONDS:
-            self._recent.popleft()
         if self.per_second is None:
             return
         self._streak += 1
@@ -192,7 +193,7 @@ class AdaptivePace:
         self._cut += 1
         self._sent_since_cut = 0
         if self.per_second is None:
-            base = self._observed() or self.ceiling or _START
+            base = self._rate(self._accepted) or self._rate(self._handed) or self.ceiling or _START
             if self.ceiling is not None:
                 base = min(base, self.ceiling)
             self._lift_at = base
@@ -213,11 +214,19 @@ class AdaptivePace:
 
     # -- inside -------------------------------------------------------------------------
 
-    def _observed(self) -> float | None:
-        if not self._recent:
+    def _observe(self, times: deque[float]) -> None:
+        now = self._clock()
+        times.append(now)
+        while now - times[0] > _OBSERVE_SECONDS:
+            times.popleft()
+
+    def _rate(self, times: deque[float]) -> float | None:
+        now = self._clock()
+        while times and now - times[0] > _OBSERVE_SECONDS:
+            times.popleft()
+        if not times:
             return None
-        span = max(self._clock() - self._recent[0], _MIN_SPAN)
-        return len(self._recent) / span
+        return len(times) / max(now - times[0], _MIN_SPAN)
 
     def _set(self, per_second: float | None, *, lowered: bool, reason: str | None = None) -> None:
         previous = self.per_second
