@@ -175,7 +175,7 @@ class AdaptivePace:
         self._streak = 0
         raised = self.per_second + self._step
         limit = min(x for x in (self._lift_at, self.ceiling, math.inf) if x is not None)
-        self._set(None if raised >= limit else raised, lowered=False)
+        self._set(None if raised >= limit * (1 - 1e-9) else raised, lowered=False)
 
     def throttled(self, message_id: str, hold: float, reason: str) -> None:
         """The provider asked us to slow down while sending `message_id`, due again in `hold` s."""
