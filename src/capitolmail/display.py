@@ -24,7 +24,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from capitolmail.outbox import JobInfo, MessageInfo
+from capitolmail.job_results import job_summary, problem_counts
+from capitolmail.outbox import JobInfo, MessageInfo, PaceNote
+from capitolmail.pacing import format_pace
 from capitolmail.progress import RateColumn, format_seconds
 from capitolmail.rate import parse_rate
 from capitolmail.recipients.legislators import Legislator
@@ -82,14 +84,19 @@ def legislators_table(legislators: Iterable[Legislator], committee: str | None) 
     return table
 
 
-def jobs_table(jobs: Iterable[JobInfo], now: datetime, zone: ZoneInfo | None = None) -> Table:
+def jobs_table(
+    jobs: Iterable[JobInfo],
+    now: datetime,
+    zone: ZoneInfo | None = None,
+    paces: dict[int, PaceNote] | None = None,
+) -> Table:
     table = Table()
     columns = ("job", "letter", "state", "progress", "messages", "scheduled", "pace", "eta")
     for column in columns:
         table.add_column(column, justify="right" if column in ("job", "progress") else "left")
     for job in jobs:
         reason = job.paused_reason or (job.last_error if job.state == "missed" else None)
-        state = job.state + (f" ({reason})" if reason else "")
+        state = job_summary(job) + (f" ({reason})" if reason else "")
         plan = job_plan(job, now)
         table.add_row(
             str(job.id),
@@ -98,7 +105,7 @@ def jobs_table(jobs: Iterable[JobInfo], now: datetime, zone: ZoneInfo | None = N
             f"{plan.done}/{job.total} {plan.percent}%",
             counts_text(job.counts),
             when(job.scheduled_at, zone),
-            pace_text(job),
+            pace_text(job, (paces or {}).get(job.id)),
             plan.eta_text(zone),
         )
     return table
@@ -161,8 +168,10 @@ def _window_state(job: JobInfo, now: datetime) -> tuple[bool | None, datetime | 
     return False, window.next_open(now, zone)
 
 
-def pace_text(job: JobInfo) -> str:
+def pace_text(job: JobInfo, throttled: PaceNote | None = None) -> str:
     parts = [str(job.options["rate"])] if job.options.get("rate") else []
+    if throttled is not None and job.state == "sending":
+        parts.append(f"relay throttling: {format_pace(throttled.per_second)}")
     if job.options.get("window"):
         parts.append(f"{job.options['window']} {job.options.get('timezone') or 'UTC'}")
     return ", ".join(parts)
@@ -199,13 +208,19 @@ def job_json(
     *,
     now: datetime,
     failures: list[tuple[str, int]] | None = None,
+    pace: PaceNote | None = None,
 ) -> dict[str, Any]:
     plan = job_plan(job, now)
+    problems = problem_counts(job.counts)
     data: dict[str, Any] = {
         "id": job.id,
         "letter": job.letter_slug,
         "kind": job.kind,
         "state": job.state,
+        # "done: 88 failed": the state, and what did not go out once the job ended.
+        "summary": job_summary(job),
+        "failed": problems.get("failed", 0),
+        "unknown": problems.get("unknown", 0),
         "total": job.total,
         "counts": dict(job.counts),
         "created_at": _iso(job.created_at),
@@ -220,6 +235,10 @@ def job_json(
         "window_open": plan.window_open,
         "window_opens_at": _iso(plan.window_opens_at),
         "failures": [{"reason": reason, "count": count} for reason, count in failures or []],
+        # The pace a throttling provider forced on this sending job, if one is in force.
+        "relay_pace": None
+        if pace is None or job.state != "sending"
+        else {"per_second": round(pace.per_second, 4), "since": _iso(pace.at)},
     }
     if messages is not None:
         data["messages"] = [

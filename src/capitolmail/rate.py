@@ -57,7 +57,8 @@ class TokenBucket:
     """Allows `rate` on average with bursts of at most `burst`; thread-safe.
 
     The burst is small (one second's worth, at least 1) so a paused-then-resumed
-    job does not fire a large volley at a Hill office's mail server.
+    job does not fire a large volley at a Hill office's mail server; `burst`
+    makes it smaller still (the adaptive pace in pacing.py keeps it near one).
     """
 
     def __init__(
@@ -66,10 +67,12 @@ class TokenBucket:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        burst: float | None = None,
+        full: bool = True,
     ) -> None:
         self.rate = rate
-        self.burst = max(1.0, rate.per_second)
-        self._tokens = self.burst
+        self.burst = max(1.0, rate.per_second if burst is None else burst)
+        self._tokens = self.burst if full else 0.0
         self._clock = clock
         self._sleep = sleep
         self._last = clock()
@@ -79,6 +82,14 @@ class TokenBucket:
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate.per_second)
         self._last = now
+
+    def change_rate(self, rate: Rate, *, burst: float | None = None) -> None:
+        """Go on at `rate`, keeping the tokens saved so far (up to the new burst)."""
+        with self._lock:
+            self._refill()
+            self.rate = rate
+            self.burst = max(1.0, rate.per_second if burst is None else burst)
+            self._tokens = min(self._tokens, self.burst)
 
     def wait_time(self) -> float:
         """Seconds until a token is free (0 if one is free now); takes nothing."""

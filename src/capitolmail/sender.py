@@ -46,6 +46,7 @@ from capitolmail.errors import (
 )
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import ClaimedMessage, JobState, Outcome, Store
+from capitolmail.pacing import AdaptivePace, PaceChange
 from capitolmail.providers import Provider, Receipt
 from capitolmail.rate import Rate, TokenBucket
 
@@ -187,6 +188,12 @@ class _SendLoop:
         # The overall rate is this worker's; a job's own rate is kept by the store
         # (claim_due hands out a paced job's messages only as its rate allows).
         self.overall = TokenBucket(options.overall_rate) if options.overall_rate else None
+        # Lowered when the provider throttles, for every job this worker sends (pacing.py).
+        self.pace = AdaptivePace(
+            options.overall_rate,
+            label="relay" if provider.name == "smtp" else provider.name,
+            on_change=self._note_pace,
+        )
         self.paused: set[int] = set()
         self.hold_until = 0.0  # monotonic time before which nothing new is handed over
         self.presumed_dead = False  # another worker took our rows: record nothing more
@@ -227,6 +234,7 @@ class _SendLoop:
             ):
                 self._loop(pool, once=once)
                 self._drain()
+                self.pace.finish()
             self.summary.finished_jobs += store.finish_jobs(self.clock())
         finally:
             store.remove_worker(self.worker_id)
@@ -252,9 +260,19 @@ class _SendLoop:
                 if free == 0:
                     self.stop.wait(min(self.overall.wait_time(), _TICK))
                     continue
+            allowed = self.pace.take_up_to(free)
+            if allowed == 0:
+                if self.overall is not None:
+                    self.overall.refund(free)
+                self.stop.wait(min(self.pace.wait_time(), _TICK))
+                continue
+            if self.overall is not None:
+                self.overall.refund(free - allowed)
+            free = allowed
             batch = self.store.claim_due(self.worker_id, free, self.clock())
             if self.overall is not None:
                 self.overall.refund(free - len(batch))
+            self.pace.refund(free - len(batch))
             for claimed in batch:
                 # Claimed again, so an operator resumed the job since we paused it.
                 self.paused.discard(claimed.job_id)
@@ -267,6 +285,11 @@ class _SendLoop:
                 # A rate-limited job is due, only spread out: wait for its turn.
                 delay = (paced - self.clock()).total_seconds()
                 self._idle(min(max(delay, 0.0), self.options.poll_seconds))
+                continue
+            throttled = self.pace.pending_wait()
+            if once and throttled is not None:
+                # Held back by a throttle, these are due, only spread out: wait for them.
+                self._idle(min(max(throttled, _TICK), self.options.poll_seconds))
                 continue
             if once:
                 return
@@ -287,6 +310,7 @@ class _SendLoop:
             self._give_back(claimed, "not sent: the worker stopped")
             return
         future: Future[Receipt]
+        self.pace.handing_over(claimed.message.message_id)
         if self.provider_submit is None:
             # The thread runs the provider call and nothing else; what it raises is
             # kept in the Future and classified in _outcome_for.
@@ -324,6 +348,7 @@ class _SendLoop:
         message_id = claimed.message.message_id
         now = self.clock()
         if err is None:
+            self.pace.succeeded(message_id)
             sent = Outcome(message_id, "sent", provider_message_id=result.provider_message_id)
             return sent, claimed, "sent"
         if isinstance(err, DeliveryUnknownError | CancelledError):
@@ -335,7 +360,9 @@ class _SendLoop:
         if isinstance(err, TransientSendError):
             if err.rate_limited:
                 # Everyone slows down, and the attempt does not count against the message.
-                delay = self.options.policy.delay(1, err.retry_after)
+                policy = self.options.policy
+                delay = min(policy.delay(1, err.retry_after), policy.cap_seconds)
+                self.pace.throttled(message_id, delay, str(err))
                 self.hold_until = max(self.hold_until, time.monotonic() + delay)
                 retry_at = now + timedelta(seconds=delay)
                 outcome = Outcome(
@@ -379,6 +406,13 @@ class _SendLoop:
             log.error("job %s paused: %s", job_id, err)
         else:
             log.warning("job %s is %s, so it was not paused: %s", job_id, info.state, err)
+
+    def _note_pace(self, change: PaceChange) -> None:
+        """Tell `status` the pace of the sending jobs; a note lost is only a note."""
+        try:
+            self.store.note_pace(change.per_second, self.clock())
+        except StoreError as err:
+            log.warning("could not note the pace for status: %s", err)
 
     def _give_back(self, claimed: ClaimedMessage, reason: str) -> None:
         outcome = Outcome(

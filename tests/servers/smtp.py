@@ -15,6 +15,12 @@ one is refused with 554 and fails the test when the server stops.
 
 Sessions are counted as the TCP connections the client opens, with the most
 that were open at once, so tests can see pooling and connection limits.
+
+`throttle(limit, per)` makes it a relay with a rate limit, like Postfix's anvil
+(`smtpd_client_message_rate_limit`) or a policy service: beyond `limit`
+messages in a window of `per` seconds it defers MAIL or RCPT with `450 4.7.1
+Error: too much mail from 127.0.0.1` (or any reply given, such as a 421 that
+also closes the connection) until the next window, and counts its refusals.
 """
 
 from __future__ import annotations
@@ -67,6 +73,20 @@ def _parse(raw: bytes, *, headers_only: bool = False) -> EmailMessage:
     return message
 
 
+TOO_MUCH_MAIL = "450 4.7.1 Error: too much mail from 127.0.0.1"
+TOO_MANY_CONNECTIONS = "421 4.7.0 mx.capitolmail.test Error: too many connections from 127.0.0.1"
+
+
+@dataclass
+class _Throttle:
+    command: str
+    limit: int
+    per: float
+    reply: str
+    window_start: float = 0.0
+    taken: int = 0
+
+
 @dataclass
 class Rule:
     command: str
@@ -87,6 +107,8 @@ class MailServer:
         # Messages refused because tests/headers.py found them malformed; the
         # server raises at the end of its test when there are any.
         self.malformed: list[tuple[bytes, list[str]]] = []
+        self._throttle: _Throttle | None = None
+        self.throttled = 0  # throttle replies given
         self.sessions = 0
         self.open_sessions = 0
         self.most_open_sessions = 0
@@ -107,6 +129,27 @@ class MailServer:
     def slow(self, command: str, seconds: float, *, recipient: str | None = None) -> None:
         with self._lock:
             self._rules.append(Rule(command, "", recipient, delay=seconds))
+
+    def throttle(
+        self, limit: int, per: float, *, command: str = "RCPT", reply: str = TOO_MUCH_MAIL
+    ) -> None:
+        """Take at most `limit` messages per `per` seconds; defer the rest at `command`."""
+        with self._lock:
+            self._throttle = _Throttle(command, limit, per, reply)
+
+    def _over_the_limit(self, command: str) -> str | None:
+        with self._lock:
+            limit = self._throttle
+            if limit is None or limit.command != command:
+                return None
+            now = time.monotonic()
+            if now - limit.window_start >= limit.per:
+                limit.window_start, limit.taken = now, 0
+            if limit.taken >= limit.limit:
+                self.throttled += 1
+                return limit.reply
+            limit.taken += 1
+            return None
 
     def require_auth(self, username: str, password: str) -> None:
         self.credentials = (username, password)
@@ -135,7 +178,7 @@ class MailServer:
     ) -> str:
         if self.credentials and not session.authenticated:
             return "530 5.7.0 Authentication required"
-        if reply := await self._scripted("MAIL", None):
+        if reply := self._over_the_limit("MAIL") or await self._scripted("MAIL", None):
             return reply
         envelope.mail_from = address
         envelope.mail_options.extend(options)
@@ -144,7 +187,7 @@ class MailServer:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        if reply := await self._scripted("RCPT", address):
+        if reply := self._over_the_limit("RCPT") or await self._scripted("RCPT", address):
             return reply
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"

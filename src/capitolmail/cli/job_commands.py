@@ -33,6 +33,12 @@ from capitolmail.display import (
     print_json,
 )
 from capitolmail.errors import CapitolmailError
+from capitolmail.job_results import (
+    job_summary,
+    run_problems,
+    verdict_line,
+    waited_job_problem,
+)
 from capitolmail.letters.definition import load_letter
 from capitolmail.logs import LogFormat, configure_logging
 from capitolmail.outbox import JobInfo, JobState, MessageState, Store
@@ -246,8 +252,19 @@ def _send_and_wait(workspace: Workspace, job: int) -> None:
     if info.state in finished:
         summary.stopped_early = False  # the watcher stopped it because the job ended
         summary.finished_jobs = [j for j in summary.finished_jobs if j != job]
-    report_summary(summary)
-    err.print(f"Job {job} is {info.state}: {counts_text(info.counts)}.")
+    report_summary(summary, describe=_describe(workspace.store))
+    problem = waited_job_problem(info)
+    if problem is None:
+        err.print(f"Job {job} is {info.state}: {counts_text(info.counts)}.")
+        return
+    err.print(f"Job {job}: {counts_text(info.counts)}.")
+    err.print(verdict_line([problem]))
+    click.get_current_context().exit(1)
+
+
+def _describe(store: Store) -> Callable[[int], str]:
+    """How report_summary names a finished job: "done", or "done: 88 failed"."""
+    return lambda job_id: job_summary(store.get_job(job_id))
 
 
 @click.command("worker")
@@ -278,13 +295,19 @@ def worker_command(
     # In JSON mode every line on stderr is a log record, the notices included.
     notice = log.info if log_format == "json" else err.print
     stop, wake = threading.Event(), threading.Event()
+    store = workspace.store
     with _stopping_on_signals(stop, wake, notice):
         if once:
+            before = {job.id: job for job in store.list_jobs()}
             summary = drain(workspace, once=True, stop=stop, poll=poll, log_format=log_format)
         else:
-            log.info("worker started on %s", workspace.store.url_for_display)
+            log.info("worker started on %s", store.url_for_display)
             summary = _run_worker(workspace, stop=stop, wake=wake, poll=poll, log_format=log_format)
-    report_summary(summary, notice)
+    report_summary(summary, notice, describe=_describe(store))
+    if once and (problems := run_problems(before, store.list_jobs())):
+        # Cron and CI read the exit code: a run that left letters unsent must not say 0.
+        notice(verdict_line(problems))
+        click.get_current_context().exit(1)
 
 
 def _run_worker(
@@ -339,6 +362,7 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
     current = now()
     jobs = [store.get_job(job)] if job is not None else store.list_jobs()
     if as_json:
+        paces = store.current_paces(j.id for j in jobs if j.state == JobState.SENDING)
         print_json(
             {
                 "jobs": [
@@ -347,6 +371,7 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
                         store.list_messages(j.id) if messages else None,
                         now=current,
                         failures=store.failure_summary(j.id),
+                        pace=paces.get(j.id),
                     )
                     for j in jobs
                 ]
@@ -356,7 +381,8 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
     if not jobs:
         err.print("No jobs yet: `capitolmail queue SLUG` creates one.")
         return
-    out.print(jobs_table(jobs, current, ZoneInfo(workspace.settings.timezone)))
+    paces = store.current_paces(j.id for j in jobs if j.state == JobState.SENDING)
+    out.print(jobs_table(jobs, current, ZoneInfo(workspace.settings.timezone), paces))
     for j in jobs:
         failures = store.failure_summary(j.id)
         if failures and (job is not None or messages):

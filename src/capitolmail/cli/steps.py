@@ -198,7 +198,13 @@ def report_prepared(prepared: PreparedLetter) -> None:
         )
 
 
-def report_summary(summary: SendSummary, notice: Callable[[str], object] = err.print) -> None:
+def report_summary(
+    summary: SendSummary,
+    notice: Callable[[str], object] = err.print,
+    *,
+    describe: Callable[[int], str] | None = None,
+) -> None:
+    """The run's counts, then each job it paused or finished (`describe`: "done: 3 failed")."""
     parts = [f"sent {summary.sent}", f"failed {summary.failed}", f"retrying {summary.retried}"]
     if summary.unknown:
         parts.append(f"{summary.unknown} unknown (no reply came after sending; see status)")
@@ -210,4 +216,4 @@ def report_summary(summary: SendSummary, notice: Callable[[str], object] = err.p
     for job in summary.paused_jobs:
         notice(f"Job {job} paused: the provider refused the credentials (see status).")
     for job in summary.finished_jobs:
-        notice(f"Job {job} done.")
+        notice(f"Job {job} {describe(job) if describe else 'done'}.")

@@ -7,6 +7,7 @@ with the supporters alerts go to and the suppression list every send checks.
 from __future__ import annotations
 
 from capitolmail.outbox.deliveries import DeliveryReport
+from capitolmail.outbox.pace_notes import PaceNote
 from capitolmail.outbox.records import (
     ClaimedMessage,
     EventInfo,
@@ -46,6 +47,7 @@ __all__ = [
     "MessageNotFound",
     "MessageState",
     "Outcome",
+    "PaceNote",
     "QueuedMessage",
     "StartedJobs",
     "Store",

@@ -148,7 +148,8 @@ class Outcome:
 @dataclass(frozen=True, slots=True)
 class EventInfo:
     """One line of a job's history. `kind` is the new message state ("sent"), or
-    "job_" and the new job state ("job_paused") for a job-level event."""
+    "job_" and the new job state ("job_paused") for a job-level event, or
+    "relay_pace" for a throttled pace noted by a worker (pace_notes.py)."""
 
     id: int
     job_id: int

@@ -23,6 +23,7 @@ from capitolmail.outbox import (
     deliveries,
     history,
     jobs,
+    pace_notes,
     supporters,
     suppressions,
     workers,
@@ -38,6 +39,7 @@ from capitolmail.outbox.database import (
 from capitolmail.outbox.deliveries import DeliveryReport
 from capitolmail.outbox.events import list_events
 from capitolmail.outbox.outcomes import record_outcomes
+from capitolmail.outbox.pace_notes import PaceNote
 from capitolmail.outbox.records import (
     ClaimedMessage,
     EventInfo,
@@ -356,6 +358,17 @@ class Store:
         _aware("now", now)
         with storage_errors(self._url, "finish jobs"), transaction(self._engine) as conn:
             return jobs.finish_jobs(conn, now)
+
+    def note_pace(self, per_second: float | None, now: datetime) -> int:
+        """Note on every sending job the pace a throttling provider forced (None: lifted)."""
+        _aware("now", now)
+        with storage_errors(self._url, "note the pace"), transaction(self._engine) as conn:
+            return pace_notes.note_pace(conn, per_second, now)
+
+    def current_paces(self, job_ids: Iterable[int]) -> dict[int, PaceNote]:
+        """The throttled pace noted for each of `job_ids` that has one in force."""
+        with storage_errors(self._url, "read the outbox"), self._read() as conn:
+            return pace_notes.current_paces(conn, job_ids)
 
     # -- supporters and suppression ------------------------------------------------------
 

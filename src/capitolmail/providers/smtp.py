@@ -2,7 +2,9 @@
 
 The provider classifies and the sender decides: a 4xx reply becomes
 `TransientSendError`, a 5xx reply `PermanentSendError`, each with the relay's
-reply; a 421 or a broken connection also retires that connection. The one
+reply; a 421 or a broken connection also retires that connection. A reply that
+asks the client to slow down (421, 450 4.7.1 "too much mail", see
+throttling.py) is marked `rate_limited`, so it costs the message no attempt. The one
 retry made here is for a connection that broke before DATA was accepted (a
 pooled session the relay dropped while idle): nothing can have been delivered,
 so the message goes once more on a fresh connection.
@@ -39,6 +41,7 @@ from capitolmail.errors import (
 from capitolmail.message import HeaderError, OutgoingMessage
 from capitolmail.providers.base import ProviderBase, Receipt
 from capitolmail.providers.smtp_pool import Connection, ConnectionPool, describe, reply_text
+from capitolmail.providers.throttling import is_throttling
 
 # Postfix "250 2.0.0 Ok: queued as 4Xk2Lq0Zr3z9"; Exim "250 OK id=1rT7yA-000ABC-2x".
 _QUEUE_ID = re.compile(r"\bqueued as ([^\s;,]+)|\bid=([^\s;,]+)", re.IGNORECASE)
@@ -162,7 +165,10 @@ class _Refused(Exception):
         text = reply_text(code, reply)
         self.error: SendError
         if 400 <= code < 500:
-            self.error = TransientSendError(f"{where} deferred {step}: {text}")
+            self.error = TransientSendError(
+                f"{where} deferred {step}: {text}",
+                rate_limited=is_throttling(code, text.partition(" ")[2]),
+            )
         else:
             self.error = PermanentSendError(f"{where} refused {step}: {text}")
 

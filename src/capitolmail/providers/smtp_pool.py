@@ -26,6 +26,7 @@ from pydantic import SecretStr
 
 from capitolmail.config import SmtpSettings
 from capitolmail.errors import ConfigError, ProviderAuthError, SendError, TransientSendError
+from capitolmail.providers.throttling import is_throttling
 
 # A connection idle longer than this is checked with NOOP before use. Relays
 # drop idle sessions (Postfix after 300 s, some after 10 s); while sending
@@ -164,7 +165,11 @@ class ConnectionPool:
         if isinstance(err, smtplib.SMTPResponseException):
             reply = self._redact(reply_text(err.smtp_code, err.smtp_error))
             if 400 <= err.smtp_code < 500:
-                return TransientSendError(f"{where} is not accepting mail now: {reply}")
+                # "421 4.7.0 Error: too many connections from ...": a throttle too.
+                return TransientSendError(
+                    f"{where} is not accepting mail now: {reply}",
+                    rate_limited=is_throttling(err.smtp_code, reply.partition(" ")[2]),
+                )
             if isinstance(err, smtplib.SMTPAuthenticationError):
                 return ProviderAuthError(
                     f"{where} refused the login of {s.username!r}: {reply}; check"
