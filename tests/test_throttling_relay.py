@@ -37,7 +37,9 @@ def relay_workspace(workspace: Path, server: MailServer, cli: Invoke) -> Path:
     config = workspace / "capitolmail.toml"
     text = config.read_text().replace('name = "file"', 'name = "smtp"')
     config.write_text(
-        text + f'\n[provider.smtp]\nhost = "127.0.0.1"\nport = {server.port}\n'
+        "allow_example_values = true\n"
+        + text
+        + f'\n[provider.smtp]\nhost = "127.0.0.1"\nport = {server.port}\n'
         'security = "none"\nallow_plain = true\n'
         # Two attempts only: a throttle that used them up would fail letters at once.
         "\n[worker]\nmax_attempts = 2\nretry_base_seconds = 0.01\nretry_cap_seconds = 0.05\n"
@@ -182,7 +184,9 @@ def test_send_wait_exits_1_when_the_relay_refuses_the_login(
     config = workspace / "capitolmail.toml"
     text = config.read_text().replace('name = "file"', 'name = "smtp"')
     config.write_text(
-        text + f'\n[provider.smtp]\nhost = "127.0.0.1"\nport = {server.port}\n'
+        "allow_example_values = true\n"
+        + text
+        + f'\n[provider.smtp]\nhost = "127.0.0.1"\nport = {server.port}\n'
         'security = "none"\nallow_plain = true\nusername = "gr-team"\n'
     )
     assert cli("queue", "block-arms-sale").exit_code == 0

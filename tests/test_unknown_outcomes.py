@@ -86,7 +86,7 @@ def test_replies_that_come_after_the_timeout_leave_those_messages_unknown_and_se
 
     worker = cli("worker", "--once")
 
-    assert worker.exit_code == 0, worker.output
+    assert worker.exit_code == 1, worker.output  # ten letters' fate is not known
     assert "10 unknown (no reply came after sending; see status)" in worker.stderr
     wait_for(lambda: len(sendgrid.accepted) == 200)  # the stalled ones land after our timeout
     after = job(cli)
@@ -215,7 +215,8 @@ def test_smtp_connection_lost_after_the_data_leaves_the_message_unknown_and_deli
         assert cli("queue", "block-arms-sale").exit_code == 0
         cli("send", "1")
 
-        assert cli("worker", "--once").exit_code == 0
+        # One letter may have been delivered and nobody knows: not a clean run.
+        assert cli("worker", "--once").exit_code == 1
 
         after = job(cli)
         assert after["counts"] == {"sent": 43, "unknown": 1}

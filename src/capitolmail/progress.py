@@ -34,7 +34,7 @@ from capitolmail.outbox.states import UNFINISHED_MESSAGE_STATES
 log = logging.getLogger("capitolmail.progress")
 
 # Outcomes that finish a message for this run; a retry or a given-back claim does not.
-# An `unknown` one is counted with the failed: it did not certainly get through.
+# An `unknown` one is finished too, and counted apart: it may or may not have arrived.
 _FINISHING = frozenset({"sent", "failed", "unknown"})
 _RATE_WINDOW = 60.0
 
@@ -45,6 +45,7 @@ class _JobProgress:
     done: int
     sent: int = 0
     failed: int = 0
+    unknown: int = 0
     finished_at: deque[float] = field(default_factory=deque)
     task: TaskID | None = None
 
@@ -110,6 +111,8 @@ class SendProgress:
         job.finished_at.append(now)
         if label == "sent":
             job.sent += 1
+        elif label == "unknown":
+            job.unknown += 1
         else:
             job.failed += 1
         if job.task is not None:
@@ -134,12 +137,13 @@ class SendProgress:
         remaining = job.total - job.done
         eta = remaining / rate if rate > 0 else None
         log.info(
-            "job %s: %d of %d done (%d sent, %d failed this run), %.1f msg/s%s",
+            "job %s: %d of %d done (%d sent, %d failed%s this run), %.1f msg/s%s",
             job_id,
             job.done,
             job.total,
             job.sent,
             job.failed,
+            f", {job.unknown} unknown" if job.unknown else "",
             rate,
             f", about {format_seconds(eta)} left" if eta is not None and remaining else "",
             extra={
@@ -148,6 +152,7 @@ class SendProgress:
                 "total": job.total,
                 "sent": job.sent,
                 "failed": job.failed,
+                "unknown": job.unknown,
                 "rate_per_second": round(rate, 2),
                 "eta_seconds": None if eta is None else round(eta, 1),
             },
