@@ -7,6 +7,7 @@ with the supporters alerts go to and the suppression list every send checks.
 from __future__ import annotations
 
 from capitolmail.outbox.deliveries import DeliveryReport
+from capitolmail.outbox.outage import connection_lost
 from capitolmail.outbox.records import (
     ClaimedMessage,
     EventInfo,
@@ -29,7 +30,7 @@ from capitolmail.outbox.states import (
 from capitolmail.outbox.store import Store
 from capitolmail.outbox.supporters import SupporterInfo, SupporterRecord, UpsertCounts
 from capitolmail.outbox.suppressions import Suppression, SuppressionReason
-from capitolmail.outbox.workers import ABANDONED_ERROR
+from capitolmail.outbox.workers import ABANDONED_ERROR, REQUEUED_DETAIL, Recovered
 
 __all__ = [
     "ABANDONED_ERROR",
@@ -47,6 +48,8 @@ __all__ = [
     "MessageState",
     "Outcome",
     "QueuedMessage",
+    "REQUEUED_DETAIL",
+    "Recovered",
     "StartedJobs",
     "Store",
     "SupporterInfo",
@@ -54,5 +57,6 @@ __all__ = [
     "Suppression",
     "SuppressionReason",
     "UpsertCounts",
+    "connection_lost",
     "email_key",
 ]

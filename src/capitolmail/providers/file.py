@@ -35,6 +35,7 @@ class FileProvider(ProviderBase):
     def send(self, message: OutgoingMessage) -> Receipt:
         path = self.path_for(message)
         data = message.to_bytes(date=datetime.now(UTC))
+        self.hand_over(message.message_id)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")

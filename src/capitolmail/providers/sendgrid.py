@@ -181,6 +181,7 @@ class SendGridProvider(ProviderBase):
             sandbox_mode=self.settings.sandbox_mode,
             unsubscribe_group_id=self.settings.unsubscribe_group_id,
         )
+        await self._hand_over(message.message_id)
         try:
             async with session.post(self._url, data=body, allow_redirects=False) as response:
                 data = await response.read()
@@ -188,6 +189,25 @@ class SendGridProvider(ProviderBase):
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
             raise self._transport_error(err) from err
         return self._classify(status, headers, data)
+
+    async def _hand_over(self, message_id: str) -> None:
+        """Wait, without blocking the loop, until the sender committed `handed_over_at`.
+
+        The sender commits in the thread that pumps this loop, so the loop is
+        stopped as soon as the request is made (`recheck`), and the sender marks
+        every request that came in during the same turn with one UPDATE.
+        """
+        hook = self.before_handover
+        if hook is None:
+            return
+        import asyncio
+
+        waiting = hook(message_id)
+        if not waiting.done():
+            if self._loop is not None:
+                self._loop.recheck()
+            await asyncio.wrap_future(waiting)
+        waiting.result()  # HandoverRefused: never written
 
     def _classify(self, status: int, headers: Mapping[str, str], data: bytes) -> Receipt:
         if 200 <= status < 300:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -29,7 +30,7 @@ from pydantic import SecretStr
 from capitolmail.config import SmtpSettings
 from capitolmail.errors import ConfigError, PermanentSendError, SendError, TransientSendError
 from capitolmail.message import OutgoingMessage
-from capitolmail.providers.base import ProviderBase, Receipt
+from capitolmail.providers.base import HandoverRefused, ProviderBase, Receipt
 from capitolmail.providers.smtp_pool import Connection, ConnectionPool, describe, reply_text
 
 # Postfix "250 2.0.0 Ok: queued as 4Xk2Lq0Zr3z9"; Exim "250 OK id=1rT7yA-000ABC-2x".
@@ -74,11 +75,20 @@ class SmtpProvider(ProviderBase):
                     f"{address} is not an ASCII address; the SMTP provider does not use SMTPUTF8"
                 )
         payload = message.to_bytes(date=datetime.now(UTC))
+        handed_over = False
+
+        def before_data() -> None:
+            # Once per message, even when a dropped connection makes it go again.
+            nonlocal handed_over
+            if not handed_over:
+                self.hand_over(message.message_id)
+                handed_over = True
+
         for attempt in (1, 2):
             conn = self._pool.acquire(fresh=attempt > 1)
             reusable = False
             try:
-                reply = self._transact(conn, message, payload)
+                reply = self._transact(conn, message, payload, before_data)
                 reusable = True
                 return Receipt(provider_message_id=_queue_id(reply))
             except _Disconnected as err:
@@ -90,12 +100,26 @@ class SmtpProvider(ProviderBase):
             except _Refused as refused:
                 reusable = refused.code != 421 and _reset(conn.smtp)
                 raise refused.error from None
+            except HandoverRefused:
+                reusable = _reset(conn.smtp)  # between RCPT and DATA: nothing was sent
+                raise
             finally:
                 self._pool.release(conn, reusable=reusable)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _transact(self, conn: Connection, message: OutgoingMessage, payload: bytes) -> str:
-        """MAIL, RCPT and DATA one step at a time, to know how far the relay got."""
+    def _transact(
+        self,
+        conn: Connection,
+        message: OutgoingMessage,
+        payload: bytes,
+        before_data: Callable[[], None],
+    ) -> str:
+        """MAIL, RCPT and DATA one step at a time, to know how far the relay got.
+
+        `before_data` runs once the relay has taken the recipient and before the
+        DATA command: past that point a crash may leave a delivered message, so the
+        sender commits `handed_over_at` first (providers/base.py).
+        """
         smtp = conn.smtp
         conn.sent += 1
         size = [f"SIZE={len(payload)}"] if smtp.has_extn("size") else []
@@ -105,6 +129,8 @@ class SmtpProvider(ProviderBase):
             ("DATA", lambda: smtp.docmd("DATA")),
         )
         for step, command in steps:
+            if step == "DATA":
+                before_data()
             try:
                 code, reply = command()
             except (smtplib.SMTPServerDisconnected, OSError) as err:
