@@ -431,14 +431,28 @@ class _SendLoop:
             for request in requests:
                 request.future.set_exception(HandoverRefused(reason))
             return
+        ids = [request.message_id for request in requests]
+        # Outcomes waiting to be recorded ride along: one commit instead of two.
+        batch, self.outcomes = self.outcomes, []
         try:
-            marked = self.store.mark_handed_over(
-                self.worker_id, [request.message_id for request in requests], self.clock()
-            )
+            try:
+                marked = self.store.mark_handed_over(
+                    self.worker_id, ids, self.clock(), outcomes=[item[0] for item in batch]
+                )
+            except StoreError as err:
+                if not batch or connection_lost(err):
+                    raise
+                # An outcome was refused and rolled the marks back: mark alone, and
+                # let _record sort out the outcomes one by one.
+                self.outcomes = batch + self.outcomes
+                batch = []
+                marked = self.store.mark_handed_over(self.worker_id, ids, self.clock())
         except StoreError as err:
+            self.outcomes = batch + self.outcomes
             for request in requests:
                 request.future.set_exception(HandoverRefused(f"not marked: {err}"))
             raise
+        self._recorded(batch)
         for request in requests:
             if request.message_id in marked:
                 request.future.set_result(None)
@@ -539,6 +553,9 @@ class _SendLoop:
                 raise
             # One refused outcome rolls back the batch; keep the others' records.
             batch = [item for item in batch if self._record_one(item[0])]
+        self._recorded(batch)
+
+    def _recorded(self, batch: list[tuple[Outcome, ClaimedMessage, str]]) -> None:
         for _, claimed, label in batch:
             if label in ("sent", "failed", "retried"):
                 setattr(self.summary, label, getattr(self.summary, label) + 1)

@@ -302,19 +302,30 @@ class Store:
             return claims.claim_due(conn, worker_id, limit, now, handed_over=handed_over)
 
     def mark_handed_over(
-        self, worker_id: str, message_ids: Sequence[str], now: datetime
+        self,
+        worker_id: str,
+        message_ids: Sequence[str],
+        now: datetime,
+        *,
+        outcomes: Sequence[Outcome] = (),
     ) -> set[str]:
         """Commit `handed_over_at` for the ids this worker still holds in `sending`; those ids.
 
         The commit must come before the provider's irreversible step (SMTP DATA, the
         SendGrid request): an id not returned must not be handed over at all.
+        `outcomes` are recorded in the same transaction (as `record_outcomes`, which
+        see): the sender has some waiting at most times, and one commit costs less
+        than two. If one is refused, nothing is marked or recorded.
         """
         _aware("now", now)
         with (
             storage_errors(self._url, "mark messages handed over"),
             transaction(self._engine) as conn,
         ):
-            return handover.mark_handed_over(conn, worker_id, message_ids, now)
+            marked = handover.mark_handed_over(conn, worker_id, message_ids, now)
+            if outcomes:
+                record_outcomes(conn, outcomes, now)
+            return marked
 
     def record_outcomes(self, outcomes: Sequence[Outcome], now: datetime) -> list[MessageState]:
         """Record a batch of outcomes in one transaction; each one's new state, in order.
