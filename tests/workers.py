@@ -81,15 +81,17 @@ def wait_until(condition: Callable[[], bool], *, what: str, timeout: float = 90)
         time.sleep(0.02)
 
 
-def handed_over_by(database_url: str, pid: int) -> int:
-    """How many rows the worker process `pid` holds `sending` and has handed over."""
+def handed_over_by(database_url: str, pid: int, *, handed_over: bool = True) -> int:
+    """How many rows the worker process `pid` holds `sending` and has handed over
+    (with `handed_over=False`: holds at all)."""
     engine = create_engine(database_url)
+    marked = "AND handed_over_at IS NOT NULL" if handed_over else ""
     try:
         with engine.connect() as conn:
             return conn.execute(
                 text(
-                    "SELECT count(*) FROM messages WHERE state = 'sending' "
-                    "AND handed_over_at IS NOT NULL AND claimed_by LIKE :owner"
+                    f"SELECT count(*) FROM messages WHERE state = 'sending' {marked} "
+                    "AND claimed_by LIKE :owner"
                 ),
                 {"owner": f"%:{pid}:%"},
             ).scalar_one()
