@@ -43,9 +43,10 @@ class StormReport:
     unknown: int = 0
     unknown_arrived: int = 0
     requeued: int = 0  # put back in `queued` by recovery at least once
-    requeued_not_sent_once: int = 0
+    requeued_not_sent_once: int = 0  # of those: delivered twice, or neither sent nor unknown
     seconds: float = 0.0
     states: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)  # why the lost ones ended so
 
     @property
     def unknown_arrived_share(self) -> float | None:
@@ -60,7 +61,8 @@ class StormReport:
             f"unknown {self.unknown}, of which arrived {self.unknown_arrived}"
             + (f" ({share:.0%})" if share is not None else ""),
             f"queued again after a kill {self.requeued}, "
-            f"of which not sent exactly once {self.requeued_not_sent_once}",
+            f"of which delivered twice or lost {self.requeued_not_sent_once}",
+            *(f"lost: {count} x {error}" for error, count in self.errors.most_common()),
         ]
 
 
@@ -207,5 +209,8 @@ def _count(report: StormReport, store: Store, received: Counter[str]) -> None:
             report.unknown_arrived += arrived > 0
         elif message.state != "sent" or arrived == 0:
             report.lost += 1
-        if message.id in requeued and (message.state != "sent" or arrived != 1):
+            report.errors[f"{message.state}: {message.last_error}"] += 1
+        if message.id in requeued and (
+            arrived > 1 or (message.state != "unknown" and arrived != 1)
+        ):
             report.requeued_not_sent_once += 1

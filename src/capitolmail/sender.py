@@ -399,9 +399,10 @@ class _SendLoop:
         # nothing a thread finished may be lost with it.
         lost: StoreError | None = None
         for result in results:
+            if result.claimed.message.message_id in self.not_ours:
+                continue  # another worker owns the row now: record nothing over it
             if isinstance(result.error, HandoverRefused):
-                if result.claimed.message.message_id not in self.not_ours:
-                    self._give_back(result.claimed, f"not sent: {result.error}")
+                self._give_back(result.claimed, f"not sent: {result.error}")
                 continue
             try:
                 self.outcomes.append(self._outcome_for(result))

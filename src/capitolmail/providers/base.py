@@ -71,9 +71,18 @@ class ProviderBase:
 
     def hand_over(self, message_id: str) -> None:
         """Block until the sender has committed the mark; raises HandoverRefused."""
+        waiting = self.request_handover(message_id)
+        if waiting is not None:
+            waiting.result()
+
+    def request_handover(self, message_id: str) -> Future[None] | None:
+        """Ask for the mark without waiting; wait for the Future before the step itself.
+
+        Asking a round trip or two early (SMTP: before MAIL FROM) hides the commit's
+        latency; the mark still has to be committed before the irreversible step.
+        """
         hook = self.before_handover
-        if hook is not None:
-            hook(message_id).result()
+        return hook(message_id) if hook is not None else None
 
     def open(self) -> None:
         """Connect or build a pool. A second call is harmless."""

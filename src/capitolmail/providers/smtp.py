@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import smtplib
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -75,17 +76,19 @@ class SmtpProvider(ProviderBase):
                     f"{address} is not an ASCII address; the SMTP provider does not use SMTPUTF8"
                 )
         payload = message.to_bytes(date=datetime.now(UTC))
-        handed_over = False
+        handover: Future[None] | None = None
 
         def before_data() -> None:
-            # Once per message, even when a dropped connection makes it go again.
-            nonlocal handed_over
-            if not handed_over:
-                self.hand_over(message.message_id)
-                handed_over = True
+            if handover is not None:
+                handover.result()  # HandoverRefused: DATA is never sent
 
         for attempt in (1, 2):
             conn = self._pool.acquire(fresh=attempt > 1)
+            if handover is None:
+                # Asked for now, waited for before DATA: the sender commits the mark
+                # while MAIL and RCPT go back and forth, and the connection is not
+                # held waiting for it. Once per message, even on a fresh connection.
+                handover = self.request_handover(message.message_id)
             reusable = False
             try:
                 reply = self._transact(conn, message, payload, before_data)
@@ -117,8 +120,8 @@ class SmtpProvider(ProviderBase):
         """MAIL, RCPT and DATA one step at a time, to know how far the relay got.
 
         `before_data` runs once the relay has taken the recipient and before the
-        DATA command: past that point a crash may leave a delivered message, so the
-        sender commits `handed_over_at` first (providers/base.py).
+        DATA command: past that point a crash may leave a delivered message, so it
+        waits until the sender has committed `handed_over_at` (providers/base.py).
         """
         smtp = conn.smtp
         conn.sent += 1
