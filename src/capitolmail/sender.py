@@ -65,6 +65,8 @@ _RECONNECT_FIRST = 0.25
 _RECONNECT_MAX = 5.0
 # How long the loop waits for a thread to finish before looking again.
 _TICK = 0.05
+# How long requests for the handed-over mark are gathered into one UPDATE (threads).
+_GATHER = 0.001
 
 
 def utcnow() -> datetime:
@@ -222,6 +224,7 @@ class _SendLoop:
         self.handover_closed = False
         self.database_down = False  # riding out an outage: refuse handovers, claim nothing
         self.not_ours: set[str] = set()  # another worker took these rows back
+        self.pool: ThreadPoolExecutor | None = None  # for claims that ride along with marks
         self.provider_submit: Callable[[OutgoingMessage], Future[Receipt]] | None = getattr(
             provider, "submit", None
         )
@@ -245,6 +248,7 @@ class _SendLoop:
                     max_workers=self.options.concurrency, thread_name_prefix="capitolmail-send"
                 ) as pool,
             ):
+                self.pool = pool
                 if self.reports_handover:
                     self.provider.before_handover = self._request_handover
                 try:
@@ -386,13 +390,20 @@ class _SendLoop:
             return
         handovers: list[_HandoverRequest] = []
         results: list[_Result] = []
+        gather_until: float | None = None
         while True:
             if isinstance(item, _HandoverRequest):
                 handovers.append(item)
+                if gather_until is None and self.provider_run is None:
+                    # Threads ask for the mark before MAIL FROM and wait for it only
+                    # before DATA: a moment spent gathering their requests costs them
+                    # nothing and makes one UPDATE serve several.
+                    gather_until = time.monotonic() + _GATHER
             else:
                 results.append(_result(self.in_flight.pop(item), item))
             try:
-                item = self.done.get_nowait()
+                remaining = (gather_until or 0.0) - time.monotonic()
+                item = self.done.get(timeout=remaining) if remaining > 0 else self.done.get_nowait()
             except queue.Empty:
                 break
         # Outcomes first, into memory: marking may raise (the database is gone), and
@@ -411,6 +422,12 @@ class _SendLoop:
                 lost = lost or err
         if handovers:
             self._mark_handovers(handovers)
+            if self.provider_run is not None:
+                # Let the requests just marked be written now, before this thread's
+                # next transaction: a crash in between leaves `unknown` what never
+                # left. Three turns: the Future's callback, the task's wake-up, the write.
+                for _ in range(3):
+                    self.provider_run(lambda: False, 0.0)
         if lost is not None:
             raise lost
 
@@ -433,15 +450,32 @@ class _SendLoop:
                 request.future.set_exception(HandoverRefused(reason))
             return
         ids = [request.message_id for request in requests]
-        # Outcomes waiting to be recorded ride along: one commit instead of two.
+        # Outcomes waiting to be recorded, and a claim for the free threads, ride
+        # along: one commit instead of three.
         batch, self.outcomes = self.outcomes, []
+        free = self.options.concurrency - len(self.in_flight)
+        claim = 0
+        if (
+            self.pool is not None
+            and free >= self.min_claim
+            and self.overall is None
+            and not self.stop.is_set()
+            and time.monotonic() >= self.hold_until
+        ):
+            claim = free
+        claimed: list[ClaimedMessage] = []
         try:
             try:
-                marked = self.store.mark_handed_over(
-                    self.worker_id, ids, self.clock(), outcomes=[item[0] for item in batch]
+                marked, claimed = self.store.mark_and_claim(
+                    self.worker_id,
+                    ids,
+                    self.clock(),
+                    outcomes=[item[0] for item in batch],
+                    claim=claim,
+                    handed_over=not self.reports_handover,
                 )
             except StoreError as err:
-                if not batch or connection_lost(err):
+                if connection_lost(err) or not (batch or claim):
                     raise
                 # An outcome was refused and rolled the marks back: mark alone, and
                 # let _record sort out the outcomes one by one.
@@ -454,6 +488,10 @@ class _SendLoop:
                 request.future.set_exception(HandoverRefused(f"not marked: {err}"))
             raise
         self._recorded(batch)
+        for claimed_message in claimed:
+            assert self.pool is not None
+            self.paused.discard(claimed_message.job_id)
+            self._submit(self.pool, claimed_message)
         for request in requests:
             if request.message_id in marked:
                 request.future.set_result(None)

@@ -327,6 +327,38 @@ class Store:
                 record_outcomes(conn, outcomes, now)
             return marked
 
+    def mark_and_claim(
+        self,
+        worker_id: str,
+        message_ids: Sequence[str],
+        now: datetime,
+        *,
+        outcomes: Sequence[Outcome] = (),
+        claim: int = 0,
+        handed_over: bool = False,
+    ) -> tuple[set[str], list[ClaimedMessage]]:
+        """`mark_handed_over`, then `claim_due(worker_id, claim, ...)`, in one transaction.
+
+        A busy sender has marks to commit, outcomes to record and threads to fill at
+        once; on SQLite each transaction costs more CPU than the statements in it,
+        and a send is only a few of them, so one commit for all three keeps the
+        throughput the marks would otherwise cost.
+        """
+        _aware("now", now)
+        with (
+            storage_errors(self._url, "mark messages handed over"),
+            transaction(self._engine) as conn,
+        ):
+            marked = handover.mark_handed_over(conn, worker_id, message_ids, now)
+            if outcomes:
+                record_outcomes(conn, outcomes, now)
+            claimed = (
+                claims.claim_due(conn, worker_id, claim, now, handed_over=handed_over)
+                if claim > 0
+                else []
+            )
+            return marked, claimed
+
     def record_outcomes(self, outcomes: Sequence[Outcome], now: datetime) -> list[MessageState]:
         """Record a batch of outcomes in one transaction; each one's new state, in order.
 
