@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,21 @@ def test_a_short_unsubscribe_secret_is_refused_without_showing_it(
         "CAPITOLMAIL_UNSUBSCRIBE_SECRET: too short: use at least 16 random bytes, e.g. the "
         "output of `openssl rand -hex 32`"
     )
+
+
+def test_worker_fault_settings_read_seconds_or_iso_durations(tmp_path: Path) -> None:
+    (tmp_path / "capitolmail.toml").write_text(
+        '[worker]\nstale_after = "PT2M"\ndatabase_outage_seconds = 45\nheartbeat_seconds = 5\n'
+    )
+    worker = load_settings(tmp_path).worker
+    assert worker.stale_after == timedelta(minutes=2)
+    assert worker.database_outage_seconds == 45
+
+
+def test_a_heartbeat_too_slow_for_stale_after_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "capitolmail.toml").write_text(
+        "[worker]\nstale_after = 20\nheartbeat_seconds = 10\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert "heartbeat_seconds must be at most a third of stale_after" in str(info.value)

@@ -15,7 +15,15 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -190,6 +198,11 @@ class WorkerSettings(_Section):
     retry_base_seconds: float = Field(default=30.0, gt=0)
     retry_cap_seconds: float = Field(default=3600.0, gt=0)
     heartbeat_seconds: float = Field(default=10.0, gt=0)
+    # A worker on another host whose heartbeat is older than this is presumed dead
+    # (on this host its pid tells at once); seconds or ISO 8601 ("PT5M").
+    stale_after: timedelta = Field(default=timedelta(minutes=5), gt=timedelta(0))
+    # How long a worker that lost the database keeps reconnecting before it gives up.
+    database_outage_seconds: float = Field(default=300.0, ge=0)
     # A worker that comes back later than this after a job's time marks it
     # `missed` rather than sending late (APScheduler's own default is 1 second).
     grace_period: timedelta = Field(default=timedelta(hours=12), ge=timedelta(0))
@@ -202,6 +215,17 @@ class WorkerSettings(_Section):
         if value:
             parse_rate(value)
         return value or None
+
+    @model_validator(mode="after")
+    def _heartbeat_within_stale_after(self) -> WorkerSettings:
+        # Three missed heartbeats before others presume the worker dead, so one slow
+        # transaction does not cost a live worker its messages.
+        if self.heartbeat_seconds * 3 > self.stale_after.total_seconds():
+            raise ValueError(
+                "heartbeat_seconds must be at most a third of stale_after, or a live worker "
+                "could be presumed dead"
+            )
+        return self
 
     @property
     def overall_rate(self) -> Rate | None:

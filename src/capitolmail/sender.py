@@ -1,11 +1,16 @@
 """The send loop: claim due messages, hand each to the provider, record the outcome.
 
 Every state change lives here. A message is committed as `sending` before the
-provider sees it and as `sent`, `retry_wait` or `failed` after, or `unknown`
-when the provider sent it on and no verdict came back; a worker that dies in
-between leaves `sending` rows that the next worker marks `unknown`. `unknown` is
-never resent without an operator, because a duplicate letter to a Hill office
-costs more than a reported gap.
+provider sees it, as handed over (`handed_over_at`) just before the transport's
+irreversible step (the provider asks through `before_handover`; this thread
+commits many such marks in one UPDATE), and as `sent`, `retry_wait` or `failed`
+after, or `unknown` when the provider sent it on and no verdict came back. A
+worker that dies in between leaves `sending` rows that every other
+worker looks for at each heartbeat: those handed over become `unknown`, never
+resent without an operator, because a duplicate letter to a Hill office costs
+more than a reported gap; the others go back to `queued`.
+
+A lost database connection does not end the run (outage.py has the riding out).
 
 Threads do the provider calls (N in flight); this thread alone claims and
 records, in batches, so the database sees a few large transactions rather than
@@ -36,6 +41,7 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from capitolmail.errors import (
     DeliveryUnknownError,
@@ -45,19 +51,25 @@ from capitolmail.errors import (
     TransientSendError,
 )
 from capitolmail.message import OutgoingMessage
-from capitolmail.outbox import ClaimedMessage, JobState, Outcome, Store
+from capitolmail.outbox import ClaimedMessage, JobState, Outcome, Store, connection_lost
 from capitolmail.pacing import AdaptivePace, PaceChange
-from capitolmail.providers import Provider, Receipt
+from capitolmail.providers import HandoverRefused, Provider, Receipt
 from capitolmail.rate import Rate, TokenBucket
 
 log = logging.getLogger("capitolmail.sender")
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 # A worker that has not written a heartbeat for this long is presumed dead even
-# on another host, where we cannot ask the operating system.
+# on another host, where we cannot ask the operating system (worker.stale_after).
 STALE_WORKER_AFTER = timedelta(minutes=5)
+# Reconnecting after a lost database: first wait, and the longest between tries.
+_RECONNECT_FIRST = 0.25
+_RECONNECT_MAX = 5.0
 # How long the loop waits for a thread to finish before looking again.
 _TICK = 0.05
+# How long requests for the handed-over mark are gathered into one UPDATE (threads).
+_GATHER = 0.001
 
 
 def utcnow() -> datetime:
@@ -66,13 +78,15 @@ def utcnow() -> datetime:
 
 @dataclass
 class SendSummary:
-    """What one run did; `recovered` counts rows found abandoned by a dead worker."""
+    """What one run did; `recovered` counts a dead worker's rows made `unknown`,
+    `requeued` those it had not handed over yet, put back in the queue."""
 
     sent: int = 0
     failed: int = 0
     retried: int = 0
     unknown: int = 0  # sent, and no verdict came back: never retried without an operator
     recovered: int = 0
+    requeued: int = 0
     paused_jobs: list[int] = field(default_factory=list)
     finished_jobs: list[int] = field(default_factory=list)
     stopped_early: bool = False
@@ -102,6 +116,8 @@ class SendOptions:
     overall_rate: Rate | None = None
     heartbeat_seconds: float = 10.0
     poll_seconds: float = 2.0
+    stale_after: timedelta = STALE_WORKER_AFTER
+    database_outage_seconds: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +127,15 @@ class _Result:
     claimed: ClaimedMessage
     provider_message_id: str | None = None
     error: BaseException | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _HandoverRequest:
+    """A provider about to take the irreversible step; `future` is resolved once the
+    mark is committed, or failed with HandoverRefused."""
+
+    message_id: str
+    future: Future[None]
 
 
 def _result(claimed: ClaimedMessage, future: Future[Receipt]) -> _Result:
@@ -199,8 +224,17 @@ class _SendLoop:
         self.presumed_dead = False  # another worker took our rows: record nothing more
         self.next_heartbeat = 0.0
         self.in_flight: dict[Future[Receipt], ClaimedMessage] = {}
-        # Finished sends, put there by whichever thread finished them.
-        self.done: queue.SimpleQueue[Future[Receipt]] = queue.SimpleQueue()
+        # Finished sends and requests to mark a message handed over, put there by
+        # whichever thread finished or is about to hand over.
+        self.done: queue.SimpleQueue[Future[Receipt] | _HandoverRequest] = queue.SimpleQueue()
+        # Whether the provider reports its irreversible step; if not, a claim marks
+        # the rows handed over at once, so a crash leaves them `unknown` as before.
+        self.reports_handover = hasattr(provider, "before_handover")
+        self.handover_lock = threading.Lock()
+        self.handover_closed = False
+        self.database_down = False  # riding out an outage: refuse handovers, claim nothing
+        self.not_ours: set[str] = set()  # another worker took these rows back
+        self.pool: ThreadPoolExecutor | None = None  # for claims that ride along with marks
         self.provider_submit: Callable[[OutgoingMessage], Future[Receipt]] | None = getattr(
             provider, "submit", None
         )
@@ -217,83 +251,129 @@ class _SendLoop:
         store.register_worker(self.worker_id, socket.gethostname(), os.getpid(), self.clock())
         self.next_heartbeat = time.monotonic() + self.options.heartbeat_seconds
         try:
-            self.summary.recovered = store.recover_abandoned(
-                self.clock(), is_alive=process_alive, stale_after=STALE_WORKER_AFTER
-            )
-            if self.summary.recovered:
-                log.warning(
-                    "%d messages were left sending by a worker that died; they are now "
-                    "unknown and will not be resent without `capitolmail requeue`",
-                    self.summary.recovered,
-                )
+            self._recover()
             with (
                 self.provider,
                 ThreadPoolExecutor(
                     max_workers=self.options.concurrency, thread_name_prefix="capitolmail-send"
                 ) as pool,
             ):
-                self._loop(pool, once=once)
-                self._drain()
-                self.pace.finish()
-            self.summary.finished_jobs += store.finish_jobs(self.clock())
+                self.pool = pool
+                if self.reports_handover:
+                    self.provider.before_handover = self._request_handover
+                try:
+                    self._loop(pool, once=once)
+                    self._riding_out(self._drain)
+                    self.pace.finish()
+                finally:
+                    # No sending thread may wait for a mark that will never come.
+                    self._close_handovers()
+                    if self.reports_handover:
+                        self.provider.before_handover = None
+            self.summary.finished_jobs += self._riding_out(lambda: store.finish_jobs(self.clock()))
         finally:
-            store.remove_worker(self.worker_id)
+            self._remove_worker()
         self.summary.stopped_early = self.stop.is_set()
         return self.summary
 
+    def _remove_worker(self) -> None:
+        try:
+            self.store.remove_worker(self.worker_id)
+        except StoreError as err:
+            if not connection_lost(err):
+                raise
+            # Other workers find the row's pid or heartbeat dead and recover its rows.
+            log.warning("could not remove this worker's row (%s); others will recover it", err)
+
+    def _recover(self) -> None:
+        """Recover dead workers' `sending` rows: at start, and at every heartbeat."""
+        recovered = self.store.recover_abandoned(
+            self.clock(), is_alive=process_alive, stale_after=self.options.stale_after
+        )
+        if recovered.unknown:
+            log.warning(
+                "%d messages were left sending by a worker that died after handing them "
+                "over; they are now unknown and will not be resent without "
+                "`capitolmail requeue`",
+                recovered.unknown,
+            )
+        if recovered.requeued:
+            log.warning(
+                "%d messages claimed by a worker that died before handing them over "
+                "are queued again",
+                recovered.requeued,
+            )
+        self.summary.recovered += recovered.unknown
+        self.summary.requeued += recovered.requeued
+
     def _loop(self, pool: ThreadPoolExecutor, *, once: bool) -> None:
         while not self.stop.is_set():
-            self._collect(block=bool(self.in_flight))
-            self._record()
-            if not self._beat():
+            if not self._riding_out(lambda: self._turn(pool, once=once)):
                 return
-            if time.monotonic() < self.hold_until:
-                self.stop.wait(min(self.hold_until - time.monotonic(), _TICK))
-                continue
-            free = self.options.concurrency - len(self.in_flight)
-            if free < self.min_claim and self.in_flight or self.stop.is_set():
-                # Each claim is a write transaction with a fixed cost: wait until a
-                # worthwhile batch of threads is free rather than claim one by one.
-                continue
+
+    def _turn(self, pool: ThreadPoolExecutor, *, once: bool) -> bool:
+        """One pass of the loop; False when the run is over."""
+        self._collect(block=bool(self.in_flight))
+        self._record()
+        if not self._beat():
+            return False
+        if time.monotonic() < self.hold_until:
+            self.stop.wait(min(self.hold_until - time.monotonic(), _TICK))
+            return True
+        free = self.options.concurrency - len(self.in_flight)
+        if free < self.min_claim and self.in_flight or self.stop.is_set():
+            # Each claim is a write transaction with a fixed cost: wait until a
+            # worthwhile batch of threads is free rather than claim one by one.
+            return True
+        if self.overall is not None:
+            free = self.overall.take_up_to(free)
+            if free == 0:
+                self.stop.wait(min(self.overall.wait_time(), _TICK))
+                return True
+        allowed = self.pace.take_up_to(free)
+        if allowed == 0:
             if self.overall is not None:
-                free = self.overall.take_up_to(free)
-                if free == 0:
-                    self.stop.wait(min(self.overall.wait_time(), _TICK))
-                    continue
-            allowed = self.pace.take_up_to(free)
-            if allowed == 0:
-                if self.overall is not None:
-                    self.overall.refund(free)
-                self.stop.wait(min(self.pace.wait_time(), _TICK))
-                continue
-            if self.overall is not None:
-                self.overall.refund(free - allowed)
-            free = allowed
-            batch = self.store.claim_due(self.worker_id, free, self.clock())
+                self.overall.refund(free)
+            self.stop.wait(min(self.pace.wait_time(), _TICK))
+            return True
+        if self.overall is not None:
+            self.overall.refund(free - allowed)
+        free = allowed
+        batch: list[ClaimedMessage] = []
+        try:
+            batch = self.store.claim_due(
+                self.worker_id, free, self.clock(), handed_over=not self.reports_handover
+            )
+        finally:
             if self.overall is not None:
                 self.overall.refund(free - len(batch))
             self.pace.refund(free - len(batch))
-            for claimed in batch:
-                # Claimed again, so an operator resumed the job since we paused it.
-                self.paused.discard(claimed.job_id)
-                self._submit(pool, claimed)
-            if batch or self.in_flight:
-                continue
-            self.summary.finished_jobs += self.store.finish_jobs(self.clock())
-            paced = self.store.next_paced_turn(self.clock())
-            if paced is not None:
-                # A rate-limited job is due, only spread out: wait for its turn.
-                delay = (paced - self.clock()).total_seconds()
-                self._idle(min(max(delay, 0.0), self.options.poll_seconds))
-                continue
-            throttled = self.pace.pending_wait()
-            if once and throttled is not None:
-                # Held back by a throttle, these are due, only spread out: wait for them.
-                self._idle(min(max(throttled, _TICK), self.options.poll_seconds))
-                continue
-            if once:
-                return
-            self._idle(self.options.poll_seconds)
+        for claimed in batch:
+            # Claimed again, so an operator resumed the job since we paused it.
+            self.paused.discard(claimed.job_id)
+            self._submit(pool, claimed)
+        if batch or self.in_flight:
+            return True
+        self.summary.finished_jobs += self.store.finish_jobs(self.clock())
+        paced = self.store.next_paced_turn(self.clock())
+        if paced is not None:
+            # A rate-limited job is due, only spread out: wait for its turn.
+            delay = (paced - self.clock()).total_seconds()
+            self._idle(min(max(delay, 0.0), self.options.poll_seconds))
+            return True
+        throttled = self.pace.pending_wait()
+        if once and throttled is not None:
+            # Held back by a throttle, these are due, only spread out: wait for them.
+            self._idle(min(max(throttled, _TICK), self.options.poll_seconds))
+            return True
+        if once:
+            # A dead worker's rows may be all that is left: recover them before
+            # deciding there is nothing to do (its pid is gone, so at once).
+            requeued = self.summary.requeued
+            self._beat(force=True)
+            return self.summary.requeued > requeued
+        self._idle(self.options.poll_seconds)
+        return True
 
     def _idle(self, seconds: float) -> None:
         """Wait until `seconds` pass, the worker is stopped, or something wakes it."""
@@ -332,16 +412,136 @@ class _SendLoop:
             self.provider_run(lambda: not self.done.empty(), _TICK if block else 0.0)
             block = False
         try:
-            future = self.done.get(timeout=_TICK) if block else self.done.get_nowait()
+            item = self.done.get(timeout=_TICK) if block else self.done.get_nowait()
         except queue.Empty:
             return
+        handovers: list[_HandoverRequest] = []
+        results: list[_Result] = []
+        gather_until: float | None = None
         while True:
-            claimed = self.in_flight.pop(future)
-            self.outcomes.append(self._outcome_for(_result(claimed, future)))
+            if isinstance(item, _HandoverRequest):
+                handovers.append(item)
+                if gather_until is None and self.provider_run is None:
+                    # Threads ask for the mark before MAIL FROM and wait for it only
+                    # before DATA: a moment spent gathering their requests costs them
+                    # nothing and makes one UPDATE serve several.
+                    gather_until = time.monotonic() + _GATHER
+            else:
+                results.append(_result(self.in_flight.pop(item), item))
             try:
-                future = self.done.get_nowait()
+                remaining = (gather_until or 0.0) - time.monotonic()
+                item = self.done.get(timeout=remaining) if remaining > 0 else self.done.get_nowait()
+            except queue.Empty:
+                break
+        # Outcomes first, into memory: marking may raise (the database is gone), and
+        # nothing a thread finished may be lost with it.
+        lost: StoreError | None = None
+        for result in results:
+            if result.claimed.message.message_id in self.not_ours:
+                continue  # another worker owns the row now: record nothing over it
+            if isinstance(result.error, HandoverRefused):
+                self._give_back(result.claimed, f"not sent: {result.error}")
+                continue
+            try:
+                self.outcomes.append(self._outcome_for(result))
+            except StoreError as err:  # pausing the job failed: keep the message
+                self._give_back(result.claimed, f"not sent: {err}")
+                lost = lost or err
+        if handovers:
+            self._mark_handovers(handovers)
+            if self.provider_run is not None:
+                # Let the requests just marked be written now, before this thread's
+                # next transaction: a crash in between leaves `unknown` what never
+                # left. Three turns: the Future's callback, the task's wake-up, the write.
+                for _ in range(3):
+                    self.provider_run(lambda: False, 0.0)
+        if lost is not None:
+            raise lost
+
+    def _request_handover(self, message_id: str) -> Future[None]:
+        """The provider's `before_handover`: called from sending threads or the loop."""
+        future: Future[None] = Future()
+        with self.handover_lock:
+            if not self.handover_closed:
+                self.done.put(_HandoverRequest(message_id, future))
+                return future
+        future.set_exception(HandoverRefused("the worker is stopping"))
+        return future
+
+    def _mark_handovers(self, requests: list[_HandoverRequest]) -> None:
+        """Commit `handed_over_at` for every waiting request in one UPDATE, then let
+        each go: a mark that is not committed lets nothing through."""
+        if self.database_down or self.presumed_dead:
+            reason = "the outbox database is unreachable" if self.database_down else "stopping"
+            for request in requests:
+                request.future.set_exception(HandoverRefused(reason))
+            return
+        ids = [request.message_id for request in requests]
+        # Outcomes waiting to be recorded, and a claim for the free threads, ride
+        # along: one commit instead of three.
+        batch, self.outcomes = self.outcomes, []
+        free = self.options.concurrency - len(self.in_flight)
+        claim = 0
+        if (
+            self.pool is not None
+            and free >= self.min_claim
+            and self.overall is None
+            and not self.stop.is_set()
+            and time.monotonic() >= self.hold_until
+        ):
+            claim = free
+        claimed: list[ClaimedMessage] = []
+        try:
+            try:
+                marked, claimed = self.store.mark_and_claim(
+                    self.worker_id,
+                    ids,
+                    self.clock(),
+                    outcomes=[item[0] for item in batch],
+                    claim=claim,
+                    handed_over=not self.reports_handover,
+                )
+            except StoreError as err:
+                if connection_lost(err) or not (batch or claim):
+                    raise
+                # An outcome was refused and rolled the marks back: mark alone, and
+                # let _record sort out the outcomes one by one.
+                self.outcomes = batch + self.outcomes
+                batch = []
+                marked = self.store.mark_handed_over(self.worker_id, ids, self.clock())
+        except StoreError as err:
+            self.outcomes = batch + self.outcomes
+            for request in requests:
+                request.future.set_exception(HandoverRefused(f"not marked: {err}"))
+            raise
+        self._recorded(batch)
+        for claimed_message in claimed:
+            assert self.pool is not None
+            self.paused.discard(claimed_message.job_id)
+            self._submit(self.pool, claimed_message)
+        for request in requests:
+            if request.message_id in marked:
+                request.future.set_result(None)
+            else:
+                # Another worker presumed us dead and took the row back: it sends it.
+                self.not_ours.add(request.message_id)
+                request.future.set_exception(
+                    HandoverRefused("another worker took this message back")
+                )
+
+    def _close_handovers(self) -> None:
+        """Refuse every request still waiting, and every later one."""
+        with self.handover_lock:
+            self.handover_closed = True
+        while True:
+            try:
+                item = self.done.get_nowait()
             except queue.Empty:
                 return
+            if isinstance(item, _HandoverRequest):
+                item.future.set_exception(HandoverRefused("the worker is stopping"))
+            else:
+                self.in_flight.pop(item, None)
 
     def _outcome_for(self, result: _Result) -> tuple[Outcome, ClaimedMessage, str]:
         claimed, err = result.claimed, result.error
@@ -424,11 +624,11 @@ class _SendLoop:
         )
         self.outcomes.append((outcome, claimed, "given back"))
 
-    def _record(self) -> None:
+    def _record(self, *, force: bool = False) -> None:
         if not self.outcomes or self.presumed_dead:
             return
         free = self.options.concurrency - len(self.in_flight)
-        if free < self.min_claim and self.in_flight and not self.stop.is_set():
+        if free < self.min_claim and self.in_flight and not self.stop.is_set() and not force:
             # Like a claim, a record is a write transaction with a fixed cost, so it
             # waits for the same worthwhile batch. It still comes before every claim
             # (_loop claims only past this same mark), so the rows in `sending` never
@@ -437,9 +637,16 @@ class _SendLoop:
         batch, self.outcomes = self.outcomes, []
         try:
             self.store.record_outcomes([outcome for outcome, _, _ in batch], self.clock())
-        except StoreError:
+        except StoreError as err:
+            if connection_lost(err):
+                # Nothing was written: keep every outcome for when the database is back.
+                self.outcomes = batch + self.outcomes
+                raise
             # One refused outcome rolls back the batch; keep the others' records.
             batch = [item for item in batch if self._record_one(item[0])]
+        self._recorded(batch)
+
+    def _recorded(self, batch: list[tuple[Outcome, ClaimedMessage, str]]) -> None:
         for _, claimed, label in batch:
             if label in ("sent", "failed", "retried", "unknown"):
                 setattr(self.summary, label, getattr(self.summary, label) + 1)
@@ -454,19 +661,110 @@ class _SendLoop:
             return False
         return True
 
-    def _drain(self) -> None:
+    def _drain(self) -> bool:
         """Let every message in flight finish and record it: nothing is abandoned."""
         while self.in_flight:
             self._collect(block=True)
-        self._record()
+        self._record(force=True)
+        return True
 
-    def _beat(self) -> bool:
-        if time.monotonic() < self.next_heartbeat:
+    def _beat(self, *, force: bool = False) -> bool:
+        """Heartbeat, then look for dead workers: every running worker recovers their
+        rows, so a job shared by several finishes when one of them is killed."""
+        if not force and time.monotonic() < self.next_heartbeat:
             return True
         self.next_heartbeat = time.monotonic() + self.options.heartbeat_seconds
-        if self.store.heartbeat(self.worker_id, self.clock()):
-            return True
-        log.error("this worker was presumed dead by another; stopping without sending more")
-        self.presumed_dead = True
-        self.stop.set()
-        return False
+        if not self.store.heartbeat(self.worker_id, self.clock()):
+            log.error("this worker was presumed dead by another; stopping without sending more")
+            self.presumed_dead = True
+            self.stop.set()
+            return False
+        self._recover()
+        return True
+
+    def _riding_out(self, step: Callable[[], T]) -> T:
+        """Run `step`, riding out lost database connections until it goes through.
+
+        While the database is gone nothing is claimed and nothing new is handed over
+        (a mark cannot be committed), but messages already handed over finish and
+        their outcomes wait in memory. Reconnecting backs off up to `_RECONNECT_MAX`
+        for `database_outage_seconds`; then the worker gives up (`_give_up`).
+        """
+        deadline: float | None = None
+        delay = _RECONNECT_FIRST
+        while True:
+            try:
+                result = step()
+            except StoreError as err:
+                if not connection_lost(err):
+                    raise
+                if deadline is None:
+                    deadline = time.monotonic() + self.options.database_outage_seconds
+                    log.warning(
+                        "lost the outbox database (%s); not claiming, holding %d outcomes "
+                        "and %d messages in flight, reconnecting for up to %g s",
+                        err,
+                        len(self.outcomes),
+                        len(self.in_flight),
+                        self.options.database_outage_seconds,
+                    )
+                self.database_down = True
+                self._wait_out(min(delay, max(deadline - time.monotonic(), 0.0)))
+                delay = min(delay * 2, _RECONNECT_MAX)
+                if time.monotonic() >= deadline and not self._reachable():
+                    self._give_up(err)
+                if self._reachable():
+                    self.database_down = False
+                continue
+            if deadline is not None:
+                log.warning(
+                    "the outbox database is back; %d outcomes to record", len(self.outcomes)
+                )
+            return result
+
+    def _reachable(self) -> bool:
+        try:
+            self.store.ping()
+        except StoreError as err:
+            if not connection_lost(err):
+                raise
+            return False
+        return True
+
+    def _wait_out(self, seconds: float) -> None:
+        """Collect what the threads finish while waiting to reconnect."""
+        until = time.monotonic() + seconds
+        while True:
+            self._collect(block=bool(self.in_flight))
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return
+            if not self.in_flight:
+                self.stop.wait(min(remaining, _TICK * 2))
+
+    def _give_up(self, err: StoreError) -> None:
+        """Stop for good, leaving every outcome that could not be recorded in the log.
+
+        The rows stay `sending`: the next worker makes those handed over `unknown`
+        and queues the rest again; the log says which of the `unknown` did arrive.
+        """
+        while self.in_flight:
+            self._collect(block=True)
+        for outcome, claimed, label in self.outcomes:
+            log.error(
+                "not recorded: message %s of job %s: %s%s",
+                outcome.message_id,
+                claimed.job_id,
+                label,
+                f" (provider id {outcome.provider_message_id})"
+                if outcome.provider_message_id
+                else (f" ({outcome.error})" if outcome.error else ""),
+                extra={"message_id": outcome.message_id, "job_id": claimed.job_id},
+            )
+        held = len(self.outcomes)
+        self.outcomes = []
+        raise StoreError(
+            f"gave up after the outbox database was unreachable for "
+            f"{self.options.database_outage_seconds:g} s (worker.database_outage_seconds): "
+            f"{err}; {held} outcomes could not be recorded and are logged above"
+        ) from err

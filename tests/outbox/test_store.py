@@ -26,6 +26,7 @@ from capitolmail.outbox import (
     MessageState,
     Outcome,
     QueuedMessage,
+    Recovered,
     Store,
 )
 from capitolmail.outbox.database import migrate
@@ -898,7 +899,8 @@ def test_recover_abandoned_marks_dead_workers_messages_unknown_and_spares_live_o
         stale_after=timedelta(minutes=5),
     )
 
-    assert recovered == 6  # dead, stale (heartbeat an hour old) and gone: two each
+    # dead, stale (heartbeat an hour old) and gone: two each, handed over at the claim
+    assert recovered == Recovered(unknown=6, requeued=0)
     by_state: dict[str, list[str]] = {}
     for info in store.list_messages(job_id):
         by_state.setdefault(info.state, []).append(info.last_error or "")
@@ -908,8 +910,44 @@ def test_recover_abandoned_marks_dead_workers_messages_unknown_and_spares_live_o
     assert store.heartbeat("stale", NOW) is False
     assert sum(e.kind == "unknown" for e in store.list_events(job_id)) == 6
     # Nothing left to recover, and a second pass does not touch the live worker.
-    assert store.recover_abandoned(NOW, is_alive=lambda h, p: True, stale_after=timedelta(1)) == 0
+    assert not store.recover_abandoned(NOW, is_alive=lambda h, p: True, stale_after=timedelta(1))
     assert store.get_job(job_id).counts == {"sending": 2, "unknown": 6}
+
+
+def test_recovery_queues_again_what_a_dead_worker_never_handed_over(store: Store) -> None:
+    job_id = scheduled(store, 4)
+    store.register_worker("dead", "host-a", 2, NOW)
+    claimed = store.claim_due("dead", 4, NOW, handed_over=False)
+    first, second = (c.message.message_id for c in claimed[:2])
+    assert store.mark_handed_over("dead", [first, second], NOW) == {first, second}
+
+    recovered = store.recover_abandoned(
+        LATER, is_alive=lambda host, pid: False, stale_after=timedelta(minutes=5)
+    )
+
+    assert recovered == Recovered(unknown=2, requeued=2)
+    infos = {info.id: info for info in store.list_messages(job_id)}
+    assert {i.state for k, i in infos.items() if k in (first, second)} == {"unknown"}
+    rest = [i for k, i in infos.items() if k not in (first, second)]
+    assert [(i.state, i.attempts) for i in rest] == [("queued", 0), ("queued", 0)]
+    # The queued ones go out again through the next worker; the unknown ones do not.
+    store.register_worker("next", "host-a", 3, LATER)
+    again = store.claim_due("next", 10, LATER, handed_over=False)
+    assert sorted(c.message.message_id for c in again) == sorted(i.id for i in rest)
+    assert all(c.attempts == 1 for c in again)
+
+
+def test_a_row_taken_back_by_another_worker_is_not_marked_handed_over(store: Store) -> None:
+    scheduled(store, 2)
+    store.register_worker("slow", "host-a", 2, EARLIER)
+    claimed = store.claim_due("slow", 2, NOW, handed_over=False)
+    ids = [c.message.message_id for c in claimed]
+    store.register_worker("other", "host-a", 3, NOW)
+    # The slow worker's heartbeat is an hour old: the other takes its rows back.
+    assert store.recover_abandoned(
+        NOW, is_alive=lambda host, pid: True, stale_after=timedelta(minutes=5)
+    ) == Recovered(requeued=2)
+    assert store.mark_handed_over("slow", ids, NOW) == set()
 
 
 def test_unknown_messages_are_never_claimed_again(store: Store) -> None:

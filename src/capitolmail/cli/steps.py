@@ -163,6 +163,8 @@ def drain(
         overall_rate=worker.overall_rate,
         heartbeat_seconds=worker.heartbeat_seconds,
         poll_seconds=poll or worker.poll_seconds,
+        stale_after=worker.stale_after,
+        database_outage_seconds=worker.database_outage_seconds,
     )
     live = err.is_terminal and log_format == "text"
     with SendProgress(workspace.store, err, live=live) as progress:
@@ -212,6 +214,8 @@ def report_summary(
         parts.append("stopped on request")
     if summary.recovered:
         parts.append(f"{summary.recovered} marked unknown after a worker died")
+    if summary.requeued:
+        parts.append(f"{summary.requeued} queued again after a worker died before sending them")
     notice("Worker: " + ", ".join(parts) + ".")
     for job in summary.paused_jobs:
         notice(f"Job {job} paused: the provider refused the credentials (see status).")

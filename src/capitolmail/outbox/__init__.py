@@ -7,6 +7,7 @@ with the supporters alerts go to and the suppression list every send checks.
 from __future__ import annotations
 
 from capitolmail.outbox.deliveries import DeliveryReport
+from capitolmail.outbox.outage import connection_lost
 from capitolmail.outbox.pace_notes import PaceNote
 from capitolmail.outbox.records import (
     ClaimedMessage,
@@ -30,7 +31,7 @@ from capitolmail.outbox.states import (
 from capitolmail.outbox.store import Store
 from capitolmail.outbox.supporters import SupporterInfo, SupporterRecord, UpsertCounts
 from capitolmail.outbox.suppressions import Suppression, SuppressionReason
-from capitolmail.outbox.workers import ABANDONED_ERROR
+from capitolmail.outbox.workers import ABANDONED_ERROR, REQUEUED_DETAIL, Recovered
 
 __all__ = [
     "ABANDONED_ERROR",
@@ -49,6 +50,8 @@ __all__ = [
     "Outcome",
     "PaceNote",
     "QueuedMessage",
+    "REQUEUED_DETAIL",
+    "Recovered",
     "StartedJobs",
     "Store",
     "SupporterInfo",
@@ -56,5 +59,6 @@ __all__ = [
     "Suppression",
     "SuppressionReason",
     "UpsertCounts",
+    "connection_lost",
     "email_key",
 ]

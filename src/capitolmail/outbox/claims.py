@@ -1,10 +1,12 @@
 """The send half of the outbox: workers claim due messages; outcomes.py records the rest.
 
 The rule everything here serves: a message is never sent twice. A claim commits
-`sending` before any message is handed to a provider, so a crash leaves evidence
-(which `workers.recover_abandoned` turns into `unknown`, never back into
-`queued`), and an outcome is recorded only for a message still in `sending`,
-never over one that something else has already decided.
+`sending` before any message is handed to a provider, and `handed_over_at`
+(handover.py) before the transport's irreversible step, so a crash leaves
+evidence: `workers.recover_abandoned` turns a handed-over row into `unknown` and
+only a row that provably never got there back into `queued`; and an outcome
+is recorded only for a message still in `sending`, never over one that
+something else has already decided.
 """
 
 from __future__ import annotations
@@ -38,7 +40,11 @@ from capitolmail.rate import Rate, parse_rate
 from capitolmail.timing import SendWindow
 
 
-def claim_due(conn: Connection, worker_id: str, limit: int, now: datetime) -> list[ClaimedMessage]:
+def claim_due(
+    conn: Connection, worker_id: str, limit: int, now: datetime, *, handed_over: bool = True
+) -> list[ClaimedMessage]:
+    """`handed_over` marks the rows handed over at once, for a provider that does not
+    report its irreversible step (handover.py): if its worker dies they are `unknown`."""
     if limit <= 0:
         return []
     registered = conn.execute(select(workers.c.id).where(workers.c.id == worker_id)).first()
@@ -68,7 +74,7 @@ def claim_due(conn: Connection, worker_id: str, limit: int, now: datetime) -> li
             picked.extend(_claim_paced(conn, job.id, parse_rate(rate), remaining, now))
 
     picked = _without_suppressed(conn, picked, now)
-    return _mark_claimed(conn, picked, worker_id, now, rates)
+    return _mark_claimed(conn, picked, worker_id, now, rates, handed_over=handed_over)
 
 
 # Built once: SQLAlchemy caches their compiled forms, and claiming a batch is then one
@@ -104,6 +110,8 @@ _CLAIM_UPDATE = (
         claimed_at=bindparam("b_now", type_=UTCDateTime()),
         next_attempt_at=None,
         updated_at=bindparam("b_now", type_=UTCDateTime()),
+        # None until the provider reaches its irreversible step (handover.py).
+        handed_over_at=bindparam("b_handed", type_=UTCDateTime()),
     )
 )
 # RETURNING needs SQLite 3.35 (2021); with an older library the rows are read after.
@@ -133,11 +141,18 @@ def _mark_claimed(
     worker_id: str,
     now: datetime,
     rates: dict[int, str | None],
+    *,
+    handed_over: bool,
 ) -> list[ClaimedMessage]:
     """Move the picked (and locked) rows to `sending`, one event each; in job and seq order."""
     rows: list[Row[Any]] = []
     for chunk in chunked(picked):
-        params = {"b_ids": list(chunk), "b_worker": worker_id, "b_now": now}
+        params = {
+            "b_ids": list(chunk),
+            "b_worker": worker_id,
+            "b_now": now,
+            "b_handed": now if handed_over else None,
+        }
         if conn.dialect.update_returning:
             rows.extend(conn.execute(_CLAIM, params))
         else:

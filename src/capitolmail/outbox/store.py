@@ -21,6 +21,7 @@ from capitolmail.outbox import (
     bulk,
     claims,
     deliveries,
+    handover,
     history,
     jobs,
     pace_notes,
@@ -278,8 +279,9 @@ class Store:
         *,
         is_alive: Callable[[str, int], bool],
         stale_after: timedelta,
-    ) -> int:
-        """Mark `unknown` the `sending` rows of workers that are gone; returns how many.
+    ) -> workers.Recovered:
+        """Recover the `sending` rows of workers that are gone: `unknown` where they had
+        been handed over (`handed_over_at`), else back to `queued`; returns how many each.
 
         A worker is gone when it has no row, `is_alive(host, pid)` is False, or its
         heartbeat is older than `stale_after`; its row is deleted. `is_alive` runs
@@ -295,10 +297,12 @@ class Store:
 
     def next_paced_turn(self, now: datetime) -> datetime | None:
         """When a rate-limited job may next hand out a queued message (None: none waits)."""
-        with self._read() as conn:
+        with storage_errors(self._url, "read the outbox"), self._read() as conn:
             return claims.next_paced_turn(conn, _aware("now", now))
 
-    def claim_due(self, worker_id: str, limit: int, now: datetime) -> list[ClaimedMessage]:
+    def claim_due(
+        self, worker_id: str, limit: int, now: datetime, *, handed_over: bool = True
+    ) -> list[ClaimedMessage]:
         """Move up to `limit` due messages to `sending` and commit before any is handed over.
 
         Committing first is what makes a crash safe: a row still `sending` at start-up
@@ -306,10 +310,72 @@ class Store:
         an operator. Due: `queued`, or `retry_wait` whose time has come, in a job that
         is sending (`start_due_jobs` started it) and inside its send window; in job
         then seq order. The worker must be registered.
+
+        With `handed_over=False` the claimed rows are not yet marked handed over: the
+        caller marks each with `mark_handed_over` just before the transport's
+        irreversible step, so one that never got there can go back to `queued`.
         """
         _aware("now", now)
         with storage_errors(self._url, "claim messages"), transaction(self._engine) as conn:
-            return claims.claim_due(conn, worker_id, limit, now)
+            return claims.claim_due(conn, worker_id, limit, now, handed_over=handed_over)
+
+    def mark_handed_over(
+        self,
+        worker_id: str,
+        message_ids: Sequence[str],
+        now: datetime,
+        *,
+        outcomes: Sequence[Outcome] = (),
+    ) -> set[str]:
+        """Commit `handed_over_at` for the ids this worker still holds in `sending`; those ids.
+
+        The commit must come before the provider's irreversible step (SMTP DATA, the
+        SendGrid request): an id not returned must not be handed over at all.
+        `outcomes` are recorded in the same transaction (as `record_outcomes`, which
+        see): the sender has some waiting at most times, and one commit costs less
+        than two. If one is refused, nothing is marked or recorded.
+        """
+        _aware("now", now)
+        with (
+            storage_errors(self._url, "mark messages handed over"),
+            transaction(self._engine) as conn,
+        ):
+            marked = handover.mark_handed_over(conn, worker_id, message_ids, now)
+            if outcomes:
+                record_outcomes(conn, outcomes, now)
+            return marked
+
+    def mark_and_claim(
+        self,
+        worker_id: str,
+        message_ids: Sequence[str],
+        now: datetime,
+        *,
+        outcomes: Sequence[Outcome] = (),
+        claim: int = 0,
+        handed_over: bool = False,
+    ) -> tuple[set[str], list[ClaimedMessage]]:
+        """`mark_handed_over`, then `claim_due(worker_id, claim, ...)`, in one transaction.
+
+        A busy sender has marks to commit, outcomes to record and threads to fill at
+        once; on SQLite each transaction costs more CPU than the statements in it,
+        and a send is only a few of them, so one commit for all three keeps the
+        throughput the marks would otherwise cost.
+        """
+        _aware("now", now)
+        with (
+            storage_errors(self._url, "mark messages handed over"),
+            transaction(self._engine) as conn,
+        ):
+            marked = handover.mark_handed_over(conn, worker_id, message_ids, now)
+            if outcomes:
+                record_outcomes(conn, outcomes, now)
+            claimed = (
+                claims.claim_due(conn, worker_id, claim, now, handed_over=handed_over)
+                if claim > 0
+                else []
+            )
+            return marked, claimed
 
     def record_outcomes(self, outcomes: Sequence[Outcome], now: datetime) -> list[MessageState]:
         """Record a batch of outcomes in one transaction; each one's new state, in order.

@@ -1,14 +1,18 @@
 """Workers: who is sending, whether they are still alive, and what the dead left behind.
 
-A worker that dies between claiming and recording leaves rows in `sending`. The
-provider may or may not have accepted them, so they become `unknown` and wait for
-an operator (`capitolmail requeue JOB --unknown`): resending on a guess could put
-a second copy of a letter in a Hill office's inbox.
+A worker that dies between claiming and recording leaves rows in `sending`. One
+whose `handed_over_at` is set had reached the transport's irreversible step
+(handover.py): the provider may or may not have accepted it, so it becomes
+`unknown` and waits for an operator (`capitolmail requeue JOB --unknown`), since
+resending on a guess could put a second copy of a letter in a Hill office's
+inbox. One without it never got that far and goes back to `queued`, its attempt
+not counted. Every running worker calls this at each heartbeat, not only at start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, insert, or_, select, update
@@ -18,6 +22,18 @@ from capitolmail.outbox.schema import messages, workers
 from capitolmail.outbox.states import MessageState
 
 ABANDONED_ERROR = "worker died while sending; may or may not have been delivered"
+REQUEUED_DETAIL = "worker died before handing the message over; queued again"
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """What one recovery pass did with dead workers' `sending` rows."""
+
+    unknown: int = 0  # handed over: may have been delivered
+    requeued: int = 0  # never handed over: back to `queued`
+
+    def __bool__(self) -> bool:
+        return bool(self.unknown or self.requeued)
 
 
 def register_worker(conn: Connection, worker_id: str, host: str, pid: int, now: datetime) -> None:
@@ -42,7 +58,7 @@ def recover_abandoned(
     *,
     is_alive: Callable[[str, int], bool],
     stale_after: timedelta,
-) -> int:
+) -> Recovered:
     cutoff = now - stale_after
     live: set[str] = set()
     dead: set[str] = set()
@@ -60,16 +76,30 @@ def recover_abandoned(
     ).scalars()
     abandoned = [claimer for claimer in claimers if claimer not in live]
     if not abandoned:
-        return 0
+        return Recovered()
     owners = [claimer for claimer in abandoned if claimer is not None]
     where = (messages.c.state == MessageState.SENDING.value) & or_(
         messages.c.claimed_by.in_(owners), messages.c.claimed_by.is_(None)
     )
-    return move_messages(
+    unknown = move_messages(
         conn,
-        where,
+        where & messages.c.handed_over_at.is_not(None),
         to=MessageState.UNKNOWN,
         now=now,
         detail=ABANDONED_ERROR,
         values={"last_error": ABANDONED_ERROR},
     )
+    requeued = move_messages(
+        conn,
+        where & messages.c.handed_over_at.is_(None),
+        to=MessageState.QUEUED,
+        now=now,
+        detail=REQUEUED_DETAIL,
+        values={
+            "attempts": messages.c.attempts - 1,
+            "claimed_by": None,
+            "claimed_at": None,
+            "next_attempt_at": None,
+        },
+    )
+    return Recovered(unknown=unknown, requeued=requeued)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from capitolmail.config import Settings, require_secret
-from capitolmail.providers.base import Provider, ProviderBase, Receipt
+from capitolmail.providers.base import (
+    BeforeHandover,
+    HandoverRefused,
+    Provider,
+    ProviderBase,
+    Receipt,
+)
 from capitolmail.providers.console import ConsoleProvider
 from capitolmail.providers.file import FileProvider
 from capitolmail.providers.sendgrid import SendGridProvider
@@ -30,7 +36,9 @@ def create_provider(settings: Settings, *, outbox_dir: Path) -> Provider:
 
 
 __all__ = [
+    "BeforeHandover",
     "ConsoleProvider",
+    "HandoverRefused",
     "FileProvider",
     "Provider",
     "ProviderBase",

@@ -2,10 +2,21 @@
 
 Providers classify failures (transient, permanent, auth) and the sender decides
 what to do about them; a provider never retries, sleeps or touches the store.
+
+The one thing a provider tells the sender along the way is that it is about to
+take the irreversible step (SMTP: the DATA command; SendGrid: writing the
+request; file: writing the file): it calls `before_handover(message_id)`, which
+the sender set, and waits for the Future it returns. The sender resolves it once
+it has committed the message's `handed_over_at`, so a worker that dies before
+then left a row that provably never reached the transport and may go back to
+`queued`; one that dies after leaves `unknown`. A Future failed with
+`HandoverRefused` means the message must not be handed over at all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar, Protocol, Self
@@ -20,8 +31,21 @@ class Receipt:
     provider_message_id: str | None
 
 
+# Set by the sender; the provider calls it with our message id and waits for the Future.
+BeforeHandover = Callable[[str], "Future[None]"]
+
+
+class HandoverRefused(Exception):
+    """The sender could not, or must not, mark the message handed over: do not send it.
+
+    Raised by providers only as the Future's own error; the sender puts the
+    message back (not an attempt) or, if another worker took its rows, leaves it.
+    """
+
+
 class Provider(Protocol):
     name: ClassVar[str]
+    before_handover: BeforeHandover | None
 
     def open(self) -> None: ...
 
@@ -43,6 +67,22 @@ class ProviderBase:
     """`with provider:` opens and closes; subclasses override what they need."""
 
     name: ClassVar[str] = ""
+    before_handover: BeforeHandover | None = None
+
+    def hand_over(self, message_id: str) -> None:
+        """Block until the sender has committed the mark; raises HandoverRefused."""
+        waiting = self.request_handover(message_id)
+        if waiting is not None:
+            waiting.result()
+
+    def request_handover(self, message_id: str) -> Future[None] | None:
+        """Ask for the mark without waiting; wait for the Future before the step itself.
+
+        Asking a round trip or two early (SMTP: before MAIL FROM) hides the commit's
+        latency; the mark still has to be committed before the irreversible step.
+        """
+        hook = self.before_handover
+        return hook(message_id) if hook is not None else None
 
     def open(self) -> None:
         """Connect or build a pool. A second call is harmless."""

@@ -21,6 +21,7 @@ class ConsoleProvider(ProviderBase):
     def send(self, message: OutgoingMessage) -> Receipt:
         stream = self.stream or sys.stdout
         text = message.to_bytes(date=datetime.now(UTC)).decode("ascii").replace("\r\n", "\n")
+        self.hand_over(message.message_id)
         stream.write(text + "\n" + _SEPARATOR + "\n")
         stream.flush()
         return Receipt(provider_message_id=None)

@@ -84,6 +84,14 @@ class SharedLoop:
             finally:
                 self._pump.release()
 
+    def recheck(self) -> None:
+        """From a coroutine: hand control back to the pumping thread if its condition
+        holds now, not only when a coroutine finishes (the sender waits for requests
+        to mark as handed over, which come in mid-coroutine)."""
+        loop = self._loop
+        if loop is not None and self._until is not None and self._until():
+            loop.stop()
+
     def close(self) -> None:
         """Cancel what is still running, fail what never started, close the loop."""
         loop = self._loop

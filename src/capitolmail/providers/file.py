@@ -38,6 +38,7 @@ class FileProvider(ProviderBase):
             data = message.to_bytes(date=datetime.now(UTC))
         except HeaderError as err:  # only a row stored before compose checked headers
             raise PermanentSendError(f"cannot write the message: {err}") from err
+        self.hand_over(message.message_id)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")

@@ -194,6 +194,7 @@ class SendGridProvider(ProviderBase):
         )
         status: int | None = None
         headers: Mapping[str, str] = {}
+        await self._hand_over(message.message_id)
         try:
             async with session.post(self._url, data=body, allow_redirects=False) as response:
                 status, headers = response.status, response.headers
@@ -210,6 +211,25 @@ class SendGridProvider(ProviderBase):
                 "the request to SendGrid was cancelled in flight; it may have accepted the message"
             ) from err
         return self._classify(status, headers, data)
+
+    async def _hand_over(self, message_id: str) -> None:
+        """Wait, without blocking the loop, until the sender committed `handed_over_at`.
+
+        The sender commits in the thread that pumps this loop, so the loop is
+        stopped as soon as the request is made (`recheck`), and the sender marks
+        every request that came in during the same turn with one UPDATE.
+        """
+        hook = self.before_handover
+        if hook is None:
+            return
+        import asyncio
+
+        waiting = hook(message_id)
+        if not waiting.done():
+            if self._loop is not None:
+                self._loop.recheck()
+            await asyncio.wrap_future(waiting)
+        waiting.result()  # HandoverRefused: never written
 
     def _classify(self, status: int, headers: Mapping[str, str], data: bytes) -> Receipt:
         if 200 <= status < 300:

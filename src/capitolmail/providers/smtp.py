@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import re
 import smtplib
+from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -39,7 +41,7 @@ from capitolmail.errors import (
     TransientSendError,
 )
 from capitolmail.message import HeaderError, OutgoingMessage
-from capitolmail.providers.base import ProviderBase, Receipt
+from capitolmail.providers.base import HandoverRefused, ProviderBase, Receipt
 from capitolmail.providers.smtp_pool import Connection, ConnectionPool, describe, reply_text
 from capitolmail.providers.throttling import is_throttling
 
@@ -88,11 +90,22 @@ class SmtpProvider(ProviderBase):
             payload = message.to_bytes(date=datetime.now(UTC))
         except HeaderError as err:  # only a row stored before compose checked headers
             raise PermanentSendError(f"cannot send the message: {err}") from err
+        handover: Future[None] | None = None
+
+        def before_data() -> None:
+            if handover is not None:
+                handover.result()  # HandoverRefused: DATA is never sent
+
         for attempt in (1, 2):
             conn = self._pool.acquire(fresh=attempt > 1)
+            if handover is None:
+                # Asked for now, waited for before DATA: the sender commits the mark
+                # while MAIL and RCPT go back and forth, and the connection is not
+                # held waiting for it. Once per message, even on a fresh connection.
+                handover = self.request_handover(message.message_id)
             reusable = False
             try:
-                reply = self._transact(conn, message, payload)
+                reply = self._transact(conn, message, payload, before_data)
                 reusable = True
                 return Receipt(provider_message_id=_queue_id(reply))
             except _Disconnected as err:
@@ -104,12 +117,26 @@ class SmtpProvider(ProviderBase):
             except _Refused as refused:
                 reusable = refused.code != 421 and _reset(conn.smtp)
                 raise refused.error from None
+            except HandoverRefused:
+                reusable = _reset(conn.smtp)  # between RCPT and DATA: nothing was sent
+                raise
             finally:
                 self._pool.release(conn, reusable=reusable)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _transact(self, conn: Connection, message: OutgoingMessage, payload: bytes) -> str:
-        """MAIL, RCPT and DATA one step at a time, to know how far the relay got."""
+    def _transact(
+        self,
+        conn: Connection,
+        message: OutgoingMessage,
+        payload: bytes,
+        before_data: Callable[[], None],
+    ) -> str:
+        """MAIL, RCPT and DATA one step at a time, to know how far the relay got.
+
+        `before_data` runs once the relay has taken the recipient and before the
+        DATA command: past that point a crash may leave a delivered message, so it
+        waits until the sender has committed `handed_over_at` (providers/base.py).
+        """
         smtp = conn.smtp
         conn.sent += 1
         size = [f"SIZE={len(payload)}"] if smtp.has_extn("size") else []
@@ -119,6 +146,8 @@ class SmtpProvider(ProviderBase):
             ("DATA", lambda: smtp.docmd("DATA")),
         )
         for step, command in steps:
+            if step == "DATA":
+                before_data()
             try:
                 code, reply = command()
             except (smtplib.SMTPServerDisconnected, OSError) as err:
