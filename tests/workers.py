@@ -38,7 +38,7 @@ def use_smtp(workspace: Path, server: MailServer, *, concurrency: int, worker: s
         f'security = "none"\nallow_plain = true\nconnections = {concurrency}\n'
         f"\n[worker]\nconcurrency = {concurrency}\n{worker}"
     )
-    config.write_text(text_)
+    config.write_text("allow_example_values = true\n" + text_)
 
 
 def start_worker(

@@ -390,6 +390,8 @@ class _SendLoop:
             self._give_back(claimed, "not sent: the worker stopped")
             return
         future: Future[Receipt]
+        # Ours again (claimed afresh): a refusal recorded for an earlier claim is over.
+        self.not_ours.discard(claimed.message.message_id)
         self.pace.handing_over(claimed.message.message_id)
         if self.provider_submit is None:
             # The thread runs the provider call and nothing else; what it raises is
@@ -476,6 +478,15 @@ class _SendLoop:
             for request in requests:
                 request.future.set_exception(HandoverRefused(reason))
             return
+        # A request can outlive its send: SMTP asks before MAIL FROM, and a refusal at
+        # MAIL or RCPT ends the send before DATA. Its outcome is already collected, so
+        # it is not marked (and not taken for another worker's row).
+        in_flight = {claimed.message.message_id for claimed in self.in_flight.values()}
+        for request in [r for r in requests if r.message_id not in in_flight]:
+            request.future.set_exception(HandoverRefused("the send already ended"))
+        requests = [r for r in requests if r.message_id in in_flight]
+        if not requests:
+            return
         ids = [request.message_id for request in requests]
         # Outcomes waiting to be recorded, and a claim for the free threads, ride
         # along: one commit instead of three.
@@ -489,7 +500,9 @@ class _SendLoop:
             and not self.stop.is_set()
             and time.monotonic() >= self.hold_until
         ):
-            claim = free
+            # The adaptive pace holds for this claim too, or a throttling relay
+            # would see the messages the pace had held back.
+            claim = self.pace.take_up_to(free)
         claimed: list[ClaimedMessage] = []
         try:
             try:
@@ -514,6 +527,7 @@ class _SendLoop:
             for request in requests:
                 request.future.set_exception(HandoverRefused(f"not marked: {err}"))
             raise
+        self.pace.refund(claim - len(claimed))
         self._recorded(batch)
         for claimed_message in claimed:
             assert self.pool is not None
