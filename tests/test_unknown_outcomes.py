@@ -186,7 +186,8 @@ def test_requeue_unknown_says_which_messages_are_still_sending(
     assert nothing.stderr == (
         "Requeued 0 messages of job 1.\n"
         "3 messages are still `sending`: a worker may be sending them, or died; start a "
-        "worker (it recovers them as unknown) or wait, then requeue again.\n"
+        "worker (it recovers them: unknown if handed over, else queued) or wait, then requeue "
+        "again.\n"
     )
     assert job(cli)["counts"] == {"sending": 3, "queued": 41}
 

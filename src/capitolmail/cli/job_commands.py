@@ -458,7 +458,7 @@ def requeue_command(workspace: Workspace, job: int, unknown: bool, failed: bool)
         err.print(
             f"{sending} message{'s are' if sending != 1 else ' is'} still `sending`: a worker "
             f"may be sending {'them' if sending != 1 else 'it'}, or died; start a worker (it "
-            "recovers them as unknown) or wait, then requeue again."
+            "recovers them: unknown if handed over, else queued) or wait, then requeue again."
         )
         if count == 0:
             click.get_current_context().exit(1)
