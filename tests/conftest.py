@@ -97,3 +97,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def store(database_url: str) -> Iterator[Store]:
     with Store.open(database_url) as opened:
         yield opened
+
+
+def use_smtp_relay(workspace: Path, port: int, *, smtp: str = "", rest: str = "") -> None:
+    """Send the workspace's mail through a loopback test relay on `port`.
+
+    The example's own values stay (a test relay is not a real recipient), so
+    `allow_example_values` is set; `smtp` adds lines to [provider.smtp] and `rest`
+    adds tables after it (a [worker] table, say).
+    """
+    config = workspace / "capitolmail.toml"
+    text = config.read_text().replace('name = "file"', 'name = "smtp"')
+    config.write_text(
+        "allow_example_values = true\n"
+        + text
+        + f'\n[provider.smtp]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'security = "none"\nallow_plain = true\n{smtp}{rest}'
+    )

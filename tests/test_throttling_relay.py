@@ -18,7 +18,7 @@ import pytest
 
 from capitolmail.outbox import EventInfo, Store
 
-from .conftest import Invoke
+from .conftest import Invoke, use_smtp_relay
 from .servers.smtp import TOO_MANY_CONNECTIONS, MailServer, running_mail_server
 from .test_worker_process import Worker, _until
 
@@ -34,15 +34,11 @@ def server() -> Iterator[MailServer]:
 
 @pytest.fixture
 def relay_workspace(workspace: Path, server: MailServer, cli: Invoke) -> Path:
-    config = workspace / "capitolmail.toml"
-    text = config.read_text().replace('name = "file"', 'name = "smtp"')
-    config.write_text(
-        "allow_example_values = true\n"
-        + text
-        + f'\n[provider.smtp]\nhost = "127.0.0.1"\nport = {server.port}\n'
-        'security = "none"\nallow_plain = true\n'
+    use_smtp_relay(
+        workspace,
+        server.port,
         # Two attempts only: a throttle that used them up would fail letters at once.
-        "\n[worker]\nmax_attempts = 2\nretry_base_seconds = 0.01\nretry_cap_seconds = 0.05\n"
+        rest="\n[worker]\nmax_attempts = 2\nretry_base_seconds = 0.01\nretry_cap_seconds = 0.05\n",
     )
     assert cli("queue", "block-arms-sale").stdout == "1\n"
     return workspace
@@ -184,14 +180,7 @@ def test_send_wait_exits_1_when_the_relay_refuses_the_login(
 ) -> None:
     server.require_auth("gr-team", "right")
     monkeypatch.setenv("CAPITOLMAIL_SMTP_PASSWORD", "wrong")
-    config = workspace / "capitolmail.toml"
-    text = config.read_text().replace('name = "file"', 'name = "smtp"')
-    config.write_text(
-        "allow_example_values = true\n"
-        + text
-        + f'\n[provider.smtp]\nhost = "127.0.0.1"\nport = {server.port}\n'
-        'security = "none"\nallow_plain = true\nusername = "gr-team"\n'
-    )
+    use_smtp_relay(workspace, server.port, smtp='username = "gr-team"\n')
     assert cli("queue", "block-arms-sale").exit_code == 0
     result = cli("send", "1", "--wait")
     assert result.exit_code == 1

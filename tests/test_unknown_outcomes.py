@@ -25,7 +25,7 @@ import pytest
 from capitolmail.config import load_settings
 from capitolmail.outbox import Outcome, Store
 
-from .conftest import Invoke
+from .conftest import Invoke, use_smtp_relay
 from .servers.sendgrid import SendGridStandIn, load_spec
 from .servers.smtp import running_mail_server
 
@@ -205,14 +205,7 @@ def test_smtp_connection_lost_after_the_data_leaves_the_message_unknown_and_deli
 ) -> None:
     with running_mail_server() as server:
         server.hang_up("DATA", times=1)
-        config = workspace / "capitolmail.toml"
-        text = config.read_text().replace('name = "file"', 'name = "smtp"')
-        config.write_text(
-            "allow_example_values = true\n"
-            + text
-            + f'\n[provider.smtp]\nhost = "127.0.0.1"\nport = {server.port}\n'
-            'security = "none"\nallow_plain = true\n'
-        )
+        use_smtp_relay(workspace, server.port)
         assert cli("queue", "block-arms-sale").exit_code == 0
         cli("send", "1")
 

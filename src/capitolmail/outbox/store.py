@@ -335,15 +335,8 @@ class Store:
         see): the sender has some waiting at most times, and one commit costs less
         than two. If one is refused, nothing is marked or recorded.
         """
-        _aware("now", now)
-        with (
-            storage_errors(self._url, "mark messages handed over"),
-            transaction(self._engine) as conn,
-        ):
-            marked = handover.mark_handed_over(conn, worker_id, message_ids, now)
-            if outcomes:
-                record_outcomes(conn, outcomes, now)
-            return marked
+        marked, _ = self.mark_and_claim(worker_id, message_ids, now, outcomes=outcomes)
+        return marked
 
     def mark_and_claim(
         self,
