@@ -88,11 +88,21 @@ def control_character(value: str) -> str | None:
     return f"{code} ({names[char]})" if char in names else code
 
 
-def check_header_text(header: str, value: str) -> None:
-    """HeaderError when `value` holds a control character; every header value passes here."""
+def refuse_control_characters(value: str) -> str:
+    """`value`, or ValueError naming its first control character: the one wording every
+    setting, row and header uses for it."""
     found = control_character(value)
     if found is not None:
-        raise HeaderError(header, f"contains a control character, {found}; remove it")
+        raise ValueError(f"contains a control character, {found}; remove it")
+    return value
+
+
+def check_header_text(header: str, value: str) -> None:
+    """HeaderError when `value` holds a control character; every header value passes here."""
+    try:
+        refuse_control_characters(value)
+    except ValueError as err:
+        raise HeaderError(header, str(err)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +127,9 @@ class OutgoingMessage:
     reply_to: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     categories: tuple[str, ...] = field(default=())
+    # content_hash() remembered: queueing asks twice per message (the resend check,
+    # then the insert), and a 300,000-message alert should hash each body once.
+    _content_hash: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def content_hash(self) -> str:
         """A digest of what the message says (subject and bodies), ignoring case and spacing.
@@ -124,9 +137,13 @@ class OutgoingMessage:
         Two messages with the same digest are the same letter, whatever slug or job
         they came from: the outbox keeps it so a copy queued again is recognised.
         """
-        parts = (self.subject, self.text, self.html or "")
-        normalised = "\0".join(" ".join(part.casefold().split()) for part in parts)
-        return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+        if self._content_hash is None:
+            parts = (self.subject, self.text, self.html or "")
+            normalised = "\0".join(" ".join(part.casefold().split()) for part in parts)
+            digest = hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+            object.__setattr__(self, "_content_hash", digest)  # frozen: set once, here
+        assert self._content_hash is not None
+        return self._content_hash
 
     @property
     def message_id_header(self) -> str:
