@@ -32,7 +32,7 @@ from pydantic_settings import (
 )
 
 from capitolmail.errors import ConfigError, did_you_mean
-from capitolmail.message import control_character
+from capitolmail.message import refuse_control_characters
 from capitolmail.period import parse_period
 from capitolmail.rate import Rate, parse_rate
 from capitolmail.recipients.addresses import normalised_address
@@ -55,9 +55,7 @@ MAX_NAME_LENGTH = 200
 
 def header_text(value: str) -> str:
     """A setting that reaches a header as text: no control character (CR/LF injection)."""
-    found = control_character(value)
-    if found is not None:
-        raise ValueError(f"contains a control character, {found}; remove it")
+    refuse_control_characters(value)
     if len(value) > MAX_NAME_LENGTH:
         raise ValueError(f"is {len(value)} characters long; keep it under {MAX_NAME_LENGTH}")
     return value.strip()
@@ -75,9 +73,7 @@ def public_url(value: str) -> str:
     no spaces or control characters (they would end the List-Unsubscribe header
     or the link). Plain http is accepted only for this machine, for local tests.
     """
-    found = control_character(value)
-    if found is not None:
-        raise ValueError(f"contains a control character, {found}; remove it")
+    refuse_control_characters(value)
     value = value.strip().rstrip("/")
     if not value:
         return value

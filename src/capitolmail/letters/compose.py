@@ -16,7 +16,12 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from capitolmail.errors import InputError, PermanentSendError, Problem
-from capitolmail.message import HeaderError, OutgoingMessage, control_character
+from capitolmail.message import (
+    HeaderError,
+    OutgoingMessage,
+    control_character,
+    refuse_control_characters,
+)
 from capitolmail.providers.sendgrid_payload import check_message
 from capitolmail.recipients.addresses import ascii_address
 from capitolmail.templates.render import RenderedLetter
@@ -49,9 +54,7 @@ def clean_display_name(name: str) -> str:
     is broken or hostile, and the person fixing the row should see it. A name
     past MAX_DISPLAY_NAME characters is cut there.
     """
-    found = control_character(name)
-    if found is not None:
-        raise ValueError(f"contains a control character, {found}; remove it")
+    refuse_control_characters(name)
     cleaned = " ".join(_NAME_SEPARATORS.sub(" ", name).split())
     return cleaned[:MAX_DISPLAY_NAME].rstrip()
 
