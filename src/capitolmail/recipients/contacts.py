@@ -9,11 +9,11 @@ writes nothing unless the user asked for the bad rows to be set aside.
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from capitolmail.csv_files import CsvReader, CsvWriter
 from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_mean
 from capitolmail.message import control_character
 from capitolmail.recipients.addresses import normalised_address
@@ -59,6 +59,7 @@ class _Sheet:
     comments: list[str]
     header: list[str]
     rows: list[_Row]
+    delimiter_note: str | None = None
 
 
 def load_contacts(path: Path, roster: Roster, *, display_path: str) -> list[OfficeContact]:
@@ -117,43 +118,18 @@ def _read(path: Path, roster: Roster, display: str, *, missing_hint: str) -> _Sh
 
 def _parse(text: str, roster: Roster, display: str) -> _Sheet:
     # StringIO with newline="" splits on \n, \r\n and \r only, as csv counts lines.
-    lines = list(io.StringIO(text, newline=""))
-    skipped = 0
-    comments: list[str] = []
-    while skipped < len(lines) and (lines[skipped].startswith("#") or not lines[skipped].strip()):
-        if lines[skipped].startswith("#"):
-            comments.append(lines[skipped].rstrip("\r\n"))
-        skipped += 1
-    reader = csv.reader(lines[skipped:])
-    try:
-        header = [name.strip() for name in next(reader)]
-    except StopIteration:
+    reader = CsvReader(io.StringIO(text, newline=""), display)
+    if reader.header is None:
         raise InputError(
             [Problem(display, f"no header; the first line must be {','.join(COLUMNS)}")]
-        ) from None
-    except csv.Error as err:
-        raise InputError(
-            [Problem(display, f"header is not valid CSV ({err}); fix it", skipped + 1)]
-        ) from err
-    _check_header(header, display, skipped + 1)
-
+        )
+    header = [name.strip() for name in reader.header.values]
+    _check_header(header, display, reader.header.line)
     rows: list[_Row] = []
     seen: dict[tuple[str, str], int] = {}
-    end = reader.line_num
-    while True:
-        start = skipped + end + 1
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as err:  # the reader cannot go on: refuse the file as a whole
-            message = f"not valid CSV ({err}); fix this line and try again"
-            raise InputError([Problem(display, message, start)]) from err
-        end = reader.line_num
-        if not any(value.strip() for value in values):
-            continue  # blank lines and the ",,," rows spreadsheets leave behind
-        rows.append(_check_row(_Row(start, values), header, roster, display, seen))
-    return _Sheet(comments, header, rows)
+    for record in reader:
+        rows.append(_check_row(_Row(record.line, record.values), header, roster, display, seen))
+    return _Sheet(reader.comments, header, rows, reader.delimiter_note)
 
 
 def _check_header(header: list[str], display: str, line: int) -> None:
@@ -246,7 +222,7 @@ def _leading_comments(path: Path) -> list[str]:
 def _contacts_csv(comments: list[str], contacts: list[OfficeContact]) -> str:
     out = io.StringIO()
     out.write("".join(f"{comment}\n" for comment in comments))
-    writer = csv.writer(out, lineterminator="\n")
+    writer = CsvWriter(out)
     writer.writerow(COLUMNS)
     writer.writerows((c.bioguide, c.email, c.name, c.role) for c in contacts)
     return out.getvalue()
@@ -254,7 +230,7 @@ def _contacts_csv(comments: list[str], contacts: list[OfficeContact]) -> str:
 
 def _rejects_csv(header: list[str], rows: list[_Row]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = CsvWriter(out)
     writer.writerow([*header, *REJECT_COLUMNS])
     for row in rows:
         values = (row.values + [""] * len(header))[: len(header)]
