@@ -6,12 +6,14 @@ from pathlib import Path
 
 import click
 
-from capitolmail.cli.context import pass_workspace
+from capitolmail.cli.context import now, pass_workspace
+from capitolmail.config import STATE_DIR
 from capitolmail.display import err, legislators_table, out
 from capitolmail.recipients.committee_names import resolve_committee
 from capitolmail.recipients.contacts import import_contacts
 from capitolmail.recipients.legislators import import_legislators, workspace_roster
 from capitolmail.recipients.targeting import select_legislators
+from capitolmail.rejections import summary_lines, tally
 from capitolmail.workspace import Workspace
 
 
@@ -83,16 +85,31 @@ def contacts_group() -> None:
 )
 @pass_workspace
 def contacts_import_command(workspace: Workspace, file: Path, skip_invalid: bool) -> None:
-    """Validate FILE and make it the workspace's office contacts."""
+    """Validate FILE and make it the workspace's office contacts.
+
+    Commas, semicolons or tabs between columns are all read (Excel uses ";" in many
+    locales). When rows are bad and nothing is imported, they are listed in a report
+    under .capitolmail/reports/.
+    """
+    report = (
+        workspace.root / STATE_DIR / "reports" / f"contacts-rejected-{now():%Y%m%dT%H%M%SZ}.csv"
+    )
     result = import_contacts(
         file,
         workspace.contacts_path,
         workspace_roster(workspace.root),
         skip_invalid=skip_invalid,
         display_path=str(file),
+        refusal_report=report,
     )
-    err.print(f"Wrote {result.written} contacts to {workspace.display(workspace.contacts_path)}.")
+    note = f" ({result.delimiter_note})" if result.delimiter_note else ""
+    err.print(
+        f"Wrote {result.written} contacts to {workspace.display(workspace.contacts_path)}{note}."
+    )
     if result.rejected:
-        for problem in result.problems:
-            err.print(f"Skipped: {problem}")
-        err.print(f"{result.rejected} rejected rows are in {result.rejects_path}.")
+        for line in summary_lines(tally(result.problems), prefix="Skipped: "):
+            err.print(line)
+        err.print(
+            f"{result.rejected} rejected rows (with line, field and reason) are in "
+            f"{workspace.display(result.rejects_path)}."
+        )

@@ -19,9 +19,9 @@ from capitolmail.message import control_character
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.recipients.atomic_write import replace_files
 from capitolmail.recipients.legislators import Roster
+from capitolmail.rejections import REPORT_COLUMNS, RejectedRowsReport, report_row
 
 COLUMNS = ("bioguide", "email", "name", "role")
-REJECT_COLUMNS = ("line", "field", "reason")
 DEFAULT_COMMENT = "# offices.csv: staff contacts in legislators' offices, one row per person."
 
 
@@ -44,6 +44,7 @@ class ContactImport:
     rejected: int
     rejects_path: Path | None
     problems: tuple[Problem, ...] = ()
+    delimiter_note: str | None = None  # "columns separated by ';'" when not commas
 
 
 @dataclass(slots=True)
@@ -72,19 +73,27 @@ def load_contacts(path: Path, roster: Roster, *, display_path: str) -> list[Offi
 
 
 def import_contacts(
-    source: Path, destination: Path, roster: Roster, *, skip_invalid: bool, display_path: str
+    source: Path,
+    destination: Path,
+    roster: Roster,
+    *,
+    skip_invalid: bool,
+    display_path: str,
+    refusal_report: Path | None = None,
 ) -> ContactImport:
     """Make `source` the workspace's contacts, in canonical form.
 
     With bad rows, nothing is written unless `skip_invalid`; then the good rows are
     written and the bad ones go to `<stem>.rejects.csv` beside `destination`, with
     their original columns plus line, field and reason, ready to fix and re-import.
-    A source with no good row at all is refused, since it would empty the list.
+    Without it, the bad rows go to `refusal_report` (when given) so a long list of
+    problems can be read there. A source with no good row at all is refused, since
+    it would empty the list.
     """
     sheet = _read(source, roster, display_path, missing_hint="check the path")
     problems = tuple(problem for row in sheet.rows for problem in row.problems)
     if problems and not skip_invalid:
-        raise InputError(problems)
+        raise InputError(problems, report_path=_report_refusal(sheet, refusal_report))
     good = [row.contact for row in sheet.rows if row.contact is not None]
     if not good:
         message = "no valid contact rows" if problems else "no contact rows after the header"
@@ -100,7 +109,7 @@ def import_contacts(
         replace_files(files)
     except OSError as err:
         raise CapitolmailError(f"cannot write {destination}: {err.strerror or err}") from err
-    return ContactImport(len(good), len(bad), rejects_path, problems)
+    return ContactImport(len(good), len(bad), rejects_path, problems, sheet.delimiter_note)
 
 
 def _read(path: Path, roster: Roster, display: str, *, missing_hint: str) -> _Sheet:
@@ -231,10 +240,18 @@ def _contacts_csv(comments: list[str], contacts: list[OfficeContact]) -> str:
 def _rejects_csv(header: list[str], rows: list[_Row]) -> str:
     out = io.StringIO()
     writer = CsvWriter(out)
-    writer.writerow([*header, *REJECT_COLUMNS])
+    writer.writerow([*header, *REPORT_COLUMNS])
     for row in rows:
-        values = (row.values + [""] * len(header))[: len(header)]
-        fields = "; ".join(dict.fromkeys(p.field for p in row.problems if p.field))
-        reason = "; ".join(p.message for p in row.problems)
-        writer.writerow([*values, row.line, fields, reason])
+        writer.writerow(report_row(len(header), row.line, row.values, row.problems))
     return out.getvalue()
+
+
+def _report_refusal(sheet: _Sheet, path: Path | None) -> Path | None:
+    """Write the rows that made an import refuse to `path`; the path, or None."""
+    if path is None:
+        return None
+    with RejectedRowsReport(path, sheet.header) as report:
+        for row in sheet.rows:
+            if row.problems:
+                report.write(row.line, row.values, row.problems)
+    return path if report.written else None

@@ -24,23 +24,23 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import IO
 
-from capitolmail.csv_files import CsvReader, CsvWriter
-from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_mean
+from capitolmail.csv_files import CsvReader
+from capitolmail.errors import InputError, Problem, did_you_mean
 from capitolmail.message import control_character
 from capitolmail.outbox import Store, SupporterRecord, email_key
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.recipients.column_names import SUPPORTER_ALIASES, ColumnChoice, choose_columns
 from capitolmail.recipients.states import STATE_NAMES, normalise_state, state_name
 from capitolmail.recipients.zipcodes import InvalidZip, district_numbers, districts_for_zip
+from capitolmail.rejections import RejectedRowsReport, Tally
 
 REQUIRED_COLUMNS = ("email", "first_name", "last_name", "postal_code", "consent")
 OPTIONAL_COLUMNS = ("state", "district", "tags")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-REPORT_COLUMNS = ("line", "field", "reason")
 # Rows per upsert (and per transaction): small enough that the sender, sharing a
 # SQLite file, waits a few milliseconds at most between batches.
 BATCH = 1000
-# Problems kept in memory for the summary; the rest are only in the report.
+# Warnings kept in memory for the summary.
 KEPT_PROBLEMS = 10
 
 _YES = frozenset({"yes", "y", "true", "t", "1"})
@@ -70,8 +70,10 @@ class SupporterImport:
     # (our column, the file's name for it) where they differ, and the delimiter if not ",".
     renamed_columns: tuple[tuple[str, str], ...] = ()
     delimiter_note: str | None = None
-    # The first few problems, for the terminal; the report holds every one.
+    # The first few problems, for the terminal, and every problem counted by cause;
+    # the report holds every row.
     first_problems: tuple[Problem, ...] = ()
+    problem_causes: tuple[tuple[str, int], ...] = ()
     # Rows imported whose members of Congress are not known from the row (a ZIP not in
     # the crosswalk, or one across a state line): their alerts cannot name everyone.
     warned: int = 0
@@ -115,7 +117,7 @@ def import_supporters(
     import_id = str(uuid.uuid4())
     read = new = updated = merged = rejected = warned = 0
     batch: list[SupporterRecord] = []
-    first_problems: list[Problem] = []
+    problems = Tally()
     first_warnings: list[Problem] = []
 
     def flush() -> None:
@@ -126,15 +128,15 @@ def import_supporters(
         if on_batch is not None:
             on_batch(read)
 
-    with _open(path, display) as handle, _Report(report_path, header) as report:
+    with _open(path, display) as handle, RejectedRowsReport(report_path, header) as report:
         for record in _reader(handle, display):
             row = _Row(record.line, record.values)
             read += 1
             record = _check_row(row, fields, display, now)
             if record is None:
                 rejected += 1
-                report.write(row)
-                first_problems.extend(row.problems[: KEPT_PROBLEMS - len(first_problems)])
+                report.write(row.line, row.values, row.problems)
+                problems.add(row.problems)
             else:
                 if row.warnings:
                     warned += 1
@@ -154,7 +156,8 @@ def import_supporters(
         ignored_columns=columns.ignored,
         renamed_columns=columns.renamed,
         delimiter_note=structure.delimiter_note,
-        first_problems=tuple(first_problems),
+        first_problems=tuple(problems.first),
+        problem_causes=problems.by_cause(),
         warned=warned,
         first_warnings=tuple(first_warnings),
     )
@@ -407,40 +410,3 @@ def _tags(text: str) -> tuple[str, ...]:
     """Tags separated by ";" or "|", trimmed, without empties or repeats, in order."""
     parts = (part.strip() for part in text.translate(_TAG_SEPARATORS).split(";"))
     return tuple(dict.fromkeys(part for part in parts if part))
-
-
-# -- the report -------------------------------------------------------------------------------
-
-
-class _Report:
-    """The rejected rows, written as they are found; the file is created on the first."""
-
-    def __init__(self, path: Path, header: list[str]) -> None:
-        self._path = path
-        self._header = header
-        self._handle: IO[str] | None = None
-        self._writer: CsvWriter | None = None
-
-    def write(self, row: _Row) -> None:
-        if self._writer is None:
-            try:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                self._handle = self._path.open("w", encoding="utf-8", newline="")
-            except OSError as err:
-                raise CapitolmailError(
-                    f"cannot write the report {self._path}: {err.strerror or err}"
-                ) from err
-            self._writer = CsvWriter(self._handle)
-            self._writer.writerow([*self._header, *REPORT_COLUMNS])
-        width = len(self._header)
-        values = (row.values + [""] * width)[:width]
-        fields = "; ".join(dict.fromkeys(p.field for p in row.problems if p.field))
-        reason = "; ".join(p.message for p in row.problems)
-        self._writer.writerow([*values, row.line, fields, reason])
-
-    def __enter__(self) -> _Report:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._handle is not None:
-            self._handle.close()
