@@ -22,6 +22,8 @@ from capitolmail.recipients.legislators import Roster
 from capitolmail.rejections import REPORT_COLUMNS, RejectedRowsReport, report_row
 
 COLUMNS = ("bioguide", "email", "name", "role")
+# Written by `contacts template` for the person filling the file in; read and ignored.
+INFO_COLUMNS = ("member", "office_phone", "office_address")
 DEFAULT_COMMENT = "# offices.csv: staff contacts in legislators' offices, one row per person."
 
 
@@ -148,6 +150,8 @@ def _check_header(header: list[str], display: str, line: int) -> None:
         if not name:
             message = f"a column has no name (a trailing comma?); the header must be {expected}"
             problems.append(Problem(display, message, line))
+        elif name in INFO_COLUMNS:
+            continue
         elif name not in COLUMNS:
             hint = did_you_mean(name, COLUMNS)
             message = f'unknown column "{name}"{hint}; the header must be {expected}'
