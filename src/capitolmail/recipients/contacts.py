@@ -150,8 +150,8 @@ def _check_header(header: list[str], display: str, line: int) -> None:
         if not name:
             message = f"a column has no name (a trailing comma?); the header must be {expected}"
             problems.append(Problem(display, message, line))
-        elif name in INFO_COLUMNS:
-            continue
+        elif name in INFO_COLUMNS or name in REPORT_COLUMNS:
+            continue  # a template's details; a rejects report's line, field and reason
         elif name not in COLUMNS:
             hint = did_you_mean(name, COLUMNS)
             message = f'unknown column "{name}"{hint}; the header must be {expected}'
