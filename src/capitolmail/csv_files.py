@@ -72,9 +72,14 @@ class CsvWriter:
 
     def __init__(self, handle: IO[str]) -> None:
         self._writer = csv.writer(handle, lineterminator="\n")
+        # csv quotes a cell holding "\n" (the line terminator) but not one holding a
+        # bare "\r", which a reader then takes for a line end: such rows are quoted whole.
+        self._quoted = csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_ALL)
 
     def writerow(self, row: Iterable[object]) -> None:
-        self._writer.writerow([guard_cell(value) for value in row])
+        cells = [guard_cell(value) for value in row]
+        writer = self._quoted if any("\r" in cell for cell in cells) else self._writer
+        writer.writerow(cells)
 
     def writerows(self, rows: Iterable[Iterable[object]]) -> None:
         for row in rows:
