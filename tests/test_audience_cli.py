@@ -73,8 +73,8 @@ def test_supporters_import_refuses_a_file_without_a_required_column(
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         'Error: s.csv:1: missing column "postal_code"; the header needs '
-        "email,first_name,last_name,postal_code,consent (and may have state,district,tags); "
-        "nothing was imported"
+        "email,first_name,last_name,postal_code,consent (and may have state,district,tags), "
+        'or name it with --map postal_code="…"; nothing was imported'
     ]
     with _store(workspace) as store:
         assert store.count_supporters() == 0

@@ -61,27 +61,34 @@ def when(value: datetime | None, zone: ZoneInfo | None = None) -> str:
 
 
 def legislators_table(legislators: Iterable[Legislator], committee: str | None) -> Table:
+    header, rows = legislator_rows(legislators, committee, details=False)
     table = Table(show_lines=False)
-    for column in ("bioguide", "name", "title", "state", "district", "party"):
-        table.add_column(column)
-    if committee:
-        table.add_column("rank", justify="right")
-        table.add_column("role")
+    for column in header:
+        table.add_column(column, justify="right" if column == "rank" else "left")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def legislator_rows(
+    legislators: Iterable[Legislator], committee: str | None, *, details: bool = True
+) -> tuple[list[str], list[list[str]]]:
+    """The columns of `legislators list`, with office phone and address for csv and json."""
+    header = ["bioguide", "name", "title", "state", "district", "party"]
+    header += ["rank", "role"] if committee else []
+    header += ["phone", "address"] if details else []
+    rows = []
     for leg in legislators:
-        row = [
-            leg.bioguide,
-            leg.full_name,
-            leg.title,
-            leg.state,
-            "" if leg.district is None else str(leg.district),
-            leg.party or "",
-        ]
+        district = "" if leg.district is None else str(leg.district)
+        row = [leg.bioguide, leg.full_name, leg.title, leg.state, district, leg.party or ""]
         if committee:
             seat = leg.seat(committee)
             rank = str(seat.rank) if seat and seat.rank else ""
             row += [rank, (seat.title or "") if seat else ""]
-        table.add_row(*row)
-    return table
+        if details:
+            row += [leg.phone or "", leg.address or ""]
+        rows.append(row)
+    return header, rows
 
 
 def jobs_table(

@@ -91,10 +91,19 @@ class InputError(CapitolmailError):
     the CLI prints all of them.
     """
 
-    def __init__(self, problems: Iterable[Problem] | str, *, path: str | None = None) -> None:
+    def __init__(
+        self,
+        problems: Iterable[Problem] | str,
+        *,
+        path: str | None = None,
+        report_path: Path | None = None,
+    ) -> None:
         if isinstance(problems, str):
             problems = [Problem(path=path or "", message=problems)]
         self.problems: list[Problem] = list(problems)
+        # Where every rejected row was written, when an import wrote them down: the CLI
+        # then shows the first few problems and the count by cause instead of all.
+        self.report_path = report_path
         if not self.problems:
             raise ValueError("InputError needs at least one problem")
         super().__init__(self._summary())

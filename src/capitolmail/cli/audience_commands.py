@@ -12,6 +12,7 @@ from capitolmail.config import STATE_DIR
 from capitolmail.display import err, out, print_json, progress_bar
 from capitolmail.errors import CapitolmailError
 from capitolmail.outbox import SuppressionReason
+from capitolmail.recipients.column_names import parse_mapping
 from capitolmail.recipients.supporters import SupporterImport, import_supporters
 from capitolmail.recipients.suppression import import_suppressions, suppress, unsuppress
 from capitolmail.workspace import Workspace
@@ -30,13 +31,29 @@ def supporters_group() -> None:
     help="Where to write rejected rows "
     "[default: .capitolmail/reports/supporters-rejected-TIME.csv].",
 )
+@click.option(
+    "--map",
+    "mappings",
+    multiple=True,
+    metavar='COLUMN="NAME"',
+    help='Read our COLUMN from the file\'s column NAME, e.g. --map email="Email Address" '
+    "(repeatable).",
+)
 @pass_workspace
-def supporters_import_command(workspace: Workspace, file: Path, report: Path | None) -> None:
+def supporters_import_command(
+    workspace: Workspace, file: Path, report: Path | None, mappings: tuple[str, ...]
+) -> None:
     """Import (or update) supporters from FILE; rejected rows go to a report CSV.
 
     Columns: email, first_name, last_name, postal_code, consent, and optionally
-    state, district and tags (separated by ; or |).
+    state, district and tags (separated by ; or |). Common CRM names are matched
+    (Email Address, First Name, Zip Code, zip_code, ZIP ...); --map names others.
+    Commas, semicolons or tabs between columns are all read.
     """
+    try:
+        column_map = parse_mapping(mappings)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--map") from None
     started = now()
     if report is None:
         name = f"supporters-rejected-{started:%Y%m%dT%H%M%SZ}.csv"
@@ -49,6 +66,7 @@ def supporters_import_command(workspace: Workspace, file: Path, report: Path | N
             started,
             display_path=workspace.display(file),
             on_batch=advance,
+            column_map=column_map,
         )
     _print_import(workspace, file, result)
 
@@ -64,17 +82,23 @@ def _data_lines(file: Path) -> int:
 
 def _print_import(workspace: Workspace, file: Path, result: SupporterImport) -> None:
     merged = f"{result.merged} duplicate{'s' * (result.merged != 1)} merged"
+    note = f" ({result.delimiter_note})" if result.delimiter_note else ""
     err.print(
-        f"Read {result.read} rows from {workspace.display(file)}: {result.new} new, "
+        f"Read {result.read} rows from {workspace.display(file)}{note}: {result.new} new, "
         f"{result.updated} updated, {merged}, {result.rejected} rejected."
     )
+    if result.renamed_columns:
+        used = ", ".join(f'{ours} from "{theirs}"' for ours, theirs in result.renamed_columns)
+        err.print(f"Columns used: {used}.")
     if result.ignored_columns:
         err.print(f"Ignored columns: {', '.join(result.ignored_columns)}.")
     for problem in result.first_problems:
         err.print(f"Rejected: {problem}")
     shown_rows = len({problem.line for problem in result.first_problems})
     if result.rejected > shown_rows:
-        err.print(f"… and {result.rejected - shown_rows} more rejected rows.")
+        err.print(f"… and {result.rejected - shown_rows} more rejected rows. Problems by cause:")
+        for text, count in result.problem_causes:
+            err.print(f"  {count} × {text}")
     for warning in result.first_warnings:
         err.print(f"Warning: {warning}")
     if result.warned > len(result.first_warnings):
@@ -158,9 +182,10 @@ def suppress_remove_command(workspace: Workspace, email: str) -> None:
 def suppress_import_command(workspace: Workspace, file: Path) -> None:
     """Suppress every address in FILE (columns: email, optional reason and detail)."""
     result = import_suppressions(workspace.store, file, now(), display_path=workspace.display(file))
+    note = f", {result.delimiter_note}" if result.delimiter_note else ""
     err.print(
         f"Suppressed {result.written} addresses from {workspace.display(file)} "
-        f"({result.read} rows)."
+        f"({result.read} rows{note})."
     )
 
 

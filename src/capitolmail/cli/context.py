@@ -16,6 +16,7 @@ import click
 
 from capitolmail.errors import CapitolmailError, InputError
 from capitolmail.rate import Rate, parse_rate
+from capitolmail.rejections import summary_lines, tally
 from capitolmail.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,8 +32,8 @@ class CapitolmailGroup(click.Group):
             if ctx.find_root().params.get("debug"):
                 raise
             if isinstance(error, InputError):
-                for problem in error.problems:
-                    click.echo(f"Error: {problem}", err=True)
+                for line in _input_error_lines(error, ctx.find_root().obj):
+                    click.echo(f"Error: {line}", err=True)
             else:
                 click.echo(f"Error: {error}", err=True)
             ctx.exit(1)
@@ -40,6 +41,22 @@ class CapitolmailGroup(click.Group):
             state = ctx.find_root().obj
             if isinstance(state, CommandState) and state.workspace is not None:
                 state.workspace.close()
+
+
+def _input_error_lines(error: InputError, state: object) -> list[str]:
+    """Every problem; or, when an import wrote them all to a report, the first few,
+    the count by cause and where the report is."""
+    if error.report_path is None:
+        return [str(problem) for problem in error.problems]
+    shown = str(error.report_path)
+    if isinstance(state, CommandState) and state.workspace is not None:
+        shown = state.workspace.display(error.report_path)
+    rows = len({problem.line for problem in error.problems})
+    return [
+        *summary_lines(tally(error.problems)),
+        f"Nothing was imported. The {rows} rejected row{'s' * (rows != 1)} (with line, field "
+        f"and reason) are in {shown}.",
+    ]
 
 
 class CommandState:

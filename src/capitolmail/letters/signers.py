@@ -10,7 +10,6 @@ organisations first, then national, then state and local, each alphabetical.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import unicodedata
@@ -18,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from capitolmail.csv_files import CsvReader
 from capitolmail.errors import InputError, Problem, did_you_mean
 from capitolmail.message import has_line_break
 from capitolmail.recipients.states import STATE_NAMES, normalise_state
@@ -206,28 +206,20 @@ class _Reader:
         self.problems.append(Problem(self.path, message, line, field))
 
     def read(self, lines: list[str]) -> list[Signer]:
-        skipped = 0
-        while skipped < len(lines) and _is_preamble(lines[skipped]):
-            skipped += 1
-        reader = csv.reader(iter(lines[skipped:]))
-        header = next(reader, None)
-        if header is None:
+        reader = CsvReader(lines, self.path)
+        if reader.header is None:
             self.problem(None, f"no signers; {_HEADER_HINT}")
             return []
-        columns = self.header(header, skipped + 1)
+        columns = self.header(reader.header.values, reader.header.line)
         if columns is None:
             return []
         signers: list[Signer] = []
         seen_rows = False
-        line = skipped + reader.line_num + 1
-        for row in reader:
-            # A quoted value may span lines: the row starts where the previous one ended.
-            start, line = line, skipped + reader.line_num + 1
-            if any(cell.strip() for cell in row):
-                seen_rows = True
-                signer = self.row(row, columns, start)
-                if signer is not None:
-                    signers.append(signer)
+        for record in reader:
+            seen_rows = True
+            signer = self.row(record.values, columns, record.line)
+            if signer is not None:
+                signers.append(signer)
         if not seen_rows:
             self.problem(None, "no signers; add one organisation per row under the header")
         return signers
@@ -305,8 +297,3 @@ class _Reader:
                 "state",
             )
         return code
-
-
-def _is_preamble(line: str) -> bool:
-    """A comment or blank line before the header; after it, every line is a row."""
-    return not line.strip() or line.lstrip().startswith("#")

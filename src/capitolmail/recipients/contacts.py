@@ -9,19 +9,21 @@ writes nothing unless the user asked for the bad rows to be set aside.
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from capitolmail.csv_files import CsvReader, CsvWriter
 from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_mean
 from capitolmail.message import control_character
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.recipients.atomic_write import replace_files
 from capitolmail.recipients.legislators import Roster
+from capitolmail.rejections import REPORT_COLUMNS, RejectedRowsReport, report_row
 
 COLUMNS = ("bioguide", "email", "name", "role")
-REJECT_COLUMNS = ("line", "field", "reason")
+# Written by `contacts template` for the person filling the file in; read and ignored.
+INFO_COLUMNS = ("member", "office_phone", "office_address")
 DEFAULT_COMMENT = "# offices.csv: staff contacts in legislators' offices, one row per person."
 
 
@@ -44,6 +46,7 @@ class ContactImport:
     rejected: int
     rejects_path: Path | None
     problems: tuple[Problem, ...] = ()
+    delimiter_note: str | None = None  # "columns separated by ';'" when not commas
 
 
 @dataclass(slots=True)
@@ -59,6 +62,7 @@ class _Sheet:
     comments: list[str]
     header: list[str]
     rows: list[_Row]
+    delimiter_note: str | None = None
 
 
 def load_contacts(path: Path, roster: Roster, *, display_path: str) -> list[OfficeContact]:
@@ -71,19 +75,27 @@ def load_contacts(path: Path, roster: Roster, *, display_path: str) -> list[Offi
 
 
 def import_contacts(
-    source: Path, destination: Path, roster: Roster, *, skip_invalid: bool, display_path: str
+    source: Path,
+    destination: Path,
+    roster: Roster,
+    *,
+    skip_invalid: bool,
+    display_path: str,
+    refusal_report: Path | None = None,
 ) -> ContactImport:
     """Make `source` the workspace's contacts, in canonical form.
 
     With bad rows, nothing is written unless `skip_invalid`; then the good rows are
     written and the bad ones go to `<stem>.rejects.csv` beside `destination`, with
     their original columns plus line, field and reason, ready to fix and re-import.
-    A source with no good row at all is refused, since it would empty the list.
+    Without it, the bad rows go to `refusal_report` (when given) so a long list of
+    problems can be read there. A source with no good row at all is refused, since
+    it would empty the list.
     """
     sheet = _read(source, roster, display_path, missing_hint="check the path")
     problems = tuple(problem for row in sheet.rows for problem in row.problems)
     if problems and not skip_invalid:
-        raise InputError(problems)
+        raise InputError(problems, report_path=_report_refusal(sheet, refusal_report))
     good = [row.contact for row in sheet.rows if row.contact is not None]
     if not good:
         message = "no valid contact rows" if problems else "no contact rows after the header"
@@ -99,7 +111,7 @@ def import_contacts(
         replace_files(files)
     except OSError as err:
         raise CapitolmailError(f"cannot write {destination}: {err.strerror or err}") from err
-    return ContactImport(len(good), len(bad), rejects_path, problems)
+    return ContactImport(len(good), len(bad), rejects_path, problems, sheet.delimiter_note)
 
 
 def _read(path: Path, roster: Roster, display: str, *, missing_hint: str) -> _Sheet:
@@ -117,43 +129,18 @@ def _read(path: Path, roster: Roster, display: str, *, missing_hint: str) -> _Sh
 
 def _parse(text: str, roster: Roster, display: str) -> _Sheet:
     # StringIO with newline="" splits on \n, \r\n and \r only, as csv counts lines.
-    lines = list(io.StringIO(text, newline=""))
-    skipped = 0
-    comments: list[str] = []
-    while skipped < len(lines) and (lines[skipped].startswith("#") or not lines[skipped].strip()):
-        if lines[skipped].startswith("#"):
-            comments.append(lines[skipped].rstrip("\r\n"))
-        skipped += 1
-    reader = csv.reader(lines[skipped:])
-    try:
-        header = [name.strip() for name in next(reader)]
-    except StopIteration:
+    reader = CsvReader(io.StringIO(text, newline=""), display)
+    if reader.header is None:
         raise InputError(
             [Problem(display, f"no header; the first line must be {','.join(COLUMNS)}")]
-        ) from None
-    except csv.Error as err:
-        raise InputError(
-            [Problem(display, f"header is not valid CSV ({err}); fix it", skipped + 1)]
-        ) from err
-    _check_header(header, display, skipped + 1)
-
+        )
+    header = [name.strip() for name in reader.header.values]
+    _check_header(header, display, reader.header.line)
     rows: list[_Row] = []
     seen: dict[tuple[str, str], int] = {}
-    end = reader.line_num
-    while True:
-        start = skipped + end + 1
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as err:  # the reader cannot go on: refuse the file as a whole
-            message = f"not valid CSV ({err}); fix this line and try again"
-            raise InputError([Problem(display, message, start)]) from err
-        end = reader.line_num
-        if not any(value.strip() for value in values):
-            continue  # blank lines and the ",,," rows spreadsheets leave behind
-        rows.append(_check_row(_Row(start, values), header, roster, display, seen))
-    return _Sheet(comments, header, rows)
+    for record in reader:
+        rows.append(_check_row(_Row(record.line, record.values), header, roster, display, seen))
+    return _Sheet(reader.comments, header, rows, reader.delimiter_note)
 
 
 def _check_header(header: list[str], display: str, line: int) -> None:
@@ -163,6 +150,8 @@ def _check_header(header: list[str], display: str, line: int) -> None:
         if not name:
             message = f"a column has no name (a trailing comma?); the header must be {expected}"
             problems.append(Problem(display, message, line))
+        elif name in INFO_COLUMNS or name in REPORT_COLUMNS:
+            continue  # a template's details; a rejects report's line, field and reason
         elif name not in COLUMNS:
             hint = did_you_mean(name, COLUMNS)
             message = f'unknown column "{name}"{hint}; the header must be {expected}'
@@ -246,7 +235,7 @@ def _leading_comments(path: Path) -> list[str]:
 def _contacts_csv(comments: list[str], contacts: list[OfficeContact]) -> str:
     out = io.StringIO()
     out.write("".join(f"{comment}\n" for comment in comments))
-    writer = csv.writer(out, lineterminator="\n")
+    writer = CsvWriter(out)
     writer.writerow(COLUMNS)
     writer.writerows((c.bioguide, c.email, c.name, c.role) for c in contacts)
     return out.getvalue()
@@ -254,11 +243,19 @@ def _contacts_csv(comments: list[str], contacts: list[OfficeContact]) -> str:
 
 def _rejects_csv(header: list[str], rows: list[_Row]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*header, *REJECT_COLUMNS])
+    writer = CsvWriter(out)
+    writer.writerow([*header, *REPORT_COLUMNS])
     for row in rows:
-        values = (row.values + [""] * len(header))[: len(header)]
-        fields = "; ".join(dict.fromkeys(p.field for p in row.problems if p.field))
-        reason = "; ".join(p.message for p in row.problems)
-        writer.writerow([*values, row.line, fields, reason])
+        writer.writerow(report_row(len(header), row.line, row.values, row.problems))
     return out.getvalue()
+
+
+def _report_refusal(sheet: _Sheet, path: Path | None) -> Path | None:
+    """Write the rows that made an import refuse to `path`; the path, or None."""
+    if path is None:
+        return None
+    with RejectedRowsReport(path, sheet.header) as report:
+        for row in sheet.rows:
+            if row.problems:
+                report.write(row.line, row.values, row.problems)
+    return path if report.written else None

@@ -17,29 +17,30 @@ values win, tags are unioned); a re-import updates rows instead of adding them.
 
 from __future__ import annotations
 
-import csv
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_mean
+from capitolmail.csv_files import CsvReader
+from capitolmail.errors import InputError, Problem, did_you_mean
 from capitolmail.message import control_character
 from capitolmail.outbox import Store, SupporterRecord, email_key
 from capitolmail.recipients.addresses import normalised_address
+from capitolmail.recipients.column_names import SUPPORTER_ALIASES, ColumnChoice, choose_columns
 from capitolmail.recipients.states import STATE_NAMES, normalise_state, state_name
 from capitolmail.recipients.zipcodes import InvalidZip, district_numbers, districts_for_zip
+from capitolmail.rejections import RejectedRowsReport, Tally
 
 REQUIRED_COLUMNS = ("email", "first_name", "last_name", "postal_code", "consent")
 OPTIONAL_COLUMNS = ("state", "district", "tags")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-REPORT_COLUMNS = ("line", "field", "reason")
 # Rows per upsert (and per transaction): small enough that the sender, sharing a
 # SQLite file, waits a few milliseconds at most between batches.
 BATCH = 1000
-# Problems kept in memory for the summary; the rest are only in the report.
+# Warnings kept in memory for the summary.
 KEPT_PROBLEMS = 10
 
 _YES = frozenset({"yes", "y", "true", "t", "1"})
@@ -66,8 +67,13 @@ class SupporterImport:
     rejected: int
     report_path: Path | None
     ignored_columns: tuple[str, ...] = ()
-    # The first few problems, for the terminal; the report holds every one.
+    # (our column, the file's name for it) where they differ, and the delimiter if not ",".
+    renamed_columns: tuple[tuple[str, str], ...] = ()
+    delimiter_note: str | None = None
+    # The first few problems, for the terminal, and every problem counted by cause;
+    # the report holds every row.
     first_problems: tuple[Problem, ...] = ()
+    problem_causes: tuple[tuple[str, int], ...] = ()
     # Rows imported whose members of Congress are not known from the row (a ZIP not in
     # the crosswalk, or one across a state line): their alerts cannot name everyone.
     warned: int = 0
@@ -95,6 +101,7 @@ def import_supporters(
     *,
     display_path: str | None = None,
     on_batch: Callable[[int], None] | None = None,
+    column_map: Mapping[str, str] | None = None,
 ) -> SupporterImport:
     """Import the supporters in `path`, upserting by normalised address.
 
@@ -104,13 +111,13 @@ def import_supporters(
     column is missing or the file is not valid UTF-8 CSV.
     """
     display = display_path or str(path)
-    header = _check_file(path, display)
-    fields = [_column_name(name) for name in header]
-    ignored = tuple(name for name in dict.fromkeys(header) if _column_name(name) not in COLUMNS)
+    structure, columns = _check_file(path, display, column_map or {})
+    assert structure.header is not None  # checked
+    header, fields = structure.header.values, columns.fields
     import_id = str(uuid.uuid4())
     read = new = updated = merged = rejected = warned = 0
     batch: list[SupporterRecord] = []
-    first_problems: list[Problem] = []
+    problems = Tally()
     first_warnings: list[Problem] = []
 
     def flush() -> None:
@@ -121,16 +128,15 @@ def import_supporters(
         if on_batch is not None:
             on_batch(read)
 
-    with _open(path, display) as handle, _Report(report_path, header) as report:
-        rows = _rows(handle, display)
-        next(rows)  # the header, checked above
-        for row in rows:
+    with _open(path, display) as handle, RejectedRowsReport(report_path, header) as report:
+        for record in _reader(handle, display):
+            row = _Row(record.line, record.values)
             read += 1
             record = _check_row(row, fields, display, now)
             if record is None:
                 rejected += 1
-                report.write(row)
-                first_problems.extend(row.problems[: KEPT_PROBLEMS - len(first_problems)])
+                report.write(row.line, row.values, row.problems)
+                problems.add(row.problems)
             else:
                 if row.warnings:
                     warned += 1
@@ -147,8 +153,11 @@ def import_supporters(
         merged=merged,
         rejected=rejected,
         report_path=report_path if rejected else None,
-        ignored_columns=ignored,
-        first_problems=tuple(first_problems),
+        ignored_columns=columns.ignored,
+        renamed_columns=columns.renamed,
+        delimiter_note=structure.delimiter_note,
+        first_problems=tuple(problems.first),
+        problem_causes=problems.by_cause(),
         warned=warned,
         first_warnings=tuple(first_warnings),
     )
@@ -178,81 +187,44 @@ def _lines(handle: IO[bytes], display: str) -> Iterator[tuple[int, str]]:
         yield number, text
 
 
-def _rows(handle: IO[bytes], display: str) -> Iterator[_Row]:
-    """Data rows after the header, each with the line it starts on.
-
-    Leading `#` comment lines and blank lines are skipped, as in offices.csv; so
-    are the empty ",,," rows spreadsheets leave behind.
-    """
-    lines = _lines(handle, display)
-    pending: tuple[int, str] | None = None
-    for number, text in lines:
-        if not (text.startswith("#") or not text.strip()):
-            pending = (number, text)
-            break
-    if pending is None:
-        return
-    first_line = pending[0]
-
-    def body() -> Iterator[str]:
-        yield pending[1]
-        for _, text in lines:
-            yield text
-
-    reader = csv.reader(body())
-    end = 0
-    while True:
-        start = first_line + end
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:
-            message = f"not valid CSV ({err}); fix this line and try again"
-            raise InputError([Problem(display, message, start)]) from err
-        end = reader.line_num
-        if start == first_line:
-            yield _Row(start, values)  # the header
-        elif any(value.strip() for value in values):
-            yield _Row(start, values)
+def _reader(handle: IO[bytes], display: str) -> CsvReader:
+    """The file's header and rows; comment, blank and ",,," lines skipped, as in offices.csv."""
+    return CsvReader((text for _, text in _lines(handle, display)), display)
 
 
-def _check_file(path: Path, display: str) -> list[str]:
-    """The header, after reading the whole file once for structure: nothing is
-    written from a file that would fail half-way."""
+def _check_file(
+    path: Path, display: str, column_map: Mapping[str, str]
+) -> tuple[CsvReader, ColumnChoice]:
+    """The header and its columns, after reading the whole file once for structure:
+    nothing is written from a file that would fail half-way."""
     with _open(path, display) as handle:
-        rows = _rows(handle, display)
-        header_row = next(rows, None)
-        if header_row is None:
+        reader = _reader(handle, display)
+        if reader.header is None:
             expected = ",".join(COLUMNS)
             raise InputError([Problem(display, f"no header; the first line must be {expected}")])
-        _check_header(header_row.values, display, header_row.line)
-        for _ in rows:
+        choice = _check_header(reader.header.values, display, reader.header.line, column_map)
+        for _ in reader:
             pass
-    return header_row.values
+    return reader, choice
 
 
-def _column_name(name: str) -> str:
-    return name.strip().lower().replace(" ", "_")
-
-
-def _check_header(header: list[str], display: str, line: int) -> None:
-    names = [_column_name(name) for name in header]
+def _check_header(
+    header: list[str], display: str, line: int, column_map: Mapping[str, str]
+) -> ColumnChoice:
+    choice = choose_columns(header, SUPPORTER_ALIASES, column_map, display=display, line=line)
     problems: list[Problem] = []
-    for name in dict.fromkeys(names):
-        if name in COLUMNS and names.count(name) > 1:
-            problems.append(Problem(display, f'column "{name}" appears twice', line, name))
-    unknown = [name for name in names if name not in COLUMNS]
     for name in REQUIRED_COLUMNS:
-        if name not in names:
-            hint = did_you_mean(name, unknown) if unknown else ""
+        if name not in choice.used:
+            hint = did_you_mean(name, choice.ignored) if choice.ignored else ""
             message = (
                 f'missing column "{name}"{hint}; the header needs {",".join(REQUIRED_COLUMNS)} '
-                f"(and may have {','.join(OPTIONAL_COLUMNS)}); nothing was imported"
+                f"(and may have {','.join(OPTIONAL_COLUMNS)}), or name it with "
+                f'--map {name}="…"; nothing was imported'
             )
             problems.append(Problem(display, message, line, name))
     if problems:
         raise InputError(problems)
+    return choice
 
 
 # -- checking one row -------------------------------------------------------------------------
@@ -274,7 +246,7 @@ def _check_row(row: _Row, fields: list[str], display: str, now: datetime) -> Sup
             "quote values that contain commas",
         )
         return None
-    cells = {name: value.strip() for name, value in zip(fields, row.values, strict=True)}
+    cells = {name: value.strip() for name, value in zip(fields, row.values, strict=True) if name}
 
     email = None
     if not cells["email"]:
@@ -438,40 +410,3 @@ def _tags(text: str) -> tuple[str, ...]:
     """Tags separated by ";" or "|", trimmed, without empties or repeats, in order."""
     parts = (part.strip() for part in text.translate(_TAG_SEPARATORS).split(";"))
     return tuple(dict.fromkeys(part for part in parts if part))
-
-
-# -- the report -------------------------------------------------------------------------------
-
-
-class _Report:
-    """The rejected rows, written as they are found; the file is created on the first."""
-
-    def __init__(self, path: Path, header: list[str]) -> None:
-        self._path = path
-        self._header = header
-        self._handle: IO[str] | None = None
-        self._writer: Any = None
-
-    def write(self, row: _Row) -> None:
-        if self._writer is None:
-            try:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                self._handle = self._path.open("w", encoding="utf-8", newline="")
-            except OSError as err:
-                raise CapitolmailError(
-                    f"cannot write the report {self._path}: {err.strerror or err}"
-                ) from err
-            self._writer = csv.writer(self._handle, lineterminator="\n")
-            self._writer.writerow([*self._header, *REPORT_COLUMNS])
-        width = len(self._header)
-        values = (row.values + [""] * width)[:width]
-        fields = "; ".join(dict.fromkeys(p.field for p in row.problems if p.field))
-        reason = "; ".join(p.message for p in row.problems)
-        self._writer.writerow([*values, row.line, fields, reason])
-
-    def __enter__(self) -> _Report:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._handle is not None:
-            self._handle.close()

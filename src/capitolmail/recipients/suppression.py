@@ -10,15 +10,16 @@ written, as offices.csv is: these lists are short and every row matters.
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from capitolmail.csv_files import CsvReader
 from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_mean
 from capitolmail.outbox import Store, Suppression, SuppressionReason
 from capitolmail.recipients.addresses import normalised_address
+from capitolmail.recipients.column_names import EMAIL_ALIASES, choose_columns
 
 COLUMNS = ("email", "reason", "detail")
 REASONS = tuple(reason.value for reason in SuppressionReason)
@@ -90,6 +91,7 @@ def unsubscribe(store: Store, address: str, list_id: str, now: datetime, *, how:
 class SuppressionImport:
     read: int  # data rows
     written: int  # distinct addresses added or updated
+    delimiter_note: str | None = None  # "columns separated by ';'" when not commas
 
 
 def import_suppressions(
@@ -110,44 +112,39 @@ def import_suppressions(
         raise InputError([Problem(display, message)]) from err
     except OSError as err:
         raise InputError([Problem(display, f"cannot read it: {err.strerror}")]) from err
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [name.strip().lower() for name in next(reader, [])]
-    except csv.Error as err:
-        raise InputError([Problem(display, f"header is not valid CSV ({err})", 1)]) from err
-    if "email" not in header:
-        hint = did_you_mean("email", header)
+    reader = CsvReader(io.StringIO(text, newline=""), display)
+    if reader.header is None:
+        message = 'no header; the first line must be "email" (and may add reason,detail)'
+        raise InputError([Problem(display, message)])
+    aliases = {"email": EMAIL_ALIASES, "reason": (), "detail": ()}
+    columns = choose_columns(
+        reader.header.values, aliases, {}, display=display, line=reader.header.line
+    )
+    if "email" not in columns.used:
+        hint = did_you_mean("email", reader.header.values)
         message = f'missing column "email"{hint}; the header must be email[,reason][,detail]'
-        raise InputError([Problem(display, message, 1, "email")])
+        raise InputError([Problem(display, message, reader.header.line, "email")])
     entries: list[Suppression] = []
     problems: list[Problem] = []
-    read, end = 0, 1
-    while True:
-        start = end + 1
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as err:
-            raise InputError([Problem(display, f"not valid CSV ({err})", start)]) from err
-        end = reader.line_num
-        if not any(value.strip() for value in values):
-            continue
+    read = 0
+    for row in reader:
         read += 1
-        cells = dict(zip(header, (value.strip() for value in values), strict=False))
+        values = (value.strip() for value in row.values)
+        cells = {name: value for name, value in zip(columns.fields, values, strict=False) if name}
         try:
             email = normalised_address(cells.get("email", ""))
         except ValueError as err:
             problems.append(
-                Problem(display, f"{err}; correct it or delete the row", start, "email")
+                Problem(display, f"{err}; correct it or delete the row", row.line, "email")
             )
             continue
         try:
             reason = parse_reason(cells.get("reason") or SuppressionReason.MANUAL.value)
         except ValueError as err:
-            problems.append(Problem(display, str(err), start, "reason"))
+            problems.append(Problem(display, str(err), row.line, "reason"))
             continue
         entries.append(Suppression(email, reason, now, cells.get("detail") or None))
     if problems:
         raise InputError(problems)
-    return SuppressionImport(read=read, written=store.add_suppressions(entries))
+    written = store.add_suppressions(entries)
+    return SuppressionImport(read, written, reader.delimiter_note)
