@@ -27,10 +27,15 @@ Callers redact a whole text *before* cutting it to length, so a secret that
 straddles the cut is still found; the fragment rule catches what a server
 itself cut.
 
-The process-wide set comes from the workspace's settings (`use_secrets`, called
-when they are loaded); `redact` applies it. Providers keep their own
-`Redactor` for the secret they hold, so what they raise is clean before it
-reaches anything else.
+Fragments are looked for where echoes come in: each provider keeps a
+`Redactor` for the secret it holds and runs every reply through it, so what it
+raises is clean before it reaches the database, a log or the screen. The
+process-wide set (`use_secrets`, called when the workspace's settings are
+loaded; `redact` applies it) matches whole forms only, as a second line for
+every error, log line, `status` and `--json`: a person-chosen password with a
+word in it would otherwise blank that word out of every hint and stored detail
+(tests' keys do, with "capitolmail" in them), and only a server cutting what it
+echoes produces a fragment.
 """
 
 from __future__ import annotations
@@ -65,18 +70,24 @@ def url_password(url: str) -> str | None:
 
 
 class Redactor:
-    """Replaces every form of the given secrets (see the module's docstring) with MARK."""
+    """Replaces every form of the given secrets (see the module's docstring) with MARK.
 
-    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+    `fragments=False` looks for whole forms only, for text that already passed
+    the redactor of the provider that received it.
+    """
+
+    def __init__(self, secrets: Iterable[str | None] = (), *, fragments: bool = True) -> None:
         forms: set[str] = set()
         for secret in secrets:
             if secret and len(secret) >= MIN_SECRET:
                 forms |= secret_forms(secret)
         self._forms = tuple(sorted(forms, key=len, reverse=True))
-        self._short = tuple(form for form in self._forms if len(form) < MIN_FRAGMENT)
+        shortest = MIN_FRAGMENT if fragments else 1 << 30
+        self._whole = tuple(form for form in self._forms if len(form) < shortest)
         self._grams = frozenset(
             form[i : i + MIN_FRAGMENT]
             for form in self._forms
+            if fragments
             for i in range(len(form) - MIN_FRAGMENT + 1)
         )
         # Errors repeat (one reply for a thousand messages; `status` shows them all).
@@ -90,8 +101,8 @@ class Redactor:
         return self._cached(text) if self._forms and text else text
 
     def _redact(self, text: str) -> str:
-        spans = self._fragment_spans(text)
-        for form in self._short:
+        spans = self._fragment_spans(text) if self._grams else []
+        for form in self._whole:
             start = text.find(form)
             while start != -1:
                 spans.append((start, start + len(form)))
@@ -145,6 +156,16 @@ def _replace(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(parts)
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to about `limit` characters, with "…"; a MARK at the cut is kept whole."""
+    if len(text) <= limit:
+        return text
+    mark = text.find(MARK, max(0, limit - len(MARK) + 1), limit + len(MARK) - 1)
+    if mark != -1 and mark < limit:
+        limit = mark + len(MARK)
+    return text[:limit] + "…"
+
+
 _current = Redactor()
 
 
@@ -154,7 +175,7 @@ def use_secrets(secrets: Iterable[str | None]) -> None:
     They replace the previous set: a process works on one workspace.
     """
     global _current
-    _current = Redactor(secrets)
+    _current = Redactor(secrets, fragments=False)
 
 
 def redact(text: str) -> str:

@@ -37,7 +37,7 @@ from capitolmail.errors import (
 from capitolmail.message import OutgoingMessage
 from capitolmail.providers.base import ProviderBase, Receipt
 from capitolmail.providers.sendgrid_payload import build_request
-from capitolmail.redaction import Redactor
+from capitolmail.redaction import Redactor, shorten
 
 if TYPE_CHECKING:
     import aiohttp
@@ -310,9 +310,7 @@ def _reply_text(data: bytes, redact: Callable[[str], str]) -> str:
     # A bounded prefix, so redaction is not run over megabytes of an error page; what it
     # cuts is far beyond the excerpt, and a secret cut there is still found by its fragments.
     text = redact(" ".join(data[: _EXCERPT * 20].decode("utf-8", "replace").split()))
-    if not text:
-        return "(no details in the reply)"
-    return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "…"
+    return shorten(text, _EXCERPT) if text else "(no details in the reply)"
 
 
 def _seconds_until(reset: str | None) -> float | None:
