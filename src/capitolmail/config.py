@@ -36,6 +36,7 @@ from capitolmail.message import refuse_control_characters
 from capitolmail.period import parse_period
 from capitolmail.rate import Rate, parse_rate
 from capitolmail.recipients.addresses import normalised_address
+from capitolmail.redaction import url_password, use_secrets
 
 CONFIG_FILE = "capitolmail.toml"
 # Settings that must never be written in capitolmail.toml, which teams keep in git.
@@ -351,9 +352,25 @@ def load_settings(workspace: Path) -> Settings:
         },
     )
     try:
-        return bound()
+        settings = bound()
     except ValidationError as err:
         raise ConfigError(_describe(err, toml_data)) from None
+    # From here on no log line, error or `status` of this process shows them.
+    use_secrets(secret_values(settings))
+    return settings
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret the settings hold: the SECRET_FIELDS and database_url's password."""
+    values = []
+    for name in SECRET_FIELDS:
+        secret = getattr(settings, name)
+        if isinstance(secret, SecretStr) and secret.get_secret_value():
+            values.append(secret.get_secret_value())
+    password = url_password(settings.database_url)
+    if password:
+        values.append(password)
+    return values
 
 
 def secret_variable(field: str) -> str:

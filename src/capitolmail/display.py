@@ -1,4 +1,12 @@
-"""How the command line shows things: tables, summaries, progress. Presentation only."""
+"""How the command line shows things: tables, summaries, progress. Presentation only.
+
+Everything printed is plain text: letter names, subjects, addresses, a relay's
+reply and our own hints ("check [provider.smtp] host") carry square brackets and
+colons that rich would otherwise take for markup (`[bold]`) or emoji codes
+(`:x:`), dropping or changing them. `PlainConsole` turns both off for every
+string it prints, table cells included, and shows it redacted and with control
+characters escaped, like errors and log lines.
+"""
 
 from __future__ import annotations
 
@@ -23,13 +31,16 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from capitolmail.job_results import job_summary, problem_counts
 from capitolmail.outbox import JobInfo, MessageInfo, PaceNote
 from capitolmail.pacing import format_pace
+from capitolmail.printable import printable
 from capitolmail.progress import RateColumn, format_seconds
 from capitolmail.rate import parse_rate
 from capitolmail.recipients.legislators import Legislator
+from capitolmail.redaction import redact, redact_data
 from capitolmail.timing import SendWindow
 
 log = logging.getLogger("capitolmail.progress")
@@ -50,9 +61,26 @@ STATE_ORDER = (
     "spam_report",
 )
 
+
+class PlainConsole(Console):
+    """A rich console that prints every string as it is: no markup, no emoji codes.
+
+    `render_str` is where rich turns each printed string and table cell into
+    text, so one override covers them all. Each line printed is kept one line:
+    print several lines with several calls.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(markup=False, emoji=False, highlight=False, **kwargs)
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        kwargs.update(markup=False, emoji=False)
+        return super().render_str(printable(redact(text)), **kwargs)
+
+
 # Piped output is read by scripts and `less`: give tables room instead of truncating them.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = PlainConsole(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = PlainConsole(stderr=True, soft_wrap=True)
 
 
 def when(value: datetime | None, zone: ZoneInfo | None = None) -> str:
@@ -267,7 +295,8 @@ def job_json(
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """`--json` output: every string redacted (JSON escapes control characters itself)."""
+    sys.stdout.write(json.dumps(redact_data(data), indent=2, ensure_ascii=False) + "\n")
 
 
 @contextmanager
@@ -278,7 +307,7 @@ def progress_bar(description: str, total: int, *, log_every: float = 5.0) -> Ite
     should say it is moving, and how fast, without a bar's control characters.
     """
     progress = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
@@ -292,7 +321,7 @@ def progress_bar(description: str, total: int, *, log_every: float = 5.0) -> Ite
     started = time.monotonic()
     next_log = started + log_every
     with progress:
-        task = progress.add_task(description, total=total)
+        task = progress.add_task(printable(description), total=total)
 
         def advance(done: int, total_now: int | None = None) -> None:
             nonlocal next_log

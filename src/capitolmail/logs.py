@@ -2,8 +2,13 @@
 
 A worker under systemd or in a container is read by a log collector, which
 wants fields it can filter on (job, level, counts) rather than prose to parse;
-`worker --log-format json` gives it that. Secrets never reach a log record: the
-settings hold them as SecretStr and no code formats them into a message.
+`worker --log-format json` gives it that.
+
+Both formats pass every message, extra field and traceback through
+`capitolmail.redaction` (a relay's reply may echo a password) and show control
+characters escaped (`capitolmail.printable`), so a value quoted in a message can
+neither leak a secret nor forge a line. JSON escapes them itself; the text format
+also indents a traceback, so none of its lines reads as a record of its own.
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ import logging
 import sys
 from datetime import UTC, datetime
 from typing import Literal
+
+from capitolmail.printable import printable
+from capitolmail.redaction import redact
 
 LogFormat = Literal["text", "json"]
 
@@ -32,25 +40,58 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         for name, value in vars(record).items():
             if name not in _STANDARD and not name.startswith("_"):
                 data[name] = (
-                    value if isinstance(value, (int, float, bool, type(None))) else str(value)
+                    value
+                    if isinstance(value, (int, float, bool, type(None)))
+                    else redact(str(value))
                 )
         if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
+            data["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(data, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger: message` on one line; a traceback follows, indented."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        safe = logging.makeLogRecord(
+            {
+                **vars(record),
+                "msg": printable(redact(record.getMessage())),
+                "args": None,
+                "exc_info": None,
+                "exc_text": None,
+                "stack_info": None,
+            }
+        )
+        line = super().format(safe)
+        details = []
+        if record.exc_info:
+            details.append(self.formatException(record.exc_info))
+        if record.stack_info:
+            details.append(self.formatStack(record.stack_info))
+        for text in details:
+            line += "".join(f"\n    {printable(part)}" for part in redact(text).splitlines())
+        return line
+
+
+def log_handler(log_format: LogFormat = "text") -> logging.Handler:
+    """A stderr handler in the chosen format, redacting and escaping every record."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    return handler
 
 
 def configure_logging(log_format: LogFormat = "text", *, debug: bool = False) -> None:
     """Send capitolmail's log records to stderr in the chosen format, replacing earlier setup."""
-    handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler = log_handler(log_format)
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

@@ -30,6 +30,7 @@ from rich.text import Text
 
 from capitolmail.outbox import ClaimedMessage, JobInfo, Store
 from capitolmail.outbox.states import UNFINISHED_MESSAGE_STATES
+from capitolmail.printable import printable
 
 log = logging.getLogger("capitolmail.progress")
 
@@ -81,7 +82,7 @@ class SendProgress:
         # The first line after a few seconds, when there is a rate to report.
         self._next_log = time.monotonic() + log_every
         self._progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TaskProgressColumn(),
@@ -127,7 +128,9 @@ class SendProgress:
         job = _JobProgress(total=info.total, done=self._before.get(job_id, 0))
         if self.live:
             job.task = self._progress.add_task(
-                f"Job {job_id} ({info.letter_slug})", total=info.total, completed=job.done
+                printable(f"Job {job_id} ({info.letter_slug})"),
+                total=info.total,
+                completed=job.done,
             )
         self.jobs[job_id] = job
         return job

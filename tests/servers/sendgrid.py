@@ -213,6 +213,7 @@ def _address(entry: dict[str, str]) -> Address:
 class _Rule:
     status: int | None = None
     errors: list[dict[str, Any]] | None = None
+    body: str | None = None
     reset_in: float | None = None
     delay: float = 0.0
     drop: bool = False
@@ -265,15 +266,19 @@ class SendGridStandIn(ServerThread):
         recipient: str | None = None,
         reset_in: float | None = None,
         errors: list[dict[str, Any]] | None = None,
+        body: str | None = None,
         delay: float = 0.0,
     ) -> None:
         """Answer `status` to the next `times` requests (None: all) for `recipient` (None: any),
         `delay` seconds after reading each.
 
+        `body` answers that text instead of SendGrid's JSON `errors` (as a proxy's
+        error page would).
+
         For 429, `reset_in` sets `X-RateLimit-Reset` to now + that many seconds;
         without it the header is left out.
         """
-        rule = _Rule(status=status, errors=errors, reset_in=reset_in, delay=delay)
+        rule = _Rule(status=status, errors=errors, body=body, reset_in=reset_in, delay=delay)
         self._add(rule, times, recipient)
 
     def stall(
@@ -407,6 +412,8 @@ class SendGridStandIn(ServerThread):
 
     def _scripted(self, rule: _Rule) -> Response:
         assert rule.status is not None
+        if rule.body is not None:
+            return Response(rule.body, status_code=rule.status, media_type="text/plain")
         errors = rule.errors or [{"message": _REASONS.get(rule.status, "error"), "field": None}]
         headers = {}
         if rule.status == 429 and rule.reset_in is not None:

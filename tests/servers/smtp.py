@@ -2,7 +2,8 @@
 
 `MailServer` records every message it accepts and can be told, per test, to
 answer a given reply to MAIL, RCPT or DATA (for one recipient or all), to hang
-up instead of answering, to answer slowly, and to require AUTH. Like Django's
+up instead of answering, to answer slowly, to require AUTH, and to refuse a login
+with a reply of the test's making (one that echoes the credentials). Like Django's
 test handler it refuses with 553 when the envelope sender and the From header
 disagree, a cheap invariant every provider must keep.
 
@@ -33,7 +34,7 @@ import ipaddress
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -104,6 +105,8 @@ class MailServer:
         self._received: list[Received] = []
         self._rules: list[Rule] = []
         self.credentials: tuple[str, str] | None = None
+        # Builds the reply to a refused login from the user name and password given.
+        self.login_refusal: Callable[[str, str], str] | None = None
         # Messages refused because tests/headers.py found them malformed; the
         # server raises at the end of its test when there are any.
         self.malformed: list[tuple[bytes, list[str]]] = []
@@ -153,6 +156,12 @@ class MailServer:
 
     def require_auth(self, username: str, password: str) -> None:
         self.credentials = (username, password)
+
+    def refuse_login(self, reply: Callable[[str, str], str]) -> None:
+        """Refuse every login with `reply(username, password)`, e.g. a 535 echoing them."""
+        self.login_refusal = reply
+        if self.credentials is None:
+            self.credentials = ("", "")  # AUTH is required, and nobody passes it
 
     # -- what happened ----------------------------------------------------------------
 
@@ -257,6 +266,9 @@ class MailServer:
             and self.credentials is not None
             and (data.login.decode(), data.password.decode()) == self.credentials
         )
+        if not ok and self.login_refusal is not None and isinstance(data, LoginPassword):
+            reply = self.login_refusal(data.login.decode(), data.password.decode())
+            return AuthResult(success=False, handled=False, message=reply)
         return AuthResult(success=ok, handled=False)  # so aiosmtpd answers 535
 
 

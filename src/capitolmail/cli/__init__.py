@@ -27,7 +27,7 @@ from capitolmail.cli.job_commands import (
 from capitolmail.cli.letter_commands import letters_group
 from capitolmail.cli.web_commands import serve_command
 from capitolmail.cli.workspace_commands import config_group, demo_command, init_command
-from capitolmail.logs import quiet_libraries
+from capitolmail.logs import log_handler, quiet_libraries
 
 
 @click.group(cls=CapitolmailGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,10 +49,8 @@ def main(ctx: click.Context, workspace: Path, debug: bool) -> None:
     through the configured provider (by default, .eml files on disk).
     """
     ctx.obj = CommandState(workspace, debug)
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # No-op when a handler is already set (a test's log capture): theirs stays.
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, handlers=[log_handler()])
     quiet_libraries(debug=debug)
 
 

@@ -2,7 +2,9 @@
 
 Errors from the core arrive as CapitolmailError and are printed by
 CapitolmailGroup, once, as `Error: …` on stderr with exit code 1; tracebacks
-only under --debug."""
+only under --debug. That is the one place every error is printed, so it is where
+secrets are redacted and control characters escaped: a value quoted in an error
+(an address with CR/LF in it, a relay's reply) stays on the error's one line."""
 
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from typing import Any, TypeVar
 import click
 
 from capitolmail.errors import CapitolmailError, InputError
+from capitolmail.printable import printable
 from capitolmail.rate import Rate, parse_rate
+from capitolmail.redaction import redact
 from capitolmail.rejections import summary_lines, tally
 from capitolmail.workspace import Workspace
 
@@ -28,14 +32,18 @@ class CapitolmailGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.ClickException as error:
+            # click's own usage errors quote the value given (`'1\nx' is not a valid integer`).
+            error.message = error_line(error.message)
+            raise
         except CapitolmailError as error:
             if ctx.find_root().params.get("debug"):
                 raise
             if isinstance(error, InputError):
                 for line in _input_error_lines(error, ctx.find_root().obj):
-                    click.echo(f"Error: {line}", err=True)
+                    click.echo(f"Error: {error_line(line)}", err=True)
             else:
-                click.echo(f"Error: {error}", err=True)
+                click.echo(f"Error: {error_line(str(error))}", err=True)
             ctx.exit(1)
         finally:
             state = ctx.find_root().obj
@@ -57,6 +65,11 @@ def _input_error_lines(error: InputError, state: object) -> list[str]:
         f"Nothing was imported. The {rows} rejected row{'s' * (rows != 1)} (with line, field "
         f"and reason) are in {shown}.",
     ]
+
+
+def error_line(text: str) -> str:
+    """An error as it may be printed: secrets redacted, control characters escaped."""
+    return printable(redact(text))
 
 
 class CommandState:

@@ -386,11 +386,13 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
     for j in jobs:
         failures = store.failure_summary(j.id)
         if failures and (job is not None or messages):
-            out.print(f"\nJob {j.id}: problems by reason")
+            out.print()
+            out.print(f"Job {j.id}: problems by reason")
             for reason, count in failures:
                 out.print(f"  {count:>6}  {reason}")
         if messages:
-            out.print(f"\nJob {j.id} ({j.letter_slug}): {counts_text(j.counts)}")
+            out.print()
+            out.print(f"Job {j.id} ({j.letter_slug}): {counts_text(j.counts)}")
             out.print(messages_table(store.list_messages(j.id)))
 
 

@@ -10,6 +10,7 @@ from capitolmail.cli.context import now, pass_workspace
 from capitolmail.cli.steps import drain, prepare, queue_prepared
 from capitolmail.display import err, out, print_json
 from capitolmail.letters.definition import letter_slugs
+from capitolmail.redaction import mask_url_passwords
 from capitolmail.workspace import Workspace, init_workspace
 
 
@@ -53,7 +54,7 @@ def config_group() -> None:
 @config_group.command("show")
 @pass_workspace
 def config_show_command(workspace: Workspace) -> None:
-    """Print the effective settings as JSON (secrets masked)."""
+    """Print the effective settings as JSON (secrets masked, and database_url's password)."""
     data = workspace.settings.model_dump(mode="json")
-    data["database_url"] = workspace.settings.database_url_for(workspace.root)
+    data["database_url"] = mask_url_passwords(workspace.settings.database_url_for(workspace.root))
     print_json(data)

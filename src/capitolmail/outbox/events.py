@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Connection, insert, literal, select, updat
 from capitolmail.outbox.records import EventInfo
 from capitolmail.outbox.schema import UTCDateTime, events, messages
 from capitolmail.outbox.states import MessageState
+from capitolmail.redaction import redact
 
 T = TypeVar("T")
 
@@ -40,8 +41,14 @@ def event_row(
         "message_id": message_id,
         "at": at,
         "kind": str(kind),
-        "detail": detail,
+        # A detail may quote a provider's reply, which may echo a secret.
+        "detail": stored_text(detail),
     }
+
+
+def stored_text(text: str | None) -> str | None:
+    """What the outbox keeps of an error or a detail: redacted, as everything that shows it."""
+    return None if text is None else redact(text)
 
 
 def record_events(conn: Connection, rows: Iterable[dict[str, object]]) -> None:

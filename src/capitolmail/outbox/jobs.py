@@ -17,7 +17,7 @@ from sqlalchemy import Connection, exists, func, insert, literal, select, update
 
 from capitolmail.errors import CapitolmailError
 from capitolmail.message import OutgoingMessage
-from capitolmail.outbox.events import chunked, move_messages, record_event
+from capitolmail.outbox.events import chunked, move_messages, record_event, stored_text
 from capitolmail.outbox.records import (
     JobInfo,
     JobNotFound,
@@ -230,7 +230,7 @@ def pause_job(conn: Connection, job_id: int, reason: str, now: datetime) -> bool
         )
     if job.state in _STOPPED:
         return False
-    _set_state(conn, job_id, JobState.PAUSED, now, reason, paused_reason=reason)
+    _set_state(conn, job_id, JobState.PAUSED, now, reason, paused_reason=stored_text(reason))
     return True
 
 

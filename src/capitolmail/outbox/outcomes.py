@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Integer, bindparam, func, select, update
 
 from capitolmail.errors import StoreError
-from capitolmail.outbox.events import PROVED_BY, chunked, event_row, record_events
+from capitolmail.outbox.events import PROVED_BY, chunked, event_row, record_events, stored_text
 from capitolmail.outbox.records import MessageNotFound, Outcome
 from capitolmail.outbox.schema import UTCDateTime, events, jobs, messages
 from capitolmail.outbox.states import JobState, MessageState
@@ -153,7 +153,7 @@ def record_outcomes(
             {
                 "b_id": outcome.message_id,
                 "b_state": to.value,
-                "b_error": outcome.error,
+                "b_error": stored_text(outcome.error),
                 "b_next": outcome.next_attempt_at if to is MessageState.RETRY_WAIT else None,
                 "b_uncounted": 0 if outcome.count_attempt else 1,
                 "b_now": now,

@@ -37,6 +37,7 @@ from capitolmail.errors import (
 from capitolmail.message import OutgoingMessage
 from capitolmail.providers.base import ProviderBase, Receipt
 from capitolmail.providers.sendgrid_payload import build_request
+from capitolmail.redaction import Redactor, shorten
 
 if TYPE_CHECKING:
     import aiohttp
@@ -98,7 +99,7 @@ class SendGridProvider(ProviderBase):
             )
         self.settings = settings
         self.pool_size = pool_size
-        self._key = key
+        self._redact = Redactor([key])
         self._url: str | URL = settings.base_url.rstrip("/") + SEND_PATH
         self._headers = {
             "Authorization": f"Bearer {key}",
@@ -234,7 +235,7 @@ class SendGridProvider(ProviderBase):
     def _classify(self, status: int, headers: Mapping[str, str], data: bytes) -> Receipt:
         if 200 <= status < 300:
             return Receipt(provider_message_id=headers.get("X-Message-Id"))
-        reply = self._redact(_reply_text(data))
+        reply = _reply_text(data, self._redact)
         if status == 429:
             raise TransientSendError(
                 f"429 SendGrid rate limit: {reply}",
@@ -286,12 +287,12 @@ class SendGridProvider(ProviderBase):
             self._redact(f"{text}; it may have accepted the message (not retried)")
         )
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self._key, "[redacted]")
 
+def _reply_text(data: bytes, redact: Callable[[str], str]) -> str:
+    """SendGrid's `errors` as "field: message; …", else an excerpt of whatever came back.
 
-def _reply_text(data: bytes) -> str:
-    """SendGrid's `errors` as "field: message; …", else an excerpt of whatever came back."""
+    Redacted whole, then cut: the other way round, a key straddling the cut survives.
+    """
     try:
         document = json.loads(data)
     except ValueError:
@@ -305,11 +306,11 @@ def _reply_text(data: bytes) -> str:
             field = error.get("field")
             parts.append(f"{field}: {text}" if field and field != "null" else text)
         if any(parts):
-            return "; ".join(part for part in parts if part)
-    text = " ".join(data.decode("utf-8", "replace").split())
-    if not text:
-        return "(no details in the reply)"
-    return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "…"
+            return redact("; ".join(part for part in parts if part))
+    # A bounded prefix, so redaction is not run over megabytes of an error page; what it
+    # cuts is far beyond the excerpt, and a secret cut there is still found by its fragments.
+    text = redact(" ".join(data[: _EXCERPT * 20].decode("utf-8", "replace").split()))
+    return shorten(text, _EXCERPT) if text else "(no details in the reply)"
 
 
 def _seconds_until(reset: str | None) -> float | None:

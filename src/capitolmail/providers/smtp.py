@@ -42,7 +42,7 @@ from capitolmail.errors import (
 )
 from capitolmail.message import HeaderError, OutgoingMessage
 from capitolmail.providers.base import HandoverRefused, ProviderBase, Receipt
-from capitolmail.providers.smtp_pool import Connection, ConnectionPool, describe, reply_text
+from capitolmail.providers.smtp_pool import Connection, ConnectionPool, describe
 from capitolmail.providers.throttling import is_throttling
 
 # Postfix "250 2.0.0 Ok: queued as 4Xk2Lq0Zr3z9"; Exim "250 OK id=1rT7yA-000ABC-2x".
@@ -159,7 +159,7 @@ class SmtpProvider(ProviderBase):
                 raise _Disconnected from err
             expected = 354 if step == "DATA" else 250
             if code // 100 != expected // 100:
-                raise _Refused(self._where, step, code, reply)
+                raise _Refused(self._where, step, code, self._pool.reply(code, reply))
         try:
             smtp.send(_LINE_STARTING_WITH_DOT.sub(b"..", payload) + b".\r\n")
         except (smtplib.SMTPServerDisconnected, OSError) as err:
@@ -181,17 +181,16 @@ class SmtpProvider(ProviderBase):
                 f"{what}; it may have been delivered (not retried, to avoid a duplicate)"
             ) from err
         if code // 100 != 2:
-            raise _Refused(self._where, "the message data", code, reply)
-        return reply_text(code, reply).partition(" ")[2]
+            raise _Refused(self._where, "the message data", code, self._pool.reply(code, reply))
+        return self._pool.reply(code, reply).partition(" ")[2]
 
 
 class _Refused(Exception):
     """The relay answered, and not with success; `error` is what the sender gets."""
 
-    def __init__(self, where: str, step: str, code: int, reply: bytes) -> None:
+    def __init__(self, where: str, step: str, code: int, text: str) -> None:
         super().__init__(step)
         self.code = code
-        text = reply_text(code, reply)
         self.error: SendError
         if 400 <= code < 500:
             self.error = TransientSendError(

@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from capitolmail.config import SmtpSettings
 from capitolmail.errors import ConfigError, ProviderAuthError, SendError, TransientSendError
 from capitolmail.providers.throttling import is_throttling
+from capitolmail.redaction import Redactor
 
 # A connection idle longer than this is checked with NOOP before use. Relays
 # drop idle sessions (Postfix after 300 s, some after 10 s); while sending
@@ -47,6 +48,8 @@ class ConnectionPool:
         self.settings = settings
         self.where = f"{settings.host}:{settings.port}"
         self._password = password
+        # A relay may echo the password, or the base64 of the AUTH line, in any reply.
+        self.redact = Redactor([password.get_secret_value() if password else None])
         self._context = None if settings.security == "none" else _tls_context(settings)
         self._slots = threading.BoundedSemaphore(settings.connections)
         self._lock = threading.Lock()
@@ -163,7 +166,7 @@ class ConnectionPool:
                 " if it needs no login"
             )
         if isinstance(err, smtplib.SMTPResponseException):
-            reply = self._redact(reply_text(err.smtp_code, err.smtp_error))
+            reply = self.reply(err.smtp_code, err.smtp_error)
             if 400 <= err.smtp_code < 500:
                 # "421 4.7.0 Error: too many connections from ...": a throttle too.
                 return TransientSendError(
@@ -179,12 +182,12 @@ class ConnectionPool:
         if isinstance(err, smtplib.SMTPServerDisconnected | OSError):
             return TransientSendError(f"cannot connect to {where}: {describe(err)}")
         return ProviderAuthError(
-            f"cannot start a session with {where}: {err}"
+            self.redact(f"cannot start a session with {where}: {err}")
         )  # e.g. no AUTH method
 
-    def _redact(self, text: str) -> str:
-        secret = self._password.get_secret_value() if self._password else ""
-        return text.replace(secret, "********") if secret else text
+    def reply(self, code: int, reply: bytes | str) -> str:
+        """A relay's reply as one line of text, with every form of the password redacted."""
+        return self.redact(reply_text(code, reply))
 
 
 def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
