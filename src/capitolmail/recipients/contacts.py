@@ -19,6 +19,7 @@ from capitolmail.message import control_character
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.recipients.atomic_write import replace_files
 from capitolmail.recipients.legislators import Roster
+from capitolmail.text_files import SAVE_AS_CSV_UTF8, read_text
 
 COLUMNS = ("bioguide", "email", "name", "role")
 REJECT_COLUMNS = ("line", "field", "reason")
@@ -103,15 +104,8 @@ def import_contacts(
 
 
 def _read(path: Path, roster: Roster, display: str, *, missing_hint: str) -> _Sheet:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise InputError([Problem(display, f"file not found; {missing_hint}")]) from None
-    except UnicodeDecodeError as err:
-        message = f"not UTF-8 text ({err.reason}); save it as CSV UTF-8"
-        raise InputError([Problem(display, message)]) from err
-    except OSError as err:
-        raise InputError([Problem(display, f"cannot read it: {err.strerror}")]) from err
+    missing = f"file not found; {missing_hint}"
+    text = read_text(path, display, missing=missing, hint=SAVE_AS_CSV_UTF8)
     return _parse(text, roster, display)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_mean
 from capitolmail.outbox import Store, Suppression, SuppressionReason
 from capitolmail.recipients.addresses import normalised_address
+from capitolmail.text_files import SAVE_AS_CSV_UTF8, read_text
 
 COLUMNS = ("email", "reason", "detail")
 REASONS = tuple(reason.value for reason in SuppressionReason)
@@ -101,15 +102,8 @@ def import_suppressions(
     written until the file is clean.
     """
     display = display_path or str(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise InputError([Problem(display, "file not found; check the path")]) from None
-    except UnicodeDecodeError as err:
-        message = f"not UTF-8 text ({err.reason}); save it as CSV UTF-8"
-        raise InputError([Problem(display, message)]) from err
-    except OSError as err:
-        raise InputError([Problem(display, f"cannot read it: {err.strerror}")]) from err
+    missing = "file not found; check the path"
+    text = read_text(path, display, missing=missing, hint=SAVE_AS_CSV_UTF8)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [name.strip().lower() for name in next(reader, [])]
