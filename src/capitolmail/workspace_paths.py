@@ -8,9 +8,15 @@ outside it. Each path is checked twice: as written (absolute, or `..` leading
 out) and as resolved (a symbolic link anywhere along it leading out), and the
 error names the file and key that named the path, never what the target holds.
 
-A letter's own files (bodies, signers) stay in its folder or the workspace's
-`templates/`. Paths given on the command line to import from (`supporters
-import FILE`) are the operator's explicit choice and are not confined.
+Per key: a letter's own files (bodies, signers) stay in its folder or the
+workspace's `templates/`, and so does every template they include; the fixed
+files (capitolmail.toml, .env, recipients/offices.csv, recipients/legislators/,
+.capitolmail/) must not be links out; `[provider.file] directory` stays in
+.capitolmail/. Not confined, on purpose: `database_url` (a server, or an SQLite
+file an operator may keep on another volume; opening one reveals no content)
+and `[provider.smtp] ca_file` (system CA bundles live in /etc/ssl), and files
+named on the command line to import from or report to (`supporters import FILE
+--report PATH`), which are the operator's explicit choice at the terminal.
 """
 
 from __future__ import annotations
