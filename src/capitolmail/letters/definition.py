@@ -194,57 +194,53 @@ def load_letter(workspace: Path, slug: str) -> Letter:
     except ValidationError as err:
         raise InputError(_problems(err, display_path, raw_text)) from None
 
+    signers, text, html = _letter_files(workspace, folder, definition, display_path, raw_text)
+    return Letter(
+        slug,
+        folder.resolve(),
+        display_path,
+        definition,
+        text,
+        html,
+        signers,
+        _shown(workspace, signers),
+    )
+
+
+def _letter_files(
+    workspace: Path, folder: Path, definition: LetterDefinition, source: str, raw_text: str
+) -> tuple[Path, Path | None, Path | None]:
+    """The signers file and the bodies letter.toml names, each checked by workspace_paths;
+    every problem is reported at once, at the key's line."""
     problems: list[Problem] = []
 
     def named(key: str, name: str) -> Path | None:
-        """The file letter.toml names under `key`, or None after recording why not."""
-        found = letter_file(
-            workspace,
-            folder,
-            name,
-            source=display_path,
-            field=key,
-            line=_line_of(raw_text, key),
-        )
+        line = _line_of(raw_text, key)
+        found = letter_file(workspace, folder, name, source=source, field=key, line=line)
         if isinstance(found, Problem):
             problems.append(found)
             return None
         return found
 
     signers = named("signers", definition.signers)
-    bodies: dict[str, Path | None] = {}
+    bodies: list[Path | None] = []
     for key, chosen, default in (
         ("body_text", definition.body_text, DEFAULT_TEXT_BODY),
         ("body_html", definition.body_html, DEFAULT_HTML_BODY),
     ):
         found = named(key, chosen or default)
         if chosen and found is not None and not found.is_file():
-            problems.append(
-                Problem(
-                    display_path,
-                    f'file "{chosen}" not found in {LETTERS_DIR}/{slug}/',
-                    line=_line_of(raw_text, key),
-                    field=key,
-                )
-            )
-        bodies[key] = found if found is not None and found.is_file() else None
-    if not any(bodies.values()) and not problems:
+            message = f'file "{chosen}" not found in {LETTERS_DIR}/{folder.name}/'
+            problems.append(Problem(source, message, line=_line_of(raw_text, key), field=key))
+        bodies.append(found if found is not None and found.is_file() else None)
+    if not any(bodies) and not problems:
         problems.append(
-            Problem(display_path, f"no body: add {DEFAULT_TEXT_BODY} and/or {DEFAULT_HTML_BODY}")
+            Problem(source, f"no body: add {DEFAULT_TEXT_BODY} and/or {DEFAULT_HTML_BODY}")
         )
     if problems:
         raise InputError(problems)
     assert signers is not None
-    return Letter(
-        slug,
-        folder.resolve(),
-        display_path,
-        definition,
-        bodies["body_text"],
-        bodies["body_html"],
-        signers,
-        _shown(workspace, signers),
-    )
+    return signers, bodies[0], bodies[1]
 
 
 def _shown(workspace: Path, path: Path) -> str:
