@@ -26,6 +26,17 @@ def test_bad_rates_say_how_to_write_one(text: str) -> None:
         parse_rate(text)
 
 
+@pytest.mark.parametrize("text", ["100001/s", "0.0001/s", "99999999999999999999999999/s"])
+def test_rates_whose_stored_form_would_not_parse_back_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="is (out of range|not a rate)"):
+        parse_rate(text)
+
+
+@pytest.mark.parametrize("text", ["0.001/s", "100000/s", "1.5/min"])
+def test_every_accepted_rate_parses_back_from_its_stored_form(text: str) -> None:
+    assert parse_rate(str(parse_rate(text))) == parse_rate(text)
+
+
 def test_rate_prints_as_written() -> None:
     assert str(parse_rate("120/min")) == "120/min"
     assert str(parse_rate("5/s")) == "5/s"

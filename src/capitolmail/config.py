@@ -31,14 +31,17 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from capitolmail.errors import ConfigError, did_you_mean
+from capitolmail.errors import ConfigError, InputError, did_you_mean
 from capitolmail.message import refuse_control_characters
 from capitolmail.period import parse_period
 from capitolmail.rate import Rate, parse_rate
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.redaction import url_password, use_secrets
+from capitolmail.text_files import read_text
+from capitolmail.workspace_paths import workspace_file
 
 CONFIG_FILE = "capitolmail.toml"
+ENV_FILE = ".env"
 # Settings that must never be written in capitolmail.toml, which teams keep in git.
 SECRET_FIELDS = ("smtp_password", "sendgrid_api_key", "unsubscribe_secret", "status_token")
 STATE_DIR = ".capitolmail"
@@ -256,7 +259,8 @@ class Settings(BaseSettings):
         env_prefix="CAPITOLMAIL_",
         env_nested_delimiter="__",
         extra="forbid",
-        env_file_encoding="utf-8",
+        # A byte order mark (Notepad writes one) is dropped instead of ending up in a name.
+        env_file_encoding="utf-8-sig",
     )
 
     organisation: OrganisationSettings = Field(default_factory=OrganisationSettings)
@@ -321,7 +325,7 @@ class Settings(BaseSettings):
             init_settings,
             env_settings,
             dotenv_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+            _WorkspaceToml(settings_cls, toml_file=toml_file),
         )
 
     def database_url_for(self, workspace: Path) -> str:
@@ -335,11 +339,22 @@ class Settings(BaseSettings):
         return directory if directory.is_absolute() else workspace / directory
 
 
+class _WorkspaceToml(TomlConfigSettingsSource):
+    """capitolmail.toml read as load_settings reads it: UTF-8, a byte order mark
+    allowed, and a one-line ConfigError instead of a UnicodeDecodeError."""
+
+    def _read_file(self, file_path: Path) -> dict[str, Any]:
+        return _read_toml(file_path)
+
+
 def load_settings(workspace: Path) -> Settings:
     """Read the workspace's settings, turning every validation problem into one ConfigError."""
-    toml_path = workspace / CONFIG_FILE
+    toml_path = _in_workspace(workspace, CONFIG_FILE)
     toml_data = _read_toml(toml_path)
     _refuse_secrets_in_toml(toml_data)
+    env_path = _in_workspace(workspace, ENV_FILE)
+    if env_path.is_file():
+        _read_text(env_path, ENV_FILE)  # python-dotenv would raise UnicodeDecodeError
     bound = type(
         "WorkspaceSettings",
         (Settings,),
@@ -347,7 +362,7 @@ def load_settings(workspace: Path) -> Settings:
             "model_config": {
                 **Settings.model_config,
                 "toml_file": toml_path,
-                "env_file": workspace / ".env",
+                "env_file": env_path,
             }
         },
     )
@@ -400,12 +415,25 @@ def _refuse_secrets_in_toml(data: dict[str, Any]) -> None:
         )
 
 
+def _in_workspace(workspace: Path, name: str) -> Path:
+    try:
+        return workspace_file(workspace, name)
+    except InputError as err:
+        raise ConfigError(str(err)) from None
+
+
+def _read_text(path: Path, shown: str) -> str:
+    try:
+        return read_text(path, shown)
+    except InputError as err:
+        raise ConfigError(str(err)) from None
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        return tomllib.loads(_read_text(path, CONFIG_FILE))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{CONFIG_FILE}: {err}") from None
 

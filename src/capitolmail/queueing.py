@@ -88,8 +88,8 @@ def prepare_letter(
     signers = _collect(
         problems,
         lambda: load_signers(
-            letter.folder / definition.signers,
-            display_path=letter.display(definition.signers),
+            letter.signers_file,
+            display_path=letter.signers_display,
             lead=definition.lead_signers,
             lead_source=letter.display_path,
         ),

@@ -17,7 +17,10 @@ _UNITS = {
     **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60.0),
     **dict.fromkeys(("h", "hr", "hour", "hours"), 3600.0),
 }
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*([a-z]+)\s*$")
+_PATTERN = re.compile(r"^\s*(\d{1,15}(?:\.\d{1,15})?)\s*/\s*([a-z]+)\s*$")
+# A stored rate is read back from str(Rate), whose "%g" turns counts outside these
+# bounds into "1e+26/s", which is not a rate: a job sent with one never started.
+MIN_COUNT, MAX_COUNT = 0.001, 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,10 @@ def parse_rate(text: str) -> Rate:
     count = float(match.group(1))
     if count <= 0:
         raise ValueError(f'"{text}" is not a rate; the count must be above zero')
+    if not MIN_COUNT <= count <= MAX_COUNT:
+        raise ValueError(
+            f'"{text}" is out of range; the count must be from {MIN_COUNT:g} to {MAX_COUNT:g}'
+        )
     seconds = _UNITS[match.group(2)]
     return Rate(count, seconds)
 

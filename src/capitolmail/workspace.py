@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from capitolmail.config import CONFIG_FILE, STATE_DIR, Settings, load_settings
+from capitolmail.config import CONFIG_FILE, ENV_FILE, STATE_DIR, Settings, load_settings
 from capitolmail.errors import CapitolmailError, ConfigError, display_path
 from capitolmail.outbox import Store
+from capitolmail.workspace_paths import within, workspace_file
 
 CONTACTS_FILE = Path("recipients") / "offices.csv"
 SUPPORTERS_FILE = Path("recipients") / "supporters.csv"
-ENV_FILE = ".env"
 
 
 @dataclass
@@ -35,7 +35,16 @@ class Workspace:
                 f"no {CONFIG_FILE} in {root}; run `capitolmail init DIR` to create a workspace "
                 "or pass --workspace DIR"
             )
-        return cls(root=root, settings=load_settings(root))
+        settings = load_settings(root)
+        workspace_file(root, STATE_DIR)
+        outbox = settings.outbox_dir_for(root)
+        if not within(outbox, root / STATE_DIR):
+            raise ConfigError(
+                f'{CONFIG_FILE} [provider.file]: directory: "{settings.provider.file.directory}" '
+                f"leads out of the workspace's {STATE_DIR}/ folder; the .eml outbox stays in it "
+                f'(the default is "{STATE_DIR}/outbox")'
+            )
+        return cls(root=root, settings=settings)
 
     @property
     def store(self) -> Store:
@@ -50,7 +59,7 @@ class Workspace:
 
     @property
     def contacts_path(self) -> Path:
-        return self.root / CONTACTS_FILE
+        return workspace_file(self.root, CONTACTS_FILE)
 
     def display(self, path: Path) -> str:
         """`path` as the user would type it from the workspace folder."""

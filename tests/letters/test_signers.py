@@ -299,7 +299,8 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
         load_signers(path, display_path=PATH)
 
     assert str(info.value) == (
-        "letters/arms-sale/signers.csv:3: is not UTF-8 text; save it as CSV UTF-8"
+        "letters/arms-sale/signers.csv:3: not UTF-8 text: byte 0xE9 at column 6 "
+        '(byte offset 56); save it as "CSV UTF-8"'
     )
 
 

@@ -50,3 +50,31 @@ class TestFileProvider(ProviderContract):
         provider = FileProvider(blocker)
         with pytest.raises(PermanentSendError, match=r"^cannot write .*not-a-folder/7/"):
             provider.send(sample_message())
+
+    def test_a_job_folder_that_is_a_link_is_refused_not_followed(self, tmp_path: Path) -> None:
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        self.outbox.mkdir()
+        (self.outbox / "7").symlink_to(elsewhere)
+        with pytest.raises(PermanentSendError, match="symbolic link"):
+            self.make_provider().send(sample_message())
+        assert list(elsewhere.iterdir()) == []
+
+    def test_an_outbox_that_is_a_link_is_refused_not_followed(self, tmp_path: Path) -> None:
+        elsewhere = tmp_path / "elsewhere"
+        (elsewhere / "7").mkdir(parents=True)
+        self.outbox.symlink_to(elsewhere)
+        with pytest.raises(PermanentSendError, match="symbolic link"):
+            self.make_provider().send(sample_message())
+        assert list((elsewhere / "7").iterdir()) == []
+
+    def test_a_link_at_the_file_name_is_replaced_not_written_through(self, tmp_path: Path) -> None:
+        target = tmp_path / "target"
+        target.write_text("keep me")
+        path = self.make_provider().path_for(sample_message())
+        path.parent.mkdir(parents=True)
+        path.symlink_to(target)
+        self.make_provider().send(sample_message())
+        assert target.read_text() == "keep me"
+        assert not path.is_symlink()
+        assert b"Message-ID:" in path.read_bytes()

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from capitolmail.cli.context import now, pass_workspace
+from capitolmail.cli.context import WholeNumber, now, pass_workspace
 from capitolmail.config import STATE_DIR
 from capitolmail.display import err, out, print_json, progress_bar
 from capitolmail.errors import CapitolmailError
@@ -117,7 +117,7 @@ def _print_import(workspace: Workspace, file: Path, result: SupporterImport) -> 
 
 
 @supporters_group.command("list")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--limit", type=WholeNumber(1, 1_000_000), default=20, show_default=True)
 @pass_workspace
 def supporters_list_command(workspace: Workspace, limit: int) -> None:
     """List supporters in the order they were first imported."""

@@ -9,6 +9,8 @@ secrets are redacted and control characters escaped: a value quoted in an error
 from __future__ import annotations
 
 import functools
+import math
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,3 +117,98 @@ class RateType(click.ParamType):
             return parse_rate(str(value))
         except ValueError as err:
             self.fail(str(err), param, ctx)
+
+
+# jobs.id is a 32-bit INTEGER in PostgreSQL; a larger number cannot name a job.
+MAX_JOB_ID = 2**31 - 1
+# Longer digit strings are out of every range here, and int() of thousands of digits is slow.
+_MAX_DIGITS = 20
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+
+
+def _label(param: click.Parameter | None) -> str:
+    """How an error names the parameter: --limit, or JOB."""
+    if isinstance(param, click.Option):
+        return param.opts[0]
+    if param is not None and param.name:
+        return param.name.upper()
+    return "value"
+
+
+def _shown(value: object) -> str:
+    """A value as an error may quote it: one line, short."""
+    text = str(value).encode("unicode_escape").decode("ascii")
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+class WholeNumber(click.ParamType):
+    """An integer argument or option, range-checked before any database sees it.
+
+    A failure is a CapitolmailError, so it is one `Error:` line and exit 1, like
+    every other input error (click's own usage errors stay exit 2): never the
+    OverflowError SQLite raises for an id past 64 bits.
+    """
+
+    name = "integer"
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        label = _label(param)
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip()
+            if not _WHOLE.fullmatch(text):
+                raise CapitolmailError(f'{label}: "{_shown(value)}" is not a whole number')
+            number = int(text) if len(text) <= _MAX_DIGITS else self.high + 1
+        if not self.low <= number <= self.high:
+            raise self.out_of_range(label, str(value).strip())
+        return number
+
+    def out_of_range(self, label: str, text: str) -> CapitolmailError:
+        return CapitolmailError(
+            f"{label}: {_shown(text)} is out of range; give a whole number from "
+            f"{self.low} to {self.high}"
+        )
+
+
+class JobNumber(WholeNumber):
+    """A job id: a number that cannot be one is a job that does not exist."""
+
+    name = "job"
+
+    def __init__(self) -> None:
+        super().__init__(1, MAX_JOB_ID)
+
+    def out_of_range(self, label: str, text: str) -> CapitolmailError:
+        return CapitolmailError(f'no job {_shown(text)}; "capitolmail status" lists the jobs')
+
+
+class Seconds(click.ParamType):
+    """A finite number of seconds in [low, high]: `nan` and `inf` pass click's FloatRange."""
+
+    name = "seconds"
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        label = _label(param)
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise CapitolmailError(
+                f'{label}: "{_shown(value)}" is not a number of seconds'
+            ) from None
+        if not (math.isfinite(number) and self.low <= number <= self.high):
+            raise CapitolmailError(
+                f"{label}: {_shown(value)} is out of range; give seconds from "
+                f"{self.low:g} to {self.high:g}"
+            )
+        return number

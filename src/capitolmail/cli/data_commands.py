@@ -14,10 +14,15 @@ from capitolmail.display import err, legislator_rows, legislators_table, out, pr
 from capitolmail.recipients.committee_names import resolve_committee
 from capitolmail.recipients.contact_template import parse_roles, write_template
 from capitolmail.recipients.contacts import import_contacts
-from capitolmail.recipients.legislators import import_legislators, workspace_roster
+from capitolmail.recipients.legislators import (
+    WORKSPACE_FOLDER,
+    import_legislators,
+    workspace_roster,
+)
 from capitolmail.recipients.targeting import select_legislators
 from capitolmail.rejections import summary_lines, tally
 from capitolmail.workspace import Workspace
+from capitolmail.workspace_paths import workspace_file
 
 
 @click.group("legislators")
@@ -85,7 +90,7 @@ def legislators_list_command(
 @pass_workspace
 def legislators_import_command(workspace: Workspace, path: Path) -> None:
     """Load a newer legislators-current.yaml (or a folder of congress-legislators files)."""
-    destination = workspace.root / "recipients" / "legislators"
+    destination = workspace_file(workspace.root, WORKSPACE_FOLDER)
     roster = import_legislators(path, destination)
     err.print(f"Imported {len(roster)} legislators into {workspace.display(destination)}/")
 

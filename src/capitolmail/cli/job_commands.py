@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from capitolmail.cli.context import RateType, now, pass_workspace
+from capitolmail.cli.context import JobNumber, RateType, Seconds, now, pass_workspace
 from capitolmail.cli.steps import (
     drain,
     prepare,
@@ -88,7 +88,7 @@ def queue_command(workspace: Workspace, slug: str, dry_run: bool, allow_resend: 
 
 
 @click.command("send")
-@click.argument("job", type=int)
+@click.argument("job", type=JobNumber())
 @click.option(
     "--at",
     "when",
@@ -271,7 +271,7 @@ def _describe(store: Store) -> Callable[[int], str]:
 @click.option("--once", is_flag=True, help="Send everything due now, then exit.")
 @click.option(
     "--poll",
-    type=click.FloatRange(min=0.1),
+    type=Seconds(0.1, 60),
     default=None,
     help="Seconds between looks for new or changed jobs (default: worker.poll_seconds, 1).",
 )
@@ -352,7 +352,7 @@ def _debug() -> bool:
 
 
 @click.command("status")
-@click.argument("job", type=int, required=False)
+@click.argument("job", type=JobNumber(), required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
 @click.option("--messages", is_flag=True, help="List every message with its state.")
 @pass_workspace
@@ -397,7 +397,7 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
 
 
 @click.command("pause")
-@click.argument("job", type=int)
+@click.argument("job", type=JobNumber())
 @pass_workspace
 def pause_command(workspace: Workspace, job: int) -> None:
     """Stop sending JOB; what is not yet sent stays queued."""
@@ -409,7 +409,7 @@ def pause_command(workspace: Workspace, job: int) -> None:
 
 
 @click.command("resume")
-@click.argument("job", type=int)
+@click.argument("job", type=JobNumber())
 @pass_workspace
 def resume_command(workspace: Workspace, job: int) -> None:
     """Continue sending a paused JOB."""
@@ -432,7 +432,7 @@ def resume_command(workspace: Workspace, job: int) -> None:
 
 
 @click.command("cancel")
-@click.argument("job", type=int)
+@click.argument("job", type=JobNumber())
 @pass_workspace
 def cancel_command(workspace: Workspace, job: int) -> None:
     """Cancel JOB: unsent messages become cancelled and are never sent."""
@@ -442,7 +442,7 @@ def cancel_command(workspace: Workspace, job: int) -> None:
 
 
 @click.command("requeue")
-@click.argument("job", type=int)
+@click.argument("job", type=JobNumber())
 @click.option("--unknown", is_flag=True, help="Requeue messages whose outcome is unknown.")
 @click.option("--failed", is_flag=True, help="Requeue messages that failed.")
 @pass_workspace

@@ -17,7 +17,7 @@ from capitolmail.cli.steps import (
     report_prepared,
 )
 from capitolmail.display import err, out, progress_bar
-from capitolmail.errors import CapitolmailError, InputError
+from capitolmail.errors import CapitolmailError
 from capitolmail.letters.definition import letter_slugs, load_letter
 from capitolmail.message import OutgoingMessage
 from capitolmail.queueing import render_messages
@@ -41,7 +41,7 @@ def letters_list_command(workspace: Workspace) -> None:
         try:
             letter = load_letter(workspace.root, slug)
             out.print(f"{slug}\t{letter.definition.kind}\t{letter.definition.description}")
-        except InputError as error:
+        except CapitolmailError as error:  # one bad letter must not hide the others
             out.print(f"{slug}\t(invalid: {error})")
 
 

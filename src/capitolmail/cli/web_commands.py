@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from capitolmail.cli.context import pass_workspace
+from capitolmail.cli.context import WholeNumber, pass_workspace
 from capitolmail.display import err
 from capitolmail.workspace import Workspace
 
@@ -14,7 +14,7 @@ from capitolmail.workspace import Workspace
 @click.command("serve")
 @click.option("--host", help="Address to listen on. Default: [web] host (127.0.0.1).")
 @click.option(
-    "--port", type=click.IntRange(1, 65535), help="Port to listen on. Default: [web] port (8025)."
+    "--port", type=WholeNumber(1, 65535), help="Port to listen on. Default: [web] port (8025)."
 )
 @pass_workspace
 def serve_command(workspace: Workspace, host: str | None, port: int | None) -> None:

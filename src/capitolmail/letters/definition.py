@@ -24,8 +24,15 @@ from pydantic import (
 from capitolmail.config import header_text
 from capitolmail.errors import InputError, Problem, did_you_mean
 from capitolmail.recipients.addresses import normalised_address
+from capitolmail.text_files import read_text
+from capitolmail.workspace_paths import (
+    LETTERS_DIR,
+    check_slug,
+    letter_file,
+    letter_folder,
+    workspace_file,
+)
 
-LETTERS_DIR = "letters"
 LETTER_FILE = "letter.toml"
 DEFAULT_TEXT_BODY = "body.txt.j2"
 DEFAULT_HTML_BODY = "body.html.j2"
@@ -134,14 +141,17 @@ class LetterDefinition(_Strict):
 
 @dataclass(frozen=True, slots=True)
 class Letter:
-    """A loaded letter: its folder, the path users see in errors, and the definition."""
+    """A loaded letter: its folder, the path users see in errors, the definition and its files."""
 
     slug: str
     folder: Path
     display_path: str
     definition: LetterDefinition
-    text_template: str | None
-    html_template: str | None
+    # The bodies and the signers file, resolved and checked to be in the workspace.
+    text_template: Path | None
+    html_template: Path | None
+    signers_file: Path
+    signers_display: str
 
     def display(self, name: str) -> str:
         """The workspace-relative path of a file in this letter's folder."""
@@ -161,9 +171,11 @@ def letter_slugs(workspace: Path) -> list[str]:
 
 
 def load_letter(workspace: Path, slug: str) -> Letter:
-    folder = workspace / LETTERS_DIR / slug
+    """The letter in letters/SLUG, with every file it names checked to be in the workspace."""
+    check_slug(slug, letter_slugs(workspace))
+    folder = letter_folder(workspace, slug)
     display_path = f"{LETTERS_DIR}/{slug}/{LETTER_FILE}"
-    path = folder / LETTER_FILE
+    path = workspace_file(workspace, Path(LETTERS_DIR) / slug / LETTER_FILE)
     if not path.is_file():
         known = letter_slugs(workspace)
         hint = did_you_mean(slug, known)
@@ -172,7 +184,7 @@ def load_letter(workspace: Path, slug: str) -> Letter:
             f'no letter "{slug}"{hint}; letters in this workspace: {listing}',
             path=display_path,
         )
-    raw_text = path.read_text(encoding="utf-8")
+    raw_text = read_text(path, display_path)
     try:
         raw = tomllib.loads(raw_text)
     except tomllib.TOMLDecodeError as err:
@@ -182,32 +194,58 @@ def load_letter(workspace: Path, slug: str) -> Letter:
     except ValidationError as err:
         raise InputError(_problems(err, display_path, raw_text)) from None
 
-    text_template = _body(folder, definition.body_text, DEFAULT_TEXT_BODY)
-    html_template = _body(folder, definition.body_html, DEFAULT_HTML_BODY)
-    problems = []
-    for key, chosen in (("body_text", definition.body_text), ("body_html", definition.body_html)):
-        if chosen and not (folder / chosen).is_file():
-            problems.append(
-                Problem(
-                    display_path,
-                    f'file "{chosen}" not found in {LETTERS_DIR}/{slug}/',
-                    line=_line_of(raw_text, key),
-                    field=key,
-                )
-            )
-    if not text_template and not html_template and not problems:
+    signers, text, html = _letter_files(workspace, folder, definition, display_path, raw_text)
+    return Letter(
+        slug,
+        folder.resolve(),
+        display_path,
+        definition,
+        text,
+        html,
+        signers,
+        _shown(workspace, signers),
+    )
+
+
+def _letter_files(
+    workspace: Path, folder: Path, definition: LetterDefinition, source: str, raw_text: str
+) -> tuple[Path, Path | None, Path | None]:
+    """The signers file and the bodies letter.toml names, each checked by workspace_paths;
+    every problem is reported at once, at the key's line."""
+    problems: list[Problem] = []
+
+    def named(key: str, name: str) -> Path | None:
+        line = _line_of(raw_text, key)
+        found = letter_file(workspace, folder, name, source=source, field=key, line=line)
+        if isinstance(found, Problem):
+            problems.append(found)
+            return None
+        return found
+
+    signers = named("signers", definition.signers)
+    bodies: list[Path | None] = []
+    for key, chosen, default in (
+        ("body_text", definition.body_text, DEFAULT_TEXT_BODY),
+        ("body_html", definition.body_html, DEFAULT_HTML_BODY),
+    ):
+        found = named(key, chosen or default)
+        if chosen and found is not None and not found.is_file():
+            message = f'file "{chosen}" not found in {LETTERS_DIR}/{folder.name}/'
+            problems.append(Problem(source, message, line=_line_of(raw_text, key), field=key))
+        bodies.append(found if found is not None and found.is_file() else None)
+    if not any(bodies) and not problems:
         problems.append(
-            Problem(display_path, f"no body: add {DEFAULT_TEXT_BODY} and/or {DEFAULT_HTML_BODY}")
+            Problem(source, f"no body: add {DEFAULT_TEXT_BODY} and/or {DEFAULT_HTML_BODY}")
         )
     if problems:
         raise InputError(problems)
-    return Letter(slug, folder, display_path, definition, text_template, html_template)
+    assert signers is not None
+    return signers, bodies[0], bodies[1]
 
 
-def _body(folder: Path, chosen: str | None, default: str) -> str | None:
-    if chosen:
-        return chosen
-    return default if (folder / default).is_file() else None
+def _shown(workspace: Path, path: Path) -> str:
+    """A checked file's path relative to the workspace, as users see it in errors."""
+    return path.relative_to(workspace.resolve()).as_posix()
 
 
 def _problems(err: ValidationError, display_path: str, raw_text: str) -> list[Problem]:

@@ -84,9 +84,7 @@ def refuse_in_letter(settings: Settings, prepared: PreparedLetter, *, contacts_p
         [
             *settings_problems(settings, letter, alert=False),
             rows_problem(contacts_path, "email", contacts, "office contact"),
-            rows_problem(
-                letter.display(letter.definition.signers), "organisation", signers, "signer"
-            ),
+            rows_problem(letter.signers_display, "organisation", signers, "signer"),
         ],
         settings.provider.name,
     )

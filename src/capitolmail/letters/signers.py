@@ -21,6 +21,7 @@ from capitolmail.csv_files import CsvReader
 from capitolmail.errors import InputError, Problem, did_you_mean
 from capitolmail.message import has_line_break
 from capitolmail.recipients.states import STATE_NAMES, normalise_state
+from capitolmail.text_files import SAVE_AS_CSV_UTF8, read_text
 
 COLUMNS = ("organisation", "signatory", "title", "state")
 _HEADER_HINT = "the first row after any # comments must be: " + ",".join(COLUMNS)
@@ -181,17 +182,8 @@ def _read_lines(path: Path, display_path: str) -> list[str]:
     `newline=""` keeps a quoted value's embedded line break inside its line for the csv
     module to see (and for us to refuse), instead of translating it away.
     """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        message = "file not found; create it or fix the signers path in letter.toml"
-        raise InputError([Problem(display_path, message)]) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        problem = Problem(display_path, "is not UTF-8 text; save it as CSV UTF-8", line)
-        raise InputError([problem]) from None
+    missing = "file not found; create it or fix the signers path in letter.toml"
+    text = read_text(path, display_path, missing=missing, hint=SAVE_AS_CSV_UTF8)
     return list(io.StringIO(text, newline=""))
 
 

@@ -20,6 +20,7 @@ from capitolmail.recipients.addresses import normalised_address
 from capitolmail.recipients.atomic_write import replace_files
 from capitolmail.recipients.legislators import Roster
 from capitolmail.rejections import REPORT_COLUMNS, RejectedRowsReport, report_row
+from capitolmail.text_files import SAVE_AS_CSV_UTF8, read_text
 
 COLUMNS = ("bioguide", "email", "name", "role")
 # Written by `contacts template` for the person filling the file in; read and ignored.
@@ -115,15 +116,8 @@ def import_contacts(
 
 
 def _read(path: Path, roster: Roster, display: str, *, missing_hint: str) -> _Sheet:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise InputError([Problem(display, f"file not found; {missing_hint}")]) from None
-    except UnicodeDecodeError as err:
-        message = f"not UTF-8 text ({err.reason}); save it as CSV UTF-8"
-        raise InputError([Problem(display, message)]) from err
-    except OSError as err:
-        raise InputError([Problem(display, f"cannot read it: {err.strerror}")]) from err
+    missing = f"file not found; {missing_hint}"
+    text = read_text(path, display, missing=missing, hint=SAVE_AS_CSV_UTF8)
     return _parse(text, roster, display)
 
 

@@ -30,6 +30,7 @@ from capitolmail.recipients.yaml_files import (
     problems_at,
     read_text,
 )
+from capitolmail.workspace_paths import workspace_file
 
 __all__ = [
     "Committee",
@@ -116,7 +117,7 @@ def load_roster(folder: Path | None = None) -> Roster:
 
 def workspace_roster(workspace_root: Path) -> Roster:
     """The workspace's imported snapshot when there is one, else the packaged one."""
-    folder = workspace_root / WORKSPACE_FOLDER
+    folder = workspace_file(workspace_root, WORKSPACE_FOLDER)
     return load_roster(folder) if (folder / LEGISLATORS_FILE).is_file() else load_roster()
 
 

@@ -33,6 +33,7 @@ from capitolmail.recipients.column_names import SUPPORTER_ALIASES, ColumnChoice,
 from capitolmail.recipients.states import STATE_NAMES, normalise_state, state_name
 from capitolmail.recipients.zipcodes import InvalidZip, district_numbers, districts_for_zip
 from capitolmail.rejections import RejectedRowsReport, Tally
+from capitolmail.text_files import SAVE_AS_CSV_UTF8, not_utf8
 
 REQUIRED_COLUMNS = ("email", "first_name", "last_name", "postal_code", "consent")
 OPTIONAL_COLUMNS = ("state", "district", "tags")
@@ -178,12 +179,16 @@ def _open(path: Path, display: str) -> IO[bytes]:
 def _lines(handle: IO[bytes], display: str) -> Iterator[tuple[int, str]]:
     """(line number, text) of every line, decoded one at a time so that bytes
     that are not UTF-8 are reported on their own line."""
+    offset = 0
     for number, raw in enumerate(handle, start=1):
         try:
             text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as err:
-            message = f"not UTF-8 text ({err.reason}); save it as CSV UTF-8"
-            raise InputError([Problem(display, message, number)]) from err
+            problem = not_utf8(
+                raw, err, display, hint=SAVE_AS_CSV_UTF8, first_line=number, offset=offset
+            )
+            raise InputError([problem]) from None
+        offset += len(raw)
         yield number, text
 
 

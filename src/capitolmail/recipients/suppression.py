@@ -20,6 +20,7 @@ from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_me
 from capitolmail.outbox import Store, Suppression, SuppressionReason
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.recipients.column_names import EMAIL_ALIASES, choose_columns
+from capitolmail.text_files import SAVE_AS_CSV_UTF8, read_text
 
 COLUMNS = ("email", "reason", "detail")
 REASONS = tuple(reason.value for reason in SuppressionReason)
@@ -103,15 +104,8 @@ def import_suppressions(
     written until the file is clean.
     """
     display = display_path or str(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise InputError([Problem(display, "file not found; check the path")]) from None
-    except UnicodeDecodeError as err:
-        message = f"not UTF-8 text ({err.reason}); save it as CSV UTF-8"
-        raise InputError([Problem(display, message)]) from err
-    except OSError as err:
-        raise InputError([Problem(display, f"cannot read it: {err.strerror}")]) from err
+    missing = "file not found; check the path"
+    text = read_text(path, display, missing=missing, hint=SAVE_AS_CSV_UTF8)
     reader = CsvReader(io.StringIO(text, newline=""), display)
     if reader.header is None:
         message = 'no header; the first line must be "email" (and may add reason,detail)'

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from capitolmail import text_files
 from capitolmail.errors import InputError, Problem
 
 Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -37,24 +38,13 @@ Location = Sequence[str | int]
 
 def read_text(path: Path, display: str) -> str:
     """The file as UTF-8 text, or an InputError naming it (missing, unreadable, not UTF-8)."""
-    try:
-        return path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise InputError(
-            [
-                Problem(
-                    display,
-                    "file not found; copy it from the congress-legislators repository "
-                    "or run `capitolmail legislators import`",
-                )
-            ]
-        ) from None
-    except UnicodeDecodeError as err:
-        raise InputError(
-            [Problem(display, f"not UTF-8 text ({err.reason}); re-download it from upstream")]
-        ) from err
-    except OSError as err:
-        raise InputError([Problem(display, f"cannot read it: {err.strerror}")]) from err
+    return text_files.read_text(
+        path,
+        display,
+        missing="file not found; copy it from the congress-legislators repository "
+        "or run `capitolmail legislators import`",
+        hint="re-download it from upstream",
+    )
 
 
 def parse_yaml(text: str, display: str) -> Any:

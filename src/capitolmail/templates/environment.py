@@ -8,8 +8,9 @@ times at queue time, so three choices matter more than convenience:
   would see (`ImmutableSandboxedEnvironment`, a `SandboxedEnvironment`).
 - **Strict.** A misspelt name fails the whole queue with the file, line and a
   suggestion, instead of sending "Dear Senator ," to a hundred offices.
-- **Real files.** `FileSystemLoader`s, so Jinja's rewritten tracebacks carry the
-  template's own path and line, which `render.py` turns into a `TemplateError`.
+- **Real files, in the workspace.** `FileSystemLoader`s, so Jinja's rewritten tracebacks
+  carry the template's own path and line, which `render.py` turns into a `TemplateError`;
+  the workspace's own (`loader.py`) refuse a file linked from outside the workspace.
 
 Search order: the workspace's `templates/`, then the letter's folder, then the
 built-in layouts under the prefix `capitolmail/` (so a team overrides a built-in by
@@ -37,7 +38,9 @@ from jinja2.utils import missing
 
 from capitolmail.errors import suggestion_hint
 from capitolmail.templates.filters import FILTERS
+from capitolmail.templates.loader import WorkspaceLoader
 from capitolmail.templates.suggestions import suggest_name
+from capitolmail.workspace_paths import TEMPLATES_DIR
 
 BUILTIN_PREFIX = "capitolmail"
 LAYOUTS_DIR = Path(__file__).parent / "layouts"
@@ -174,8 +177,8 @@ def build_environment(letter_dir: Path, *, workspace_root: Path) -> SandboxedEnv
     """
     loader = ChoiceLoader(
         [
-            FileSystemLoader(workspace_root / "templates"),
-            FileSystemLoader(letter_dir),
+            WorkspaceLoader(workspace_root / TEMPLATES_DIR, workspace_root=workspace_root),
+            WorkspaceLoader(letter_dir, workspace_root=workspace_root),
             PrefixLoader({BUILTIN_PREFIX: FileSystemLoader(LAYOUTS_DIR)}),
         ]
     )

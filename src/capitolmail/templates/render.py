@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from jinja2 import FileSystemLoader, Template, TemplateNotFound, TemplateSyntaxError, nodes
+from jinja2 import Template, TemplateNotFound, TemplateSyntaxError, nodes
 from jinja2.sandbox import SecurityError
 from jinja2.utils import missing
 
@@ -36,8 +36,10 @@ from capitolmail.templates.environment import (
     build_environment,
 )
 from capitolmail.templates.inheritance import Finding, check_inheritance, constant_names
+from capitolmail.templates.loader import WorkspaceLoader
 from capitolmail.templates.suggestions import suggest_name
 from capitolmail.templates.text import html_to_text
+from capitolmail.workspace_paths import TEMPLATES_DIR, is_inside
 
 _STRING_TEMPLATE = "<template>"  # Jinja's file name for templates made from a string
 _REFERENCES = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
@@ -68,8 +70,8 @@ class LetterTemplates:
         *,
         workspace_root: Path,
         subject: str,
-        text_template: str | None,
-        html_template: str | None,
+        text_template: str | Path | None,
+        html_template: str | Path | None,
         source: str,
     ) -> None:
         if text_template is None and html_template is None:
@@ -81,7 +83,6 @@ class LetterTemplates:
         self._subject_line = _subject_line(self._root / source)
         self._subject_source = subject
         self._env = build_environment(letter_dir, workspace_root=workspace_root)
-        self._letter_loader = FileSystemLoader(letter_dir)
         self._trees: dict[str, tuple[nodes.Template, str | None]] = {}
         self._content_lines: dict[str | None, int] = {}
         self._text = self._compile(letter_dir, text_template) if text_template else None
@@ -129,19 +130,33 @@ class LetterTemplates:
 
     # -- compiling ---------------------------------------------------------------------
 
-    def _compile(self, letter_dir: Path, name: str) -> Template:
+    def _compile(self, letter_dir: Path, body: str | Path) -> Template:
         """Load a body from the letter's own folder, whatever `templates/` holds.
 
         Loaded directly rather than through the search path, so a workspace partial
         that happens to be called `body.html.j2` cannot replace the letter's body.
+        `body` is a name in the letter's folder, or a path letter.toml chose and
+        `workspace_paths` checked, which may also be in the workspace's templates/.
         """
-        if not (letter_dir / name).is_file():
+        path = letter_dir / body
+        if not path.is_file():
             raise TemplateError(
-                self._display(str(letter_dir / name)),
+                self._display(str(path)),
                 None,
                 "template file not found; create it or fix the file name in letter.toml",
             )
-        source, filename, _ = self._letter_loader.get_source(self._env, name)
+        folder = next(
+            (f for f in (letter_dir, self._root / TEMPLATES_DIR) if is_inside(path, f)), None
+        )
+        if folder is None:
+            raise TemplateError(
+                self._display(str(path)),
+                None,
+                "is outside the letter's folder and templates/; keep the letter's files there",
+            )
+        name = path.resolve().relative_to(folder.resolve()).as_posix()
+        loader = WorkspaceLoader(folder, workspace_root=self._root)
+        source, filename, _ = loader.get_source(self._env, name)
         tree = self._parse(source, name, filename)
         findings: list[Finding] = []
         self._load_references(tree, filename, seen=set(), findings=findings)
@@ -292,7 +307,7 @@ class LetterTemplates:
         try:
             if filename == _STRING_TEMPLATE:
                 return self._env.parse(self._subject_source)
-            return self._env.parse(Path(filename).read_text(encoding="utf-8"))
+            return self._env.parse(Path(filename).read_text(encoding="utf-8-sig"))
         except (OSError, UnicodeDecodeError, TemplateSyntaxError):
             return None
 
@@ -379,7 +394,7 @@ def _subject_line(definition: Path) -> int | None:
     subject is the only key of letter.toml this package reports on.
     """
     try:
-        text = definition.read_text(encoding="utf-8")
+        text = definition.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return None
     match = _SUBJECT_KEY.search(text)
