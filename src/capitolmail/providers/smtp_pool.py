@@ -9,7 +9,8 @@ drop a session after about 20), is closed instead of pooled.
 Failures while connecting are classified here. A refused or timed-out connect,
 a 4xx greeting or an interrupted handshake become `TransientSendError`: nothing
 was sent and the relay may recover. A certificate that fails verification, a
-relay without STARTTLS or AUTH, a refused login and a 5xx greeting become
+plain-text answer to `security = "tls"`, a relay without STARTTLS or AUTH, a
+refused login and a 5xx greeting become
 `ProviderAuthError`, so the sender pauses the job instead of failing every
 message one by one: none of them fixes itself, and each needs an operator.
 """
@@ -32,6 +33,10 @@ from capitolmail.providers.throttling import is_throttling
 # drop idle sessions (Postfix after 300 s, some after 10 s); while sending
 # steadily a connection is never idle this long, so the check costs nothing.
 IDLE_CHECK_AFTER = 5.0
+
+# OpenSSL's reasons when the other side answers a TLS handshake with plain text,
+# such as a STARTTLS relay's "220" greeting (the record layer's name from OpenSSL 3.2).
+_PLAIN_TEXT_ANSWER = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST"})
 
 
 @dataclass(eq=False)
@@ -149,8 +154,16 @@ class ConnectionPool:
         where, s = self.where, self.settings
         if isinstance(err, ssl.SSLCertVerificationError):
             return ProviderAuthError(
-                f"the TLS certificate of {where} failed verification ({err.verify_message});"
-                " check [provider.smtp] host, or set ca_file to the CA that signed it"
+                f"the certificate of {where} is not trusted ({_verify_reason(err)}): set"
+                " [provider.smtp] ca_file to the CA that signed it, or set host to a name"
+                " the certificate lists"
+            )
+        if isinstance(err, ssl.SSLError) and err.reason in _PLAIN_TEXT_ANSWER:
+            # The relay greeted in plain text where a TLS handshake was expected.
+            speaks = f"port {s.port} speaks STARTTLS" if s.port != 465 else "it expects STARTTLS"
+            return ProviderAuthError(
+                f"{where} answered in plain text where TLS was expected ({err.reason}):"
+                f' {speaks}; set [provider.smtp] security = "starttls"'
             )
         if isinstance(err, smtplib.SMTPNotSupportedError) and "STARTTLS" in str(err):
             return ProviderAuthError(
@@ -177,7 +190,12 @@ class ConnectionPool:
                 )
             return ProviderAuthError(f"{where} refused the session: {reply}")
         if isinstance(err, smtplib.SMTPServerDisconnected | OSError):
-            return TransientSendError(f"cannot connect to {where}: {describe(err)}")
+            hint = (
+                '; port 465 expects TLS from the first byte: set security = "tls"'
+                if s.port == 465 and s.security == "starttls" and isinstance(err, TimeoutError)
+                else ""
+            )
+            return TransientSendError(f"cannot connect to {where}: {describe(err)}{hint}")
         return ProviderAuthError(
             f"cannot start a session with {where}: {err}"
         )  # e.g. no AUTH method
@@ -196,6 +214,11 @@ def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
         raise ConfigError(
             f"[provider.smtp] ca_file: cannot load {cafile}: {describe(err)}"
         ) from err
+
+
+def _verify_reason(err: ssl.SSLCertVerificationError) -> str:
+    """OpenSSL's words for why, e.g. "self-signed certificate in certificate chain"."""
+    return str(err.verify_message or err.reason or err)
 
 
 def reply_text(code: int, reply: bytes | str) -> str:
