@@ -352,9 +352,15 @@ def load_settings(workspace: Path) -> Settings:
         },
     )
     try:
-        return bound()
+        settings = bound()
     except ValidationError as err:
         raise ConfigError(_describe(err, toml_data, workspace / ".env")) from None
+    smtp = settings.provider.smtp
+    if smtp.ca_file is not None and not smtp.ca_file.is_absolute():
+        # Like every path in the workspace's files: from the workspace, not from where
+        # the worker happens to be started (cron starts it in the home folder).
+        smtp.ca_file = workspace / smtp.ca_file
+    return settings
 
 
 def secret_variable(field: str) -> str:

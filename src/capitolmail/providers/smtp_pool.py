@@ -18,6 +18,7 @@ message one by one: none of them fixes itself, and each needs an operator.
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 import threading
 import time
@@ -53,6 +54,7 @@ class ConnectionPool:
         self.where = f"{settings.host}:{settings.port}"
         self._password = password
         self._context = None if settings.security == "none" else _tls_context(settings)
+        self._ehlo_name = settings.local_hostname or fully_qualified_name()
         self._slots = threading.BoundedSemaphore(settings.connections)
         self._lock = threading.Lock()
         self._idle: list[Connection] = []
@@ -124,17 +126,19 @@ class ConnectionPool:
                 smtp = smtplib.SMTP_SSL(
                     s.host,
                     s.port,
-                    local_hostname=s.local_hostname,
+                    local_hostname=self._ehlo_name,
                     timeout=s.connect_timeout,
                     context=self._context,
                 )
             else:
                 smtp = smtplib.SMTP(
-                    s.host, s.port, local_hostname=s.local_hostname, timeout=s.connect_timeout
+                    s.host, s.port, local_hostname=self._ehlo_name, timeout=s.connect_timeout
                 )
         except (smtplib.SMTPException, OSError) as err:
             raise self._setup_error(err) from err
         try:
+            if self._ehlo_name is None:
+                smtp.local_hostname = address_literal(smtp.sock.getsockname()[0])
             smtp.sock.settimeout(s.timeout)
             smtp.ehlo_or_helo_if_needed()
             if s.security == "starttls":
@@ -214,6 +218,25 @@ def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
         raise ConfigError(
             f"[provider.smtp] ca_file: cannot load {cafile}: {describe(err)}"
         ) from err
+
+
+def fully_qualified_name() -> str | None:
+    """This machine's fully qualified name for EHLO, or None when it has none.
+
+    Relays check the EHLO name (Postfix's reject_non_fqdn_helo_hostname), and
+    smtplib's own fallback, the address its host name resolves to, is often
+    [127.0.0.1]; with None the pool greets with the address of the connection itself.
+    """
+    name = socket.getfqdn().rstrip(".")
+    first = name.partition(".")[0].lower()
+    if "." not in name or first in ("localhost", "localhost4", "localhost6", "ip6-localhost"):
+        return None
+    return name
+
+
+def address_literal(address: str) -> str:
+    """RFC 5321's form of an address in EHLO: [192.0.2.1] or [IPv6:2001:db8::1]."""
+    return f"[IPv6:{address}]" if ":" in address else f"[{address}]"
 
 
 def _verify_reason(err: ssl.SSLCertVerificationError) -> str:

@@ -1,14 +1,18 @@
-"""TLS settings that cannot work: the job pauses once with a sentence that says what to change.
+"""Relay settings a newcomer gets wrong or never sets, from the command line.
+
+TLS settings that cannot work pause the job once with a sentence that says what to change.
 
 A certificate the client does not trust and `security = "tls"` against a relay
 that speaks STARTTLS (port 587) fail the same way for every message; retrying
-them one by one as temporary used up every attempt of 168 letters.
+them one by one as temporary used up every attempt of 168 letters. The EHLO
+name is the machine's fully qualified name unless `local_hostname` is set.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -93,12 +97,14 @@ def test_untrusted_certificate_pauses_once_and_names_ca_file(
         assert server.received() == []
 
         # The operator sets ca_file to the relay's CA and resumes: every letter goes, once.
+        # ... here with a path in the workspace, read from there whatever the current folder.
+        (workspace / "certs").mkdir()
+        (workspace / "certs" / "relay-ca.pem").write_bytes(certificates.ca_file.read_bytes())
         config = workspace / "capitolmail.toml"
         text = config.read_text()
         assert certificates.other_ca_file.as_posix() in text
-        config.write_text(
-            text.replace(certificates.other_ca_file.as_posix(), certificates.ca_file.as_posix())
-        )
+        config.write_text(text.replace(certificates.other_ca_file.as_posix(), "certs/relay-ca.pem"))
+        assert Path.cwd() != workspace
         assert cli("resume", "1").exit_code == 0
         assert cli("worker", "--once").exit_code == 0
         assert _job(cli)["counts"] == {"sent": TOTAL}
@@ -116,3 +122,43 @@ def test_implicit_tls_against_a_starttls_relay_pauses_once(workspace: Path, cli:
             ' [provider.smtp] security = "starttls"',
         )
         assert server.received() == []
+
+
+def _send_all(cli: Invoke) -> None:
+    assert cli("queue", "block-arms-sale").exit_code == 0
+    assert cli("send", "1").exit_code == 0
+    assert cli("worker", "--once").exit_code == 0
+
+
+def test_ehlo_names_the_machine_by_its_fully_qualified_name(
+    workspace: Path, cli: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the operating system answers is the machine's business, not ours: set it.
+    monkeypatch.setattr(socket, "getfqdn", lambda name="": "gr-laptop.amnesty.example.org")
+    with running_mail_server() as server:
+        use_smtp_relay(workspace, server.port)
+        _send_all(cli)
+        assert {received.helo for received in server.received()} == {
+            "gr-laptop.amnesty.example.org"
+        }
+
+
+@pytest.mark.parametrize("fqdn", ["localhost", "localhost.localdomain", "vm"])
+def test_without_a_qualified_name_ehlo_gives_the_connections_own_address(
+    workspace: Path, cli: Invoke, monkeypatch: pytest.MonkeyPatch, fqdn: str
+) -> None:
+    monkeypatch.setattr(socket, "getfqdn", lambda name="": fqdn)
+    with running_mail_server() as server:
+        use_smtp_relay(workspace, server.port)
+        _send_all(cli)
+        # The address the relay sees the connection come from (loopback here), never
+        # "localhost", which a relay checking EHLO names refuses.
+        assert {received.helo for received in server.received()} == {"[127.0.0.1]"}
+
+
+def test_local_hostname_setting_is_the_ehlo_name(workspace: Path, cli: Invoke) -> None:
+    with running_mail_server() as server:
+        use_smtp_relay(workspace, server.port, smtp='local_hostname = "mail.amnesty.example.org"\n')
+        _send_all(cli)
+        assert len(server.received()) == TOTAL
+        assert {received.helo for received in server.received()} == {"mail.amnesty.example.org"}
