@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from capitolmail.display import job_plan
 from capitolmail.outbox import JobInfo, JobState
 
@@ -186,3 +188,59 @@ def test_status_estimates_the_time_left_from_the_pace_so_far() -> None:
     # Nothing sent yet: the job's rate is the best guess.
     fresh = replace(job, counts={"queued": 400})
     assert job_plan(fresh, started).eta_seconds == 200.0
+
+
+def _local(day_offset: int, hour: int, minute: int = 0) -> str:
+    """The UTC ISO text of a wall time `day_offset` days from today in the workspace zone."""
+    zone = ZoneInfo("America/New_York")
+    day = datetime.now(zone).date() + timedelta(days=day_offset)
+    wall = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+    return wall.astimezone(UTC).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [
+        ("2030-12-03 09:00", "2030-12-03T14:00:00+00:00"),
+        ("2030-12-03T09:00:30", "2030-12-03T14:00:30+00:00"),
+        ("2030-12-03 9am", "2030-12-03T14:00:00+00:00"),
+        ("2030-12-03 5:30pm", "2030-12-03T22:30:00+00:00"),
+        ("2030-12-03T09:00-05:00", "2030-12-03T14:00:00+00:00"),
+        ("2030-12-03T14:00Z", "2030-12-03T14:00:00+00:00"),
+        ("tomorrow 9am", None),
+    ],
+)
+def test_every_documented_at_form_is_accepted(cli: Invoke, when: str, expected: str | None) -> None:
+    _queued(cli)
+    result = cli("send", "1", "--at", when)
+    assert result.exit_code == 0, result.output
+    assert _job(cli)["scheduled_at"] == (expected or _local(1, 9))
+
+
+@pytest.mark.parametrize(
+    ("when", "reason"),
+    [
+        ("next monday", "is not a date and time"),
+        ("in 2 hours", "is not a date and time"),
+        ("12/03/2030 9am", "is not a date and time"),
+        ("tomorrow", "is not a date and time"),
+        ("2030-12-03", "has no time of day"),
+        ("2030-12-03 25:00", "the hour runs 00-23"),
+    ],
+)
+def test_undocumented_at_forms_are_refused_naming_the_value(
+    cli: Invoke, when: str, reason: str
+) -> None:
+    _queued(cli)
+    result = cli("send", "1", "--at", when)
+    assert result.exit_code == 2
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert line.startswith(f'Error: Invalid value for --at: "{when}"')
+    assert reason in line
+    assert _job(cli)["state"] == "draft"
+
+
+def test_help_lists_the_at_forms(cli: Invoke) -> None:
+    text = " ".join(cli("send", "--help").stdout.split())
+    for form in ("2026-12-01 9am", "2026-12-01T14:00Z", "tomorrow 9am", "Anything else is refused"):
+        assert form in text
