@@ -8,6 +8,8 @@ import pytest
 from capitolmail.config import load_settings
 from capitolmail.errors import ConfigError
 
+from .conftest import Invoke
+
 
 def _write(root: Path, text: str) -> Path:
     root.mkdir(parents=True, exist_ok=True)
@@ -164,3 +166,46 @@ def test_a_heartbeat_too_slow_for_stale_after_is_refused(tmp_path: Path) -> None
     with pytest.raises(ConfigError) as info:
         load_settings(tmp_path)
     assert "heartbeat_seconds must be at most a third of stale_after" in str(info.value)
+
+
+def test_unknown_dotenv_key_is_named_once_with_its_line(cli: Invoke, workspace: Path) -> None:
+    # pydantic hands an unknown .env name over whole: the prefix must not be doubled.
+    (workspace / ".env").write_text(
+        "# secrets for this workspace\nCAPITOLMAIL_NOT_A_SETTING=1\n", encoding="utf-8"
+    )
+    result = cli("config", "show")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "Error: .env:2: CAPITOLMAIL_NOT_A_SETTING: not a capitolmail setting"
+    ]
+    (workspace / ".env").write_text("CAPITOLMAIL_SMTP_PASWORD=hunter2\n", encoding="utf-8")
+    result = cli("config", "show")
+    assert result.stderr.splitlines() == [
+        "Error: .env:1: CAPITOLMAIL_SMTP_PASWORD: not a capitolmail setting"
+        ' (did you mean "CAPITOLMAIL_SMTP_PASSWORD"?)'
+    ]
+    assert "hunter2" not in result.output
+    (workspace / ".env").write_text("export NOT_A_SETTING=1\n", encoding="utf-8")
+    result = cli("config", "show")
+    assert result.stderr.splitlines() == [
+        "Error: .env:1: NOT_A_SETTING: not a capitolmail setting;"
+        " their names start with CAPITOLMAIL_"
+    ]
+
+
+def test_unknown_nested_key_names_the_variable_and_where_it_was_set(
+    cli: Invoke, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (workspace / ".env").write_text("CAPITOLMAIL_PROVIDER__SMTP__PROT=25\n", encoding="utf-8")
+    result = cli("config", "show")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        'Error: .env:1: CAPITOLMAIL_PROVIDER__SMTP__PROT: unknown key "prot" (did you mean "port"?)'
+    ]
+    (workspace / ".env").unlink()
+    monkeypatch.setenv("CAPITOLMAIL_PROVIDER__SMTP__PROT", "25")
+    result = cli("config", "show")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        'Error: CAPITOLMAIL_PROVIDER__SMTP__PROT: unknown key "prot" (did you mean "port"?)'
+    ]

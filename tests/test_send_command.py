@@ -8,10 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from capitolmail.display import job_plan
 from capitolmail.outbox import JobInfo, JobState
 
-from .conftest import Invoke
+from .conftest import Invoke, use_smtp_relay
+from .servers.smtp import running_mail_server
 
 TOTAL = 44
 
@@ -186,3 +189,115 @@ def test_status_estimates_the_time_left_from_the_pace_so_far() -> None:
     # Nothing sent yet: the job's rate is the best guess.
     fresh = replace(job, counts={"queued": 400})
     assert job_plan(fresh, started).eta_seconds == 200.0
+
+
+def test_while_everything_left_waits_for_a_retry_status_shows_when_it_is_due() -> None:
+    started = datetime(2030, 12, 3, 14, 0, tzinfo=UTC)
+    due = started + timedelta(minutes=5)
+    job = JobInfo(
+        id=1,
+        letter_slug="block-arms-sale",
+        kind="joint",
+        state=JobState.SENDING,
+        created_at=started,
+        scheduled_at=started,
+        started_at=started,
+        finished_at=None,
+        total=168,
+        last_error=None,
+        paused_reason=None,
+        counts={"sent": 160, "retry_wait": 8},
+        next_retry_at=due,
+    )
+    now = started + timedelta(seconds=60)
+    plan = job_plan(job, now)
+    assert plan.eta_seconds is None  # not "about 3s" from 160 sent in a minute
+    assert plan.next_attempt_at == due
+    assert plan.eta_text(ZoneInfo("America/New_York")) == (
+        "next retry Tue 2030-12-03 09:05 EST (in 4m 00s)"
+    )
+    # Messages still queued are sending at the pace: the ETA is the pace's again.
+    sending = replace(job, counts={"sent": 150, "queued": 10, "retry_wait": 8})
+    assert job_plan(sending, now).next_attempt_at is None
+    assert job_plan(sending, now).eta_seconds == 7.2
+    # A retry already due goes at once: the pace says the rest.
+    assert job_plan(job, due + timedelta(seconds=1)).next_attempt_at is None
+
+
+def test_status_after_a_run_that_left_only_retries_names_the_next_attempt(
+    workspace: Path, cli: Invoke
+) -> None:
+    with running_mail_server() as server:
+        server.answer("RCPT", "451 4.3.0 Temporary lookup failure")
+        use_smtp_relay(workspace, server.port, rest="\n[worker]\nretry_base_seconds = 240\n")
+        _queued(cli)
+        assert cli("send", "1").exit_code == 0
+        before = datetime.now(UTC)
+        assert cli("worker", "--once").exit_code == 0  # retries are not failures
+        after = datetime.now(UTC)
+    job = json.loads(cli("status", "1", "--json", "--messages").stdout)["jobs"][0]
+    assert job["state"] == "sending"
+    assert job["counts"] == {"retry_wait": TOTAL}
+    assert job["eta_seconds"] is None
+    first_due = min(datetime.fromisoformat(m["next_attempt_at"]) for m in job["messages"])
+    assert datetime.fromisoformat(job["next_attempt_at"]) == first_due
+    assert before + timedelta(seconds=120) <= first_due <= after + timedelta(seconds=240)
+    table = " ".join(cli("status", "1").stdout.split())
+    assert "next retry" in table
+    assert "about" not in table
+
+
+def _local(day_offset: int, hour: int, minute: int = 0) -> str:
+    """The UTC ISO text of a wall time `day_offset` days from today in the workspace zone."""
+    zone = ZoneInfo("America/New_York")
+    day = datetime.now(zone).date() + timedelta(days=day_offset)
+    wall = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+    return wall.astimezone(UTC).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [
+        ("2030-12-03 09:00", "2030-12-03T14:00:00+00:00"),
+        ("2030-12-03T09:00:30", "2030-12-03T14:00:30+00:00"),
+        ("2030-12-03 9am", "2030-12-03T14:00:00+00:00"),
+        ("2030-12-03 5:30pm", "2030-12-03T22:30:00+00:00"),
+        ("2030-12-03T09:00-05:00", "2030-12-03T14:00:00+00:00"),
+        ("2030-12-03T14:00Z", "2030-12-03T14:00:00+00:00"),
+        ("tomorrow 9am", None),
+    ],
+)
+def test_every_documented_at_form_is_accepted(cli: Invoke, when: str, expected: str | None) -> None:
+    _queued(cli)
+    result = cli("send", "1", "--at", when)
+    assert result.exit_code == 0, result.output
+    assert _job(cli)["scheduled_at"] == (expected or _local(1, 9))
+
+
+@pytest.mark.parametrize(
+    ("when", "reason"),
+    [
+        ("next monday", "is not a date and time"),
+        ("in 2 hours", "is not a date and time"),
+        ("12/03/2030 9am", "is not a date and time"),
+        ("tomorrow", "is not a date and time"),
+        ("2030-12-03", "has no time of day"),
+        ("2030-12-03 25:00", "the hour runs 00-23"),
+    ],
+)
+def test_undocumented_at_forms_are_refused_naming_the_value(
+    cli: Invoke, when: str, reason: str
+) -> None:
+    _queued(cli)
+    result = cli("send", "1", "--at", when)
+    assert result.exit_code == 2
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert line.startswith(f'Error: Invalid value for --at: "{when}"')
+    assert reason in line
+    assert _job(cli)["state"] == "draft"
+
+
+def test_help_lists_the_at_forms(cli: Invoke) -> None:
+    text = " ".join(cli("send", "--help").stdout.split())
+    for form in ("2026-12-01 9am", "2026-12-01T14:00Z", "tomorrow 9am", "Anything else is refused"):
+        assert form in text

@@ -8,6 +8,7 @@ keys, so a typo is an error that names the key instead of a silent default.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from datetime import timedelta
 from pathlib import Path
@@ -31,7 +32,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from capitolmail.errors import ConfigError, InputError, did_you_mean
+from capitolmail.errors import (
+    ConfigError,
+    InputError,
+    closest_match,
+    did_you_mean,
+    suggestion_hint,
+)
 from capitolmail.message import refuse_control_characters
 from capitolmail.period import parse_period
 from capitolmail.rate import Rate, parse_rate
@@ -369,7 +376,12 @@ def load_settings(workspace: Path) -> Settings:
     try:
         settings = bound()
     except ValidationError as err:
-        raise ConfigError(_describe(err, toml_data)) from None
+        raise ConfigError(_describe(err, toml_data, workspace / ".env")) from None
+    smtp = settings.provider.smtp
+    if smtp.ca_file is not None and not smtp.ca_file.is_absolute():
+        # Like every path in the workspace's files: from the workspace, not from where
+        # the worker happens to be started (cron starts it in the home folder).
+        smtp.ca_file = workspace / smtp.ca_file
     # From here on no log line, error or `status` of this process shows them.
     use_secrets(secret_values(settings))
     return settings
@@ -438,27 +450,63 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{CONFIG_FILE}: {err}") from None
 
 
-def _describe(err: ValidationError, toml_data: dict[str, Any]) -> str:
+def _describe(err: ValidationError, toml_data: dict[str, Any], dotenv: Path) -> str:
     """One line for the first problem, worded for the place the user wrote the value."""
     first = err.errors()[0]
     loc = [str(part) for part in first["loc"]]
     section, key = loc[:-1], loc[-1] if loc else ""
-    in_toml = _lookup(toml_data, loc) is not _MISSING
-    if not in_toml:
-        where = "CAPITOLMAIL_" + "__".join(part.upper() for part in loc)
-    elif section:
-        where = f"{CONFIG_FILE} [{'.'.join(section)}]"
-    else:
-        where = CONFIG_FILE
-    if first["type"] == "extra_forbidden":
-        hint = did_you_mean(key, _field_names(loc[:-1]))
-        message = f'unknown key "{key}"{hint}'
-    else:
-        text = str(first["msg"]).removeprefix("Value error, ")
-        message = f"{key}: {text}" if in_toml else text
     more = len(err.errors()) - 1
     suffix = f" (and {more} more problem{'s' * (more > 1)})" if more else ""
-    return f"{where}: {message}{suffix}"
+    if _lookup(toml_data, loc) is not _MISSING:
+        where = f"{CONFIG_FILE} [{'.'.join(section)}]" if section else CONFIG_FILE
+        if first["type"] == "extra_forbidden":
+            message = f'unknown key "{key}"{did_you_mean(key, _field_names(section))}'
+        else:
+            message = f"{key}: {_message_text(first)}"
+        return f"{where}: {message}{suffix}"
+    return _describe_variable(first, loc, dotenv) + suffix
+
+
+def _describe_variable(first: Any, loc: list[str], dotenv: Path) -> str:
+    """A problem in a CAPITOLMAIL_* variable, set in the environment or in `.env`.
+
+    An unknown top-level name can only come from `.env` (the environment's unknown
+    variables are ignored), and pydantic hands it over whole, prefix included, so
+    it is named as written rather than prefixed a second time.
+    """
+    variable = "CAPITOLMAIL_" + "__".join(part.upper() for part in loc)
+    if len(loc) == 1 and first["type"] == "extra_forbidden":
+        variable = loc[0].upper()
+    line = None if variable in os.environ else _dotenv_line(dotenv, variable)
+    where = variable if line is None else f".env:{line}: {variable}"
+    if first["type"] != "extra_forbidden":
+        return f"{where}: {_message_text(first)}"
+    if len(loc) > 1:
+        known = _field_names(loc[:-1])
+        return f'{where}: unknown key "{loc[-1]}"{did_you_mean(loc[-1], known)}'
+    if not variable.startswith("CAPITOLMAIL_"):
+        return f"{where}: not a capitolmail setting; their names start with CAPITOLMAIL_"
+    # Compared without the prefix every name shares, which would make anything look close.
+    match = closest_match(variable.removeprefix("CAPITOLMAIL_"), Settings.model_fields)
+    hint = suggestion_hint(secret_variable(match) if match else None)
+    return f"{where}: not a capitolmail setting{hint}"
+
+
+def _message_text(error: Any) -> str:
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _dotenv_line(path: Path, variable: str) -> int | None:
+    """The line of `.env` that sets `variable` (names compared without case), if any."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for number, text in enumerate(lines, start=1):
+        name = text.strip().removeprefix("export ").partition("=")[0].strip()
+        if name.upper() == variable.upper():
+            return number
+    return None
 
 
 _MISSING = object()

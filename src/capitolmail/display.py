@@ -155,10 +155,16 @@ class JobPlan:
     eta_seconds: float | None
     window_open: bool | None
     window_opens_at: datetime | None
+    # Set when every unsent message waits for a retry: sending picks up again then.
+    next_attempt_at: datetime | None = None
+    next_attempt_in: float | None = None
 
     def eta_text(self, zone: ZoneInfo | None = None) -> str:
         if self.window_open is False and self.window_opens_at is not None:
             return f"window opens {when(self.window_opens_at, zone)}"
+        if self.next_attempt_at is not None and self.next_attempt_in is not None:
+            due = when(self.next_attempt_at, zone)
+            return f"next retry {due} (in {format_seconds(self.next_attempt_in)})"
         if self.eta_seconds is None:
             return ""
         return f"about {format_seconds(self.eta_seconds)}"
@@ -169,18 +175,22 @@ def job_plan(job: JobInfo, now: datetime) -> JobPlan:
 
     The ETA divides what is left by the pace so far (or the job's rate before
     anything is sent); it ignores the window's closed hours, which are shown
-    instead of an ETA while the window is closed.
+    instead of an ETA while the window is closed. When all that is left waits
+    for a retry, a rate-based ETA ("about 18s" during a four-minute backoff)
+    misleads: the time the next retry is due is shown instead.
     """
     unfinished = sum(job.counts.get(state, 0) for state in ("queued", "sending", "retry_wait"))
     done = job.total - unfinished
     percent = 100 if job.total == 0 else done * 100 // job.total
     window_open, opens_at = _window_state(job, now)
-    eta = None
-    if job.state == "sending" and unfinished:
-        pace = _pace(job, done, now)
-        if pace:
-            eta = unfinished / pace
-    return JobPlan(done, percent, eta, window_open, opens_at)
+    if job.state != "sending" or not unfinished:
+        return JobPlan(done, percent, None, window_open, opens_at)
+    waiting = unfinished == job.counts.get("retry_wait", 0)
+    if waiting and job.next_retry_at is not None and job.next_retry_at > now:
+        wait = (job.next_retry_at - now).total_seconds()
+        return JobPlan(done, percent, None, window_open, opens_at, job.next_retry_at, wait)
+    pace = _pace(job, done, now)
+    return JobPlan(done, percent, unfinished / pace if pace else None, window_open, opens_at)
 
 
 def _pace(job: JobInfo, done: int, now: datetime) -> float | None:
@@ -267,6 +277,8 @@ def job_json(
         "options": dict(job.options),
         "progress": {"done": plan.done, "total": job.total, "percent": plan.percent},
         "eta_seconds": None if plan.eta_seconds is None else round(plan.eta_seconds, 1),
+        # Instead of an ETA while every unsent message waits for a retry.
+        "next_attempt_at": _iso(plan.next_attempt_at),
         "window_open": plan.window_open,
         "window_opens_at": _iso(plan.window_opens_at),
         "failures": [{"reason": reason, "count": count} for reason, count in failures or []],

@@ -26,6 +26,7 @@ from capitolmail.providers import SendGridProvider
 from capitolmail.providers.sendgrid_payload import build_payload
 
 from ..servers.sendgrid import SPEC_MISSING, SendGridStandIn, load_spec, payload_as_email
+from ..servers.smtp import make_certificates
 from .contract import ProviderContract, sample_message
 
 API_KEY = "SG.stand-in-key.0123456789abcdef"
@@ -408,3 +409,29 @@ def test_stand_in_refuses_what_the_schema_refuses(sendgrid_server: SendGridStand
     status, reply = post(sendgrid_server, json.dumps(payload).encode())
     assert status == 400
     assert {error["field"] for error in reply["errors"]} == {"from.email", "subject"}
+
+
+def test_untrusted_certificate_stops_the_job_and_says_why(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # A certificate the client does not trust meets every message the same way: a
+    # transient error would retry all of them, so the job pauses (ProviderAuthError).
+    certificates = make_certificates(tmp_path_factory.mktemp("sendgrid-tls"))
+    files = (
+        certificates.ca_file.with_name("server.pem"),
+        certificates.ca_file.with_name("server.key"),
+    )
+    with SendGridStandIn(API_KEY, tls=files) as server:
+        url = server.url
+        assert url.startswith("https://127.0.0.1:")
+        provider = SendGridProvider(
+            SendGridSettings(base_url=server.url), api_key=SecretStr(API_KEY)
+        )
+        with provider, pytest.raises(ProviderAuthError) as caught:
+            provider.send(sample_message())
+        assert server.requests == 0
+    assert str(caught.value) == (
+        f"the certificate of {url} is not trusted (self-signed certificate in certificate"
+        " chain): check [provider.sendgrid] base_url; behind a proxy that inspects TLS, add its"
+        " CA to the system's trusted certificates"
+    )

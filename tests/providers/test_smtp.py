@@ -361,10 +361,30 @@ class TestSmtpProvider(ProviderContract):
             settings = settings_for(server, security="starttls", ca_file=certificates.other_ca_file)
             with (
                 SmtpProvider(settings) as provider,
-                pytest.raises(ProviderAuthError, match=r"certificate of 127\.0\.0\.1:\d+ failed"),
+                pytest.raises(ProviderAuthError) as caught,
             ):
                 provider.send(sample_message())
             assert server.received() == []
+        assert str(caught.value) == (
+            f"the certificate of 127.0.0.1:{server.port} is not trusted (self-signed certificate"
+            " in certificate chain): set [provider.smtp] ca_file to the CA that signed it, or set"
+            " host to a name the certificate lists"
+        )
+
+    def test_implicit_tls_to_a_starttls_relay_stops_the_job(self) -> None:
+        # The relay greets in plain text; retrying every message as "temporary" never helps.
+        settings = settings_for(self.server, security="tls", port=self.server.port)
+        with (
+            SmtpProvider(settings) as provider,
+            pytest.raises(ProviderAuthError) as caught,
+        ):
+            provider.send(sample_message())
+        assert str(caught.value) == (
+            f"127.0.0.1:{self.server.port} answered in plain text where TLS was expected"
+            f" (WRONG_VERSION_NUMBER): port {self.server.port} speaks STARTTLS; set"
+            ' [provider.smtp] security = "starttls"'
+        )
+        assert self.server.received() == []
 
     def test_implicit_tls_verifies_the_certificate(self, certificates: Certificates) -> None:
         with running_mail_server(implicit_tls=certificates.server_context) as server:

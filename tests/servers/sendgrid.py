@@ -233,7 +233,9 @@ class SendGridStandIn(ServerThread):
         *,
         spec: dict[str, Any] | None = None,
         latency: float = 0.0,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
+        """`tls`: (certificate chain, key) PEM files to serve https with."""
         self.api_key = api_key
         self.latency = self._default_latency = latency
         self.validator = request_validator(spec) if spec is not None else None
@@ -252,6 +254,7 @@ class SendGridStandIn(ServerThread):
             interface="asgi3",
             proxy_headers=False,
             timeout_keep_alive=30,  # keep the client's pooled connections for a benchmark's pauses
+            **({"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])} if tls else {}),
         )
         app = Starlette(routes=[Route("/v3/mail/send", self._mail_send, methods=["POST"])])
         self._app = app

@@ -60,6 +60,7 @@ class Received:
     session: int  # 1 for the first connection the client opened, and so on
     tls: bool
     at: float = field(default_factory=time.time)  # when the server took it
+    helo: str = ""  # the name the client gave in EHLO or HELO
 
     @functools.cached_property
     def message(self) -> EmailMessage:
@@ -226,6 +227,7 @@ class MailServer:
                     raw=raw,
                     session=getattr(server, "session_number", 0),
                     tls=server.transport.get_extra_info("ssl_object") is not None,
+                    helo=session.host_name or "",
                 )
             )
             queue_id = f"Q{len(self._received):06d}"

@@ -51,7 +51,8 @@ class ServerThread:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"{self._name} did not start")
             time.sleep(0.01)
-        self.url = f"http://127.0.0.1:{port}"
+        scheme = "https" if self._config.get("ssl_certfile") else "http"
+        self.url = f"{scheme}://127.0.0.1:{port}"
 
     def stop(self) -> None:
         if self._server is None or self._thread is None:

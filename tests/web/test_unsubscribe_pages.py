@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
-from capitolmail.outbox import Store, SupporterRecord
+from capitolmail.outbox import QueuedMessage, Store, SupporterRecord
 from capitolmail.unsubscribe import make_token
-from tests.web.conftest import ORGANISATION, UNSUBSCRIBE_SECRET, Serve, call
+from tests.web.conftest import ORGANISATION, UNSUBSCRIBE_SECRET, Serve, call, outgoing
 
 ONE_CLICK = b"List-Unsubscribe=One-Click"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -60,7 +61,9 @@ def test_get_shows_the_page_and_unsubscribes_nobody(store: Store, serve: Serve) 
     head = call("HEAD", url)
 
     assert (page.status, head.status) == (200, 200)
-    assert ORGANISATION in page.text and "gitmo-alerts" in page.text
+    assert ORGANISATION in page.text
+    # No message named the list to this address: the technical id is never shown.
+    assert "You are receiving email from" in page.text and "gitmo-alerts" not in page.text
     assert "j…@example.org" in page.text and "jane@example.org" not in page.text
     assert page.headers["referrer-policy"] == "no-referrer"
     assert store.list_suppressions() == []
@@ -143,3 +146,28 @@ def test_a_database_failure_is_a_503_page_without_the_token(
     assert reply.status == 503 and "temporarily unavailable" in reply.text
     assert "could not read the suppression list" in caplog.text
     assert token not in caplog.text
+
+
+def test_the_page_names_the_list_as_its_list_id_header_did(store: Store, serve: Serve) -> None:
+    list_id = "gitmo-action-alerts.peace-action.example"
+    alert = replace(
+        outgoing(0, "jane@example.org"),
+        headers=(("List-Id", f"Guantánamo action alerts <{list_id}>"),),
+    )
+    other = replace(
+        outgoing(1, "jane@example.org"), headers=(("List-Id", "Newsletter <news.example>"),)
+    )
+    store.create_job(
+        letter_slug="gitmo-alert",
+        kind="alert",
+        messages=[QueuedMessage(alert), QueuedMessage(other)],
+        now=datetime.now(UTC),
+    )
+    server = serve()
+
+    page = call("GET", link(server, "jane@example.org", list_id))
+
+    assert page.status == 200
+    assert "You are receiving <strong>Guantánamo action alerts</strong> from" in page.text
+    assert list_id not in page.text
+    assert store.list_suppressions() == []

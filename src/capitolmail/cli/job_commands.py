@@ -93,8 +93,10 @@ def queue_command(workspace: Workspace, slug: str, dry_run: bool, allow_resend: 
     "--at",
     "when",
     metavar="WHEN",
-    help="Start at this time: ISO 8601 with an offset, or a local time in the workspace's "
-    'time zone, e.g. "2026-12-01 09:00". Default: now.',
+    help="Start at this time: a date and time in the workspace's time zone (\"2026-12-01 "
+    '09:00", "2026-12-01 9am"), ISO 8601 with an offset ("2026-12-01T09:00-05:00", '
+    '"2026-12-01T14:00Z"), "today" or "tomorrow" and a time ("tomorrow 9am"), or a time '
+    'alone ("09:00", its next occurrence). Anything else is refused. Default: now.',
 )
 @click.option("--now", "at_once", is_flag=True, help="Start at once, even if --at is past.")
 @click.option("--rate", type=RateType(), help="Cap this job's pace, e.g. 120/min or 5/s.")

@@ -218,6 +218,11 @@ def report_summary(
         parts.append(f"{summary.requeued} queued again after a worker died before sending them")
     notice("Worker: " + ", ".join(parts) + ".")
     for job in summary.paused_jobs:
-        notice(f"Job {job} paused: the provider refused the credentials (see status).")
+        # Not only a refused login: an untrusted certificate or a wrong base_url pause too.
+        notice(
+            f"Job {job} paused: the provider cannot be used as configured (the reason is"
+            f' logged above and shown by "capitolmail status {job}"); fix the setting, then'
+            f' run "capitolmail resume {job}".'
+        )
     for job in summary.finished_jobs:
         notice(f"Job {job} {describe(job) if describe else 'done'}.")

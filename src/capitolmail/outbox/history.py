@@ -68,3 +68,28 @@ def earlier_messages(
             if (key, digest) in pairs:
                 found[(key, job_id)] = EarlierMessage(key, job_id, slug, created_at)
     return sorted(found.values(), key=lambda m: (-m.job_id, m.email_key))
+
+
+# A supporter gets a few alerts a month; the newest this many are enough to find the list.
+_LIST_LOOKBACK = 200
+
+
+def list_name(conn: Connection, address_key: str, list_id: str) -> str | None:
+    """The name `address_key` saw for the list `list_id` in a message's List-Id, if any.
+
+    The unsubscribe token carries only the technical id ("action-alerts.example.org");
+    the page should say what the person knows the list as, which is what the
+    header ("Action alerts <action-alerts.example.org>") showed them.
+    """
+    rows = conn.execute(
+        select(messages.c.headers)
+        .where(messages.c.to_email_key == address_key)
+        .order_by(messages.c.created_at.desc())
+        .limit(_LIST_LOOKBACK)
+    )
+    suffix = f"<{list_id}>"
+    for (headers,) in rows:
+        for name, value in headers or ():
+            if name.lower() == "list-id" and value.strip().endswith(suffix):
+                return value.strip().removesuffix(suffix).strip().strip('"') or None
+    return None

@@ -80,17 +80,30 @@ def _counts(conn: Connection, job_id: int | None = None) -> dict[int, dict[str, 
     return counts
 
 
+def _next_retries(conn: Connection, job_id: int | None = None) -> dict[int, datetime]:
+    """Each job's earliest retry due, so `status` can say when sending picks up again."""
+    query = (
+        select(messages.c.job_id, func.min(messages.c.next_attempt_at))
+        .where(messages.c.state == MessageState.RETRY_WAIT.value)
+        .group_by(messages.c.job_id)
+    )
+    if job_id is not None:
+        query = query.where(messages.c.job_id == job_id)
+    return {row_job_id: due for row_job_id, due in conn.execute(query) if due is not None}
+
+
 def get_job(conn: Connection, job_id: int) -> JobInfo:
     row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
     if row is None:
         raise JobNotFound(job_id)
-    return job_info_from_row(row, _counts(conn, job_id).get(job_id, {}))
+    counts = _counts(conn, job_id).get(job_id, {})
+    return job_info_from_row(row, counts, _next_retries(conn, job_id).get(job_id))
 
 
 def list_jobs(conn: Connection) -> list[JobInfo]:
-    counts = _counts(conn)
+    counts, retries = _counts(conn), _next_retries(conn)
     rows = conn.execute(select(jobs).order_by(jobs.c.id.desc()))
-    return [job_info_from_row(row, counts.get(row.id, {})) for row in rows]
+    return [job_info_from_row(row, counts.get(row.id, {}), retries.get(row.id)) for row in rows]
 
 
 def list_messages(

@@ -63,6 +63,8 @@ class JobInfo:
     counts: dict[str, int]  # message state -> number of messages, only non-zero ones
     # Settings set_job_options merged in: "rate" ("120/min"), later "window".
     options: dict[str, Any] = field(default_factory=dict)
+    # When the first message waiting for a retry (retry_wait) is due; None if none waits.
+    next_retry_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +218,9 @@ def message_info_from_row(row: Any) -> MessageInfo:
     )
 
 
-def job_info_from_row(row: Any, counts: dict[str, int]) -> JobInfo:
+def job_info_from_row(
+    row: Any, counts: dict[str, int], next_retry_at: datetime | None = None
+) -> JobInfo:
     return JobInfo(
         id=row.id,
         letter_slug=row.letter_slug,
@@ -231,4 +235,5 @@ def job_info_from_row(row: Any, counts: dict[str, int]) -> JobInfo:
         paused_reason=row.paused_reason,
         counts=counts,
         options=dict(row.options or {}),
+        next_retry_at=next_retry_at,
     )

@@ -49,6 +49,7 @@ from capitolmail.outbox.records import (
     Outcome,
     QueuedMessage,
     StartedJobs,
+    email_key,
 )
 from capitolmail.outbox.states import MessageState
 from capitolmail.outbox.supporters import SupporterInfo, SupporterRecord, UpsertCounts
@@ -502,6 +503,11 @@ class Store:
         """Which of `emails` are suppressed, as `email_key` spells them."""
         with storage_errors(self._url, "read the suppression list"), self._read() as conn:
             return suppressions.suppressed_among(conn, emails)
+
+    def list_name(self, address: str, list_id: str) -> str | None:
+        """The list's name as `address` saw it in the List-Id of a message it was sent."""
+        with storage_errors(self._url, "read the messages"), self._read() as conn:
+            return history.list_name(conn, email_key(address), list_id)
 
     def supporter_email(self, supporter_id: int) -> str | None:
         """The address of supporter `supporter_id`, or None when there is no such supporter."""

@@ -70,7 +70,8 @@ class SendGridProvider(ProviderBase):
     `DeliveryUnknownError`: SendGrid may have accepted the message. SendGrid's docs
     say to retry on timeouts, and ten letters of two hundred reached Hill offices
     twice when it answered after our timeout; a webhook event for the message
-    settles it later (outbox/deliveries.py).
+    settles it later (outbox/deliveries.py). A certificate that is not trusted is
+    `ProviderAuthError` instead: every message would meet it, so the job pauses.
     """
 
     name: ClassVar[str] = "sendgrid"
@@ -267,7 +268,16 @@ class SendGridProvider(ProviderBase):
 
         where = self.settings.base_url
         # Subclasses of ClientConnectorError first: all of them fail before any write.
-        if isinstance(err, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
+        if isinstance(err, aiohttp.ClientConnectorCertificateError):
+            # Every message would meet the same certificate: stop the job, as for a bad key.
+            return ProviderAuthError(
+                self._redact(
+                    f"the certificate of {where} is not trusted ({_certificate_reason(err)}):"
+                    " check [provider.sendgrid] base_url; behind a proxy that inspects TLS,"
+                    " add its CA to the system's trusted certificates"
+                )
+            )
+        if isinstance(err, aiohttp.ClientSSLError):
             return TransientSendError(self._redact(f"TLS with {where} failed: {_reason(err)}"))
         if isinstance(err, aiohttp.ConnectionTimeoutError):
             return TransientSendError(
@@ -321,6 +331,12 @@ def _seconds_until(reset: str | None) -> float | None:
         return max(0.0, float(reset) - time.time())
     except ValueError:
         return None
+
+
+def _certificate_reason(err: aiohttp.ClientConnectorCertificateError) -> str:
+    """OpenSSL's words for why, e.g. "self-signed certificate in certificate chain"."""
+    cause = err.certificate_error
+    return str(getattr(cause, "verify_message", None) or cause)
 
 
 def _reason(err: BaseException) -> str:

@@ -9,7 +9,8 @@ drop a session after about 20), is closed instead of pooled.
 Failures while connecting are classified here. A refused or timed-out connect,
 a 4xx greeting or an interrupted handshake become `TransientSendError`: nothing
 was sent and the relay may recover. A certificate that fails verification, a
-relay without STARTTLS or AUTH, a refused login and a 5xx greeting become
+plain-text answer to `security = "tls"`, a relay without STARTTLS or AUTH, a
+refused login and a 5xx greeting become
 `ProviderAuthError`, so the sender pauses the job instead of failing every
 message one by one: none of them fixes itself, and each needs an operator.
 """
@@ -17,6 +18,7 @@ message one by one: none of them fixes itself, and each needs an operator.
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 import threading
 import time
@@ -33,6 +35,10 @@ from capitolmail.redaction import Redactor
 # drop idle sessions (Postfix after 300 s, some after 10 s); while sending
 # steadily a connection is never idle this long, so the check costs nothing.
 IDLE_CHECK_AFTER = 5.0
+
+# OpenSSL's reasons when the other side answers a TLS handshake with plain text,
+# such as a STARTTLS relay's "220" greeting (the record layer's name from OpenSSL 3.2).
+_PLAIN_TEXT_ANSWER = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST"})
 
 
 @dataclass(eq=False)
@@ -51,6 +57,7 @@ class ConnectionPool:
         # A relay may echo the password, or the base64 of the AUTH line, in any reply.
         self.redact = Redactor([password.get_secret_value() if password else None])
         self._context = None if settings.security == "none" else _tls_context(settings)
+        self._ehlo_name = settings.local_hostname or fully_qualified_name()
         self._slots = threading.BoundedSemaphore(settings.connections)
         self._lock = threading.Lock()
         self._idle: list[Connection] = []
@@ -122,17 +129,19 @@ class ConnectionPool:
                 smtp = smtplib.SMTP_SSL(
                     s.host,
                     s.port,
-                    local_hostname=s.local_hostname,
+                    local_hostname=self._ehlo_name,
                     timeout=s.connect_timeout,
                     context=self._context,
                 )
             else:
                 smtp = smtplib.SMTP(
-                    s.host, s.port, local_hostname=s.local_hostname, timeout=s.connect_timeout
+                    s.host, s.port, local_hostname=self._ehlo_name, timeout=s.connect_timeout
                 )
         except (smtplib.SMTPException, OSError) as err:
             raise self._setup_error(err) from err
         try:
+            if self._ehlo_name is None:
+                smtp.local_hostname = address_literal(smtp.sock.getsockname()[0])
             smtp.sock.settimeout(s.timeout)
             smtp.ehlo_or_helo_if_needed()
             if s.security == "starttls":
@@ -152,8 +161,16 @@ class ConnectionPool:
         where, s = self.where, self.settings
         if isinstance(err, ssl.SSLCertVerificationError):
             return ProviderAuthError(
-                f"the TLS certificate of {where} failed verification ({err.verify_message});"
-                " check [provider.smtp] host, or set ca_file to the CA that signed it"
+                f"the certificate of {where} is not trusted ({_verify_reason(err)}): set"
+                " [provider.smtp] ca_file to the CA that signed it, or set host to a name"
+                " the certificate lists"
+            )
+        if isinstance(err, ssl.SSLError) and err.reason in _PLAIN_TEXT_ANSWER:
+            # The relay greeted in plain text where a TLS handshake was expected.
+            speaks = f"port {s.port} speaks STARTTLS" if s.port != 465 else "it expects STARTTLS"
+            return ProviderAuthError(
+                f"{where} answered in plain text where TLS was expected ({err.reason}):"
+                f' {speaks}; set [provider.smtp] security = "starttls"'
             )
         if isinstance(err, smtplib.SMTPNotSupportedError) and "STARTTLS" in str(err):
             return ProviderAuthError(
@@ -180,7 +197,12 @@ class ConnectionPool:
                 )
             return ProviderAuthError(f"{where} refused the session: {reply}")
         if isinstance(err, smtplib.SMTPServerDisconnected | OSError):
-            return TransientSendError(f"cannot connect to {where}: {describe(err)}")
+            hint = (
+                '; port 465 expects TLS from the first byte: set security = "tls"'
+                if s.port == 465 and s.security == "starttls" and isinstance(err, TimeoutError)
+                else ""
+            )
+            return TransientSendError(f"cannot connect to {where}: {describe(err)}{hint}")
         return ProviderAuthError(
             self.redact(f"cannot start a session with {where}: {err}")
         )  # e.g. no AUTH method
@@ -199,6 +221,30 @@ def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
         raise ConfigError(
             f"[provider.smtp] ca_file: cannot load {cafile}: {describe(err)}"
         ) from err
+
+
+def fully_qualified_name() -> str | None:
+    """This machine's fully qualified name for EHLO, or None when it has none.
+
+    Relays check the EHLO name (Postfix's reject_non_fqdn_helo_hostname), and
+    smtplib's own fallback, the address its host name resolves to, is often
+    [127.0.0.1]; with None the pool greets with the address of the connection itself.
+    """
+    name = socket.getfqdn().rstrip(".")
+    first = name.partition(".")[0].lower()
+    if "." not in name or first in ("localhost", "localhost4", "localhost6", "ip6-localhost"):
+        return None
+    return name
+
+
+def address_literal(address: str) -> str:
+    """RFC 5321's form of an address in EHLO: [192.0.2.1] or [IPv6:2001:db8::1]."""
+    return f"[IPv6:{address}]" if ":" in address else f"[{address}]"
+
+
+def _verify_reason(err: ssl.SSLCertVerificationError) -> str:
+    """OpenSSL's words for why, e.g. "self-signed certificate in certificate chain"."""
+    return str(err.verify_message or err.reason or err)
 
 
 def reply_text(code: int, reply: bytes | str) -> str:

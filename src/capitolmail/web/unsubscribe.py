@@ -59,10 +59,12 @@ async def unsubscribe_page(request: Request) -> Response:
         "masked_address": mask_address(address),
     }
     if request.method != "POST":
+        # The name the person saw in their mail client, not the technical list id.
+        list_name = await run_in_threadpool(web.store.list_name, address, list_id)
         return render(
             web.pages,
             "unsubscribe_confirm.html.j2",
-            list_name=list_id,
+            list_name=list_name,
             action=request.url.path,
             **common,
         )
