@@ -151,15 +151,23 @@ def run_storm(
                 try:
                     while report.kills < kills and store.get_job(1).state != "done":
                         assert time.monotonic() - started < max_seconds, "the storm ran too long"
-                        index = rng.randrange(len(running))
-                        victim = running[index]
                         ready = kill_when or (
                             lambda v: handed_over_by(url, v.pid, handed_over=False) > 0
                         )
+                        # The first worker (in random order) at a point to kill at: waiting
+                        # for one chosen in advance lets the others finish the job while it
+                        # is still starting up on a loaded machine.
                         deadline = time.monotonic() + 60
-                        while not ready(victim) and store.get_job(1).state != "done":
+                        index = None
+                        while index is None and store.get_job(1).state != "done":
                             assert time.monotonic() < deadline, "no point to kill at"
-                            time.sleep(0.01)
+                            order = rng.sample(range(len(running)), len(running))
+                            index = next((i for i in order if ready(running[i])), None)
+                            if index is None:
+                                time.sleep(0.01)
+                        if index is None:
+                            break
+                        victim = running[index]
                         if kill_when is None:
                             time.sleep(rng.uniform(*gap))  # a random point, by design
                         kill(victim)
