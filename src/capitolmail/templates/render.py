@@ -36,6 +36,7 @@ from capitolmail.templates.environment import (
     build_environment,
 )
 from capitolmail.templates.inheritance import Finding, check_inheritance, constant_names
+from capitolmail.templates.limits import render_budget
 from capitolmail.templates.suggestions import suggest_name
 from capitolmail.templates.text import html_to_text
 
@@ -220,8 +221,10 @@ class LetterTemplates:
     # -- errors ------------------------------------------------------------------------
 
     def _render(self, template: Template, context: Mapping[str, Any]) -> str:
+        """One part, within its own size, total and time budget (`limits.py`)."""
         try:
-            return template.render(context)
+            with render_budget():
+                return template.render(context)
         except Exception as err:
             raise self._runtime_error(err, template, context) from err
 

@@ -1,0 +1,223 @@
+"""What one render may build: sizes, a total, and a deadline.
+
+Templates are staff input, and a typo must not take the machine:
+`{{ ('a' * 10**10)|length }}` once took 9.9 GB, and two nested `range(100000)`
+loops ran for ever. Jinja's sandbox stops escapes, not amplification, so:
+
+- **Sizes.** No value the sandbox builds (an operator's result, a filter's, a
+  `str` method's, a `~` chain, a list literal) may weigh more than MAX_WEIGHT,
+  and each is refused *before* it is built when its size can be told in advance
+  (`'a' * n`, `'%999999999s'`, `|center(n)`, `|indent(n)`, `|join` ...). A
+  value's weight is its length for a string, the weights of its items for a
+  list or dict, so a list of a million references to one long string weighs
+  what printing it would cost.
+- **A total.** Everything one render builds, its output included, adds up to
+  at most MAX_TOTAL: the per-render memory cap, counted on the values the
+  sandbox makes rather than with tracemalloc (which slows every allocation).
+- **A deadline.** Every loop step and every call checks RENDER_SECONDS of wall
+  time, so nested loops and runaway macros stop; the caps above bound the
+  single operations between two checks.
+
+Limits are far above any letter: the longest HTML letter with a thousand
+co-signers is about 200 KB.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+MAX_WEIGHT = 1_000_000  # characters (or items) in one value, and in one rendered part
+MAX_TOTAL = 20_000_000  # characters (or items) one render may build in all
+RENDER_SECONDS = 2.0
+_CHECK_EVERY = 32  # loop steps between two looks at the clock
+# Digits of a width or precision in a format string ("%999999999s", "{:>999999999}").
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_NUMBERS = re.compile(r"\d+")
+
+
+class RenderLimitError(Exception):
+    """A render went over a size, total or time limit; the message says which and how
+    to fix it, and render.py adds the template and line."""
+
+
+@dataclass(slots=True)
+class _Budget:
+    deadline: float
+    total: int = 0
+    steps: int = 0
+
+
+_current: ContextVar[_Budget | None] = ContextVar("capitolmail_render_budget", default=None)
+
+
+@contextmanager
+def render_budget(seconds: float = RENDER_SECONDS) -> Iterator[None]:
+    """Limit the render inside the block (outside one, only sizes are checked)."""
+    token = _current.set(_Budget(time.monotonic() + seconds))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def check_time() -> None:
+    budget = _current.get()
+    if budget is not None and time.monotonic() > budget.deadline:
+        raise RenderLimitError(
+            f"rendering took over {RENDER_SECONDS:g} seconds and was stopped; "
+            "look for a loop that runs too often or a macro that calls itself"
+        )
+
+
+def built(value: Any, what: str = "a value") -> Any:
+    """`value` after checking its weight and adding it to the render's total."""
+    _count(weight(value), what)
+    return value
+
+
+def refuse_over(size: int, what: str) -> None:
+    """Refuse, before building it, a value that would weigh `size`."""
+    if size > MAX_WEIGHT:
+        raise RenderLimitError(_too_big(what))
+
+
+def _count(size: int, what: str) -> None:
+    refuse_over(size, what)
+    budget = _current.get()
+    if budget is None:
+        return
+    budget.total += size
+    if budget.total > MAX_TOTAL:
+        raise RenderLimitError(
+            f"the template builds over {MAX_TOTAL:,} characters in all and was stopped; "
+            "look for a loop that builds ever longer text"
+        )
+
+
+def _too_big(what: str) -> str:
+    return (
+        f"{what} would be over {MAX_WEIGHT:,} characters (or items) and was refused; "
+        "letters never need one that long"
+    )
+
+
+def weight(value: Any, limit: int = MAX_WEIGHT) -> int:
+    """Length for text, items (and their weights) for lists, sets and dicts, digits for
+    integers; 1 for anything else. Stops counting just past `limit`."""
+    total = 0
+    pending = [value]
+    while pending and total <= limit:
+        item = pending.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, int):
+            total += item.bit_length() // 3 + 1
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += len(item) + 1
+            pending.extend(item)
+        elif isinstance(item, Mapping):
+            total += len(item) + 1
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        else:
+            total += 1
+    return total
+
+
+class Steps:
+    """An iterable that looks at the clock while a `for` loop walks it; keeps len()."""
+
+    __slots__ = ("_iterable",)
+
+    def __init__(self, iterable: Iterable[Any]) -> None:
+        self._iterable = iterable
+
+    def __iter__(self) -> Iterator[Any]:
+        budget = _current.get()
+        if budget is None:
+            yield from self._iterable
+            return
+        for item in self._iterable:
+            budget.steps += 1
+            if budget.steps % _CHECK_EVERY == 0:
+                check_time()
+            yield item
+
+    def __len__(self) -> int:
+        return len(self._iterable)  # type: ignore[arg-type]
+
+
+def budgeted_output(parts: Iterable[str]) -> str:
+    """The template's output, refused as soon as it is over MAX_WEIGHT."""
+    pieces: list[str] = []
+    size = 0
+    for part in parts:
+        size += len(part)
+        if size > MAX_WEIGHT:
+            raise RenderLimitError(_too_big("the rendered text"))
+        pieces.append(part)
+    text = "".join(pieces)
+    budget = _current.get()
+    if budget is not None:
+        _count(size, "the rendered text")
+    return text
+
+
+# -- sizes told in advance -------------------------------------------------------------
+
+
+def check_percent_format(template: Any, args: Any) -> None:
+    """Refuse "%999999999s" and "%*s" with a huge width before formatting."""
+    if not isinstance(template, str):
+        return
+    stars = False
+    for match in _PERCENT_SPEC.finditer(template):
+        for group in match.groups():
+            if group == "*":
+                stars = True
+            elif group and int(group) > MAX_WEIGHT:
+                raise RenderLimitError(_too_big(f'the format "%{group}…"'))
+    values = args if isinstance(args, tuple) else (args,)
+    if stars and any(isinstance(v, int) and v > MAX_WEIGHT for v in values):
+        raise RenderLimitError(_too_big("a %* width"))
+
+
+def check_format_spec(template: str, args: Iterable[Any], kwargs: Mapping[str, Any]) -> None:
+    """Refuse "{:>999999999}" (and a width given as a huge argument) before formatting."""
+    from string import Formatter
+
+    for _, _, spec, _ in Formatter().parse(template):
+        if not spec:
+            continue
+        if any(int(n) > MAX_WEIGHT for n in _NUMBERS.findall(spec)):
+            raise RenderLimitError(_too_big(f'the format "{{:{spec[:20]}}}"'))
+        if "{" in spec:
+            values = [*args, *kwargs.values()]
+            if any(isinstance(v, int) and v > MAX_WEIGHT for v in values):
+                raise RenderLimitError(_too_big("a format width"))
+
+
+def check_power(left: Any, right: Any) -> None:
+    """Refuse 10 ** 10 ** 10: an integer too long to print is no letter's."""
+    ints = isinstance(left, int) and isinstance(right, int)
+    if ints and right > 0 and abs(left) > 1 and right * abs(left).bit_length() > MAX_WEIGHT:
+        raise RenderLimitError(_too_big("the power"))
+
+
+def check_repeat(left: Any, right: Any) -> None:
+    """Refuse 'a' * 10**10 and [x] * 10**9 before repeating."""
+    for seq, count in ((left, right), (right, left)):
+        counted = isinstance(count, int) and not isinstance(count, bool) and count > 1
+        if counted and isinstance(seq, str | list | tuple):
+            refuse_over(weight(seq, MAX_WEIGHT // count + 1) * count, "the repetition")
+
+
+def check_sum(left: Any, right: Any) -> None:
+    if isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
+        refuse_over(weight(left) + weight(right), "the concatenation")
