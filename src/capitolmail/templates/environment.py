@@ -53,8 +53,8 @@ LAYOUTS_DIR = Path(__file__).parent / "layouts"
 _HTML_SUFFIXES = (".html.j2", ".html")
 # The str methods the sandbox wraps (a format string could reach attributes).
 _STR_FORMATTERS = frozenset({"format", "format_map"})
-# Filters the parser wraps around every loop's iterable and every list, tuple or
-# dict literal (the names cannot be typed in a template: they are not identifiers).
+# Filters the parser wraps around every loop's iterable and every list or dict
+# literal (the names cannot be typed in a template: they are not identifiers).
 _STEPS_FILTER = "capitolmail-steps"
 _BUILT_FILTER = "capitolmail-built"
 
@@ -163,7 +163,7 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
         self._verdicts: dict[tuple[type, str], bool] = {}
         self.code_generator_class = BoundedCodeGenerator
         self.filters.update(GUARDED_FILTERS)
-        self.filters[_STEPS_FILTER] = limits.Steps
+        self.filters[_STEPS_FILTER] = limits.loop_start
         self.filters[_BUILT_FILTER] = limits.built
         del self.globals["lipsum"]  # lipsum(10**9) would build a billion paragraphs
 
@@ -182,9 +182,12 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         limits.check_time()
-        check_str_method(__obj, args, kwargs)
+        if isinstance(getattr(__obj, "__self__", None), str) or hasattr(__obj, "__wrapped__"):
+            check_str_method(__obj, args, kwargs)
         result = super().call(__context, __obj, *args, **kwargs)
-        if isinstance(result, str | list | tuple | dict):
+        if isinstance(result, str):
+            return limits.built_text(result, "the result of a call")
+        if isinstance(result, list | tuple | dict):
             limits.built(result, "the result of a call")
         return result
 
@@ -193,9 +196,9 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
         return limits.budgeted_output(parts)
 
     def bounded_concat(self, join: Any, values: tuple[Any, ...]) -> Any:
-        """A `~` chain: weighed before it is joined (operands are printed as text)."""
-        limits.refuse_over(sum(limits.weight(value) for value in values), "the ~ text")
-        return limits.built(join(values), "the ~ text")
+        """A `~` chain, weighed."""
+        # Built first: the text is at most the operands printed, each of them weighed.
+        return limits.built_text(join(values), "the ~ text")
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         """Parse, then route every loop's iterable and every literal through the limits."""

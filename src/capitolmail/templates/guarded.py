@@ -1,10 +1,10 @@
 """Jinja's built-in filters and str methods, with their output sizes checked.
 
-Each filter's result is weighed (`limits.built`); the ones whose argument sets the
-size (`center(10**9)`, `indent(10**9)`, `join` with a long separator, `replace`
-of "" with a long text, `batch`, `slice`, `wordwrap`'s wrap string, `tojson`'s
-indent, `format`'s widths, `sum` of lists) are also refused before they run,
-because building first is what takes the memory.
+Each filter that builds a value has its result weighed (`limits.built`); those
+whose argument sets the size (`center(10**9)`, `indent(10**9)`, `join` with a
+long separator, `replace` of "" with a long text, `batch`, `slice`, `wordwrap`'s
+wrap string, `tojson`'s indent, `format`'s widths, `sum` of lists) are also
+refused before they run, because building first is what takes the memory.
 """
 
 from __future__ import annotations
@@ -118,8 +118,14 @@ def _guard(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
+# Filters that build a value from their input's items or arguments. The others
+# (escape, upper, default, length, sort, map ...) return at most a few times their
+# input, or a lazy iterator, and are left as they are: their result is weighed
+# where it is printed or built on.
+_BUILDERS = frozenset({*_PRECHECKS, "list", "string", "pprint", "xmlattr", "urlize", "truncate"})
+
 GUARDED_FILTERS: dict[str, Callable[..., Any]] = {
-    name: _guard(name, function) for name, function in DEFAULT_FILTERS.items()
+    name: _guard(name, function) for name, function in DEFAULT_FILTERS.items() if name in _BUILDERS
 }
 
 # str methods a template can call whose arguments set the size of the result.
