@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Generator, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Generator, Iterable, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from itertools import islice
@@ -51,24 +50,14 @@ class RenderLimitError(Exception):
 class _Budget:
     deadline: float
     total: int = 0
-    steps: int = 0
 
 
 _current: ContextVar[_Budget | None] = ContextVar("capitolmail_render_budget", default=None)
 
 
-@contextmanager
-def render_budget(seconds: float = RENDER_SECONDS) -> Iterator[None]:
-    """Limit the render inside the block (outside one, only sizes are checked)."""
-    token = start_budget(seconds)
-    try:
-        yield
-    finally:
-        end_budget(token)
-
-
 def start_budget(seconds: float = RENDER_SECONDS) -> Token[_Budget | None]:
-    """render_budget without the context manager, whose cost showed in every render."""
+    """Begin one letter's budget; outside one, only sizes are checked. A plain call
+    and `end_budget` rather than a context manager, whose cost showed in every render."""
     return _current.set(_Budget(time.monotonic() + seconds))
 
 
