@@ -11,6 +11,7 @@
     │   ├── DeliveryUnknownError  the message went out, no verdict came back: `unknown`
     │   └── ProviderAuthError     pause the job; credentials refused
     ├── WebhookVerificationError  missing or bad signature; deliberately terse
+    ├── MalformedBodyError        a webhook body that is not a JSON list of events: 400
     └── UnsubscribeTokenError     tampered, truncated or foreign unsubscribe token; terse
 
 `InputError` collects every `Problem` before refusing, so a user fixes a whole
@@ -169,6 +170,11 @@ class ProviderAuthError(SendError):
 
 class WebhookVerificationError(CapitolmailError):
     """A webhook request was not signed by the provider. Says little on purpose."""
+
+
+class MalformedBodyError(CapitolmailError):
+    """A webhook body is not what the provider sends: not UTF-8, not a JSON list,
+    nested too deep, or with NaN or a key twice. Answered 400, never a traceback."""
 
 
 class UnsubscribeTokenError(CapitolmailError):

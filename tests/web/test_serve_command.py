@@ -54,3 +54,48 @@ def test_serve_answers_health_checks_from_the_workspace_database(workspace: Path
         output = process.communicate(timeout=10)[0].decode()
     assert "serve-test-token" not in output
     assert f"Serving on http://127.0.0.1:{port}" in output
+
+
+def test_the_access_log_never_holds_a_token(workspace: Path) -> None:
+    """A status token pasted into a URL, and unsubscribe tokens, stay out of the access log."""
+    port = free_port()
+    token = "status-token-in-a-url-93e1"
+    env = {**os.environ, "CAPITOLMAIL_STATUS_TOKEN": token}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).parents[2] / "src"), env.get("PYTHONPATH", "")]
+    )
+    command = [sys.executable, "-m", "capitolmail", "--workspace", str(workspace), "serve"]
+    process = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                call("GET", f"{base}/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        replies = [
+            call("GET", f"{base}/status?token={token}"),
+            call("GET", f"{base}/status?access_token={token}&x=1"),
+            call("GET", f"{base}/healthz?token={token}"),
+            call("GET", f"{base}/u/{token}"),
+            call("GET", f"{base}/u/{token}?token={token}"),
+            call("GET", f"{base}/nope?{token}"),
+        ]
+        # The one request that can succeed shows the log is written at all.
+        ok = call("GET", f"{base}/status", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0].decode()
+    assert [reply.status for reply in replies] == [401, 401, 200, 400, 400, 404]
+    assert ok.status == 200
+    assert '"GET /status?… HTTP/1.1" 401' in output
+    assert '"GET /u/… HTTP/1.1" 400' in output
+    assert '"GET /status HTTP/1.1" 200' in output
+    assert token not in output

@@ -113,7 +113,7 @@ def test_presented_token(header: str | None, token: str | None) -> None:
 def test_unsubscribe_tokens_are_blanked_in_the_access_log() -> None:
     import logging
 
-    from capitolmail.web.app import HideTokensFilter
+    from capitolmail.web.security import HideTokensFilter
 
     args = ("127.0.0.1:5000", "POST", "/u/eyJ4.c2ln", "1.1", 200)
     record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s"', args, None)

@@ -223,7 +223,8 @@ def test_a_second_late_outcome_is_refused_like_any_outcome_recorded_twice(
     job_id, _ = sent_job(store, [], unsent=1)
     (claimed,) = store.claim_due("w1", 1, NOW)
     message_id = claimed.message.message_id
-    post(serve(), signer, [event("delivered", message_id, "x@example.org", sg_message_id=None)])
+    delivered = event("delivered", message_id, "later0@example.org", sg_message_id=None)
+    post(serve(), signer, [delivered])
 
     assert store.record_outcomes([Outcome(message_id, "sent", provider_message_id="q1")], NOW) == [
         "delivered"

@@ -200,7 +200,6 @@ def test_bounces_spam_reports_and_unsubscribes_suppress_the_address(
         ("hard@example.org", "bounce"),
         ("spam@example.org", "spam_report"),
         ("unsub@example.org", "unsubscribe"),
-        ("Other@Example.org", "unsubscribe"),
     }
     # The next send skips them: this is the check the sender makes before each message.
     assert store.suppressed_among(emails) == {
@@ -212,6 +211,38 @@ def test_bounces_spam_reports_and_unsubscribes_suppress_the_address(
     assert [e.kind for e in blocked_events][-1] == "event_blocked"
 
 
+def test_events_act_only_on_our_message_and_its_recipient(
+    store: Store, serve: Serve, signer: Signer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A signed event suppresses or moves nothing that is not ours: an address none of
+    our messages went to, or our message with someone else's address, is counted and
+    left alone; the matching event still applies, to the address we stored."""
+    job_id, (jane, omar) = sent_job(store, ["jane@example.org", "omar@example.org"])
+    server = serve()
+    caplog.set_level(logging.INFO, logger="capitolmail")
+
+    status = post(
+        server,
+        signer,
+        [
+            event("spamreport", None, "victim@example.org"),
+            event("unsubscribe", "00000000-0000-0000-0000-000000000000", "victim2@example.org"),
+            event("bounce", jane, "victim3@example.org", type="bounce"),
+            event("spamreport", jane, ""),
+            event("delivered", omar, "jane@example.org"),
+            event("unsubscribe", omar, " Omar@Example.ORG"),
+        ],
+    )
+
+    assert status == 204
+    assert [(s.email, s.reason) for s in store.list_suppressions()] == [
+        ("omar@example.org", "unsubscribe")
+    ]
+    assert states(store, job_id) == {"jane@example.org": "sent", "omar@example.org": "sent"}
+    assert [e.kind for e in store.list_events(job_id, message_id=jane)][-1] == "sent"
+    assert "2 not ours, 3 for another address" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("body", "logged"),
     [
@@ -220,7 +251,7 @@ def test_bounces_spam_reports_and_unsubscribes_suppress_the_address(
         (b"", "not JSON"),
     ],
 )
-def test_a_batch_that_cannot_be_read_is_logged_and_acknowledged(
+def test_a_batch_that_cannot_be_read_is_logged_and_refused(
     store: Store,
     serve: Serve,
     signer: Signer,
@@ -231,7 +262,7 @@ def test_a_batch_that_cannot_be_read_is_logged_and_acknowledged(
     server = serve()
     caplog.set_level(logging.INFO, logger="capitolmail")
 
-    assert post(server, signer, body) == 204
+    assert post(server, signer, body) == 400
     assert logged in caplog.text
 
 
@@ -256,7 +287,7 @@ def test_unknown_events_and_messages_are_logged_and_acknowledged(
 
     assert status == 204
     assert "unknown type 'teleported'" in caplog.text
-    assert "2 not ours, 2 unknown" in caplog.text
+    assert "2 not ours, 0 for another address, 2 unknown" in caplog.text
     assert states(store, job_id) == {"jane@example.org": "delivered"}
 
 

@@ -26,7 +26,8 @@ def serve_command(workspace: Workspace, host: str | None, port: int | None) -> N
     # Imported here: the rest of the command line should not pay for a web server.
     import uvicorn
 
-    from capitolmail.web.app import HideTokensFilter, create_app
+    from capitolmail.web.app import create_app
+    from capitolmail.web.security import HideTokensFilter
 
     settings = workspace.settings
     app = create_app(settings, workspace.store)

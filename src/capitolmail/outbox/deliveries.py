@@ -18,9 +18,12 @@ commit rather than a thousand. Three rules, each for a failure seen in practice:
   So an event is never dropped for arriving early, and no event id is marked
   seen without the event being applied.
 
-Hard bounces, spam reports and unsubscribes suppress the address even when the
-message is not ours (another tool on the same SendGrid account): the address is
-just as dead, or just as unwilling, for our next send.
+An event acts only on what is ours: the message its custom args name, and only
+when the event's address is that message's recipient. Anyone holding a signed
+event (another tool on the same SendGrid account, a leaked batch) could otherwise
+suppress any address, or move our message with someone else's bounce. Hard
+bounces, spam reports and unsubscribes then suppress the message's recipient as we
+stored it; every other event is counted and left alone.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from capitolmail.delivery import DeliveryEvent, EventKind
 from capitolmail.errors import StoreError
 from capitolmail.outbox.events import PROVED_BY, record_event
+from capitolmail.outbox.records import email_key
 from capitolmail.outbox.schema import messages, webhook_events
 from capitolmail.outbox.states import MessageState
 from capitolmail.outbox.suppressions import Suppression, SuppressionReason, add_suppressions
@@ -76,6 +80,7 @@ class DeliveryReport:
     moved: int = 0  # messages whose state changed
     duplicates: int = 0  # event ids already applied
     unmatched: int = 0  # no capitolmail message id, or one not in this database
+    mismatched: int = 0  # our message, but the event names another address (or none)
     unknown: int = 0  # event kinds we do not know; logged and dropped
     suppressed: int = 0  # addresses written to the suppression list
     proved: int = 0  # messages not yet `sent` that an event proved the provider took
@@ -94,13 +99,16 @@ def apply_delivery_events(
             report.duplicates += 1
             continue
         at = event.at or now
-        reason = _SUPPRESSES.get(event.kind)
-        if reason is not None and event.recipient and event.recipient.strip():
-            suppressions.append(Suppression(event.recipient, reason, at, _detail(event)))
         row = _message(conn, event.message_id)
         if row is None:
             report.unmatched += 1
             continue
+        if not event.recipient or email_key(event.recipient) != row.to_email_key:
+            report.mismatched += 1
+            continue
+        reason = _SUPPRESSES.get(event.kind)
+        if reason is not None:
+            suppressions.append(Suppression(row.to_email, reason, at, _detail(event)))
         row, proved = _prove_sent(conn, row, event, at, now)
         report.proved += proved
         moved_to = _move(conn, row, event.kind, now)
@@ -144,9 +152,13 @@ def _first_sighting(conn: Connection, event_id: str, now: datetime) -> bool:
 def _message(conn: Connection, message_id: str | None) -> Any:
     if not message_id:
         return None
-    query = select(messages.c.id, messages.c.job_id, messages.c.state).where(
-        messages.c.id == message_id
-    )
+    query = select(
+        messages.c.id,
+        messages.c.job_id,
+        messages.c.state,
+        messages.c.to_email,
+        messages.c.to_email_key,
+    ).where(messages.c.id == message_id)
     return conn.execute(query).first()
 
 

@@ -11,6 +11,9 @@ times at queue time, so three choices matter more than convenience:
 - **Real files, in the workspace.** `FileSystemLoader`s, so Jinja's rewritten tracebacks
   carry the template's own path and line, which `render.py` turns into a `TemplateError`;
   the workspace's own (`loader.py`) refuse a file linked from outside the workspace.
+- **Bounded.** Operators, filters, str methods, `~` chains and literals are
+  weighed, and every loop step and call looks at the render's deadline
+  (`limits.py`): a typo cannot take the machine's memory or time.
 
 Search order: the workspace's `templates/`, then the letter's folder, then the
 built-in layouts under the prefix `capitolmail/` (so a team overrides a built-in by
@@ -32,12 +35,18 @@ from jinja2 import (
     StrictUndefined,
     Undefined,
     UndefinedError,
+    nodes,
 )
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from jinja2.utils import missing
+from jinja2.visitor import NodeTransformer
 
 from capitolmail.errors import suggestion_hint
+from capitolmail.templates import limits
 from capitolmail.templates.filters import FILTERS
+from capitolmail.templates.guarded import GUARDED_FILTERS, check_str_method
 from capitolmail.templates.loader import WorkspaceLoader
 from capitolmail.templates.suggestions import suggest_name
 from capitolmail.workspace_paths import TEMPLATES_DIR
@@ -47,6 +56,10 @@ LAYOUTS_DIR = Path(__file__).parent / "layouts"
 _HTML_SUFFIXES = (".html.j2", ".html")
 # The str methods the sandbox wraps (a format string could reach attributes).
 _STR_FORMATTERS = frozenset({"format", "format_map"})
+# Filters the parser wraps around every loop's iterable and every list or dict
+# literal (the names cannot be typed in a template: they are not identifiers).
+_STEPS_FILTER = "capitolmail-steps"
+_BUILT_FILTER = "capitolmail-built"
 
 
 class MissingValueError(UndefinedError):
@@ -146,9 +159,54 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
     name), so the rules are Jinja's own and only the repetition goes.
     """
 
+    intercepted_binops = frozenset({"*", "+", "%", "**"})
+
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._verdicts: dict[tuple[type, str], bool] = {}
+        self.code_generator_class = BoundedCodeGenerator
+        self.filters.update(GUARDED_FILTERS)
+        self.filters[_STEPS_FILTER] = limits.loop_start
+        self.filters[_BUILT_FILTER] = limits.built
+        del self.globals["lipsum"]  # lipsum(10**9) would build a billion paragraphs
+
+    # -- limits (limits.py) ------------------------------------------------------------
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            limits.check_repeat(left, right)
+        elif operator == "+":
+            limits.check_sum(left, right)
+        elif operator == "%":
+            limits.check_percent_format(left, right)
+        else:
+            limits.check_power(left, right)
+        return limits.built(self.binop_table[operator](left, right), f"the {operator!r}")
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        limits.check_time()
+        if isinstance(getattr(__obj, "__self__", None), str) or hasattr(__obj, "__wrapped__"):
+            check_str_method(__obj, args, kwargs)
+        result = super().call(__context, __obj, *args, **kwargs)
+        if isinstance(result, str):
+            return limits.built_text(result, "the result of a call")
+        if isinstance(result, list | tuple | dict):
+            limits.built(result, "the result of a call")
+        return result
+
+    def concat(self, parts: Any) -> str:  # type: ignore[override]
+        """Output of a template, a block, a macro or a `{% set %}` block, bounded."""
+        return limits.budgeted_output(parts)
+
+    def bounded_concat(self, join: Any, values: tuple[Any, ...]) -> Any:
+        """A `~` chain, weighed."""
+        # Built first: the text is at most the operands printed, each of them weighed.
+        return limits.built_text(join(values), "the ~ text")
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        """Parse, then route every loop's iterable and every literal through the limits."""
+        tree: nodes.Template = _RouteThroughLimits().visit(super()._parse(source, name, filename))
+        return tree
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         key = (type(obj), attr)
@@ -166,6 +224,42 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
             except AttributeError:
                 pass
         return super().getattr(obj, attribute)
+
+
+class _RouteThroughLimits(NodeTransformer):
+    """Every loop's iterable becomes `…|capitolmail-steps`, every list or dict literal
+    `…|capitolmail-built`."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        node = self.generic_visit(node)
+        node.iter = _filtered(node.iter, _STEPS_FILTER)
+        return node
+
+    def visit_List(self, node: nodes.List) -> nodes.Node:
+        return _filtered(self.generic_visit(node), _BUILT_FILTER)
+
+    def visit_Dict(self, node: nodes.Dict) -> nodes.Node:
+        return _filtered(self.generic_visit(node), _BUILT_FILTER)
+
+
+def _filtered(node: nodes.Expr, name: str) -> nodes.Filter:
+    return nodes.Filter(node, name, [], [], None, None, lineno=node.lineno)
+
+
+class BoundedCodeGenerator(CodeGenerator):
+    """Jinja's code generator with `~` chains weighed (LetterEnvironment.bounded_concat)."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.bounded_concat(")
+        if frame.eval_ctx.volatile:
+            self.write("(markup_join if context.eval_ctx.volatile else str_join)")
+        else:
+            self.write("markup_join" if frame.eval_ctx.autoescape else "str_join")
+        self.write(", (")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
 
 
 def build_environment(letter_dir: Path, *, workspace_root: Path) -> SandboxedEnvironment:

@@ -36,6 +36,7 @@ from capitolmail.templates.environment import (
     build_environment,
 )
 from capitolmail.templates.inheritance import Finding, check_inheritance, constant_names
+from capitolmail.templates.limits import end_budget, start_budget
 from capitolmail.templates.loader import WorkspaceLoader
 from capitolmail.templates.suggestions import suggest_name
 from capitolmail.templates.text import html_to_text
@@ -95,7 +96,15 @@ class LetterTemplates:
             raise self._subject_error(_syntax_message(err)) from err
 
     def render(self, context: Mapping[str, Any]) -> RenderedLetter:
-        """Render subject and bodies for one recipient; the text is derived when absent."""
+        """Render subject and bodies for one recipient, within one budget of size, total
+        and time (`limits.py`); the text is derived when absent."""
+        budget = start_budget()
+        try:
+            return self._render_letter(context)
+        finally:
+            end_budget(budget)
+
+    def _render_letter(self, context: Mapping[str, Any]) -> RenderedLetter:
         html = self._render(self._html, context) if self._html else None
         derived = self._text is None
         if self._text is not None:

@@ -2,8 +2,9 @@
 
 `create_app(settings, store)` is the factory tests and the CLI both call, so a
 test serves exactly what production serves. Database failures become a 503
-page or answer (never a traceback, whose text might carry a URL), and every
-other route is Starlette's plain 404/405.
+page or answer (never a traceback, whose text might carry a URL), any other
+failure a plain 500, and every other route is Starlette's plain 404/405; all of
+them carry the headers of `security.py`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -21,6 +23,7 @@ from capitolmail.errors import StoreError
 from capitolmail.outbox import Store
 from capitolmail.web.context import WebContext
 from capitolmail.web.pages import page_environment, render
+from capitolmail.web.security import SecurityHeaders, internal_error, route_name
 from capitolmail.web.sendgrid import load_public_key
 from capitolmail.web.status import healthz, status_page
 from capitolmail.web.unsubscribe import unsubscribe_page
@@ -52,13 +55,19 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         Route("/status", status_page, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={StoreError: _store_unavailable})
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={StoreError: _store_unavailable, Exception: internal_error},
+    )
+    # "/status/" would otherwise redirect to an absolute URL built from the Host header.
+    app.router.redirect_slashes = False
     app.state.web = context
     return app
 
 
 async def _store_unavailable(request: Request, exc: Exception) -> Response:
-    log.error("%s %s: %s", request.method, _route_name(request), exc)
+    log.error("%s %s: %s", request.method, route_name(request.url.path), exc)
     context: WebContext = request.app.state.web
     return render(
         context.pages,
@@ -66,24 +75,3 @@ async def _store_unavailable(request: Request, exc: Exception) -> Response:
         503,
         message="The service is temporarily unavailable. Please try again in a few minutes.",
     )
-
-
-def _route_name(request: Request) -> str:
-    """The path without an unsubscribe token, which must not reach the log."""
-    path = request.url.path
-    return "/u/…" if path.startswith("/u/") else path
-
-
-class HideTokensFilter(logging.Filter):
-    """Blanks unsubscribe tokens in uvicorn's access log lines.
-
-    A token is as good as the person's consent to leave the list, and for an
-    address subject it carries the address itself.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        path = args[2] if isinstance(args, tuple) and len(args) >= 3 else None
-        if isinstance(path, str) and path.startswith("/u/"):
-            record.args = (*args[:2], "/u/…", *args[3:])  # type: ignore[index]
-        return True

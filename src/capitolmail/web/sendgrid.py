@@ -17,9 +17,11 @@ import base64
 import binascii
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from itertools import accumulate
+from typing import Any, NoReturn
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -27,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
 
 from capitolmail.delivery import DeliveryEvent, EventKind
-from capitolmail.errors import ConfigError, WebhookVerificationError
+from capitolmail.errors import ConfigError, MalformedBodyError, WebhookVerificationError
 from capitolmail.providers.sendgrid_payload import MESSAGE_ID_ARG
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
@@ -37,6 +39,12 @@ TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_SKEW = 300.0
 # Longer ids cannot be stored (webhook_events.sg_event_id) and are not SendGrid's.
 MAX_EVENT_ID = 255
+# SendGrid's events are objects of strings and numbers, with a list or an object
+# of custom args inside: four levels. Sixteen leaves room and bounds the parser.
+MAX_DEPTH = 16
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 # SendGrid's event names; `bounce` is split by its `type` below.
 _KINDS: dict[str, EventKind] = {
@@ -98,19 +106,74 @@ def verify(
 
 
 def parse_events(body: bytes) -> list[DeliveryEvent]:
-    """The events of one batch, in order; ValueError when the body is not a JSON list.
+    """The events of one batch, in order; MalformedBodyError when the body is not
+    a JSON list SendGrid could have sent.
 
     An item that is not an object, or names an event we do not know, becomes an
     `unknown` event rather than failing the batch: SendGrid would retry a
     refused batch for a day, and the good events in it would wait as long.
     """
+    return [_event(item) for item in _strict_json_list(body)]
+
+
+def _strict_json_list(body: bytes) -> list[Any]:
+    """The body as a list, parsed strictly: UTF-8, at most MAX_DEPTH deep, no NaN or
+    Infinity, no key twice in one object.
+
+    The depth is checked before parsing because the parser recurses once per level
+    (100,000 nested brackets raised RecursionError). A duplicate key is refused
+    because two parsers may keep different copies, and the signature covers both.
+    """
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ValueError(f"the body is not JSON ({err})") from None
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise MalformedBodyError(f"the body is not UTF-8 (byte {err.start})") from None
+    if (depth := _nesting_depth(text)) > MAX_DEPTH:
+        raise MalformedBodyError(f"the body nests {depth} levels deep (at most {MAX_DEPTH})")
+    try:
+        data = json.loads(
+            text,
+            object_pairs_hook=_object_without_duplicates,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+        )
+    except (ValueError, RecursionError) as err:
+        raise MalformedBodyError(f"the body is not JSON ({_short(err)})") from None
     if not isinstance(data, list):
-        raise ValueError(f"the body is a JSON {type(data).__name__}, not a list of events")
-    return [_event(item) for item in data]
+        raise MalformedBodyError(f"the body is a JSON {type(data).__name__}, not a list of events")
+    return data
+
+
+def _nesting_depth(text: str) -> int:
+    """The deepest nesting of [ and { outside strings, counted without recursion."""
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text))
+    return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0)
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"key {twice[:40]!r} appears twice in one object")
+    return result
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _short(err: Exception) -> str:
+    """The parser's reason, cut short: it may quote a whole 8 MB number."""
+    message = str(err) or type(err).__name__
+    return message if len(message) <= 200 else f"{message[:200]}…"
 
 
 def _event(item: Any) -> DeliveryEvent:

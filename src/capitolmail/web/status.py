@@ -86,9 +86,14 @@ async def status_page(request: Request) -> Response:
         )
     presented = presented_token(request.headers.get("authorization"))
     if not token_matches(presented, token.get_secret_value()):
+        # A token pasted into the URL is never read: URLs end up in access logs,
+        # proxy logs and browser history.
+        in_url = (
+            " The token is not accepted in the URL, which logs keep." if request.url.query else ""
+        )
         return PlainTextResponse(
             "Authorization required: the status token as a bearer token, or as the password "
-            "of HTTP basic auth.",
+            f"of HTTP basic auth.{in_url}",
             401,
             headers={**SECURITY_HEADERS, **_CHALLENGE},
         )

@@ -1,9 +1,11 @@
 """POST /webhooks/sendgrid: verify, parse, apply the batch in one transaction, answer.
 
-SendGrid retries anything but a 2xx for 24 hours, so only two answers are not
+SendGrid retries anything but a 2xx for 24 hours, so only three answers are not
 2xx: 401 for a request SendGrid did not sign (a retry cannot fix it, but nor
-may we apply it), and 503 when the database is down (a retry will fix it).
-A batch we cannot read, or events we do not know, are logged and answered 204:
+may we apply it), 400 for a body that is not a JSON list of events (SendGrid
+never sends one; whoever did learns it was refused, and a hostile body can
+never reach a traceback), and 503 when the database is down (a retry will fix
+it). Events we do not know, or that are not ours, are logged and answered 204:
 retrying them would only bring them back.
 """
 
@@ -19,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from capitolmail.delivery import EventKind
-from capitolmail.errors import StoreError, WebhookVerificationError
+from capitolmail.errors import MalformedBodyError, StoreError, WebhookVerificationError
 from capitolmail.web.context import read_body, web_context
 from capitolmail.web.sendgrid import parse_events, verify
 
@@ -50,9 +52,9 @@ async def sendgrid_webhook(request: Request) -> Response:
             return _unauthorised()
     try:
         events = parse_events(body)
-    except ValueError as err:
-        log.warning("ignored a SendGrid webhook batch: %s", err)
-        return Response(status_code=204)
+    except MalformedBodyError as err:
+        log.warning("refused a malformed SendGrid webhook batch: %s", err)
+        return PlainTextResponse("malformed body: expected a JSON list of events", 400)
     unknown = Counter(event.name for event in events if event.kind is EventKind.UNKNOWN)
     for name, count in unknown.items():
         log.warning("ignored %d SendGrid event(s) of unknown type %r", count, name)
@@ -63,13 +65,15 @@ async def sendgrid_webhook(request: Request) -> Response:
         return PlainTextResponse("database unavailable; try again", 503)
     log.info(
         "SendGrid webhook: %d events, %d applied, %d moved a message, %d proved a message "
-        "sent, %d duplicates, %d not ours, %d unknown, %d addresses suppressed",
+        "sent, %d duplicates, %d not ours, %d for another address, %d unknown, "
+        "%d addresses suppressed",
         len(events),
         report.applied,
         report.moved,
         report.proved,
         report.duplicates,
         report.unmatched,
+        report.mismatched,
         report.unknown,
         report.suppressed,
     )
