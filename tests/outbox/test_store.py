@@ -15,14 +15,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, select, update
 
-from capitolmail.errors import CapitolmailError, StoreError
+from capitolmail.errors import CapitolmailError, JobNotFound, MessageNotFound, StoreError
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import (
     ABANDONED_ERROR,
     REACHED_STATES,
-    JobNotFound,
     JobState,
-    MessageNotFound,
     MessageState,
     Outcome,
     QueuedMessage,

@@ -11,13 +11,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
+from capitolmail.errors import JobNotFound, MessageNotFound
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox.events import chunked
 from capitolmail.outbox.records import (
     JobInfo,
-    JobNotFound,
     MessageInfo,
-    MessageNotFound,
     email_key,
     job_info_from_row,
     message_from_row,

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, exists, func, insert, literal, select, update
 
-from capitolmail.errors import CapitolmailError
+from capitolmail.errors import CapitolmailError, JobNotFound
 from capitolmail.outbox.events import move_messages, record_event, stored_text
-from capitolmail.outbox.records import JobNotFound, StartedJobs
+from capitolmail.outbox.records import StartedJobs
 from capitolmail.outbox.schema import UTCDateTime, events, jobs, messages
 from capitolmail.outbox.states import (
     REQUEUEABLE_STATES,

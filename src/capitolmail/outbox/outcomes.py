@@ -30,9 +30,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, bindparam, func, select, update
 
-from capitolmail.errors import StoreError
+from capitolmail.errors import MessageNotFound, StoreError
 from capitolmail.outbox.events import PROVED_BY, chunked, event_row, record_events, stored_text
-from capitolmail.outbox.records import MessageNotFound, Outcome
+from capitolmail.outbox.records import Outcome
 from capitolmail.outbox.schema import UTCDateTime, events, jobs, messages
 from capitolmail.outbox.states import JobState, MessageState
 

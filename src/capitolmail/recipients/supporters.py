@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import IO
 
 from capitolmail.csv_files import CsvReader
-from capitolmail.errors import InputError, Problem, did_you_mean
+from capitolmail.errors import InputError, InvalidZip, Problem, did_you_mean
 from capitolmail.message import control_character
 from capitolmail.outbox import Store, SupporterRecord, email_key
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.recipients.column_names import SUPPORTER_ALIASES, ColumnChoice, choose_columns
 from capitolmail.recipients.states import STATE_NAMES, normalise_state, state_name
-from capitolmail.recipients.zipcodes import InvalidZip, district_numbers, districts_for_zip
+from capitolmail.recipients.zipcodes import district_numbers, districts_for_zip
 from capitolmail.rejections import RejectedRowsReport, Tally
 from capitolmail.text_files import SAVE_AS_CSV_UTF8, not_utf8
 
