@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from capitolmail.cli.context import JobNumber, RateType, Seconds, now, pass_workspace
+from capitolmail.cli.ports import JobAdministration
 from capitolmail.cli.steps import (
     drain,
     prepare,
@@ -41,7 +42,7 @@ from capitolmail.job_results import (
 )
 from capitolmail.letters.definition import load_letter
 from capitolmail.logs import LogFormat, configure_logging
-from capitolmail.outbox import JobInfo, JobState, MessageState, Store
+from capitolmail.outbox import JobInfo, JobState, MessageState
 from capitolmail.rate import Rate
 from capitolmail.schedule import JobScheduler
 from capitolmail.sender import SendSummary
@@ -199,7 +200,7 @@ def _window(spec: str | None) -> SendWindow | None:
 
 
 def _store_options(
-    store: Store,
+    store: JobAdministration,
     job: int,
     rate: Rate | None,
     window: str | None,
@@ -264,7 +265,7 @@ def _send_and_wait(workspace: Workspace, job: int) -> None:
     click.get_current_context().exit(1)
 
 
-def _describe(store: Store) -> Callable[[int], str]:
+def _describe(store: JobAdministration) -> Callable[[int], str]:
     """How report_summary names a finished job: "done", or "done: 88 failed"."""
     return lambda job_id: job_summary(store.get_job(job_id))
 
@@ -360,7 +361,7 @@ def _debug() -> bool:
 @pass_workspace
 def status_command(workspace: Workspace, job: int | None, as_json: bool, messages: bool) -> None:
     """Show jobs: state, progress, counts by state, schedule, pace and time left."""
-    store = workspace.store
+    store: JobAdministration = workspace.store
     current = now()
     jobs = [store.get_job(job)] if job is not None else store.list_jobs()
     if as_json:

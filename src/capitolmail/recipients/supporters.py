@@ -18,16 +18,16 @@ values win, tags are unioned); a re-import updates rows instead of adding them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from capitolmail.csv_files import CsvReader
 from capitolmail.errors import InputError, InvalidZip, Problem, did_you_mean
 from capitolmail.message import control_character
-from capitolmail.outbox import Store, SupporterRecord, email_key
+from capitolmail.outbox import SupporterRecord, UpsertCounts, email_key
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.recipients.column_names import SUPPORTER_ALIASES, ColumnChoice, choose_columns
 from capitolmail.recipients.states import STATE_NAMES, normalise_state, state_name
@@ -94,8 +94,17 @@ class _Row:
     warnings: list[Problem] = field(default_factory=list)
 
 
+class SupporterBatches(Protocol):
+    """What an import needs of the outbox (`outbox.Store` provides it): one call per
+    batch, each its own transaction, so a long file never holds the database."""
+
+    def upsert_supporters(
+        self, records: Sequence[SupporterRecord], *, import_id: str, now: datetime
+    ) -> UpsertCounts: ...
+
+
 def import_supporters(
-    store: Store,
+    store: SupporterBatches,
     path: Path,
     report_path: Path,
     now: datetime,
