@@ -18,7 +18,7 @@ A send loop with many threads records through one recorder, a batch at a time, s
 the cost that matters is per batch, not per message: two locking reads, one
 executemany for sent rows and one for the rest, and one batched event insert,
 whatever the batch size. Measured on a 2-core VM (SQLite, 1 KB bodies): one
-outcome per transaction ~700/s, as mark_sent & co. always managed; batches of 16
+outcome per transaction ~700/s, as the one-message writers always managed; batches of 16
 ~4,000-5,000/s, of 256 ~7,000-10,000/s (PostgreSQL: 300/s, 2,000/s, 4,500/s).
 """
 
@@ -69,7 +69,7 @@ _FILL_PROVIDER_ID = (
     )
 )
 # retry_wait, cancelled, failed and unknown: the claim already cleared next_attempt_at, so
-# binding None there for the last two is what mark_failed always left.
+# binding None there for the last two is what the one-message writers always left.
 _MARK_UNSENT = (
     update(messages)
     .where(messages.c.id == bindparam("b_id"))

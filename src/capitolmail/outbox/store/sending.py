@@ -90,34 +90,6 @@ class Sending(StorePart):
         with self._write("record the outcomes") as conn:
             return record_outcomes(conn, outcomes, now)
 
-    def mark_sent(self, message_id: str, *, provider_message_id: str | None, now: datetime) -> None:
-        self.record_outcomes(
-            [Outcome(message_id, "sent", provider_message_id=provider_message_id)], now
-        )
-
-    def mark_retry(
-        self,
-        message_id: str,
-        *,
-        error: str,
-        next_attempt_at: datetime,
-        now: datetime,
-        count_attempt: bool = True,
-    ) -> MessageState:
-        """`retry_wait` until `next_attempt_at`, or `cancelled` if the job was cancelled."""
-        outcome = Outcome(
-            message_id,
-            "retry",
-            error=error,
-            next_attempt_at=next_attempt_at,
-            count_attempt=count_attempt,
-        )
-        (state,) = self.record_outcomes([outcome], now)
-        return state
-
-    def mark_failed(self, message_id: str, *, error: str, now: datetime) -> None:
-        self.record_outcomes([Outcome(message_id, "failed", error=error)], now)
-
     def finish_jobs(self, now: datetime) -> list[int]:
         """Mark `done` the sending jobs with no queued, sending or retry_wait message."""
         aware("now", now)
