@@ -1,7 +1,11 @@
-"""The suppression list as staff manage it: add or remove an address, import a CSV.
+"""The suppression list's rules: who may no longer be mailed, however we learned it.
 
 The rows live in the outbox database (`outbox/suppressions.py`), where the queue
-and the sender read them; this module checks what a person typed or exported.
+and the sender read them. Every suppression is made by `suppression()` here,
+whoever asks: `suppress add`, a suppression CSV, the unsubscribe page and a
+provider's bounce or spam report (`tracking/apply.py`). One path, so an address
+a person typed, one a provider reported and one from a link are keyed alike,
+and none that is not an address reaches the list.
 Addresses are normalised by email-validator before they are keyed, as supporter
 and office addresses are, so "Jane@Example.ORG " suppresses the message to
 "jane@example.org". A suppression CSV is checked whole before anything is
@@ -16,7 +20,13 @@ from datetime import datetime
 from pathlib import Path
 
 from capitolmail.csv_files import CsvReader
-from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_mean
+from capitolmail.errors import (
+    CapitolmailError,
+    InputError,
+    Problem,
+    UnsubscribeTokenError,
+    did_you_mean,
+)
 from capitolmail.outbox import Store, Suppression, SuppressionReason
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.recipients.column_names import EMAIL_ALIASES, choose_columns
@@ -37,17 +47,29 @@ def parse_reason(text: str) -> SuppressionReason:
         ) from None
 
 
+def suppression(
+    address: str, reason: SuppressionReason | str, at: datetime, detail: str | None = None
+) -> Suppression:
+    """The entry for `address`, validated and normalised; ValueError saying why not.
+
+    Normalising here, not in the store, keeps email-validator out of the outbox,
+    and lets each caller say in its own terms (a CSV row, an event) what was wrong.
+    """
+    email = normalised_address(address)
+    kind = reason if isinstance(reason, SuppressionReason) else parse_reason(reason)
+    return Suppression(email, kind, at, detail or None)
+
+
 def suppress(
     store: Store, address: str, reason: str, now: datetime, *, detail: str | None = None
 ) -> str:
     """Suppress one address (again: the reason and time are updated); returns it normalised."""
     try:
-        email = normalised_address(address)
-        kind = parse_reason(reason)
+        entry = suppression(address, reason, now, detail)
     except ValueError as err:
         raise CapitolmailError(str(err)) from None
-    store.add_suppressions([Suppression(email, kind, now, detail or None)])
-    return email
+    store.add_suppressions([entry])
+    return entry.email
 
 
 def unsuppress(store: Store, address: str) -> bool:
@@ -80,11 +102,16 @@ def unsubscribe(store: Store, address: str, list_id: str, now: datetime, *, how:
     Idempotent on purpose: a mail client's one-click POST, a retry of it and the
     person pressing the button as well must leave one row, with the first
     unsubscribe's time (and an earlier bounce or spam report keeps its reason).
+    UnsubscribeTokenError when `address` is not one: no message of ours went to
+    it, so the link that named it was not ours.
     """
-    if store.suppressed_among([address]):
+    try:
+        entry = suppression(address, SuppressionReason.UNSUBSCRIBE, now, f"list {list_id}, {how}")
+    except ValueError:
+        raise UnsubscribeTokenError() from None
+    if store.suppressed_among([entry.email]):
         return False
-    detail = f"list {list_id}, {how}"
-    store.add_suppressions([Suppression(address, SuppressionReason.UNSUBSCRIBE, now, detail)])
+    store.add_suppressions([entry])
     return True
 
 
@@ -137,7 +164,7 @@ def import_suppressions(
         except ValueError as err:
             problems.append(Problem(display, str(err), row.line, "reason"))
             continue
-        entries.append(Suppression(email, reason, now, cells.get("detail") or None))
+        entries.append(suppression(email, reason, now, cells.get("detail")))
     if problems:
         raise InputError(problems)
     written = store.add_suppressions(entries)
