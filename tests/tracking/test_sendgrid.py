@@ -120,3 +120,19 @@ def test_the_message_id_comes_from_custom_args() -> None:
         "250 ok",
     )
     assert event.timestamp is not None and event.timestamp.timestamp() == 1700000000
+
+
+def test_our_ids_tags_and_the_providers_words_are_kept_on_the_event() -> None:
+    (event,) = parse_events(
+        b'[{"event": "bounce", "email": "a@b.org", "capitolmail_message_id": "m-1", '
+        b'"capitolmail_job_id": "7", "another_tools_arg": "x", "category": ["alert", "gitmo"], '
+        b'"reason": "550 5.1.1 unknown user", "sg_message_id": "XBg2.filter0905p1mdw1"}]'
+    )
+    assert (event.event_type, event.event_name) == (EventType.BOUNCED, "bounce")
+    assert (event.message_id, event.job_id, event.provider_message_id) == ("m-1", "7", "XBg2")
+    assert event.metadata == {"capitolmail_message_id": "m-1", "capitolmail_job_id": "7"}
+    assert event.tags == ("alert", "gitmo")
+    assert (event.description, event.mta_response) == ("550 5.1.1 unknown user", None)
+    assert event.esp_event["another_tools_arg"] == "x"
+    (single,) = parse_events(b'[{"event": "open", "category": "alert"}]')
+    assert single.tags == ("alert",) and single.metadata == {}
