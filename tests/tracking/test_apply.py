@@ -7,11 +7,13 @@ same function; these tests stand in for it.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from capitolmail.outbox import Store, SuppressionReason
+from capitolmail.outbox.schema import webhook_events
 from capitolmail.tracking.apply import apply_events
 from capitolmail.tracking.events import EventType, TrackingEvent
 from tests.web.conftest import NOW, sent_job
@@ -84,3 +86,21 @@ def test_unknown_events_are_counted_by_the_providers_word(store: Store) -> None:
     assert (report.events, report.unknown, report.applied) == (3, 3, 0)
     assert report.unknown_names == {"teleported": 1, "x": 2}
     assert report.summary().startswith("3 events, 0 applied, 0 moved a message")
+
+
+def test_event_ids_are_remembered_for_a_week_then_forgotten(store: Store) -> None:
+    def opened(event_id: str) -> TrackingEvent:
+        return TrackingEvent(
+            EventType.OPENED, "open", recipient="jane@example.org", event_id=event_id
+        )
+
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    apply_events(store, [opened("old")], start)
+    apply_events(store, [opened("recent")], start + timedelta(days=6))
+    assert apply_events(store, [opened("old")], start + timedelta(days=6)).duplicates == 1
+
+    apply_events(store, [opened("new")], start + timedelta(days=8))
+
+    with store.engine.connect() as conn:
+        kept = set(conn.execute(select(webhook_events.c.sg_event_id)).scalars())
+    assert kept == {"recent", "new"}

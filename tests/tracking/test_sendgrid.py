@@ -1,4 +1,4 @@
-"""web/sendgrid.py without a server: the key formats, the signature checks, the event map."""
+"""tracking/sendgrid.py without a server: the key formats, the signature checks, the event map."""
 
 from __future__ import annotations
 

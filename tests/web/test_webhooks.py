@@ -303,29 +303,3 @@ def test_a_database_failure_asks_sendgrid_to_retry(
     server = serve()
 
     assert post(server, signer, [event("delivered", None, "jane@example.org")]) == 503
-
-
-def test_event_ids_are_remembered_for_a_week_then_forgotten(store: Store) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from sqlalchemy import select
-
-    from capitolmail.outbox.schema import webhook_events
-    from capitolmail.tracking.apply import apply_events
-    from capitolmail.tracking.events import EventType, TrackingEvent
-
-    def opened(event_id: str) -> TrackingEvent:
-        return TrackingEvent(
-            EventType.OPENED, "open", recipient="jane@example.org", event_id=event_id
-        )
-
-    start = datetime(2026, 11, 1, tzinfo=UTC)
-    apply_events(store, [opened("old")], start)
-    apply_events(store, [opened("recent")], start + timedelta(days=6))
-    assert apply_events(store, [opened("old")], start + timedelta(days=6)).duplicates == 1
-
-    apply_events(store, [opened("new")], start + timedelta(days=8))
-
-    with store.engine.connect() as conn:
-        kept = set(conn.execute(select(webhook_events.c.sg_event_id)).scalars())
-    assert kept == {"recent", "new"}
