@@ -3,7 +3,7 @@
 The rows live in the outbox database (`outbox/suppressions.py`), where the queue
 and the sender read them. Every suppression is made by `suppression()` here,
 whoever asks: `suppress add`, a suppression CSV, the unsubscribe page and a
-provider's bounce or spam report (`tracking/apply.py`). One path, so an address
+provider's bounce or spam report (`tracking/`). One path, so an address
 a person typed, one a provider reported and one from a link are keyed alike,
 and none that is not an address reaches the list.
 Addresses are normalised by email-validator before they are keyed, as supporter
@@ -20,13 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from capitolmail.csv_files import CsvReader
-from capitolmail.errors import (
-    CapitolmailError,
-    InputError,
-    Problem,
-    UnsubscribeTokenError,
-    did_you_mean,
-)
+from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_mean
 from capitolmail.outbox import Store, Suppression, SuppressionReason
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.recipients.column_names import EMAIL_ALIASES, choose_columns
@@ -83,36 +77,6 @@ def unsuppress(store: Store, address: str) -> bool:
     except ValueError:
         email = address
     return store.remove_suppression(email)
-
-
-def unsubscribe_address(store: Store, subject: int | str) -> str | None:
-    """The address an unsubscribe token's subject stands for, or None if it is gone.
-
-    A subject is a supporter id (the address is looked up, so links need not
-    carry it) or the address itself.
-    """
-    if isinstance(subject, int):
-        return store.supporter_email(subject) if 0 < subject < 2**31 else None
-    return subject.strip() or None
-
-
-def unsubscribe(store: Store, address: str, list_id: str, now: datetime, *, how: str) -> bool:
-    """Suppress `address` because its owner asked; False when it was already suppressed.
-
-    Idempotent on purpose: a mail client's one-click POST, a retry of it and the
-    person pressing the button as well must leave one row, with the first
-    unsubscribe's time (and an earlier bounce or spam report keeps its reason).
-    UnsubscribeTokenError when `address` is not one: no message of ours went to
-    it, so the link that named it was not ours.
-    """
-    try:
-        entry = suppression(address, SuppressionReason.UNSUBSCRIBE, now, f"list {list_id}, {how}")
-    except ValueError:
-        raise UnsubscribeTokenError() from None
-    if store.suppressed_among([entry.email]):
-        return False
-    store.add_suppressions([entry])
-    return True
 
 
 @dataclass(frozen=True, slots=True)

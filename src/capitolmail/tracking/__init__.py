@@ -2,6 +2,7 @@
 
 `events` is the one event type every source produces (SendGrid's webhook today,
 the inbound mailbox's bounces next), `sendgrid` turns SendGrid's signed batches
-into it, and `apply` moves our messages and the suppression list by it. Tracking
-reads and writes the outbox; the outbox never imports tracking.
+into it, and `apply` moves our messages and the suppression list by it;
+`unsubscribes` is a person's own unsubscribe link. Tracking reads and writes the
+outbox; the outbox never imports tracking.
 """

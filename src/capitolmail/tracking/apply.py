@@ -37,9 +37,14 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from capitolmail.errors import StoreError
-from capitolmail.outbox import MessageState, Suppression, SuppressionReason, TrackedMessage
+from capitolmail.outbox import (
+    MessageState,
+    Suppression,
+    SuppressionReason,
+    TrackedMessage,
+    email_key,
+)
 from capitolmail.outbox.events import PROVED_BY
-from capitolmail.outbox.records import email_key
 from capitolmail.recipients.suppression import suppression
 from capitolmail.tracking.events import EventType, TrackingEvent
 
