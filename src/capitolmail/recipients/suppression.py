@@ -6,6 +6,7 @@ whoever asks: `suppress add`, a suppression CSV, the unsubscribe page and a
 provider's bounce or spam report (`tracking/`). One path, so an address
 a person typed, one a provider reported and one from a link are keyed alike,
 and none that is not an address reaches the list.
+
 Addresses are normalised by email-validator before they are keyed, as supporter
 and office addresses are, so "Jane@Example.ORG " suppresses the message to
 "jane@example.org". A suppression CSV is checked whole before anything is
