@@ -14,9 +14,17 @@ import pytest
 from capitolmail.cli.ports import JobAdministration
 from capitolmail.outbox import Store
 from capitolmail.recipients.supporters import SupporterBatches
+from capitolmail.tracking.apply import DeliveryStore
+from capitolmail.tracking.unsubscribes import UnsubscribeStore
 from capitolmail.web.status import JobStatusReads
 
-PORTS: list[type] = [JobAdministration, JobStatusReads, SupporterBatches]
+PORTS: list[type] = [
+    DeliveryStore,
+    JobAdministration,
+    JobStatusReads,
+    SupporterBatches,
+    UnsubscribeStore,
+]
 
 
 def _members(port: type) -> list[str]:

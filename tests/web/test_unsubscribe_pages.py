@@ -171,3 +171,16 @@ def test_the_page_names_the_list_as_its_list_id_header_did(store: Store, serve: 
     assert "You are receiving <strong>Guantánamo action alerts</strong> from" in page.text
     assert list_id not in page.text
     assert store.list_suppressions() == []
+
+
+def test_a_signed_link_naming_no_valid_address_suppresses_nothing(
+    store: Store, serve: Serve
+) -> None:
+    # Suppressions are made one way, which validates: a link whose address no
+    # message of ours could have gone to is refused like any bad link.
+    server = serve()
+
+    refused = call("POST", link(server, "not-an-address"), body=ONE_CLICK, headers=FORM)
+
+    assert refused.status == 400
+    assert store.list_suppressions() == []

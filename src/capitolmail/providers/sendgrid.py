@@ -70,7 +70,7 @@ class SendGridProvider(ProviderBase):
     `DeliveryUnknownError`: SendGrid may have accepted the message. SendGrid's docs
     say to retry on timeouts, and ten letters of two hundred reached Hill offices
     twice when it answered after our timeout; a webhook event for the message
-    settles it later (outbox/deliveries.py). A certificate that is not trusted is
+    settles it later (tracking/apply.py). A certificate that is not trusted is
     `ProviderAuthError` instead: every message would meet it, so the job pauses.
     """
 

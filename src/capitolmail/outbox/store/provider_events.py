@@ -1,27 +1,22 @@
-"""Applying what a provider reports after the hand-over (delivered, bounced, opened ...)."""
+"""Recording what a provider reports after the hand-over (delivered, bounced, opened ...)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from capitolmail.delivery import DeliveryEvent
-from capitolmail.outbox import deliveries
-from capitolmail.outbox.deliveries import DeliveryReport
+from capitolmail.outbox.deliveries import DeliveryLedger
 from capitolmail.outbox.store.part import StorePart, aware
 
 
 class ProviderEvents(StorePart):
-    """One webhook batch, one transaction."""
+    """One batch of provider events, one transaction; tracking/ decides what each means."""
 
-    def apply_delivery_events(
-        self, events: Sequence[DeliveryEvent], now: datetime
-    ) -> DeliveryReport:
-        """Apply one webhook batch in one transaction (outbox/deliveries.py has the rules).
-
-        An event id seen before is skipped, a message only moves forward, and hard
-        bounces, spam reports and unsubscribes suppress the address.
-        """
+    @contextmanager
+    def record_deliveries(self, now: datetime) -> Iterator[DeliveryLedger]:
+        """One transaction for one batch of provider events (`tracking/apply.py` has
+        the rules): everything the batch changes commits together or not at all."""
         aware("now", now)
         with self._write("record delivery events") as conn:
-            return deliveries.apply_delivery_events(conn, events, now)
+            yield DeliveryLedger(conn, now)
