@@ -187,20 +187,7 @@ def prepare_joint(
     contacts = _collect(
         problems, lambda: load_contacts(contacts_path, roster, display_path=contacts_shown)
     )
-    offices = _collect(
-        problems,
-        lambda: select_legislators(
-            roster,
-            chambers=audience.chambers,
-            states=audience.states,
-            committees=audience.committees,
-            parties=audience.parties,
-            include=audience.include,
-            exclude=audience.exclude,
-            everyone=audience.everyone,
-            source=letter.display_path,
-        ),
-    )
+    offices = _collect(problems, lambda: _select_offices(letter, roster))
     templates = _collect(problems, lambda: letter_templates(letter, root))
     if problems:
         raise InputError(problems)
@@ -222,6 +209,21 @@ def prepare_joint(
         recipients=tuple(recipients),
         offices_without_contacts=tuple(without),
         contacts_display=contacts_shown,
+    )
+
+
+def _select_offices(letter: Letter, roster: Roster) -> list[Legislator]:
+    audience = letter.definition.audience
+    return select_legislators(
+        roster,
+        chambers=audience.chambers,
+        states=audience.states,
+        committees=audience.committees,
+        parties=audience.parties,
+        include=audience.include,
+        exclude=audience.exclude,
+        everyone=audience.everyone,
+        source=letter.display_path,
     )
 
 

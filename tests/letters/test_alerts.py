@@ -21,7 +21,7 @@ from capitolmail.config import load_settings
 from capitolmail.letters.tokens import verify_token
 from capitolmail.outbox import Store
 
-from .conftest import Invoke
+from ..conftest import Invoke
 
 AUDIENCE = ["ada", "ben", "carmen", "dee", "eli", "fatima"]
 BASE = "https://act.example.org/u/"
