@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from capitolmail.config import Settings
+from capitolmail.config import OrganisationSettings, Settings
 from capitolmail.errors import InputError
 from capitolmail.letters.definition import Letter
 from capitolmail.letters.identity import Sender
@@ -110,3 +110,14 @@ def letter_templates(letter: Letter, root: Path) -> LetterTemplates:
         html_template=letter.html_template,
         source=letter.display_path,
     )
+
+
+def shared_context(
+    letter: Letter, organisation: OrganisationSettings, sender: Sender
+) -> dict[str, Any]:
+    """The names every kind's templates see, whoever the recipient is."""
+    return {
+        "organisation": organisation,
+        "sender": sender,
+        "letter": {"slug": letter.slug, "description": letter.definition.description},
+    }

@@ -25,7 +25,7 @@ from capitolmail.errors import CapitolmailError, ConfigError, InputError
 from capitolmail.letters.definition import Letter
 from capitolmail.letters.example_values import refuse_in_alert, screen_alert
 from capitolmail.letters.identity import Sender, resolve_sender
-from capitolmail.letters.kind import Envelope, Page, Screen, letter_templates
+from capitolmail.letters.kind import Envelope, Page, Screen, letter_templates, shared_context
 from capitolmail.letters.kinds.alert_report import AlertTally
 from capitolmail.letters.tokens import make_token
 from capitolmail.outbox import Store, SupporterInfo, email_key
@@ -93,9 +93,7 @@ class Alert:
             to_name=f"{info.first_name} {info.last_name}",
             who=f"for supporter {info.email}",
             context={
-                "organisation": self.organisation,
-                "sender": self.sender,
-                "letter": {"slug": self.letter.slug, "description": self.description},
+                **shared_context(self.letter, self.organisation, self.sender),
                 "list_name": self.list_name,
                 "supporter": info,
                 "senators": delegation.senators,
@@ -112,10 +110,6 @@ class Alert:
             ),
             supporter_id=str(info.id),
         )
-
-    @property
-    def description(self) -> str:
-        return self.letter.definition.description
 
     def check(self, rendered: RenderedLetter, envelope: Envelope) -> None:
         """Every part must show the unsubscribe link and the postal address (CAN-SPAM)."""

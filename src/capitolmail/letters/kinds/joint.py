@@ -20,7 +20,7 @@ from capitolmail.errors import CapitolmailError, InputError, Problem, display_pa
 from capitolmail.letters.definition import Letter
 from capitolmail.letters.example_values import refuse_in_letter
 from capitolmail.letters.identity import Sender, resolve_sender
-from capitolmail.letters.kind import Envelope, Page, Screen, letter_templates
+from capitolmail.letters.kind import Envelope, Page, Screen, letter_templates, shared_context
 from capitolmail.letters.signers import SignerList, load_signers
 from capitolmail.outbox import QueuedMessage, Store
 from capitolmail.recipients.contacts import OfficeContact, load_contacts
@@ -71,19 +71,13 @@ class JointLetter:
             who=f"for {contact.email}, {legislator.full_name}",
             context={
                 "signers": self.signers,
-                "organisation": self.organisation,
-                "sender": self.sender,
-                "letter": {"slug": self.letter.slug, "description": self.description},
+                **shared_context(self.letter, self.organisation, self.sender),
                 "legislator": legislator,
                 "contact": contact,
             },
             bioguide=legislator.bioguide,
             contact_role=contact.role,
         )
-
-    @property
-    def description(self) -> str:
-        return self.letter.definition.description
 
     def check(self, rendered: RenderedLetter, envelope: Envelope) -> None:
         """Nothing beyond compose's rules: an office letter carries no list headers."""
