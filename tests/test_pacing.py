@@ -60,6 +60,19 @@ def test_a_burst_of_refusals_from_before_the_cut_halves_the_pace_once() -> None:
     assert pace.per_second == pytest.approx(first / 2)
 
 
+def test_a_first_burst_refused_before_any_success_reads_as_threads_per_second() -> None:
+    # Every thread takes a message at once; the relay refuses at RCPT, which comes back
+    # before any success does (a success waits for its hand-over mark before DATA).
+    pace, clock, _ = _pace()
+    for n in range(16):
+        pace.handing_over(f"m{n}")
+    clock.now += 0.005
+    for n in range(3, 16):
+        pace.throttled(f"m{n}", hold=0.5, reason="450 4.7.1")
+    # 16 in flight, read per second (not per 0.1 s, 160 a second): halved to 8.
+    assert pace.per_second == pytest.approx(8.0)
+
+
 def test_one_recipient_deferred_again_and_again_does_not_drag_the_pace_down() -> None:
     pace, clock, _ = _pace()
     _send(pace, clock, range(10), every=0.1)

@@ -20,7 +20,7 @@ from capitolmail.outbox import EventInfo, Store
 
 from .conftest import Invoke, use_smtp_relay
 from .servers.smtp import TOO_MANY_CONNECTIONS, MailServer, running_mail_server
-from .test_worker_process import Worker, _until
+from .test_worker_process import IN_FLIGHT, Worker, _until
 
 _LOG_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
 TOTAL = 44  # the worked example: 22 SSFR members, two staff contacts each
@@ -93,10 +93,12 @@ def test_a_relay_that_says_too_much_mail_gets_every_letter_once_and_slower(
     first_cut = float(lowered[0].split(" to ")[1].split(" msg/s")[0])
     assert float(notes[0] or "nan") == pytest.approx(first_cut, rel=0.01)
     # Bounded refusals: the pace, not each letter's retries at full speed, found the limit
-    # (at full speed each letter is refused several times over). Since the hand-over
-    # marks landed, a run sees about 80 refusals for 44 letters where it saw about 15;
-    # the bound keeps the test honest while that is looked into.
-    assert server.throttled < 2.5 * TOTAL
+    # (at full speed each letter is refused several times over). The design allows one
+    # burst: the worker's 16 threads are in flight when the first refusal comes back,
+    # and those refusals are one signal, one cut. That cut halves what the threads could
+    # send in a second, which lands at or below the relay's 15 msg/s, so after it only
+    # a few strays are refused while the pace climbs back (AIMD) and probes the limit.
+    assert server.throttled < IN_FLIGHT + TOTAL / 4
 
 
 def test_a_relay_that_answers_421_and_hangs_up_gets_every_letter_once(

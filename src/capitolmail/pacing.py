@@ -51,6 +51,13 @@ INCREASE_AFTER = 10  # successes in a row before the pace goes up a step
 # does not read as thousands a second).
 _OBSERVE_SECONDS = 5.0
 _MIN_SPAN = 0.1
+# Messages handed over but not yet accepted are a burst of claims, not a rate: at
+# the start every thread takes one at once, and a refusal at RCPT comes back before
+# any success (which waits for its hand-over mark). Read as N in flight per 0.1 s,
+# such a burst set the first cut far above the relay's limit and took four more
+# cuts (each after a burst of refusals) to get below it; read per second, it is
+# what the threads could send if the relay answered in a second.
+_MIN_HANDED_SPAN = 1.0
 # When nothing was sent before the first throttle, the pace halves from this.
 _START = 2.0
 # Raised paces are reported (logged, noted for `status`) at most this often.
@@ -193,7 +200,12 @@ class AdaptivePace:
         self._cut += 1
         self._sent_since_cut = 0
         if self.per_second is None:
-            base = self._rate(self._accepted) or self._rate(self._handed) or self.ceiling or _START
+            base = (
+                self._rate(self._accepted)
+                or self._rate(self._handed, _MIN_HANDED_SPAN)
+                or self.ceiling
+                or _START
+            )
             if self.ceiling is not None:
                 base = min(base, self.ceiling)
             self._lift_at = base
@@ -220,13 +232,13 @@ class AdaptivePace:
         while now - times[0] > _OBSERVE_SECONDS:
             times.popleft()
 
-    def _rate(self, times: deque[float]) -> float | None:
+    def _rate(self, times: deque[float], min_span: float = _MIN_SPAN) -> float | None:
         now = self._clock()
         while times and now - times[0] > _OBSERVE_SECONDS:
             times.popleft()
         if not times:
             return None
-        return len(times) / max(now - times[0], _MIN_SPAN)
+        return len(times) / max(now - times[0], min_span)
 
     def _set(self, per_second: float | None, *, lowered: bool, reason: str | None = None) -> None:
         previous = self.per_second

@@ -50,6 +50,7 @@ from capitolmail.errors import (
     StoreError,
     TransientSendError,
 )
+from capitolmail.handovers import HandoverMarks, HandoverRequest
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import ClaimedMessage, JobState, Outcome, Store, connection_lost
 from capitolmail.pacing import AdaptivePace, PaceChange
@@ -68,8 +69,6 @@ _RECONNECT_FIRST = 0.25
 _RECONNECT_MAX = 5.0
 # How long the loop waits for a thread to finish before looking again.
 _TICK = 0.05
-# How long requests for the handed-over mark are gathered into one UPDATE (threads).
-_GATHER = 0.001
 
 
 def utcnow() -> datetime:
@@ -127,15 +126,6 @@ class _Result:
     claimed: ClaimedMessage
     provider_message_id: str | None = None
     error: BaseException | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _HandoverRequest:
-    """A provider about to take the irreversible step; `future` is resolved once the
-    mark is committed, or failed with HandoverRefused."""
-
-    message_id: str
-    future: Future[None]
 
 
 def _result(claimed: ClaimedMessage, future: Future[Receipt]) -> _Result:
@@ -226,15 +216,13 @@ class _SendLoop:
         self.in_flight: dict[Future[Receipt], ClaimedMessage] = {}
         # Finished sends and requests to mark a message handed over, put there by
         # whichever thread finished or is about to hand over.
-        self.done: queue.SimpleQueue[Future[Receipt] | _HandoverRequest] = queue.SimpleQueue()
+        self.done: queue.SimpleQueue[Future[Receipt] | HandoverRequest] = queue.SimpleQueue()
         # Whether the provider reports its irreversible step; if not, a claim marks
         # the rows handed over at once, so a crash leaves them `unknown` as before.
         self.reports_handover = hasattr(provider, "before_handover")
-        self.handover_lock = threading.Lock()
-        self.handover_closed = False
         self.database_down = False  # riding out an outage: refuse handovers, claim nothing
         self.not_ours: set[str] = set()  # another worker took these rows back
-        self.pool: ThreadPoolExecutor | None = None  # for claims that ride along with marks
+        self.sending_ids: set[str] = set()  # messages in flight, read by the mark writer
         self.provider_submit: Callable[[OutgoingMessage], Future[Receipt]] | None = getattr(
             provider, "submit", None
         )
@@ -244,6 +232,15 @@ class _SendLoop:
         if self.provider_submit is None or self.provider_run is None:
             self.provider_submit = self.provider_run = None
         self.min_claim = max(1, options.concurrency // 8)
+        self.marks = HandoverMarks(
+            store,
+            self.worker_id,
+            clock,
+            sending=self.sending_ids.__contains__,
+            refusal=self._refusal,
+            taken=self.not_ours.add,
+            deliver=self.done.put,
+        )
         self.outcomes: list[tuple[Outcome, ClaimedMessage, str]] = []
 
     def run(self, *, once: bool) -> SendSummary:
@@ -258,15 +255,15 @@ class _SendLoop:
                     max_workers=self.options.concurrency, thread_name_prefix="capitolmail-send"
                 ) as pool,
             ):
-                self.pool = pool
                 if self.reports_handover:
-                    self.provider.before_handover = self._request_handover
+                    self.provider.before_handover = self.marks.request
                 try:
                     self._loop(pool, once=once)
                     self._riding_out(self._drain)
                     self.pace.finish()
                 finally:
                     # No sending thread may wait for a mark that will never come.
+                    self.marks.close()
                     self._close_handovers()
                     if self.reports_handover:
                         self.provider.before_handover = None
@@ -314,40 +311,21 @@ class _SendLoop:
     def _turn(self, pool: ThreadPoolExecutor, *, once: bool) -> bool:
         """One pass of the loop; False when the run is over."""
         self._collect(block=bool(self.in_flight))
-        self._record()
         if not self._beat():
             return False
-        if time.monotonic() < self.hold_until:
-            self.stop.wait(min(self.hold_until - time.monotonic(), _TICK))
-            return True
-        free = self.options.concurrency - len(self.in_flight)
-        if free < self.min_claim and self.in_flight or self.stop.is_set():
-            # Each claim is a write transaction with a fixed cost: wait until a
-            # worthwhile batch of threads is free rather than claim one by one.
-            return True
-        if self.overall is not None:
-            free = self.overall.take_up_to(free)
-            if free == 0:
-                self.stop.wait(min(self.overall.wait_time(), _TICK))
-                return True
-        allowed = self.pace.take_up_to(free)
-        if allowed == 0:
-            if self.overall is not None:
-                self.overall.refund(free)
-            self.stop.wait(min(self.pace.wait_time(), _TICK))
-            return True
-        if self.overall is not None:
-            self.overall.refund(free - allowed)
-        free = allowed
+        free = self._claimable()
+        if free is None:
+            return True  # waited for a thread, a token or the end of a hold
         batch: list[ClaimedMessage] = []
-        try:
-            batch = self.store.claim_due(
-                self.worker_id, free, self.clock(), handed_over=not self.reports_handover
-            )
-        finally:
-            if self.overall is not None:
-                self.overall.refund(free - len(batch))
-            self.pace.refund(free - len(batch))
+        if free == 0:
+            self._record()
+        else:
+            try:
+                batch = self._record_and_claim(free)
+            finally:
+                if self.overall is not None:
+                    self.overall.refund(free - len(batch))
+                self.pace.refund(free - len(batch))
         for claimed in batch:
             # Claimed again, so an operator resumed the job since we paused it.
             self.paused.discard(claimed.job_id)
@@ -374,6 +352,64 @@ class _SendLoop:
             return self.summary.requeued > requeued
         self._idle(self.options.poll_seconds)
         return True
+
+    def _claimable(self) -> int | None:
+        """How many messages to claim now (tokens taken); None after waiting a moment."""
+        if time.monotonic() < self.hold_until:
+            self._record()
+            self.stop.wait(min(self.hold_until - time.monotonic(), _TICK))
+            return None
+        free = self.options.concurrency - len(self.in_flight)
+        if free < self.min_claim and self.in_flight or self.stop.is_set():
+            # Each claim is a write transaction with a fixed cost: wait until a
+            # worthwhile batch of threads is free rather than claim one by one.
+            self._record()
+            return None
+        if self.overall is not None:
+            free = self.overall.take_up_to(free)
+            if free == 0:
+                self._record()
+                self.stop.wait(min(self.overall.wait_time(), _TICK))
+                return None
+        allowed = self.pace.take_up_to(free)
+        if allowed == 0:
+            if self.overall is not None:
+                self.overall.refund(free)
+            self._record()
+            self.stop.wait(min(self.pace.wait_time(), _TICK))
+            return None
+        if self.overall is not None:
+            self.overall.refund(free - allowed)
+        return allowed
+
+    def _record_and_claim(self, limit: int) -> list[ClaimedMessage]:
+        """Record the outcomes waiting and claim `limit` more in one transaction."""
+        handed_over = not self.reports_handover
+        if not self.outcomes or self.presumed_dead:
+            return self.store.claim_due(
+                self.worker_id, limit, self.clock(), handed_over=handed_over
+            )
+        batch, self.outcomes = self.outcomes, []
+        try:
+            claimed = self.store.record_and_claim(
+                self.worker_id,
+                [outcome for outcome, _, _ in batch],
+                limit,
+                self.clock(),
+                handed_over=handed_over,
+            )
+        except StoreError as err:
+            self.outcomes = batch + self.outcomes
+            if connection_lost(err):
+                raise
+            # One refused outcome rolled the whole transaction back: sort them out
+            # one by one, then claim alone.
+            self._record(force=True)
+            return self.store.claim_due(
+                self.worker_id, limit, self.clock(), handed_over=handed_over
+            )
+        self._recorded(batch)
+        return claimed
 
     def _idle(self, seconds: float) -> None:
         """Wait until `seconds` pass, the worker is stopped, or something wakes it."""
@@ -404,6 +440,7 @@ class _SendLoop:
                 future = Future()
                 future.set_exception(err)
         self.in_flight[future] = claimed
+        self.sending_ids.add(claimed.message.message_id)
         future.add_done_callback(self.done.put)
 
     def _collect(self, *, block: bool) -> None:
@@ -417,22 +454,17 @@ class _SendLoop:
             item = self.done.get(timeout=_TICK) if block else self.done.get_nowait()
         except queue.Empty:
             return
-        handovers: list[_HandoverRequest] = []
+        handovers: list[HandoverRequest] = []
         results: list[_Result] = []
-        gather_until: float | None = None
         while True:
-            if isinstance(item, _HandoverRequest):
+            if isinstance(item, HandoverRequest):
                 handovers.append(item)
-                if gather_until is None and self.provider_run is None:
-                    # Threads ask for the mark before MAIL FROM and wait for it only
-                    # before DATA: a moment spent gathering their requests costs them
-                    # nothing and makes one UPDATE serve several.
-                    gather_until = time.monotonic() + _GATHER
             else:
-                results.append(_result(self.in_flight.pop(item), item))
+                claimed = self.in_flight.pop(item)
+                self.sending_ids.discard(claimed.message.message_id)
+                results.append(_result(claimed, item))
             try:
-                remaining = (gather_until or 0.0) - time.monotonic()
-                item = self.done.get(timeout=remaining) if remaining > 0 else self.done.get_nowait()
+                item = self.done.get_nowait()
             except queue.Empty:
                 break
         # Outcomes first, into memory: marking may raise (the database is gone), and
@@ -450,7 +482,7 @@ class _SendLoop:
                 self._give_back(result.claimed, f"not sent: {err}")
                 lost = lost or err
         if handovers:
-            self._mark_handovers(handovers)
+            self.marks.commit(handovers)
             if self.provider_run is not None:
                 # Let the requests just marked be written now, before this thread's
                 # next transaction: a crash in between leaves `unknown` what never
@@ -460,100 +492,21 @@ class _SendLoop:
         if lost is not None:
             raise lost
 
-    def _request_handover(self, message_id: str) -> Future[None]:
-        """The provider's `before_handover`: called from sending threads or the loop."""
-        future: Future[None] = Future()
-        with self.handover_lock:
-            if not self.handover_closed:
-                self.done.put(_HandoverRequest(message_id, future))
-                return future
-        future.set_exception(HandoverRefused("the worker is stopping"))
-        return future
-
-    def _mark_handovers(self, requests: list[_HandoverRequest]) -> None:
-        """Commit `handed_over_at` for every waiting request in one UPDATE, then let
-        each go: a mark that is not committed lets nothing through."""
-        if self.database_down or self.presumed_dead:
-            reason = "the outbox database is unreachable" if self.database_down else "stopping"
-            for request in requests:
-                request.future.set_exception(HandoverRefused(reason))
-            return
-        # A request can outlive its send: SMTP asks before MAIL FROM, and a refusal at
-        # MAIL or RCPT ends the send before DATA. Its outcome is already collected, so
-        # it is not marked (and not taken for another worker's row).
-        in_flight = {claimed.message.message_id for claimed in self.in_flight.values()}
-        for request in [r for r in requests if r.message_id not in in_flight]:
-            request.future.set_exception(HandoverRefused("the send already ended"))
-        requests = [r for r in requests if r.message_id in in_flight]
-        if not requests:
-            return
-        ids = [request.message_id for request in requests]
-        # Outcomes waiting to be recorded, and a claim for the free threads, ride
-        # along: one commit instead of three.
-        batch, self.outcomes = self.outcomes, []
-        free = self.options.concurrency - len(self.in_flight)
-        claim = 0
-        if (
-            self.pool is not None
-            and free >= self.min_claim
-            and self.overall is None
-            and not self.stop.is_set()
-            and time.monotonic() >= self.hold_until
-        ):
-            # The adaptive pace holds for this claim too, or a throttling relay
-            # would see the messages the pace had held back.
-            claim = self.pace.take_up_to(free)
-        claimed: list[ClaimedMessage] = []
-        try:
-            try:
-                marked, claimed = self.store.mark_and_claim(
-                    self.worker_id,
-                    ids,
-                    self.clock(),
-                    outcomes=[item[0] for item in batch],
-                    claim=claim,
-                    handed_over=not self.reports_handover,
-                )
-            except StoreError as err:
-                if connection_lost(err) or not (batch or claim):
-                    raise
-                # An outcome was refused and rolled the marks back: mark alone, and
-                # let _record sort out the outcomes one by one.
-                self.outcomes = batch + self.outcomes
-                batch = []
-                marked = self.store.mark_handed_over(self.worker_id, ids, self.clock())
-        except StoreError as err:
-            self.outcomes = batch + self.outcomes
-            for request in requests:
-                request.future.set_exception(HandoverRefused(f"not marked: {err}"))
-            raise
-        self.pace.refund(claim - len(claimed))
-        self._recorded(batch)
-        for claimed_message in claimed:
-            assert self.pool is not None
-            self.paused.discard(claimed_message.job_id)
-            self._submit(self.pool, claimed_message)
-        for request in requests:
-            if request.message_id in marked:
-                request.future.set_result(None)
-            else:
-                # Another worker presumed us dead and took the row back: it sends it.
-                self.not_ours.add(request.message_id)
-                request.future.set_exception(
-                    HandoverRefused("another worker took this message back")
-                )
+    def _refusal(self) -> str | None:
+        """Why no message may be marked handed over now, if none may."""
+        if self.database_down:
+            return "the outbox database is unreachable"
+        return "stopping" if self.presumed_dead else None
 
     def _close_handovers(self) -> None:
-        """Refuse every request still waiting, and every later one."""
-        with self.handover_lock:
-            self.handover_closed = True
+        """Refuse the loop's requests still waiting; forget the sends that ended."""
         while True:
             try:
                 item = self.done.get_nowait()
             except queue.Empty:
                 return
-            if isinstance(item, _HandoverRequest):
-                item.future.set_exception(HandoverRefused("the worker is stopping"))
+            if isinstance(item, HandoverRequest):
+                self.marks.refuse([item], "the worker is stopping")
             else:
                 self.in_flight.pop(item, None)
 

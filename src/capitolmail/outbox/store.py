@@ -321,55 +321,45 @@ class Store:
             return claims.claim_due(conn, worker_id, limit, now, handed_over=handed_over)
 
     def mark_handed_over(
-        self,
-        worker_id: str,
-        message_ids: Sequence[str],
-        now: datetime,
-        *,
-        outcomes: Sequence[Outcome] = (),
+        self, worker_id: str, message_ids: Sequence[str], now: datetime
     ) -> set[str]:
         """Commit `handed_over_at` for the ids this worker still holds in `sending`; those ids.
 
         The commit must come before the provider's irreversible step (SMTP DATA, the
-        SendGrid request): an id not returned must not be handed over at all.
-        `outcomes` are recorded in the same transaction (as `record_outcomes`, which
-        see): the sender has some waiting at most times, and one commit costs less
-        than two. If one is refused, nothing is marked or recorded.
-        """
-        marked, _ = self.mark_and_claim(worker_id, message_ids, now, outcomes=outcomes)
-        return marked
-
-    def mark_and_claim(
-        self,
-        worker_id: str,
-        message_ids: Sequence[str],
-        now: datetime,
-        *,
-        outcomes: Sequence[Outcome] = (),
-        claim: int = 0,
-        handed_over: bool = False,
-    ) -> tuple[set[str], list[ClaimedMessage]]:
-        """`mark_handed_over`, then `claim_due(worker_id, claim, ...)`, in one transaction.
-
-        A busy sender has marks to commit, outcomes to record and threads to fill at
-        once; on SQLite each transaction costs more CPU than the statements in it,
-        and a send is only a few of them, so one commit for all three keeps the
-        throughput the marks would otherwise cost.
+        SendGrid request): an id not returned must not be handed over at all. The
+        transaction holds the mark alone: a thread is waiting for it at the brink.
         """
         _aware("now", now)
         with (
             storage_errors(self._url, "mark messages handed over"),
             transaction(self._engine) as conn,
         ):
-            marked = handover.mark_handed_over(conn, worker_id, message_ids, now)
+            return handover.mark_handed_over(conn, worker_id, message_ids, now)
+
+    def record_and_claim(
+        self,
+        worker_id: str,
+        outcomes: Sequence[Outcome],
+        claim: int,
+        now: datetime,
+        *,
+        handed_over: bool = False,
+    ) -> list[ClaimedMessage]:
+        """`record_outcomes`, then `claim_due(worker_id, claim, ...)`, in one transaction.
+
+        A busy sender records a batch of outcomes just as the threads that sent them
+        are free for more; on SQLite a transaction costs more CPU than the statements
+        in it, so one commit for both keeps the throughput. One refused outcome
+        rolls back the claim too.
+        """
+        _aware("now", now)
+        with (
+            storage_errors(self._url, "record outcomes and claim messages"),
+            transaction(self._engine) as conn,
+        ):
             if outcomes:
                 record_outcomes(conn, outcomes, now)
-            claimed = (
-                claims.claim_due(conn, worker_id, claim, now, handed_over=handed_over)
-                if claim > 0
-                else []
-            )
-            return marked, claimed
+            return claims.claim_due(conn, worker_id, claim, now, handed_over=handed_over)
 
     def record_outcomes(self, outcomes: Sequence[Outcome], now: datetime) -> list[MessageState]:
         """Record a batch of outcomes in one transaction; each one's new state, in order.

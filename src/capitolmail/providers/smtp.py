@@ -96,32 +96,38 @@ class SmtpProvider(ProviderBase):
             if handover is not None:
                 handover.result()  # HandoverRefused: DATA is never sent
 
-        for attempt in (1, 2):
-            conn = self._pool.acquire(fresh=attempt > 1)
-            if handover is None:
-                # Asked for now, waited for before DATA: the sender commits the mark
-                # while MAIL and RCPT go back and forth, and the connection is not
-                # held waiting for it. Once per message, even on a fresh connection.
-                handover = self.request_handover(message.message_id)
-            reusable = False
-            try:
-                reply = self._transact(conn, message, payload, before_data)
-                reusable = True
-                return Receipt(provider_message_id=_queue_id(reply))
-            except _Disconnected as err:
-                if attempt == 2:
-                    raise TransientSendError(
-                        f"{self._where} dropped two connections before the message was sent;"
-                        " nothing was delivered"
-                    ) from err.__cause__
-            except _Refused as refused:
-                reusable = refused.code != 421 and _reset(conn.smtp)
-                raise refused.error from None
-            except HandoverRefused:
-                reusable = _reset(conn.smtp)  # between RCPT and DATA: nothing was sent
-                raise
-            finally:
-                self._pool.release(conn, reusable=reusable)
+        try:
+            for attempt in (1, 2):
+                conn = self._pool.acquire(fresh=attempt > 1)
+                if handover is None:
+                    # Asked for now, waited for before DATA: the sender commits the mark
+                    # while MAIL and RCPT go back and forth, and the connection is not
+                    # held waiting for it. Once per message, even on a fresh connection.
+                    handover = self.request_handover(message.message_id)
+                reusable = False
+                try:
+                    reply = self._transact(conn, message, payload, before_data)
+                    reusable = True
+                    return Receipt(provider_message_id=_queue_id(reply))
+                except _Disconnected as err:
+                    if attempt == 2:
+                        raise TransientSendError(
+                            f"{self._where} dropped two connections before the message was"
+                            " sent; nothing was delivered"
+                        ) from err.__cause__
+                except _Refused as refused:
+                    reusable = refused.code != 421 and _reset(conn.smtp)
+                    raise refused.error from None
+                except HandoverRefused:
+                    reusable = _reset(conn.smtp)  # between RCPT and DATA: nothing was sent
+                    raise
+                finally:
+                    self._pool.release(conn, reusable=reusable)
+        finally:
+            if handover is not None:
+                # Ended before DATA (a refusal at MAIL or RCPT): a mark not yet
+                # committed is not wanted, or a crash would call the message unknown.
+                handover.cancel()
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _transact(
