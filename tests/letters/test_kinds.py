@@ -21,7 +21,7 @@ from capitolmail.config import Settings, load_settings
 from capitolmail.errors import InputError
 from capitolmail.letters.definition import Letter, load_letter
 from capitolmail.letters.identity import Sender, resolve_sender
-from capitolmail.letters.kind import Envelope, LetterKind, Page, Screen, letter_templates
+from capitolmail.letters.kind import Envelope, Labels, LetterKind, Page, Screen, letter_templates
 from capitolmail.letters.queue import SUPPRESSED_AT_QUEUE, queue
 from capitolmail.outbox import MessageState, QueuedMessage, Store
 from capitolmail.templates.render import LetterTemplates, RenderedLetter
@@ -56,11 +56,9 @@ class Targets:
     sender: Sender
     targets: tuple[tuple[str, str], ...]
 
-    job_kind = "joint"
-    people = "recipients"
-    reached_people = "recipient(s)"
-    progress_label = "Rendering"
-    audience_in_store = False
+    labels = Labels(
+        job_kind="joint", people="recipients", reached_people="recipient(s)", progress="Rendering"
+    )
 
     def total(self, store: Store | None) -> int:
         return len(self.targets)

@@ -49,6 +49,22 @@ class Page(NamedTuple):
     seen: int
 
 
+@dataclass(frozen=True, slots=True)
+class Labels:
+    """How a kind is named where the pipeline speaks of it."""
+
+    # Stored on the job: "joint", "alert".
+    job_kind: str
+    # Who they are in a same-content refusal ("recipients") and an already-sent one
+    # ("recipient(s)"), and what the progress bar says.
+    people: str
+    reached_people: str
+    progress: str
+    # True when the recipients are read from the outbox database (supporters), so
+    # even `letters check` opens it.
+    audience_in_store: bool = False
+
+
 class Tally(Protocol):
     """Counts a queue run as it streams, then says what happened, in order."""
 
@@ -66,37 +82,22 @@ class LetterKind(Protocol):
     letter: Letter
     templates: LetterTemplates
     sender: Sender
+    labels: Labels
 
-    @property
-    def job_kind(self) -> str:
-        """Stored on the job ("joint", "alert")."""
-        ...
-
-    @property
-    def people(self) -> str:
-        """Who they are in a same-content refusal: "recipients", "supporters"."""
-        ...
-
-    @property
-    def reached_people(self) -> str:
-        """Who they are in an already-sent refusal: "recipient(s)", "supporters"."""
-        ...
-
-    @property
-    def progress_label(self) -> str: ...
-
-    @property
-    def audience_in_store(self) -> bool:
-        """True when the recipients are read from the outbox database (supporters)."""
-        ...
-
+    # Who: the recipients a page at a time (`total` sizes the progress bar).
     def total(self, store: Store | None) -> int: ...
     def pages(self, store: Store | None) -> Iterator[Page]: ...
+    # What: one recipient's address, template context and extra headers.
     def envelope(self, recipient: Any) -> Envelope: ...
+    # A rule only this kind has (an alert must show its unsubscribe link).
     def check(self, rendered: RenderedLetter, envelope: Envelope) -> None: ...
+    # The counts and lines `queue` and `letters check` report.
     def tally(self) -> Tally: ...
+    # The recipient `letters preview --to` shows (the first when `to` is None).
     def pick(self, store: Store | None, to: str | None) -> Any: ...
+    # Refuse the worked example's values on a real provider; a screen for streamed rows.
     def example_screen(self, settings: Settings) -> Screen | None: ...
+    # The error when the audience turned out empty.
     def nobody(self) -> InputError: ...
 
 

@@ -65,8 +65,8 @@ def queue_letter(
     and leaves the outbox closed when the recipients do not live in it.
     """
     screen = kind.example_screen(workspace.settings)
-    store = workspace.store if kind.audience_in_store or not check_only else None
-    with progress_bar(kind.progress_label, kind.total(store)) as advance:
+    store = workspace.store if kind.labels.audience_in_store or not check_only else None
+    with progress_bar(kind.labels.progress, kind.total(store)) as advance:
         return queue(
             store,
             kind,
@@ -94,5 +94,5 @@ def check_letter(workspace: Workspace, kind: LetterKind, *, progress_bar: Progre
 
 def preview_letter(workspace: Workspace, kind: LetterKind, to: str | None) -> OutgoingMessage:
     """The message one recipient would get; alerts read their audience from the outbox."""
-    store = workspace.store if kind.audience_in_store else None
+    store = workspace.store if kind.labels.audience_in_store else None
     return preview(store, kind, to)

@@ -57,7 +57,7 @@ def queue(
     messages = stream(store, kind, tally, allow_resend=allow_resend, progress=progress)
     if store is not None and not allow_resend:
         messages = refuse_same_content_as_rendered(
-            store, kind.letter, messages, now=now, period=resend_period, people=kind.people
+            store, kind.letter, messages, now=now, period=resend_period, people=kind.labels.people
         )
     if screen is not None:
         messages = screen(messages)
@@ -67,7 +67,7 @@ def queue(
         return QueueResult(None, tally)
     try:
         job_id = store.create_job(
-            letter_slug=kind.letter.slug, kind=kind.job_kind, messages=messages, now=now
+            letter_slug=kind.letter.slug, kind=kind.labels.job_kind, messages=messages, now=now
         )
     except ValueError as err:
         if tally.messages == 0:
@@ -93,7 +93,7 @@ def stream(
         if store is not None:
             suppressed = store.suppressed_among(emails)
             if not allow_resend:
-                refuse_resend(store, kind.letter, emails, people=kind.reached_people)
+                refuse_resend(store, kind.letter, emails, people=kind.labels.reached_people)
         for recipient, envelope in zip(page.recipients, envelopes, strict=True):
             blocked = email_key(envelope.to_email) in suppressed
             queued = QueuedMessage(

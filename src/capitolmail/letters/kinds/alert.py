@@ -25,7 +25,14 @@ from capitolmail.errors import CapitolmailError, ConfigError, InputError
 from capitolmail.letters.definition import Letter
 from capitolmail.letters.example_values import refuse_in_alert, screen_alert
 from capitolmail.letters.identity import Sender, resolve_sender
-from capitolmail.letters.kind import Envelope, Page, Screen, letter_templates, shared_context
+from capitolmail.letters.kind import (
+    Envelope,
+    Labels,
+    Page,
+    Screen,
+    letter_templates,
+    shared_context,
+)
 from capitolmail.letters.kinds.alert_report import AlertTally
 from capitolmail.letters.tokens import make_token
 from capitolmail.outbox import Store, SupporterInfo, email_key
@@ -59,11 +66,13 @@ class Alert:
     secret: str
     organisation: OrganisationSettings
 
-    job_kind = "alert"
-    people = "supporters"
-    reached_people = "supporters"
-    progress_label = "Rendering alerts"
-    audience_in_store = True
+    labels = Labels(
+        job_kind="alert",
+        people="supporters",
+        reached_people="supporters",
+        progress="Rendering alerts",
+        audience_in_store=True,
+    )
 
     def total(self, store: Store | None) -> int:
         assert store is not None

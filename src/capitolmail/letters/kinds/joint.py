@@ -20,7 +20,14 @@ from capitolmail.errors import CapitolmailError, InputError, Problem, display_pa
 from capitolmail.letters.definition import Letter
 from capitolmail.letters.example_values import refuse_in_letter
 from capitolmail.letters.identity import Sender, resolve_sender
-from capitolmail.letters.kind import Envelope, Page, Screen, letter_templates, shared_context
+from capitolmail.letters.kind import (
+    Envelope,
+    Labels,
+    Page,
+    Screen,
+    letter_templates,
+    shared_context,
+)
 from capitolmail.letters.signers import SignerList, load_signers
 from capitolmail.outbox import QueuedMessage, Store
 from capitolmail.recipients.contacts import OfficeContact, load_contacts
@@ -49,11 +56,9 @@ class JointLetter:
     offices_without_contacts: tuple[Legislator, ...]
     contacts_display: str
 
-    job_kind = "joint"
-    people = "recipients"
-    reached_people = "recipient(s)"
-    progress_label = "Rendering"
-    audience_in_store = False
+    labels = Labels(
+        job_kind="joint", people="recipients", reached_people="recipient(s)", progress="Rendering"
+    )
 
     def total(self, store: Store | None) -> int:
         return len(self.recipients)
