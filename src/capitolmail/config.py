@@ -288,7 +288,7 @@ class Settings(BaseSettings):
     sendgrid_api_key: SecretStr | None = None
     # The bearer token that opens `capitolmail serve`'s /status page.
     status_token: SecretStr | None = None
-    # Signs one-click unsubscribe links (capitolmail.unsubscribe); changing it voids every
+    # Signs one-click unsubscribe links (capitolmail.letters.tokens); changing it voids every
     # link already sent, so generate it once (e.g. `openssl rand -hex 32`) and keep it.
     unsubscribe_secret: SecretStr | None = None
 

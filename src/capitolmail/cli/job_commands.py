@@ -13,16 +13,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from capitolmail.cli.context import JobNumber, RateType, Seconds, now, pass_workspace
-from capitolmail.cli.steps import (
-    drain,
-    prepare,
-    prepare_alert_letter,
-    queue_alert_letter,
-    queue_prepared,
-    report_alert,
-    report_prepared,
-    report_summary,
-)
+from capitolmail.cli.steps import drain, report_summary
 from capitolmail.display import (
     counts_text,
     err,
@@ -31,6 +22,7 @@ from capitolmail.display import (
     messages_table,
     out,
     print_json,
+    progress_bar,
 )
 from capitolmail.errors import CapitolmailError
 from capitolmail.job_results import (
@@ -39,7 +31,7 @@ from capitolmail.job_results import (
     verdict_line,
     waited_job_problem,
 )
-from capitolmail.letters.definition import load_letter
+from capitolmail.letters.pipeline import load, queue_letter
 from capitolmail.logs import LogFormat, configure_logging
 from capitolmail.outbox import JobInfo, JobState, MessageState, Store
 from capitolmail.rate import Rate
@@ -62,29 +54,14 @@ log = logging.getLogger("capitolmail.worker")
 @pass_workspace
 def queue_command(workspace: Workspace, slug: str, dry_run: bool, allow_resend: bool) -> None:
     """Render every message of SLUG now and store it; prints the job id."""
-    if load_letter(workspace.root, slug).definition.is_alert:
-        alert = prepare_alert_letter(workspace, slug)
-        outcome = queue_alert_letter(workspace, alert, dry_run=dry_run, allow_resend=allow_resend)
-        report_alert(outcome, dry_run=dry_run)
-        if outcome.job_id is not None:
-            out.print(str(outcome.job_id))
-        return
-    prepared = prepare(workspace, slug)
-    result = queue_prepared(workspace, prepared, dry_run=dry_run, allow_resend=allow_resend)
-    chambers = ", ".join(f"{n} {c}" for c, n in result.offices_by_chamber.items())
-    report_prepared(prepared)
-    if dry_run:
-        err.print(
-            f"Dry run: {result.messages} messages to {result.offices} offices ({chambers}); "
-            "nothing stored."
-        )
-        return
-    skipped = f"; {result.suppressed} suppressed, not to be sent" if result.suppressed else ""
-    err.print(
-        f"Queued job {result.job_id}: {result.messages} messages to {result.offices} offices "
-        f"({chambers}{skipped}). Send it with: capitolmail send {result.job_id}"
+    kind = load(workspace, slug)
+    result = queue_letter(
+        workspace, kind, dry_run=dry_run, allow_resend=allow_resend, progress_bar=progress_bar
     )
-    out.print(str(result.job_id))
+    for line in result.lines(dry_run=dry_run):
+        err.print(line)
+    if result.job_id is not None:
+        out.print(str(result.job_id))
 
 
 @click.command("send")
