@@ -25,7 +25,7 @@ from capitolmail.errors import (
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import QueuedMessage, Store
 from capitolmail.providers import ProviderBase, Receipt
-from capitolmail.sender import RetryPolicy, SendOptions, send_due
+from capitolmail.sending.sender import RetryPolicy, SendOptions, send_due
 
 from .providers.contract import sample_message
 

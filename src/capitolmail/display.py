@@ -33,15 +33,15 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from capitolmail.job_results import job_summary, problem_counts
 from capitolmail.outbox import JobInfo, MessageInfo, PaceNote
-from capitolmail.pacing import format_pace
 from capitolmail.printable import printable
 from capitolmail.progress import RateColumn, format_seconds
-from capitolmail.rate import parse_rate
 from capitolmail.recipients.legislators import Legislator
 from capitolmail.redaction import redact, redact_data
-from capitolmail.timing import SendWindow
+from capitolmail.sending.job_results import job_summary, problem_counts
+from capitolmail.sending.throttle import format_pace
+from capitolmail.timing.rate import parse_rate
+from capitolmail.timing.windows import SendWindow
 
 log = logging.getLogger("capitolmail.progress")
 

@@ -5,7 +5,7 @@
     ├── InputError                workspace files: CSV rows, letter.toml, addresses, headers
     │   └── TemplateError         Jinja2 syntax error or undefined name, with template and line
     ├── StoreError                the database refused or is unreachable
-    ├── SendError                 raised by providers, handled by sender.py
+    ├── SendError                 raised by providers, handled by sending/sender.py
     │   ├── TransientSendError    retry later; carries retry_after
     │   ├── PermanentSendError    fail this message; carries the server's reply
     │   ├── DeliveryUnknownError  the message went out, no verdict came back: `unknown`
@@ -129,7 +129,7 @@ class StoreError(CapitolmailError):
 
 
 class SendError(CapitolmailError):
-    """Raised by a provider; `sender.py` decides what happens to the message."""
+    """Raised by a provider; `sending/sender.py` decides what happens to the message."""
 
 
 class TransientSendError(SendError):

@@ -33,19 +33,20 @@ from capitolmail.display import (
     print_json,
 )
 from capitolmail.errors import CapitolmailError
-from capitolmail.job_results import (
+from capitolmail.letters.definition import load_letter
+from capitolmail.logs import LogFormat, configure_logging
+from capitolmail.outbox import JobInfo, JobState, MessageState, Store
+from capitolmail.sending.job_results import (
     job_summary,
     run_problems,
     verdict_line,
     waited_job_problem,
 )
-from capitolmail.letters.definition import load_letter
-from capitolmail.logs import LogFormat, configure_logging
-from capitolmail.outbox import JobInfo, JobState, MessageState, Store
-from capitolmail.rate import Rate
-from capitolmail.schedule import JobScheduler
-from capitolmail.sender import SendSummary
-from capitolmail.timing import SendWindow, describe_instant, is_ambiguous, parse_when
+from capitolmail.sending.schedule import JobScheduler
+from capitolmail.sending.sender import SendSummary
+from capitolmail.timing.rate import Rate
+from capitolmail.timing.when import describe_instant, is_ambiguous, parse_when
+from capitolmail.timing.windows import SendWindow
 from capitolmail.workspace import Workspace
 
 log = logging.getLogger("capitolmail.worker")

@@ -16,7 +16,7 @@ from capitolmail.progress import SendProgress
 from capitolmail.providers import create_provider
 from capitolmail.queueing import PreparedLetter, QueueResult, prepare_letter, queue_letter
 from capitolmail.recipients.legislators import workspace_roster
-from capitolmail.sender import RetryPolicy, SendOptions, SendSummary, send_due
+from capitolmail.sending.sender import RetryPolicy, SendOptions, SendSummary, send_due
 from capitolmail.workspace import Workspace
 
 log = logging.getLogger("capitolmail.worker")

@@ -36,8 +36,8 @@ from capitolmail.outbox.events import chunked, move_messages
 from capitolmail.outbox.records import ClaimedMessage, message_from_row
 from capitolmail.outbox.schema import UTCDateTime, events, jobs, messages, suppressions, workers
 from capitolmail.outbox.states import JobState, MessageState
-from capitolmail.rate import Rate, parse_rate
-from capitolmail.timing import SendWindow
+from capitolmail.timing.rate import Rate, parse_rate
+from capitolmail.timing.windows import SendWindow
 
 
 def claim_due(

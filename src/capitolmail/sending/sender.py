@@ -50,12 +50,12 @@ from capitolmail.errors import (
     StoreError,
     TransientSendError,
 )
-from capitolmail.handovers import HandoverMarks, HandoverRequest
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import ClaimedMessage, JobState, Outcome, Store, connection_lost
-from capitolmail.pacing import AdaptivePace, PaceChange
 from capitolmail.providers import HandoverRefused, Provider, Receipt
-from capitolmail.rate import Rate, TokenBucket
+from capitolmail.sending.handovers import HandoverMarks, HandoverRequest
+from capitolmail.sending.throttle import AdaptivePace, PaceChange
+from capitolmail.timing.rate import Rate, TokenBucket
 
 log = logging.getLogger("capitolmail.sender")
 
@@ -203,7 +203,7 @@ class _SendLoop:
         # The overall rate is this worker's; a job's own rate is kept by the store
         # (claim_due hands out a paced job's messages only as its rate allows).
         self.overall = TokenBucket(options.overall_rate) if options.overall_rate else None
-        # Lowered when the provider throttles, for every job this worker sends (pacing.py).
+        # Lowered when the provider throttles, for every job this worker sends (throttle.py).
         self.pace = AdaptivePace(
             options.overall_rate,
             label="relay" if provider.name == "smtp" else provider.name,
