@@ -40,8 +40,6 @@ from capitolmail.recipients.legislators import Legislator
 from capitolmail.redaction import redact, redact_data
 from capitolmail.sending.job_results import job_summary, problem_counts
 from capitolmail.sending.throttle import format_pace
-from capitolmail.timing.rate import parse_rate
-from capitolmail.timing.windows import SendWindow
 
 log = logging.getLogger("capitolmail.progress")
 
@@ -194,7 +192,7 @@ def job_plan(job: JobInfo, now: datetime) -> JobPlan:
 
 
 def _pace(job: JobInfo, done: int, now: datetime) -> float | None:
-    limit = parse_rate(job.options["rate"]).per_second if job.options.get("rate") else None
+    limit = job.pacing.rate.per_second if job.pacing.rate else None
     elapsed = (now - job.started_at).total_seconds() if job.started_at else 0.0
     observed = done / elapsed if done and elapsed > 1 else None
     if observed is None:
@@ -203,22 +201,20 @@ def _pace(job: JobInfo, done: int, now: datetime) -> float | None:
 
 
 def _window_state(job: JobInfo, now: datetime) -> tuple[bool | None, datetime | None]:
-    spec = job.options.get("window")
-    if not spec:
+    if job.pacing.window is None:
         return None, None
-    window = SendWindow.parse(spec)
-    zone = ZoneInfo(job.options.get("timezone") or "UTC")
-    if window.contains(now, zone):
+    if job.pacing.is_open(now):
         return True, None
-    return False, window.next_open(now, zone)
+    return False, job.pacing.next_open(now)
 
 
 def pace_text(job: JobInfo, throttled: PaceNote | None = None) -> str:
-    parts = [str(job.options["rate"])] if job.options.get("rate") else []
+    parts = [str(job.pacing.rate)] if job.pacing.rate else []
     if throttled is not None and job.state == "sending":
         parts.append(f"relay throttling: {format_pace(throttled.per_second)}")
-    if job.options.get("window"):
-        parts.append(f"{job.options['window']} {job.options.get('timezone') or 'UTC'}")
+    window = job.pacing.window_text()
+    if window:
+        parts.append(window)
     return ", ".join(parts)
 
 

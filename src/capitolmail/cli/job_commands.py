@@ -32,7 +32,6 @@ from capitolmail.display import (
     out,
     print_json,
 )
-from capitolmail.errors import CapitolmailError
 from capitolmail.letters.definition import load_letter
 from capitolmail.logs import LogFormat, configure_logging
 from capitolmail.outbox import JobInfo, JobState, MessageState, Store
@@ -44,6 +43,8 @@ from capitolmail.sending.job_results import (
 )
 from capitolmail.sending.schedule import JobScheduler
 from capitolmail.sending.sender import SendSummary
+from capitolmail.sending.starting import request_send
+from capitolmail.timing.pacing import PacingChange
 from capitolmail.timing.rate import Rate
 from capitolmail.timing.when import describe_instant, is_ambiguous, parse_when
 from capitolmail.timing.windows import SendWindow
@@ -126,31 +127,21 @@ def send_command(
 
     The rate and the window are stored with the job, so every worker keeps them.
     """
-    zone_name = workspace.settings.timezone
-    zone = ZoneInfo(zone_name)
+    zone = ZoneInfo(workspace.settings.timezone)
     current = now()
     at = _start_time(when, at_once, zone, current)
-    send_window = _window(window)
-    store = workspace.store
-    info = store.get_job(job)
-    if info.state != JobState.SENDING or when is not None:
-        try:
-            store.schedule_job(job, at=at, now=current)
-        except CapitolmailError:
-            # A worker may have started it between our look and the schedule.
-            info = store.get_job(job)
-            if when is not None or info.state != JobState.SENDING:
-                raise
-    if info.state == JobState.SENDING and when is None:
+    change = _pacing_change(rate, window, zone)
+    requested = request_send(
+        workspace.store, job, at=at, at_given=when is not None, change=change, now=current
+    )
+    info = requested.job
+    if requested.pace_only:
         # Already going: only the pace or the hours change, from the next claim on.
-        info = _store_options(store, job, rate, window, send_window, zone_name)
-        err.print(f"Job {job} is sending; {_pace_text(info, zone)}.")
+        err.print(f"Job {job} is sending; {_pace_text(info)}.")
         return
-    info = _store_options(store, job, rate, window, send_window, zone_name)
     due = "is due now" if at <= current else f"is scheduled for {describe_instant(at, zone)}"
     err.print(
-        f"Job {info.id} ({info.letter_slug}) {due}: {info.total} messages; "
-        f"{_pace_text(info, zone)}."
+        f"Job {info.id} ({info.letter_slug}) {due}: {info.total} messages; {_pace_text(info)}."
     )
     local = at.astimezone(zone)
     # parse_when keeps a given offset; only a bare local time could mean either instant.
@@ -160,7 +151,7 @@ def send_command(
             f"Note: {local:%H:%M} happens twice that day in {zone.key} (clocks go back); "
             f"this is the {which}, {local:%H:%M %Z}. Give an offset to choose the other."
         )
-    opens = _window_opens(info, at)
+    opens = info.pacing.next_open(at)
     if opens is not None and opens.astimezone(UTC) > at.astimezone(UTC):
         err.print(f"Its window is closed then; sending begins {describe_instant(opens, zone)}.")
     if wait:
@@ -190,49 +181,22 @@ def _start_time(when: str | None, at_once: bool, zone: ZoneInfo, current: dateti
     return at
 
 
-def _window(spec: str | None) -> SendWindow | None:
+def _pacing_change(rate: Rate | None, spec: str | None, zone: ZoneInfo) -> PacingChange:
+    """`--rate` and `--window` as a change to the job's pace ("always" clears the window)."""
     if spec is None or spec.strip().lower() == "always":
-        return None
+        return PacingChange(rate=rate, clear_window=spec is not None, zone=zone)
     try:
-        return SendWindow.parse(spec)
+        return PacingChange(rate=rate, window=SendWindow.parse(spec), zone=zone)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--window") from error
 
 
-def _store_options(
-    store: Store,
-    job: int,
-    rate: Rate | None,
-    window: str | None,
-    send_window: SendWindow | None,
-    zone_name: str,
-) -> JobInfo:
-    options: dict[str, object] = {}
-    if rate is not None:
-        options["rate"] = str(rate)
-    if window is not None:
-        options["window"] = str(send_window) if send_window else None
-        options["timezone"] = zone_name if send_window else None
-    if not options:
-        return store.get_job(job)
-    return store.set_job_options(job, **options)
-
-
-def _pace_text(info: JobInfo, zone: ZoneInfo) -> str:
-    rate = info.options.get("rate")
-    window = info.options.get("window")
-    parts = [f"at most {rate}" if rate else "no rate limit"]
-    if window:
-        parts.append(f"only {window} ({info.options.get('timezone') or zone.key})")
+def _pace_text(info: JobInfo) -> str:
+    pacing = info.pacing
+    parts = [f"at most {pacing.rate}" if pacing.rate else "no rate limit"]
+    if pacing.window:
+        parts.append(f"only {pacing.window} ({pacing.zone.key})")
     return ", ".join(parts)
-
-
-def _window_opens(info: JobInfo, at: datetime) -> datetime | None:
-    spec = info.options.get("window")
-    if not spec:
-        return None
-    zone = ZoneInfo(info.options.get("timezone") or "UTC")
-    return SendWindow.parse(spec).next_open(at, zone)
 
 
 def _send_and_wait(workspace: Workspace, job: int) -> None:
