@@ -28,7 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from capitolmail.errors import ProviderAuthError, StoreError
+from capitolmail.errors import StoreError
 from capitolmail.outbox import ClaimedMessage, JobState, Outcome, Store
 from capitolmail.providers import HandoverRefused, Provider
 from capitolmail.sending.gate import ClaimGate
@@ -298,19 +298,19 @@ class _SendLoop:
             self.pace.throttled(message_id, decided.throttle_for, str(err))
             self.gate.hold(decided.throttle_for)
         if decided.pause_job and claimed.job_id not in self.paused:
-            assert isinstance(err, ProviderAuthError)
             self.paused.add(claimed.job_id)
-            self._pause(claimed.job_id, err, now)
+            self._pause(claimed.job_id, str(err), now)
         return decided.outcome, claimed, decided.label
 
-    def _pause(self, job_id: int, err: ProviderAuthError, now: datetime) -> None:
-        """Pause the job for a refused key; a job cancelled or done meanwhile stays so."""
-        info = self.store.pause_job(job_id, reason=str(err), now=now)
+    def _pause(self, job_id: int, reason: str, now: datetime) -> None:
+        """Pause the job for a provider that cannot be used until its settings are
+        fixed (ProviderSettingsError); a job cancelled or done meanwhile stays so."""
+        info = self.store.pause_job(job_id, reason=reason, now=now)
         if info.state == JobState.PAUSED:
             self.summary.paused_jobs.append(job_id)
-            log.error("job %s paused: %s", job_id, err)
+            log.error("job %s paused: %s", job_id, reason)
         else:
-            log.warning("job %s is %s, so it was not paused: %s", job_id, info.state, err)
+            log.warning("job %s is %s, so it was not paused: %s", job_id, info.state, reason)
 
     def _note_pace(self, change: PaceChange) -> None:
         """Tell `status` the pace of the sending jobs; a note lost is only a note."""

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from capitolmail.errors import (
     DeliveryUnknownError,
     PermanentSendError,
-    ProviderAuthError,
+    ProviderSettingsError,
     TransientSendError,
 )
 from capitolmail.outbox import ClaimedMessage, Outcome
@@ -61,7 +61,7 @@ def verdict(
         return Verdict(Outcome(message_id, "unknown", error=text), "unknown")
     if isinstance(error, TransientSendError):
         return _transient(claimed, error, policy, now)
-    if isinstance(error, ProviderAuthError):
+    if isinstance(error, ProviderSettingsError):
         # Not the message's fault: put it back untouched and stop the job. If the
         # job was cancelled meanwhile, record_outcomes turns the retry into
         # `cancelled`, and the job stays as the operator left it.
