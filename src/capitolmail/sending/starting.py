@@ -1,20 +1,23 @@
-"""Asking for a job to be sent: at a time, with a pace, or only a new pace.
+"""Asking for a job to be sent: at a time, with a pace, or only a new pace; resuming it.
 
 `send JOB` means "schedule it" for a job not yet sending, but for a job a worker
 already sends (perhaps one that started between the user's look and the
 command) it means "change its pace from the next claim on", unless a time was
 given: re-timing a sending job is refused by the store, since its messages are
 already going out. This module owns that rule, for the command line and any
-later caller.
+later caller. Resuming a scheduled job whose time passed foretells what the
+worker will do with it by the store's own grace rule (`past_grace`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Literal
 
 from capitolmail.errors import CapitolmailError
 from capitolmail.outbox import JobInfo, JobState, Store
+from capitolmail.outbox.jobs import past_grace
 from capitolmail.timing.pacing import PacingChange
 
 
@@ -60,3 +63,26 @@ def set_pacing(store: Store, job_id: int, change: PacingChange) -> JobInfo:
     if not options:
         return store.get_job(job_id)
     return store.set_job_options(job_id, **options)
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """A resumed job; `late` foretells what a worker does with a scheduled job whose
+    time passed while it was paused: "missed" past the grace period, "now" within it."""
+
+    job: JobInfo
+    was_paused: bool
+    late: Literal["missed", "now"] | None
+
+
+def resume(store: Store, job_id: int, *, now: datetime, grace: timedelta) -> Resumed:
+    """Resume a paused job, and say whether its passed time still lets it start."""
+    was_paused = store.get_job(job_id).state == JobState.PAUSED
+    info = store.resume_job(job_id, now=now)
+    late: Literal["missed", "now"] | None = None
+    if info.state == JobState.SCHEDULED and info.scheduled_at is not None:
+        if past_grace(info.scheduled_at, now, grace):
+            late = "missed"
+        elif info.scheduled_at <= now:
+            late = "now"
+    return Resumed(info, was_paused, late)
