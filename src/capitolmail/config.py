@@ -41,10 +41,10 @@ from capitolmail.errors import (
 )
 from capitolmail.message import refuse_control_characters
 from capitolmail.period import parse_period
-from capitolmail.rate import Rate, parse_rate
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.redaction import url_password, use_secrets
 from capitolmail.text_files import read_text
+from capitolmail.timing.rate import Rate, parse_rate
 from capitolmail.workspace_paths import workspace_file
 
 CONFIG_FILE = "capitolmail.toml"

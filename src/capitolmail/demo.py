@@ -15,7 +15,7 @@ from pathlib import Path
 
 from capitolmail.letters.definition import letter_slugs
 from capitolmail.letters.pipeline import ProgressBar, load, queue_letter
-from capitolmail.sender import SendSummary
+from capitolmail.sending.sender import SendSummary
 from capitolmail.workspace import Workspace, init_workspace
 
 

@@ -12,7 +12,7 @@ from capitolmail.logs import LogFormat
 from capitolmail.outbox import StartedJobs
 from capitolmail.progress import SendProgress
 from capitolmail.providers import create_provider
-from capitolmail.sender import RetryPolicy, SendOptions, SendSummary, send_due
+from capitolmail.sending.sender import RetryPolicy, SendOptions, SendSummary, send_due
 from capitolmail.workspace import Workspace
 
 log = logging.getLogger("capitolmail.worker")
