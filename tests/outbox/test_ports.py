@@ -14,6 +14,7 @@ import pytest
 from capitolmail.cli.ports import JobAdministration
 from capitolmail.outbox import Store
 from capitolmail.recipients.supporters import SupporterBatches
+from capitolmail.sending.starting import JobStarting
 from capitolmail.tracking.apply import DeliveryStore
 from capitolmail.tracking.unsubscribes import UnsubscribeStore
 from capitolmail.web.status import JobStatusReads
@@ -21,6 +22,7 @@ from capitolmail.web.status import JobStatusReads
 PORTS: list[type] = [
     DeliveryStore,
     JobAdministration,
+    JobStarting,
     JobStatusReads,
     SupporterBatches,
     UnsubscribeStore,

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from capitolmail.letters.tokens import make_token
 from capitolmail.outbox import QueuedMessage, Store, SupporterRecord
-from capitolmail.unsubscribe import make_token
 from tests.web.conftest import ORGANISATION, UNSUBSCRIBE_SECRET, Serve, call, outgoing
 
 ONE_CLICK = b"List-Unsubscribe=One-Click"

@@ -1,17 +1,19 @@
-"""What the job commands need of the outbox, declared here rather than taken whole.
+"""What the job administration commands need of the outbox, declared here rather
+than taken whole.
 
-`status`, `send`, `pause`, `resume`, `cancel` and `requeue` read jobs and make
-the operator's decisions; they never claim, send or record outcomes. Naming that
-small surface keeps those commands from growing a dependency on the send loop's
-half of the store, and shows a reader of the commands everything they can do.
-`outbox.Store` provides it (tests/outbox/test_ports.py checks the signatures).
+`status`, `pause`, `cancel` and `requeue` read jobs and make the operator's
+decisions; they never claim, send or record outcomes. Naming that small surface
+keeps those commands from growing a dependency on the send loop's half of the
+store, and shows a reader of the commands everything they can do. (`send` and
+`resume` go through sending/starting.py, which declares its own.) `outbox.Store`
+provides it; tests/outbox/test_ports.py checks the signatures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from capitolmail.outbox import JobInfo, MessageInfo, PaceNote
 
@@ -31,13 +33,7 @@ class JobAdministration(Protocol):
 
     def current_paces(self, job_ids: Iterable[int]) -> dict[int, PaceNote]: ...
 
-    def schedule_job(self, job_id: int, at: datetime, now: datetime) -> JobInfo: ...
-
-    def set_job_options(self, job_id: int, **options: Any) -> JobInfo: ...
-
     def pause_job(self, job_id: int, reason: str, now: datetime) -> JobInfo: ...
-
-    def resume_job(self, job_id: int, now: datetime) -> JobInfo: ...
 
     def cancel_job(self, job_id: int, now: datetime) -> JobInfo: ...
 

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from capitolmail.errors import UnsubscribeTokenError
+from capitolmail.letters.tokens import verify_token
 from capitolmail.tracking.unsubscribes import unsubscribe, unsubscribe_address
-from capitolmail.unsubscribe import verify_token
 from capitolmail.web.context import WebContext, read_body, web_context
 from capitolmail.web.pages import render
 
