@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from capitolmail.config import load_settings
-from capitolmail.errors import PermanentSendError
-from capitolmail.message import HeaderError, build_header
+from capitolmail.errors import HeaderError, PermanentSendError
+from capitolmail.message import build_header
 from capitolmail.providers.file import FileProvider
 
 from .conftest import Invoke

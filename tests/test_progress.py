@@ -7,7 +7,7 @@ import logging
 import pytest
 from rich.console import Console
 
-from capitolmail.outbox import Store
+from capitolmail.outbox import Outcome, Store
 from capitolmail.progress import SendProgress, format_seconds
 from capitolmail.sending.sender import SendOptions, send_due
 
@@ -20,7 +20,9 @@ def test_progress_counts_the_job_not_the_run(
     job_id = _queue(store, 6)
     store.register_worker("earlier", "host", 1, T0)
     for claimed in store.claim_due("earlier", 2, T0):
-        store.mark_sent(claimed.message.message_id, provider_message_id=None, now=T0)
+        store.record_outcomes(
+            [Outcome(claimed.message.message_id, "sent", provider_message_id=None)], T0
+        )
     store.remove_worker("earlier")
 
     caplog.set_level(logging.INFO, logger="capitolmail.progress")

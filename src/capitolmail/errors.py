@@ -4,7 +4,14 @@
     ├── ConfigError               capitolmail.toml, CAPITOLMAIL_* variables, .env
     ├── InputError                workspace files: CSV rows, letter.toml, addresses, headers
     │   └── TemplateError         Jinja2 syntax error or undefined name, with template and line
+    ├── InvalidValue              one value is wrong (also a ValueError); the caller adds where
+    │   ├── InvalidZip            not a ZIP or ZIP+4
+    │   ├── HeaderError           a header that cannot go on the wire as it is
+    │   └── CommitteeNameError    a committee name that selects nothing, or several
+    ├── RenderLimitError          a render went over a size, total or time limit
     ├── StoreError                the database refused or is unreachable
+    ├── JobNotFound               a job id that is not in the database
+    ├── MessageNotFound           a message id that is not in the database
     ├── SendError                 raised by providers, handled by sending/sender.py
     │   ├── TransientSendError    retry later; carries retry_after
     │   ├── PermanentSendError    fail this message; carries the server's reply
@@ -12,10 +19,13 @@
     │   └── ProviderSettingsError pause the job until its settings are fixed
     ├── WebhookVerificationError  missing or bad signature; deliberately terse
     ├── MalformedBodyError        a webhook body that is not a JSON list of events: 400
-    └── UnsubscribeTokenError     tampered, truncated or foreign unsubscribe token; terse
+    ├── UnsubscribeTokenError     tampered, truncated or foreign unsubscribe token; terse
+    └── HandoverRefused           the sender must not hand this message over: never sent
 
 `InputError` collects every `Problem` before refusing, so a user fixes a whole
-CSV in one round instead of one row per run.
+CSV in one round instead of one row per run. An `InvalidValue` is what a parser
+of one value raises; the code that knows the file, row and field turns it into
+a `Problem`, so the parser need not know where its value came from.
 """
 
 from __future__ import annotations
@@ -124,8 +134,60 @@ class TemplateError(InputError):
         super().__init__([Problem(path=path, line=line, message=message, field=field)])
 
 
+class InvalidValue(CapitolmailError, ValueError):
+    """One value is wrong; `str()` says why and what was expected, not where.
+
+    Also a ValueError, so a parser's callers may catch either; the one that
+    knows the file, row and field reports it as a `Problem`.
+    """
+
+
+class InvalidZip(InvalidValue):
+    """The text is not a ZIP or ZIP+4; the message says what was expected."""
+
+
+class HeaderError(InvalidValue):
+    """A header name or value that cannot go on the wire as it is; `str()` says why.
+
+    Raised at queue time by compose (which names the file and field), so a
+    message with such a header is never stored; at send time it would be a bug.
+    """
+
+    def __init__(self, header: str, problem: str) -> None:
+        super().__init__(f"{header}: {problem}")
+        self.header = header
+        self.problem = problem
+
+
+class CommitteeNameError(InvalidValue):
+    """A committee value that selects nothing, or more than one; str() is the message."""
+
+
+class RenderLimitError(CapitolmailError):
+    """A render went over a size, total or time limit; the message says which and how
+    to fix it, and templates/render.py adds the template and line."""
+
+
 class StoreError(CapitolmailError):
     """The outbox database could not be opened, migrated or written."""
+
+
+class JobNotFound(CapitolmailError):
+    """The user named a job id that is not in this workspace's database."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f'no job {job_id}; "capitolmail status" lists the jobs')
+        self.job_id = job_id
+
+
+class MessageNotFound(CapitolmailError):
+    """A message id (from a webhook, an .eml file or the user) is not in the database."""
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(
+            f'no message {message_id}; "capitolmail status JOB --messages" lists a job\'s messages'
+        )
+        self.message_id = message_id
 
 
 class SendError(CapitolmailError):
@@ -188,3 +250,12 @@ class UnsubscribeTokenError(CapitolmailError):
 
     def __init__(self) -> None:
         super().__init__("this unsubscribe link is not valid; it may have been cut or altered")
+
+
+class HandoverRefused(CapitolmailError):
+    """The sender could not, or must not, mark the message handed over: do not send it.
+
+    Raised by providers only as the Future's own error; the sender puts the
+    message back (not an attempt) or, if another worker took its rows, leaves it.
+    Not a SendError: nothing was sent, so no send outcome applies.
+    """

@@ -16,6 +16,8 @@ from email import quoprimime
 from email.header import Header
 from email.utils import format_datetime
 
+from capitolmail.errors import HeaderError
+
 # RFC 5322: header lines should stay under 78 characters; no line may pass 998.
 _MAX_HEADER_LINE = 78
 _MAX_LINE = 998
@@ -53,19 +55,6 @@ OWN_HEADERS = frozenset(
         "Return-Path",
     )
 )
-
-
-class HeaderError(ValueError):
-    """A header name or value that cannot go on the wire as it is; `str()` says why.
-
-    Raised at queue time by compose (which names the file and field), so a
-    message with such a header is never stored; at send time it would be a bug.
-    """
-
-    def __init__(self, header: str, problem: str) -> None:
-        super().__init__(f"{header}: {problem}")
-        self.header = header
-        self.problem = problem
 
 
 def has_line_break(value: str) -> bool:

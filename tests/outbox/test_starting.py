@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from capitolmail.errors import CapitolmailError
-from capitolmail.outbox import JobState, Store
+from capitolmail.outbox import JobState, Outcome, Store
 
 from .test_store import NOW, queue
 
@@ -148,7 +148,9 @@ def test_requeueing_a_done_job_sends_again_at_once_without_a_schedule(store: Sto
     store.start_due_jobs(NOW, grace=GRACE)
     store.register_worker("w1", "host-a", 1, NOW)
     (claimed,) = store.claim_due("w1", 10, NOW)
-    store.mark_failed(claimed.message.message_id, error="550 no such user", now=NOW)
+    store.record_outcomes(
+        [Outcome(claimed.message.message_id, "failed", error="550 no such user")], NOW
+    )
     assert store.finish_jobs(NOW) == [job_id]
 
     a_day_later = NOW + timedelta(days=1)

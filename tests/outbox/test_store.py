@@ -15,14 +15,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, select, update
 
-from capitolmail.errors import CapitolmailError, StoreError
+from capitolmail.errors import CapitolmailError, JobNotFound, MessageNotFound, StoreError
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import (
     ABANDONED_ERROR,
     REACHED_STATES,
-    JobNotFound,
     JobState,
-    MessageNotFound,
     MessageState,
     Outcome,
     QueuedMessage,
@@ -373,7 +371,7 @@ def test_pausing_a_job_that_sends_nothing_more_changes_nothing(store: Store) -> 
     store.cancel_job(cancelled, NOW)
     done = scheduled(store, 1)
     for message_id in claim_all(store):
-        store.mark_sent(message_id, provider_message_id=None, now=NOW)
+        store.record_outcomes([Outcome(message_id, "sent", provider_message_id=None)], NOW)
     store.finish_jobs(NOW)
     events_before = {job: store.list_events(job) for job in (cancelled, done)}
 
@@ -397,8 +395,10 @@ def test_cancel_cancels_waiting_messages_and_leaves_sending_ones(store: Store) -
     job_id = scheduled(store, 5)
     store.register_worker("w1", "host-a", 1, NOW)
     sent, retrying, in_flight = store.claim_due("w1", 3, NOW)
-    store.mark_sent(sent.message.message_id, provider_message_id="q1", now=NOW)
-    store.mark_retry(retrying.message.message_id, error="421", next_attempt_at=LATER, now=NOW)
+    store.record_outcomes([Outcome(sent.message.message_id, "sent", provider_message_id="q1")], NOW)
+    store.record_outcomes(
+        [Outcome(retrying.message.message_id, "retry", error="421", next_attempt_at=LATER)], NOW
+    )
 
     job = store.cancel_job(job_id, NOW)
 
@@ -410,14 +410,16 @@ def test_cancel_cancels_waiting_messages_and_leaves_sending_ones(store: Store) -
     assert sum(event.kind == "cancelled" for event in events) == 3
     assert events[-1].kind == "job_cancelled"
     # The message in flight still gets its outcome.
-    store.mark_sent(in_flight.message.message_id, provider_message_id="q2", now=NOW)
+    store.record_outcomes(
+        [Outcome(in_flight.message.message_id, "sent", provider_message_id="q2")], NOW
+    )
     assert store.cancel_job(job_id, NOW).counts == {"sent": 2, "cancelled": 3}
 
 
 def test_cancel_is_refused_for_a_done_job(store: Store) -> None:
     job_id = scheduled(store, 1)
     for message_id in claim_all(store):
-        store.mark_sent(message_id, provider_message_id=None, now=NOW)
+        store.record_outcomes([Outcome(message_id, "sent", provider_message_id=None)], NOW)
     store.finish_jobs(NOW)
     with pytest.raises(CapitolmailError, match="done; there is nothing left to cancel"):
         store.cancel_job(job_id, NOW)
@@ -428,7 +430,9 @@ def test_retry_of_a_message_in_a_cancelled_job_cancels_it(store: Store) -> None:
     (message_id,) = claim_all(store)
     store.cancel_job(job_id, NOW)
 
-    outcome = store.mark_retry(message_id, error="451 try later", next_attempt_at=LATER, now=NOW)
+    (outcome,) = store.record_outcomes(
+        [Outcome(message_id, "retry", error="451 try later", next_attempt_at=LATER)], NOW
+    )
 
     assert outcome == MessageState.CANCELLED
     assert store.get_job(job_id).counts == {"cancelled": 1}
@@ -437,8 +441,8 @@ def test_retry_of_a_message_in_a_cancelled_job_cancels_it(store: Store) -> None:
 def test_requeue_sends_unknown_messages_again_keeping_attempts(store: Store) -> None:
     job_id = scheduled(store, 3)
     first, second, third = claim_all(store, "dead")
-    store.mark_sent(first, provider_message_id=None, now=NOW)
-    store.mark_failed(second, error="550 no such user", now=NOW)
+    store.record_outcomes([Outcome(first, "sent", provider_message_id=None)], NOW)
+    store.record_outcomes([Outcome(second, "failed", error="550 no such user")], NOW)
     store.recover_abandoned(NOW, is_alive=lambda host, pid: False, stale_after=timedelta(1))
     assert store.finish_jobs(NOW) == [job_id]
 
@@ -495,7 +499,9 @@ def test_claim_due_takes_only_due_messages_of_scheduled_jobs(store: Store) -> No
 def test_retry_wait_messages_are_claimed_again_only_when_due(store: Store) -> None:
     job_id = scheduled(store, 1)
     (message_id,) = claim_all(store)
-    store.mark_retry(message_id, error="429 slow down", next_attempt_at=LATER, now=NOW)
+    store.record_outcomes(
+        [Outcome(message_id, "retry", error="429 slow down", next_attempt_at=LATER)], NOW
+    )
 
     assert store.claim_due("w1", 10, LATER - timedelta(seconds=1)) == []
     (again,) = store.claim_due("w1", 10, LATER)
@@ -614,9 +620,11 @@ def test_outcomes_move_a_sending_message_and_write_an_event(store: Store) -> Non
     job_id = scheduled(store, 3)
     sent, retried, failed = claim_all(store)
 
-    store.mark_sent(sent, provider_message_id="sg-123", now=LATER)
-    store.mark_retry(retried, error="451 4.7.1 try later", next_attempt_at=LATER, now=NOW)
-    store.mark_failed(failed, error="550 5.1.1 no such user", now=NOW)
+    store.record_outcomes([Outcome(sent, "sent", provider_message_id="sg-123")], LATER)
+    store.record_outcomes(
+        [Outcome(retried, "retry", error="451 4.7.1 try later", next_attempt_at=LATER)], NOW
+    )
+    store.record_outcomes([Outcome(failed, "failed", error="550 5.1.1 no such user")], NOW)
 
     infos = {info.id: info for info in store.list_messages(job_id)}
     assert (infos[sent].state, infos[sent].provider_message_id, infos[sent].sent_at) == (
@@ -636,16 +644,16 @@ def test_an_outcome_is_refused_unless_the_message_is_sending(store: Store) -> No
     (claimed,) = store.claim_due("w1", 1, NOW)
     message_id = claimed.message.message_id
     queued_id = store.list_messages(job_id, states=["queued"])[0].id
-    store.mark_sent(message_id, provider_message_id="a", now=NOW)
+    store.record_outcomes([Outcome(message_id, "sent", provider_message_id="a")], NOW)
 
     with pytest.raises(StoreError, match=f"message {message_id} is sent, not sending"):
-        store.mark_sent(message_id, provider_message_id="b", now=NOW)
+        store.record_outcomes([Outcome(message_id, "sent", provider_message_id="b")], NOW)
     with pytest.raises(StoreError, match="is queued, not sending; refusing to mark it failed"):
-        store.mark_failed(queued_id, error="x", now=NOW)
+        store.record_outcomes([Outcome(queued_id, "failed", error="x")], NOW)
     with pytest.raises(StoreError, match="not sending"):
-        store.mark_retry(message_id, error="x", next_attempt_at=LATER, now=NOW)
+        store.record_outcomes([Outcome(message_id, "retry", error="x", next_attempt_at=LATER)], NOW)
     with pytest.raises(MessageNotFound):
-        store.mark_sent(str(uuid.uuid4()), provider_message_id=None, now=NOW)
+        store.record_outcomes([Outcome(str(uuid.uuid4()), "sent", provider_message_id=None)], NOW)
     info = {m.id: m for m in store.list_messages(job_id)}[message_id]
     assert (info.state, info.provider_message_id) == ("sent", "a")
 
@@ -700,7 +708,7 @@ def test_a_batch_with_one_message_not_sending_changes_nothing(store: Store) -> N
     job_id = scheduled(store, 4)
     store.register_worker("w1", "host-a", 1, NOW)
     first, second, third = (c.message.message_id for c in store.claim_due("w1", 3, NOW))
-    store.mark_sent(second, provider_message_id="a", now=NOW)
+    store.record_outcomes([Outcome(second, "sent", provider_message_id="a")], NOW)
     before = (store.list_messages(job_id), store.list_events(job_id))
 
     with pytest.raises(StoreError, match=f"message {second} is sent, not sending") as caught:
@@ -728,7 +736,7 @@ def test_a_batch_with_one_message_not_sending_changes_nothing(store: Store) -> N
 def test_an_uncounted_retry_leaves_attempts_as_they_were_before_the_claim(store: Store) -> None:
     job_id = scheduled(store, 1)
     (message_id,) = claim_all(store)
-    store.mark_retry(message_id, error="451", next_attempt_at=NOW, now=NOW)
+    store.record_outcomes([Outcome(message_id, "retry", error="451", next_attempt_at=NOW)], NOW)
     (again,) = store.claim_due("w1", 1, NOW)
     assert again.attempts == 2
 
@@ -964,10 +972,13 @@ def test_finish_jobs_marks_done_only_jobs_with_nothing_left_to_send(store: Store
     store.register_worker("w1", "host-a", 1, NOW)
     for claimed in store.claim_due("w1", 3, NOW):
         if claimed.job_id == finished:
-            store.mark_sent(claimed.message.message_id, provider_message_id=None, now=NOW)
+            store.record_outcomes(
+                [Outcome(claimed.message.message_id, "sent", provider_message_id=None)], NOW
+            )
         else:
-            store.mark_retry(
-                claimed.message.message_id, error="429", next_attempt_at=LATER, now=NOW
+            store.record_outcomes(
+                [Outcome(claimed.message.message_id, "retry", error="429", next_attempt_at=LATER)],
+                NOW,
             )
 
     assert store.finish_jobs(LATER) == [finished]
@@ -989,8 +1000,8 @@ def test_reached_recipients_finds_any_job_of_the_letter_ignoring_case(store: Sto
     store.start_due_jobs(NOW, grace=GRACE)
     store.register_worker("w1", "host-a", 1, NOW)
     ann, bob, _cy = store.claim_due("w1", 3, NOW)
-    store.mark_sent(ann.message.message_id, provider_message_id=None, now=NOW)
-    store.mark_failed(bob.message.message_id, error="550", now=NOW)
+    store.record_outcomes([Outcome(ann.message.message_id, "sent", provider_message_id=None)], NOW)
+    store.record_outcomes([Outcome(bob.message.message_id, "failed", error="550")], NOW)
 
     found = store.reached_recipients(
         "arms-sale",

@@ -14,7 +14,8 @@ import pytest
 from pydantic import SecretStr
 
 from capitolmail.config import SendGridSettings
-from capitolmail.providers import HandoverRefused, SendGridProvider
+from capitolmail.errors import HandoverRefused
+from capitolmail.providers import SendGridProvider
 from capitolmail.providers.smtp import SmtpProvider
 
 from ..servers.sendgrid import SendGridStandIn

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from capitolmail.errors import CommitteeNameError
 from capitolmail.recipients.committee_names import (
-    CommitteeNameError,
     CommitteeNames,
     resolve_committee,
 )

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import capitolmail.recipients
+from capitolmail.errors import InvalidZip
 from capitolmail.recipients.zipcodes import (
-    InvalidZip,
     district_numbers,
     districts_for_zip,
     parse_zip,

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from capitolmail.config import Settings
 from capitolmail.message import OutgoingMessage
-from capitolmail.outbox import QueuedMessage, Store
+from capitolmail.outbox import Outcome, QueuedMessage, Store
 from capitolmail.tracking.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from capitolmail.web import create_app
 from tests.servers.web import LiveServer
@@ -147,5 +147,5 @@ def sent_job(store: Store, emails: Sequence[str], *, unsent: int = 0) -> tuple[i
     by_address = {claim.message.to_email: claim.message.message_id for claim in claimed}
     ids = [by_address[email] for email in emails]
     for message_id in ids:
-        store.mark_sent(message_id, provider_message_id=None, now=NOW)
+        store.record_outcomes([Outcome(message_id, "sent", provider_message_id=None)], NOW)
     return job_id, ids

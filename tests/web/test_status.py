@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from capitolmail.errors import StoreError
-from capitolmail.outbox import Store
+from capitolmail.outbox import Outcome, Store
 from capitolmail.web.status import presented_token
 from tests.web.conftest import NOW, STATUS_TOKEN, Serve, call, sent_job
 
@@ -53,7 +53,9 @@ def test_status_shows_each_job_with_its_counts(
 def test_status_lists_problems_by_reason(store: Store, serve: Serve) -> None:
     sent_job(store, ["jane@example.org", "omar@example.org"], unsent=2)
     for claim in store.claim_due("w1", 2, NOW):
-        store.mark_failed(claim.message.message_id, error="550 mailbox unavailable", now=NOW)
+        store.record_outcomes(
+            [Outcome(claim.message.message_id, "failed", error="550 mailbox unavailable")], NOW
+        )
     server = serve()
 
     reply = call("GET", server.url + "/status", headers=basic(STATUS_TOKEN))

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from capitolmail.cli.context import JobNumber, now, pass_workspace
+from capitolmail.cli.ports import JobAdministration
 from capitolmail.display import (
     counts_text,
     err,
@@ -28,7 +29,7 @@ from capitolmail.workspace import Workspace
 @pass_workspace
 def status_command(workspace: Workspace, job: int | None, as_json: bool, messages: bool) -> None:
     """Show jobs: state, progress, counts by state, schedule, pace and time left."""
-    store = workspace.store
+    store: JobAdministration = workspace.store
     current = now()
     jobs = [store.get_job(job)] if job is not None else store.list_jobs()
     if as_json:

@@ -1,7 +1,7 @@
 """What recipients already had: earlier messages with the same content, whatever the slug.
 
 A joint letter copied to a new slug after a typo fix renders, office by office, the
-very messages the first job sent. The slug check (`jobs.reached_recipients`) cannot
+very messages the first job sent. The slug check (`job_queries.reached_recipients`) cannot
 see that, so this looks the rendered content up by its digest (`content_hash`, filled
 at insert) and pairs it with the recipient's key: the same words to the same person.
 """

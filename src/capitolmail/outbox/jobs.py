@@ -1,4 +1,4 @@
-"""The queue half of the outbox: jobs, their messages, and the operator's decisions.
+"""The operator's decisions about jobs, and the rules that start and finish them.
 
 Every function takes an open connection inside a transaction; `Store` owns the
 transactions. Job rows are locked (`FOR UPDATE`, a no-op on SQLite, where the
@@ -15,23 +15,11 @@ from typing import Any
 
 from sqlalchemy import Connection, exists, func, insert, literal, select, update
 
-from capitolmail.errors import CapitolmailError
-from capitolmail.message import OutgoingMessage
-from capitolmail.outbox.events import chunked, move_messages, record_event, stored_text
-from capitolmail.outbox.records import (
-    JobInfo,
-    JobNotFound,
-    MessageInfo,
-    MessageNotFound,
-    StartedJobs,
-    email_key,
-    job_info_from_row,
-    message_from_row,
-    message_info_from_row,
-)
+from capitolmail.errors import CapitolmailError, JobNotFound
+from capitolmail.outbox.events import move_messages, record_event, stored_text
+from capitolmail.outbox.records import StartedJobs
 from capitolmail.outbox.schema import UTCDateTime, events, jobs, messages
 from capitolmail.outbox.states import (
-    REACHED_STATES,
     REQUEUEABLE_STATES,
     UNFINISHED_MESSAGE_STATES,
     JobState,
@@ -39,89 +27,8 @@ from capitolmail.outbox.states import (
 )
 
 _UNFINISHED = sorted(state.value for state in UNFINISHED_MESSAGE_STATES)
-_REACHED = sorted(state.value for state in REACHED_STATES)
-# Above this many addresses, one scan of the letter's messages beats many IN lists.
-_SCAN_THRESHOLD = 5000
-# The states whose messages did not get through, or not yet: what `status` explains.
-_PROBLEMS = [MessageState.FAILED.value, MessageState.UNKNOWN.value, MessageState.RETRY_WAIT.value]
-NO_ERROR_RECORDED = "(no error recorded)"
 # Options the sender parses from text ("120/min"); a number there is a caller's bug.
 _TEXT_OPTIONS = frozenset({"rate"})
-
-
-def reached_recipients(conn: Connection, letter_slug: str, emails: Iterable[str]) -> set[str]:
-    keys = sorted({email_key(address) for address in emails})
-    if not keys:
-        return set()
-    query = (
-        select(messages.c.to_email_key)
-        .join(jobs, jobs.c.id == messages.c.job_id)
-        .where(jobs.c.letter_slug == letter_slug, messages.c.state.in_(_REACHED))
-        .distinct()
-    )
-    if len(keys) > _SCAN_THRESHOLD:
-        return set(conn.execute(query).scalars()) & set(keys)
-    found: set[str] = set()
-    for chunk in chunked(keys):
-        found.update(conn.execute(query.where(messages.c.to_email_key.in_(chunk))).scalars())
-    return found
-
-
-def _counts(conn: Connection, job_id: int | None = None) -> dict[int, dict[str, int]]:
-    query = select(messages.c.job_id, messages.c.state, func.count()).group_by(
-        messages.c.job_id, messages.c.state
-    )
-    if job_id is not None:
-        query = query.where(messages.c.job_id == job_id)
-    counts: dict[int, dict[str, int]] = {}
-    for row_job_id, state, count in conn.execute(query):
-        if count:
-            counts.setdefault(row_job_id, {})[MessageState(state)] = count
-    return counts
-
-
-def _next_retries(conn: Connection, job_id: int | None = None) -> dict[int, datetime]:
-    """Each job's earliest retry due, so `status` can say when sending picks up again."""
-    query = (
-        select(messages.c.job_id, func.min(messages.c.next_attempt_at))
-        .where(messages.c.state == MessageState.RETRY_WAIT.value)
-        .group_by(messages.c.job_id)
-    )
-    if job_id is not None:
-        query = query.where(messages.c.job_id == job_id)
-    return {row_job_id: due for row_job_id, due in conn.execute(query) if due is not None}
-
-
-def get_job(conn: Connection, job_id: int) -> JobInfo:
-    row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
-    if row is None:
-        raise JobNotFound(job_id)
-    counts = _counts(conn, job_id).get(job_id, {})
-    return job_info_from_row(row, counts, _next_retries(conn, job_id).get(job_id))
-
-
-def list_jobs(conn: Connection) -> list[JobInfo]:
-    counts, retries = _counts(conn), _next_retries(conn)
-    rows = conn.execute(select(jobs).order_by(jobs.c.id.desc()))
-    return [job_info_from_row(row, counts.get(row.id, {}), retries.get(row.id)) for row in rows]
-
-
-def list_messages(
-    conn: Connection, job_id: int, states: Iterable[str] | None = None
-) -> list[MessageInfo]:
-    if conn.execute(select(jobs.c.id).where(jobs.c.id == job_id)).first() is None:
-        raise JobNotFound(job_id)
-    query = select(messages).where(messages.c.job_id == job_id).order_by(messages.c.seq)
-    if states is not None:
-        query = query.where(messages.c.state.in_([MessageState(s).value for s in states]))
-    return [message_info_from_row(row) for row in conn.execute(query)]
-
-
-def get_message(conn: Connection, message_id: str) -> OutgoingMessage:
-    row = conn.execute(select(messages).where(messages.c.id == message_id)).first()
-    if row is None:
-        raise MessageNotFound(message_id)
-    return message_from_row(row)
 
 
 def _lock_job(conn: Connection, job_id: int) -> Any:
@@ -203,16 +110,6 @@ def start_due_jobs(
         )
         _set_state(conn, row.id, JobState.MISSED, now, reason, last_error=reason)
     return StartedJobs(started=started, missed=[row.id for row in missed])
-
-
-def scheduled_jobs(conn: Connection) -> dict[int, datetime]:
-    """Every job waiting for its time, with that time: what the scheduler mirrors."""
-    rows = conn.execute(
-        select(jobs.c.id, jobs.c.scheduled_at).where(
-            jobs.c.state == JobState.SCHEDULED.value, jobs.c.scheduled_at.is_not(None)
-        )
-    )
-    return {row.id: row.scheduled_at for row in rows}
 
 
 def _duration(delta: timedelta) -> str:
@@ -371,19 +268,3 @@ def set_job_options(conn: Connection, job_id: int, options: dict[str, Any]) -> N
     merged = {**(job.options or {}), **options}
     merged = {name: value for name, value in merged.items() if value is not None}
     conn.execute(update(jobs).where(jobs.c.id == job_id).values(options=merged))
-
-
-def failure_summary(conn: Connection, job_id: int) -> list[tuple[str, int]]:
-    if conn.execute(select(jobs.c.id).where(jobs.c.id == job_id)).first() is None:
-        raise JobNotFound(job_id)
-    rows = conn.execute(
-        select(messages.c.last_error, func.count())
-        .where(messages.c.job_id == job_id, messages.c.state.in_(_PROBLEMS))
-        .group_by(messages.c.last_error)
-    ).all()
-    # NULL groups apart from any error text, so "(no error recorded)" is counted once.
-    counts: dict[str, int] = {}
-    for error, count in rows:
-        reason = NO_ERROR_RECORDED if error is None else error
-        counts[reason] = counts.get(reason, 0) + count
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))

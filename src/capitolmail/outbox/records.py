@@ -1,4 +1,4 @@
-"""The values the outbox hands in and out, and the errors a user may see from it.
+"""The values the outbox hands in and out.
 
 Rows never leave the package: callers get these frozen dataclasses, so a column
 can be renamed without touching the sender or the command line.
@@ -12,28 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from capitolmail.errors import CapitolmailError
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox.states import JobState, MessageState
 from capitolmail.timing.pacing import Pacing
-
-
-class JobNotFound(CapitolmailError):
-    """The user named a job id that is not in this workspace's database."""
-
-    def __init__(self, job_id: int) -> None:
-        super().__init__(f'no job {job_id}; "capitolmail status" lists the jobs')
-        self.job_id = job_id
-
-
-class MessageNotFound(CapitolmailError):
-    """A message id (from a webhook, an .eml file or the user) is not in the database."""
-
-    def __init__(self, message_id: str) -> None:
-        super().__init__(
-            f'no message {message_id}; "capitolmail status JOB --messages" lists a job\'s messages'
-        )
-        self.message_id = message_id
 
 
 @dataclass(frozen=True, slots=True)

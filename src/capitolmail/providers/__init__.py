@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from capitolmail.config import Settings, require_secret
+from capitolmail.errors import HandoverRefused
 from capitolmail.providers.base import (
     BeforeHandover,
-    HandoverRefused,
     Provider,
     ProviderBase,
     Receipt,

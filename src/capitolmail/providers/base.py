@@ -35,14 +35,6 @@ class Receipt:
 BeforeHandover = Callable[[str], "Future[None]"]
 
 
-class HandoverRefused(Exception):
-    """The sender could not, or must not, mark the message handed over: do not send it.
-
-    Raised by providers only as the Future's own error; the sender puts the
-    message back (not an attempt) or, if another worker took its rows, leaves it.
-    """
-
-
 class Provider(Protocol):
     name: ClassVar[str]
     before_handover: BeforeHandover | None

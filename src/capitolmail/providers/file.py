@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
-from capitolmail.errors import PermanentSendError
-from capitolmail.message import HeaderError, OutgoingMessage
+from capitolmail.errors import HeaderError, PermanentSendError
+from capitolmail.message import OutgoingMessage
 from capitolmail.providers.base import ProviderBase, Receipt
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")

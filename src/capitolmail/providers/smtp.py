@@ -36,12 +36,14 @@ from capitolmail.config import SmtpSettings
 from capitolmail.errors import (
     ConfigError,
     DeliveryUnknownError,
+    HandoverRefused,
+    HeaderError,
     PermanentSendError,
     SendError,
     TransientSendError,
 )
-from capitolmail.message import HeaderError, OutgoingMessage
-from capitolmail.providers.base import HandoverRefused, ProviderBase, Receipt
+from capitolmail.message import OutgoingMessage
+from capitolmail.providers.base import ProviderBase, Receipt
 from capitolmail.providers.smtp_pool import Connection, ConnectionPool, describe
 from capitolmail.providers.throttling import is_throttling
 

@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from capitolmail.errors import InputError, Problem
+from capitolmail.errors import CommitteeNameError, InputError, Problem
 from capitolmail.letters.definition import Letter
 from capitolmail.outbox import SupporterInfo
-from capitolmail.recipients.committee_names import CommitteeNameError, resolve_committee
+from capitolmail.recipients.committee_names import resolve_committee
 from capitolmail.recipients.constituents import Delegation
 from capitolmail.recipients.legislators import Roster
 from capitolmail.recipients.states import normalise_state

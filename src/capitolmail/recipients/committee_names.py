@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from capitolmail.errors import CommitteeNameError
 from capitolmail.recipients.committees import INFORMAL_ACRONYMS, Committee
 
 _CHAMBER_WORDS = {"senate": "Senate", "house": "House", "joint": "Joint"}
@@ -34,10 +35,6 @@ _PREFIX = re.compile(
 class _HasCommittees(Protocol):
     @property
     def committees(self) -> Mapping[str, Committee]: ...
-
-
-class CommitteeNameError(ValueError):
-    """A committee value that selects nothing, or more than one; str() is the message."""
 
 
 def normalise_name(value: str) -> str:

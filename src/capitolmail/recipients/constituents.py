@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from capitolmail.errors import InvalidZip
 from capitolmail.recipients.legislators import Legislator, Roster
 from capitolmail.recipients.states import STATE_NAMES
-from capitolmail.recipients.zipcodes import InvalidZip, district_numbers, districts_for_zip
+from capitolmail.recipients.zipcodes import district_numbers, districts_for_zip
 
 _RANK = {"senior": 0, "junior": 1}
 # DC and the territories elect no senators: none is not a vacancy there.

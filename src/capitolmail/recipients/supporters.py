@@ -18,20 +18,17 @@ values win, tags are unioned); a re-import updates rows instead of adding them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from capitolmail.csv_files import CsvReader
 from capitolmail.errors import InputError, Problem, did_you_mean
-from capitolmail.message import control_character
-from capitolmail.outbox import Store, SupporterRecord, email_key
-from capitolmail.recipients.addresses import normalised_address
+from capitolmail.outbox import SupporterRecord, UpsertCounts
 from capitolmail.recipients.column_names import SUPPORTER_ALIASES, ColumnChoice, choose_columns
-from capitolmail.recipients.states import STATE_NAMES, normalise_state, state_name
-from capitolmail.recipients.zipcodes import InvalidZip, district_numbers, districts_for_zip
+from capitolmail.recipients.supporter_rows import SupporterRow, check_row
 from capitolmail.rejections import RejectedRowsReport, Tally
 from capitolmail.text_files import SAVE_AS_CSV_UTF8, not_utf8
 
@@ -43,14 +40,6 @@ COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 BATCH = 1000
 # Warnings kept in memory for the summary.
 KEPT_PROBLEMS = 10
-
-_YES = frozenset({"yes", "y", "true", "t", "1"})
-_NO = frozenset({"no", "n", "false", "f", "0", ""})
-_AT_LARGE = frozenset({"al", "at-large", "at large", "atlarge"})
-_TAG_SEPARATORS = str.maketrans({"|": ";"})
-
-# problem(field, message): how a check reports what is wrong with the row.
-_Complain = Callable[[str | None, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +75,17 @@ class SupporterImport:
         return self.new + self.updated
 
 
-@dataclass(slots=True)
-class _Row:
-    line: int
-    values: list[str]
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
+class SupporterBatches(Protocol):
+    """What an import needs of the outbox (`outbox.Store` provides it): one call per
+    batch, each its own transaction, so a long file never holds the database."""
+
+    def upsert_supporters(
+        self, records: Sequence[SupporterRecord], *, import_id: str, now: datetime
+    ) -> UpsertCounts: ...
 
 
 def import_supporters(
-    store: Store,
+    store: SupporterBatches,
     path: Path,
     report_path: Path,
     now: datetime,
@@ -116,52 +106,78 @@ def import_supporters(
     assert structure.header is not None  # checked
     header, fields = structure.header.values, columns.fields
     import_id = str(uuid.uuid4())
-    read = new = updated = merged = rejected = warned = 0
+    counts = _Counts()
     batch: list[SupporterRecord] = []
-    problems = Tally()
-    first_warnings: list[Problem] = []
 
     def flush() -> None:
-        nonlocal new, updated, merged
-        counts = store.upsert_supporters(batch, import_id=import_id, now=now)
-        new, updated, merged = new + counts.new, updated + counts.updated, merged + counts.merged
+        counts.written(store.upsert_supporters(batch, import_id=import_id, now=now))
         batch.clear()
         if on_batch is not None:
-            on_batch(read)
+            on_batch(counts.read)
 
     with _open(path, display) as handle, RejectedRowsReport(report_path, header) as report:
         for record in _reader(handle, display):
-            row = _Row(record.line, record.values)
-            read += 1
-            record = _check_row(row, fields, display, now)
-            if record is None:
-                rejected += 1
+            row = SupporterRow(record.line, record.values)
+            counts.read += 1
+            supporter = check_row(row, fields, display, now)
+            if supporter is None:
+                counts.reject(row)
                 report.write(row.line, row.values, row.problems)
-                problems.add(row.problems)
             else:
-                if row.warnings:
-                    warned += 1
-                    first_warnings.extend(row.warnings[: KEPT_PROBLEMS - len(first_warnings)])
-                batch.append(record)
+                counts.accept(row)
+                batch.append(supporter)
                 if len(batch) >= BATCH:
                     flush()
         if batch:
             flush()
-    return SupporterImport(
-        read=read,
-        new=new,
-        updated=updated,
-        merged=merged,
-        rejected=rejected,
-        report_path=report_path if rejected else None,
-        ignored_columns=columns.ignored,
-        renamed_columns=columns.renamed,
-        delimiter_note=structure.delimiter_note,
-        first_problems=tuple(problems.first),
-        problem_causes=problems.by_cause(),
-        warned=warned,
-        first_warnings=tuple(first_warnings),
-    )
+    return counts.summary(report_path if counts.rejected else None, columns, structure)
+
+
+@dataclass(slots=True)
+class _Counts:
+    """What an import has done so far; `summary` turns it into a SupporterImport."""
+
+    read: int = 0
+    new: int = 0
+    updated: int = 0
+    merged: int = 0
+    rejected: int = 0
+    warned: int = 0
+    problems: Tally = field(default_factory=Tally)
+    first_warnings: list[Problem] = field(default_factory=list)
+
+    def written(self, counts: UpsertCounts) -> None:
+        self.new += counts.new
+        self.updated += counts.updated
+        self.merged += counts.merged
+
+    def reject(self, row: SupporterRow) -> None:
+        self.rejected += 1
+        self.problems.add(row.problems)
+
+    def accept(self, row: SupporterRow) -> None:
+        if row.warnings:
+            self.warned += 1
+            self.first_warnings.extend(row.warnings[: KEPT_PROBLEMS - len(self.first_warnings)])
+
+    def summary(
+        self, report_path: Path | None, columns: ColumnChoice, structure: CsvReader
+    ) -> SupporterImport:
+        return SupporterImport(
+            read=self.read,
+            new=self.new,
+            updated=self.updated,
+            merged=self.merged,
+            rejected=self.rejected,
+            report_path=report_path,
+            ignored_columns=columns.ignored,
+            renamed_columns=columns.renamed,
+            delimiter_note=structure.delimiter_note,
+            first_problems=tuple(self.problems.first),
+            problem_causes=self.problems.by_cause(),
+            warned=self.warned,
+            first_warnings=tuple(self.first_warnings),
+        )
 
 
 # -- reading the file ------------------------------------------------------------------------
@@ -230,188 +246,3 @@ def _check_header(
     if problems:
         raise InputError(problems)
     return choice
-
-
-# -- checking one row -------------------------------------------------------------------------
-
-
-def _check_row(row: _Row, fields: list[str], display: str, now: datetime) -> SupporterRecord | None:
-    """The row as a record, or None with `row.problems` saying why."""
-
-    def problem(name: str | None, message: str) -> None:
-        row.problems.append(Problem(display, message, row.line, name))
-
-    def warn(name: str | None, message: str) -> None:
-        row.warnings.append(Problem(display, message, row.line, name))
-
-    if len(row.values) != len(fields):
-        problem(
-            None,
-            f"row has {len(row.values)} fields but the header has {len(fields)}; "
-            "quote values that contain commas",
-        )
-        return None
-    cells = {name: value.strip() for name, value in zip(fields, row.values, strict=True) if name}
-
-    email = None
-    if not cells["email"]:
-        problem("email", "empty; fill in the supporter's address or delete the row")
-    else:
-        try:
-            email = normalised_address(cells["email"])
-        except ValueError as err:
-            problem("email", f"{err}; correct it")
-    for name in ("first_name", "last_name"):
-        if "\r" in cells[name] or "\n" in cells[name]:
-            problem(name, "contains a line break; put it on one line")
-        elif found := control_character(cells[name]):
-            problem(name, f"contains a control character, {found}; remove it")
-
-    consent, consent_at = _check_consent(cells["consent"], now, problem)
-    before = len(row.problems)
-    postal_code, candidates = _check_postal_code(cells["postal_code"], problem)
-    state = _check_state(cells.get("state", ""), problem)
-    district = None
-    if len(row.problems) == before:  # locate only from a valid ZIP and state
-        state, district = _locate(
-            state, cells.get("district", ""), postal_code, candidates, problem, warn
-        )
-    if row.problems or email is None:
-        return None
-    return SupporterRecord(
-        email=email,
-        email_key=email_key(email),
-        first_name=cells["first_name"],
-        last_name=cells["last_name"],
-        postal_code=postal_code,
-        state=state,
-        district=district,
-        consent=consent,
-        consent_at=consent_at,
-        tags=_tags(cells.get("tags", "")),
-    )
-
-
-def _check_postal_code(text: str, problem: _Complain) -> tuple[str | None, list[tuple[str, int]]]:
-    """The ZIP as stored ("02134" or "02134-1234") and its district candidates."""
-    if not text:
-        return None, []
-    try:
-        candidates = districts_for_zip(text)
-    except InvalidZip as err:
-        problem("postal_code", f"{err}; correct it")
-        return None, []
-    digits = text.replace("-", "")
-    return (f"{digits[:5]}-{digits[5:]}" if len(digits) == 9 else digits), candidates
-
-
-def _check_state(text: str, problem: _Complain) -> str | None:
-    if not text:
-        return None
-    code = normalise_state(text)
-    if code is None:
-        hint = did_you_mean(text, [*STATE_NAMES, *STATE_NAMES.values()])
-        problem("state", f'unknown state "{text}"{hint}; use a USPS code such as NY')
-    return code
-
-
-def _check_consent(text: str, now: datetime, problem: _Complain) -> tuple[bool, datetime | None]:
-    """An opt-in date (consent since then) or a yes/no flag; empty means no consent.
-
-    A date is midnight UTC of that day; a time without an offset is taken as UTC.
-    """
-    folded = text.casefold()
-    if folded in _YES:
-        return True, None
-    if folded in _NO:
-        return False, None
-    try:
-        if len(text) == 10:
-            at = datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
-        else:
-            at = datetime.fromisoformat(text)
-            at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    except ValueError:
-        problem(
-            "consent",
-            f'"{text}" is neither an opt-in date (such as 2025-03-01) nor yes/no; correct it',
-        )
-        return False, None
-    if at > now:
-        problem("consent", f'opt-in date "{text}" is in the future; correct it')
-        return False, None
-    return True, at
-
-
-def _locate(
-    state: str | None,
-    district_text: str,
-    postal_code: str | None,
-    candidates: list[tuple[str, int]],
-    problem: _Complain,
-    warn: _Complain,
-) -> tuple[str | None, int | None]:
-    """State and district: as given, else from the ZIP when it settles them, else None.
-
-    A given state must agree with a known ZIP (states do not move). A given
-    district is kept even when the crosswalk disagrees: a newer map may be right.
-    A row whose state stays unknown is imported with a warning: it is not wrong,
-    but an alert to that supporter can name no senator and no representative.
-    """
-    zip_states = sorted({code for code, _ in candidates})
-    if state is not None and zip_states and state not in zip_states:
-        problem(
-            "state",
-            f"ZIP {postal_code} is in {' or '.join(zip_states)}, not {state}; "
-            "correct the ZIP or the state",
-        )
-        return None, None
-    if state is None and len(zip_states) == 1:
-        state = zip_states[0]
-    if state is None and postal_code is None:
-        problem("postal_code", "empty; fill in the supporter's ZIP code (or their state)")
-        return None, None
-    if state is None:
-        where = (
-            f"lies in {' and '.join(zip_states)}"
-            if zip_states
-            else "is not in the ZIP-to-district crosswalk"
-        )
-        warn(
-            "postal_code",
-            f"ZIP {postal_code} {where}, so this supporter's senators and representative are "
-            "unknown and an alert names nobody; fill in the state (and district) column",
-        )
-    if not district_text:
-        in_state = [number for code, number in candidates if code == state]
-        if state is not None and not in_state and len(district_numbers(state)) > 1:
-            warn(
-                "postal_code",
-                f"ZIP {postal_code} is not in the ZIP-to-district crosswalk for {state}, so "
-                "this supporter's representative is unknown; fill in the district column",
-            )
-        return state, in_state[0] if len(in_state) == 1 else None
-    if state is None:
-        problem("district", "a district needs a state; fill in the state column")
-        return None, None
-    numbers = district_numbers(state)
-    if district_text.casefold() in _AT_LARGE and len(numbers) == 1:
-        return state, 0
-    if not district_text.isdigit():
-        problem("district", f'"{district_text}" is not a district number; correct it')
-        return None, None
-    district = int(district_text)
-    if district not in numbers:
-        if len(numbers) == 1:
-            message = f"{state_name(state)} has one at-large seat, district 0; write 0"
-        else:
-            message = f"{state_name(state)} has districts 1 to {numbers[-1]}, not {district}"
-        problem("district", f"{message} or leave it empty")
-        return None, None
-    return state, district
-
-
-def _tags(text: str) -> tuple[str, ...]:
-    """Tags separated by ";" or "|", trimmed, without empties or repeats, in order."""
-    parts = (part.strip() for part in text.translate(_TAG_SEPARATORS).split(";"))
-    return tuple(dict.fromkeys(part for part in parts if part))

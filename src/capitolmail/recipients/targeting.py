@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from capitolmail.errors import InputError, Problem, did_you_mean
-from capitolmail.recipients.committee_names import CommitteeNameError, resolve_committee
+from capitolmail.errors import CommitteeNameError, InputError, Problem, did_you_mean
+from capitolmail.recipients.committee_names import resolve_committee
 from capitolmail.recipients.legislators import Legislator, Roster
 from capitolmail.recipients.states import STATE_NAMES, normalise_state
 

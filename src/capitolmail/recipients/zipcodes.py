@@ -26,6 +26,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from importlib import resources
 
+from capitolmail.errors import InvalidZip
 from capitolmail.recipients.states import STATE_NAMES
 
 CROSSWALK_FILE = "zccd.csv"
@@ -47,10 +48,6 @@ TERRITORY_ZIPS: tuple[tuple[int, int, str], ...] = (
     (96910, 96932, "GU"),
     (96950, 96952, "MP"),
 )
-
-
-class InvalidZip(ValueError):
-    """The text is not a ZIP or ZIP+4; the message says what was expected."""
 
 
 def parse_zip(text: str) -> str:

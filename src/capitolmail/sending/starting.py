@@ -13,12 +13,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from capitolmail.errors import CapitolmailError
-from capitolmail.outbox import JobInfo, JobState, Store
+from capitolmail.outbox import JobInfo, JobState
 from capitolmail.outbox.jobs import past_grace
 from capitolmail.timing.pacing import PacingChange
+
+
+class JobStarting(Protocol):
+    """What starting, pacing and resuming a job need of the outbox (`outbox.Store`
+    provides it): reads of the job and the three decisions, never a claim."""
+
+    def get_job(self, job_id: int) -> JobInfo: ...
+
+    def schedule_job(self, job_id: int, at: datetime, now: datetime) -> JobInfo: ...
+
+    def set_job_options(self, job_id: int, **options: Any) -> JobInfo: ...
+
+    def resume_job(self, job_id: int, now: datetime) -> JobInfo: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +44,7 @@ class SendRequested:
 
 
 def request_send(
-    store: Store,
+    store: JobStarting,
     job_id: int,
     *,
     at: datetime,
@@ -57,7 +70,7 @@ def request_send(
     return SendRequested(set_pacing(store, job_id, change), pace_only)
 
 
-def set_pacing(store: Store, job_id: int, change: PacingChange) -> JobInfo:
+def set_pacing(store: JobStarting, job_id: int, change: PacingChange) -> JobInfo:
     """Merge the changed parts of the pace into the job's stored options."""
     options = change.stored()
     if not options:
@@ -75,7 +88,7 @@ class Resumed:
     late: Literal["missed", "now"] | None
 
 
-def resume(store: Store, job_id: int, *, now: datetime, grace: timedelta) -> Resumed:
+def resume(store: JobStarting, job_id: int, *, now: datetime, grace: timedelta) -> Resumed:
     """Resume a paused job, and say whether its passed time still lets it start."""
     was_paused = store.get_job(job_id).state == JobState.PAUSED
     info = store.resume_job(job_id, now=now)

@@ -15,9 +15,9 @@ from typing import Any
 
 from jinja2.defaults import DEFAULT_FILTERS
 
+from capitolmail.errors import RenderLimitError
 from capitolmail.templates.limits import (
     MAX_WEIGHT,
-    RenderLimitError,
     built,
     check_format_spec,
     check_percent_format,

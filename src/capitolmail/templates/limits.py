@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+from capitolmail.errors import RenderLimitError
+
 MAX_WEIGHT = 1_000_000  # characters (or items) in one value, and in one rendered part
 MAX_TOTAL = 20_000_000  # characters (or items) one render may build in all
 RENDER_SECONDS = 2.0
@@ -39,11 +41,6 @@ _OUTPUT_CHUNK = 128  # output parts added up at once
 # Digits of a width or precision in a format string ("%999999999s", "{:>999999999}").
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _NUMBERS = re.compile(r"\d+")
-
-
-class RenderLimitError(Exception):
-    """A render went over a size, total or time limit; the message says which and how
-    to fix it, and render.py adds the template and line."""
 
 
 @dataclass(slots=True)
