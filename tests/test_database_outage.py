@@ -9,17 +9,27 @@ reconnects with backoff and records what it held; past
 
 from __future__ import annotations
 
+import signal
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url
+from sqlalchemy import create_engine, exc, make_url, text
 
 from .conftest import Invoke
 from .servers.smtp import MailServer, running_mail_server
 from .servers.tcp_proxy import TcpProxy, running_proxy
-from .workers import TOTAL, assert_exactly_once, job, kill, start_worker, use_smtp, wait_until
+from .workers import (
+    TOTAL,
+    assert_exactly_once,
+    job,
+    kill,
+    start_worker,
+    use_smtp,
+    wait_until,
+)
 
 CONCURRENCY = 4
 
@@ -131,3 +141,87 @@ def test_a_worker_gives_up_past_the_outage_limit_naming_the_cause(
     assert_exactly_once(states, server)
     # Each `unknown` is one the log said was sent, or one in flight at the cut.
     assert Counter(states.values())["unknown"] <= CONCURRENCY + len(held)
+
+
+# -- a long-running worker: the schedule and a send both ride out the outage ------------
+
+
+def _soon(seconds: float) -> datetime:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).replace(microsecond=0)
+
+
+def _mirrored(database_url: str, job_id: int) -> Callable[[], bool]:
+    """True once a worker copied job `job_id`'s schedule into APScheduler's table."""
+
+    def copied() -> bool:
+        engine = create_engine(database_url)
+        try:
+            with engine.connect() as conn:
+                row = conn.execute(
+                    text("SELECT 1 FROM apscheduler_jobs WHERE id = :id"),
+                    {"id": f"capitolmail-job-{job_id}"},
+                ).first()
+        except exc.ProgrammingError:  # the worker has not created the table yet
+            return False
+        finally:
+            engine.dispose()
+        return row is not None
+
+    return copied
+
+
+def _queue_two(workspace: Path, server: MailServer, cli: Invoke, outage_seconds: float) -> datetime:
+    """Job 1 sending, job 2 (the same letter again) scheduled a little later: its time."""
+    _queue(workspace, server, cli, outage_seconds)
+    assert cli("queue", "block-arms-sale", "--allow-resend").stdout == "2\n"
+    at = _soon(8)
+    assert cli("send", "2", "--at", at.strftime("%Y-%m-%dT%H:%M:%SZ")).exit_code == 0
+    return at
+
+
+def test_a_running_worker_keeps_its_schedule_and_its_send_through_a_database_restart(
+    workspace: Path, cli: Invoke, sending: MailServer, proxy: TcpProxy, postgresql_url: str
+) -> None:
+    server, log = sending, workspace / "worker.log"
+    at = _queue_two(workspace, server, cli, outage_seconds=120)
+    worker = start_worker(workspace, database_url=_through(proxy, postgresql_url), log=log)
+    try:
+        wait_until(_mirrored(postgresql_url, 2), what="job 2 in the worker's schedule")
+        wait_until(lambda: len(server.received()) >= 20, what="20 messages before the cut")
+        proxy.cut()
+        # The premise: job 1 is sending and job 2 has not come due when the database goes.
+        assert job(cli, 2)["state"] == "scheduled"
+        assert datetime.now(UTC) < at, "the machine was too slow to cut before job 2's time"
+        # Job 2's time passes during the outage, and the worker keeps trying (evidence of
+        # about 8 s of outage: backing off 0.25, 0.5, 1, 2, 4 s).
+        wait_until(
+            lambda: datetime.now(UTC) > at + timedelta(seconds=1) and proxy.refused >= 5,
+            what="job 2's time to pass during the outage",
+            timeout=60,
+        )
+        during = len(server.received())
+        refused = proxy.refused
+        proxy.restore()
+        wait_until(lambda: len(server.received()) >= 2 * TOTAL, what="both jobs sent", timeout=120)
+        wait_until(lambda: job(cli, 2)["state"] == "done", what="job 2 done")
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+    finally:
+        kill(worker)
+    stderr = log.read_text()
+    assert worker.returncode == 0, stderr
+    assert during < 2 * TOTAL
+    # Waiting, not spinning: a few tries a second at most while the database was gone.
+    assert refused < 60, f"{refused} connection attempts during a 10 s outage"
+    assert "Traceback" not in stderr, stderr
+    assert stderr.count("job 2 started on schedule") == 1, stderr
+    assert "lost the outbox database" in stderr
+    assert "the outbox database is back" in stderr
+    states: dict[str, str] = {}
+    for job_id in (1, 2):
+        final = job(cli, job_id)
+        assert final["state"] == "done"
+        states |= {m["id"]: m["state"] for m in final["messages"]}
+    assert Counter(states.values()) == {"sent": 2 * TOTAL}
+    assert_exactly_once(states, server)
+    assert datetime.fromisoformat(job(cli, 2)["started_at"]) >= at
