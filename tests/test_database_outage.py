@@ -10,6 +10,7 @@ reconnects with backoff and records what it held; past
 from __future__ import annotations
 
 import signal
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -225,3 +226,87 @@ def test_a_running_worker_keeps_its_schedule_and_its_send_through_a_database_res
     assert Counter(states.values()) == {"sent": 2 * TOTAL}
     assert_exactly_once(states, server)
     assert datetime.fromisoformat(job(cli, 2)["started_at"]) >= at
+
+
+# -- a refused key while the database is gone: the pause waits, it is not lost ----------
+
+
+class _HeldLogin:
+    """Refuses every login, none before the test says so: the refusal then
+    reaches the worker at a moment of the test's choosing (during the outage)."""
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, username: str, password: str) -> str:
+        self.asked.set()
+        self.release.wait(timeout=60)  # in the relay's thread: every session waits
+        return "535 5.7.8 Authentication credentials invalid"
+
+
+@pytest.mark.parametrize("operator", ["nothing", "cancel"])
+def test_a_key_refused_during_an_outage_pauses_the_job_once_the_database_is_back(
+    workspace: Path,
+    cli: Invoke,
+    proxy: TcpProxy,
+    postgresql_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    operator: str,
+) -> None:
+    monkeypatch.setenv("CAPITOLMAIL_DATABASE_URL", postgresql_url)
+    monkeypatch.setenv("CAPITOLMAIL_SMTP_PASSWORD", "wrong")
+    login, log = _HeldLogin(), workspace / "worker.log"
+    with running_mail_server() as server:
+        server.refuse_login(login)
+        use_smtp(
+            workspace,
+            server,
+            concurrency=1,
+            worker="heartbeat_seconds = 0.5\ndatabase_outage_seconds = 120\n",
+        )
+        config = workspace / "capitolmail.toml"
+        config.write_text(
+            config.read_text().replace('security = "none"', 'username = "gr"\nsecurity = "none"')
+        )
+        assert cli("queue", "block-arms-sale").stdout == "1\n"
+        assert cli("send", "1").exit_code == 0
+        worker = start_worker(
+            workspace, "--once", database_url=_through(proxy, postgresql_url), log=log
+        )
+        try:
+            assert login.asked.wait(timeout=60), "the worker never tried to log in"
+            if operator == "cancel":
+                assert cli("cancel", "1").exit_code == 0  # races the send in flight
+            proxy.cut()
+            # The worker is riding out the outage (its heartbeat found the database
+            # gone) when the relay refuses the key: the pause cannot be written now.
+            wait_until(lambda: proxy.refused >= 2, what="the worker reconnecting", timeout=60)
+            login.release.set()
+            wait_until(lambda: proxy.refused >= 4, what="reconnecting after the refusal")
+            proxy.restore()
+            worker.wait(timeout=120)
+        finally:
+            login.release.set()
+            kill(worker)
+    stderr = log.read_text()
+    assert "Traceback" not in stderr, stderr
+    assert "lost the outbox database" in stderr
+    assert "the outbox database is back" in stderr
+    final = job(cli)
+    counts = Counter(m["state"] for m in final["messages"])
+    assert "sending" not in counts, counts
+    assert server.received() == []
+    # The first refusal paused the job: no second session for a message put back
+    # (smtplib tries each mechanism the relay offers, so one session, some logins).
+    assert server.sessions == 1
+    if operator == "cancel":
+        assert final["state"] == "cancelled"
+        assert counts == {"cancelled": TOTAL}
+        assert "job 1 is cancelled, so it was not paused" in stderr
+    else:
+        assert worker.returncode == 1, stderr  # the job paused: an operator must act
+        assert final["state"] == "paused"
+        assert "Authentication credentials invalid" in final["paused_reason"]
+        assert "job 1 paused" in stderr
+        assert counts == {"queued": TOTAL - 1, "retry_wait": 1}  # put back, not failed

@@ -39,6 +39,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -52,8 +53,9 @@ from capitolmail.errors import (
 )
 from capitolmail.handovers import HandoverMarks, HandoverRequest
 from capitolmail.message import OutgoingMessage
-from capitolmail.outbox import ClaimedMessage, JobState, Outcome, Store, connection_lost
+from capitolmail.outbox import ClaimedMessage, Outcome, Store, connection_lost
 from capitolmail.pacing import AdaptivePace, PaceChange
+from capitolmail.pauses import PendingPauses
 from capitolmail.providers import HandoverRefused, Provider, Receipt
 from capitolmail.rate import Rate, TokenBucket
 
@@ -210,6 +212,7 @@ class _SendLoop:
             on_change=self._note_pace,
         )
         self.paused: set[int] = set()
+        self.pauses = PendingPauses()  # written before the outcomes, ridden out like them
         self.hold_until = 0.0  # monotonic time before which nothing new is handed over
         self.presumed_dead = False  # another worker took our rows: record nothing more
         self.next_heartbeat = 0.0
@@ -384,6 +387,7 @@ class _SendLoop:
 
     def _record_and_claim(self, limit: int) -> list[ClaimedMessage]:
         """Record the outcomes waiting and claim `limit` more in one transaction."""
+        self._write_pauses()
         handed_over = not self.reports_handover
         if not self.outcomes or self.presumed_dead:
             return self.store.claim_due(
@@ -469,18 +473,13 @@ class _SendLoop:
                 break
         # Outcomes first, into memory: marking may raise (the database is gone), and
         # nothing a thread finished may be lost with it.
-        lost: StoreError | None = None
         for result in results:
             if result.claimed.message.message_id in self.not_ours:
                 continue  # another worker owns the row now: record nothing over it
             if isinstance(result.error, HandoverRefused):
                 self._give_back(result.claimed, f"not sent: {result.error}")
                 continue
-            try:
-                self.outcomes.append(self._outcome_for(result))
-            except StoreError as err:  # pausing the job failed: keep the message
-                self._give_back(result.claimed, f"not sent: {err}")
-                lost = lost or err
+            self.outcomes.append(self._outcome_for(result))
         if handovers:
             self.marks.commit(handovers)
             if self.provider_run is not None:
@@ -489,8 +488,6 @@ class _SendLoop:
                 # left. Three turns: the Future's callback, the task's wake-up, the write.
                 for _ in range(3):
                     self.provider_run(lambda: False, 0.0)
-        if lost is not None:
-            raise lost
 
     def _refusal(self) -> str | None:
         """Why no message may be marked handed over now, if none may."""
@@ -553,7 +550,7 @@ class _SendLoop:
             # `cancelled`, and the job stays as the operator left it.
             if claimed.job_id not in self.paused:
                 self.paused.add(claimed.job_id)
-                self._pause(claimed.job_id, err, now)
+                self.pauses.add(claimed.job_id, str(err), now)  # written before the outcome
             outcome = Outcome(
                 message_id, "retry", error=str(err), next_attempt_at=now, count_attempt=False
             )
@@ -565,14 +562,11 @@ class _SendLoop:
             err = PermanentSendError(f"unexpected error in the provider: {err!r}")
         return Outcome(message_id, "failed", error=str(err)), claimed, "failed"
 
-    def _pause(self, job_id: int, err: ProviderAuthError, now: datetime) -> None:
-        """Pause the job for a refused key; a job cancelled or done meanwhile stays so."""
-        info = self.store.pause_job(job_id, reason=str(err), now=now)
-        if info.state == JobState.PAUSED:
-            self.summary.paused_jobs.append(job_id)
-            log.error("job %s paused: %s", job_id, err)
-        else:
-            log.warning("job %s is %s, so it was not paused: %s", job_id, info.state, err)
+    def _write_pauses(self) -> None:
+        """Before any outcome: the message a refused key put back must not be claimed
+        again for a job still `sending`. Raises, keeping them, if the database is gone."""
+        if self.pauses:
+            self.summary.paused_jobs += self.pauses.apply(self.store)
 
     def _note_pace(self, change: PaceChange) -> None:
         """Tell `status` the pace of the sending jobs; a note lost is only a note."""
@@ -592,6 +586,7 @@ class _SendLoop:
         self.outcomes.append((outcome, claimed, "given back"))
 
     def _record(self, *, force: bool = False) -> None:
+        self._write_pauses()
         if not self.outcomes or self.presumed_dead:
             return
         free = self.options.concurrency - len(self.in_flight)
@@ -717,6 +712,8 @@ class _SendLoop:
         """
         while self.in_flight:
             self._collect(block=True)
+        with suppress(StoreError):  # back while the last sends finished: record them
+            self._record(force=True)
         for outcome, claimed, label in self.outcomes:
             log.error(
                 "not recorded: message %s of job %s: %s%s",
@@ -728,7 +725,7 @@ class _SendLoop:
                 else (f" ({outcome.error})" if outcome.error else ""),
                 extra={"message_id": outcome.message_id, "job_id": claimed.job_id},
             )
-        held = len(self.outcomes)
+        held = len(self.outcomes) + self.pauses.log_unwritten()
         self.outcomes = []
         raise StoreError(
             f"gave up after the outbox database was unreachable for "
