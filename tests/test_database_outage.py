@@ -310,3 +310,45 @@ def test_a_key_refused_during_an_outage_pauses_the_job_once_the_database_is_back
         assert "Authentication credentials invalid" in final["paused_reason"]
         assert "job 1 paused" in stderr
         assert counts == {"queued": TOTAL - 1, "retry_wait": 1}  # put back, not failed
+
+
+def test_a_running_worker_gives_up_past_the_limit_leaving_only_what_it_logged(
+    workspace: Path, cli: Invoke, sending: MailServer, proxy: TcpProxy, postgresql_url: str
+) -> None:
+    server, log = sending, workspace / "worker.log"
+    _queue_two(workspace, server, cli, outage_seconds=2)
+    worker = start_worker(workspace, database_url=_through(proxy, postgresql_url), log=log)
+    try:
+        wait_until(_mirrored(postgresql_url, 2), what="job 2 in the worker's schedule")
+        wait_until(lambda: len(server.received()) >= 20, what="20 messages before the cut")
+        proxy.cut()
+        worker.wait(timeout=60)
+    finally:
+        kill(worker)
+    stderr = log.read_text()
+    assert worker.returncode == 1, stderr
+    assert "Traceback" not in stderr, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: gave up after the outbox database was unreachable for 2 s"), last
+    assert "check that the database server is running" in last
+    # A row left `sending` is one whose outcome the log gives: none it could have recorded.
+    held = [line for line in stderr.splitlines() if "not recorded: message " in line]
+    left = [m["id"] for m in job(cli)["messages"] if m["state"] == "sending"]
+    assert all(any(message_id in line for line in held) for message_id in left), (left, held)
+    assert job(cli, 2)["state"] == "scheduled"  # the schedule is the database's, not lost
+
+    # The database back, the next worker recovers the rows and keeps the schedule.
+    proxy.restore()
+    rest = start_worker(workspace, database_url=postgresql_url, log=workspace / "rest.log")
+    try:
+        wait_until(lambda: job(cli, 2)["state"] == "done", what="job 2 done", timeout=120)
+        wait_until(lambda: job(cli, 1)["state"] == "done", what="job 1 done")
+        rest.send_signal(signal.SIGTERM)
+        rest.wait(timeout=60)
+    finally:
+        kill(rest)
+    assert (workspace / "rest.log").read_text().count("job 2 started on schedule") == 1
+    states = {m["id"]: m["state"] for j in (1, 2) for m in job(cli, j)["messages"]}
+    assert set(Counter(states.values())) <= {"sent", "unknown"}
+    assert_exactly_once(states, server)
+    assert Counter(states.values())["unknown"] <= CONCURRENCY + len(held)
