@@ -11,7 +11,8 @@ What happens to a due job is decided in one place, `Store.start_due_jobs`, which
 locks the job's row: two workers firing the same job start it once, and a job
 found later than the grace period becomes `missed` whichever path found it.
 APScheduler 3 does not support several schedulers sharing a job store, so
-`SharedJobStore` tolerates the other worker having run or removed a job first.
+`SharedJobStore` tolerates the other worker having run or removed a job first,
+and a lost database connection (schedule_outage.py): the schedule waits for it.
 """
 
 from __future__ import annotations
