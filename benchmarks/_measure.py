@@ -91,7 +91,7 @@ def capitolmail(db: str, provider: str, target: str, connections: int, concurren
     from capitolmail.config import SendGridSettings, SmtpSettings
     from capitolmail.outbox import Store
     from capitolmail.providers import SendGridProvider, SmtpProvider
-    from capitolmail.sender import SendOptions, send_due
+    from capitolmail.sending.sender import SendOptions, send_due
 
     store = Store.open(f"sqlite:///{db}")
     count = store.list_jobs()[0].total

@@ -94,16 +94,17 @@ def build(directory: Path, count: int) -> Path:
 
 
 def _prepared(workspace: Path) -> Any:
-    from capitolmail.alerts import prepare_alert
     from capitolmail.config import load_settings
+    from capitolmail.letters.definition import load_letter
+    from capitolmail.letters.kinds.alert import prepare_alert
     from capitolmail.recipients.legislators import workspace_roster
 
     settings = load_settings(workspace)
     secret = settings.unsubscribe_secret
     assert secret is not None
     return prepare_alert(
-        workspace,
-        ALERT,
+        load_letter(workspace, ALERT),
+        root=workspace,
         roster=workspace_roster(workspace),
         organisation=settings.organisation,
         sender=settings.sender,
@@ -114,18 +115,16 @@ def _prepared(workspace: Path) -> Any:
 
 def measure_queue(workspace: Path) -> dict[str, Any]:
     """capitolmail's own path: `capitolmail queue urge-senators`, minus the terminal."""
-    from capitolmail.alerts import queue_alert
     from capitolmail.config import load_settings
+    from capitolmail.letters.queue import queue
     from capitolmail.outbox import Store
-    from capitolmail.recipients.legislators import workspace_roster
 
     settings = load_settings(workspace)
     store = Store.open(settings.database_url_for(workspace))
-    roster = workspace_roster(workspace)
     prepared = _prepared(workspace)
     setup_rss = peak_rss_mb()
     started = time.perf_counter()
-    result = queue_alert(store, prepared, roster=roster, now=datetime.now(UTC))
+    result = queue(store, prepared, now=datetime.now(UTC))
     seconds = time.perf_counter() - started
     stored = store.get_job(result.job_id).total  # type: ignore[arg-type]
     store.close()
@@ -138,7 +137,7 @@ def measure_queue(workspace: Path) -> dict[str, Any]:
 
 
 def _contexts(workspace: Path) -> list[dict[str, Any]]:
-    """The contexts queue_alert builds, built before the clock starts."""
+    """The contexts the alert kind builds, built before the clock starts."""
     from capitolmail.config import load_settings
     from capitolmail.outbox import Store
     from capitolmail.recipients.constituents import DelegationFinder

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from capitolmail.job_results import job_summary, run_problems, waited_job_problem
 from capitolmail.outbox import JobInfo, JobState
+from capitolmail.sending.job_results import job_summary, run_problems, waited_job_problem
 
 T0 = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 JOB = JobInfo(

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from capitolmail.pacing import FLOOR, INCREASE_AFTER, AdaptivePace, PaceChange, format_pace
-from capitolmail.rate import Rate
+from capitolmail.sending.throttle import (
+    FLOOR,
+    INCREASE_AFTER,
+    AdaptivePace,
+    PaceChange,
+    format_pace,
+)
+from capitolmail.timing.rate import Rate
 
 
 class Clock:

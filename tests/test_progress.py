@@ -9,7 +9,7 @@ from rich.console import Console
 
 from capitolmail.outbox import Store
 from capitolmail.progress import SendProgress, format_seconds
-from capitolmail.sender import SendOptions, send_due
+from capitolmail.sending.sender import SendOptions, send_due
 
 from .test_sender import T0, Clock, ScriptedTransport, _queue
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from capitolmail.rate import Rate, TokenBucket, parse_rate
+from capitolmail.timing.rate import Rate, TokenBucket, parse_rate
 
 
 @pytest.mark.parametrize(

@@ -6,18 +6,24 @@ these pin down what the scheduler does with its persistent job store.
 
 from __future__ import annotations
 
+import logging
+import pickle
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from apscheduler.job import Job
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import func, select
 
 from capitolmail.errors import CapitolmailError
 from capitolmail.outbox import JobState, QueuedMessage, Store
 from capitolmail.outbox.schema import apscheduler_jobs
-from capitolmail.schedule import JobScheduler
+from capitolmail.sending.schedule import JobScheduler
 
 from .outbox.test_store import NOW, outgoing
 
@@ -126,3 +132,45 @@ def test_stopping_while_the_mirror_runs_never_hangs(store: Store) -> None:
         stopper.start()
         stopper.join(timeout=20)
         assert not stopper.is_alive(), "stop() hung"
+
+
+def test_a_job_stored_under_the_old_module_path_still_runs(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker upgraded past the move to sending/ finds rows naming capitolmail.schedule."""
+    job_id = _queue(store)
+    at = (datetime.now(UTC) + timedelta(seconds=1.5)).replace(microsecond=0)
+    store.schedule_job(job_id, at, datetime.now(UTC))
+    # The row as a worker of the earlier layout wrote it: same id, same time, old path.
+    old = Job(
+        BackgroundScheduler(timezone=UTC),
+        id=f"capitolmail-job-{job_id}",
+        func="capitolmail.schedule:start_scheduled_job",
+        trigger=DateTrigger(run_date=at, timezone=UTC),
+        executor="default",
+        args=[job_id],
+        kwargs={},
+        name=f"start job {job_id}",
+        misfire_grace_time=int(GRACE.total_seconds()),
+        coalesce=True,
+        max_instances=1,
+        next_run_time=at,
+    )
+    SQLAlchemyJobStore(engine=store.engine).add_job(old)
+    assert _stored_funcs(store) == ["capitolmail.schedule:start_scheduled_job"]
+
+    caplog.set_level(logging.ERROR, logger="apscheduler")
+    with JobScheduler(store, grace=GRACE, poll_seconds=0.2) as scheduler:
+        _until(lambda: store.get_job(job_id).state == JobState.SENDING)
+        assert scheduler.started == [job_id]
+
+    # Unrestorable, APScheduler would log it, drop the row, and the mirror would
+    # write a new one: the job would start, yet the old rows would be lost.
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("apscheduler")] == []
+    assert store.get_job(job_id).started_at >= at  # type: ignore[operator]
+
+
+def _stored_funcs(store: Store) -> list[str]:
+    with store.engine.connect() as conn:
+        states = conn.execute(select(apscheduler_jobs.c.job_state)).scalars().all()
+    return [pickle.loads(state)["func"] for state in states]

@@ -18,14 +18,14 @@ from typing import ClassVar
 from capitolmail.errors import (
     DeliveryUnknownError,
     PermanentSendError,
-    ProviderAuthError,
+    ProviderSettingsError,
     SendError,
     TransientSendError,
 )
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import QueuedMessage, Store
 from capitolmail.providers import ProviderBase, Receipt
-from capitolmail.sender import RetryPolicy, SendOptions, send_due
+from capitolmail.sending.sender import RetryPolicy, SendOptions, send_due
 
 from .providers.contract import sample_message
 
@@ -169,7 +169,7 @@ def test_permanent_failure_fails_only_that_message(store: Store) -> None:
 def test_refused_credentials_pause_the_job_instead_of_grinding_through(store: Store) -> None:
     job_id = _queue(store, 4)
     transport = ScriptedTransport(
-        {"office0@example.org": [ProviderAuthError("401 the API key was refused")]}
+        {"office0@example.org": [ProviderSettingsError("401 the API key was refused")]}
     )
     summary = send_due(store, transport, options=SERIAL, clock=Clock())
     assert summary.paused_jobs == [job_id]
@@ -363,7 +363,7 @@ def test_a_refused_key_in_a_job_cancelled_meanwhile_cancels_the_message_and_goes
     other = store.create_job(letter_slug="alert", kind="alert", messages=later, now=T0)
     store.schedule_job(other, at=T0, now=T0)
     store.start_due_jobs(T0, grace=timedelta(hours=1))
-    transport = CancellingTransport(store, job_id, ProviderAuthError("401 key refused"))
+    transport = CancellingTransport(store, job_id, ProviderSettingsError("401 key refused"))
 
     summary = send_due(store, transport, options=SERIAL, clock=Clock())
 

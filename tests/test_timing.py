@@ -11,13 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from capitolmail.timing import (
-    SendWindow,
-    describe_instant,
-    is_ambiguous,
-    is_past,
-    parse_when,
-)
+from capitolmail.timing.when import describe_instant, is_ambiguous, is_past, parse_when
+from capitolmail.timing.windows import SendWindow
 
 NEW_YORK = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")

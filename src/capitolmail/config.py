@@ -41,10 +41,10 @@ from capitolmail.errors import (
 )
 from capitolmail.message import refuse_control_characters
 from capitolmail.period import parse_period
-from capitolmail.rate import Rate, parse_rate
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.redaction import url_password, use_secrets
 from capitolmail.text_files import read_text
+from capitolmail.timing.rate import Rate, parse_rate
 from capitolmail.workspace_paths import workspace_file
 
 CONFIG_FILE = "capitolmail.toml"
@@ -288,7 +288,7 @@ class Settings(BaseSettings):
     sendgrid_api_key: SecretStr | None = None
     # The bearer token that opens `capitolmail serve`'s /status page.
     status_token: SecretStr | None = None
-    # Signs one-click unsubscribe links (capitolmail.unsubscribe); changing it voids every
+    # Signs one-click unsubscribe links (capitolmail.letters.tokens); changing it voids every
     # link already sent, so generate it once (e.g. `openssl rand -hex 32`) and keep it.
     unsubscribe_secret: SecretStr | None = None
 

@@ -33,15 +33,13 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from capitolmail.job_results import job_summary, problem_counts
 from capitolmail.outbox import JobInfo, MessageInfo, PaceNote
-from capitolmail.pacing import format_pace
 from capitolmail.printable import printable
 from capitolmail.progress import RateColumn, format_seconds
-from capitolmail.rate import parse_rate
 from capitolmail.recipients.legislators import Legislator
 from capitolmail.redaction import redact, redact_data
-from capitolmail.timing import SendWindow
+from capitolmail.sending.job_results import job_summary, problem_counts
+from capitolmail.sending.throttle import format_pace
 
 log = logging.getLogger("capitolmail.progress")
 
@@ -194,7 +192,7 @@ def job_plan(job: JobInfo, now: datetime) -> JobPlan:
 
 
 def _pace(job: JobInfo, done: int, now: datetime) -> float | None:
-    limit = parse_rate(job.options["rate"]).per_second if job.options.get("rate") else None
+    limit = job.pacing.rate.per_second if job.pacing.rate else None
     elapsed = (now - job.started_at).total_seconds() if job.started_at else 0.0
     observed = done / elapsed if done and elapsed > 1 else None
     if observed is None:
@@ -203,22 +201,20 @@ def _pace(job: JobInfo, done: int, now: datetime) -> float | None:
 
 
 def _window_state(job: JobInfo, now: datetime) -> tuple[bool | None, datetime | None]:
-    spec = job.options.get("window")
-    if not spec:
+    if job.pacing.window is None:
         return None, None
-    window = SendWindow.parse(spec)
-    zone = ZoneInfo(job.options.get("timezone") or "UTC")
-    if window.contains(now, zone):
+    if job.pacing.is_open(now):
         return True, None
-    return False, window.next_open(now, zone)
+    return False, job.pacing.next_open(now)
 
 
 def pace_text(job: JobInfo, throttled: PaceNote | None = None) -> str:
-    parts = [str(job.options["rate"])] if job.options.get("rate") else []
+    parts = [str(job.pacing.rate)] if job.pacing.rate else []
     if throttled is not None and job.state == "sending":
         parts.append(f"relay throttling: {format_pace(throttled.per_second)}")
-    if job.options.get("window"):
-        parts.append(f"{job.options['window']} {job.options.get('timezone') or 'UTC'}")
+    window = job.pacing.window_text()
+    if window:
+        parts.append(window)
     return ", ".join(parts)
 
 

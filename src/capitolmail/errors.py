@@ -5,11 +5,11 @@
     ├── InputError                workspace files: CSV rows, letter.toml, addresses, headers
     │   └── TemplateError         Jinja2 syntax error or undefined name, with template and line
     ├── StoreError                the database refused or is unreachable
-    ├── SendError                 raised by providers, handled by sender.py
+    ├── SendError                 raised by providers, handled by sending/sender.py
     │   ├── TransientSendError    retry later; carries retry_after
     │   ├── PermanentSendError    fail this message; carries the server's reply
     │   ├── DeliveryUnknownError  the message went out, no verdict came back: `unknown`
-    │   └── ProviderAuthError     pause the job; credentials refused
+    │   └── ProviderSettingsError pause the job until its settings are fixed
     ├── WebhookVerificationError  missing or bad signature; deliberately terse
     ├── MalformedBodyError        a webhook body that is not a JSON list of events: 400
     └── UnsubscribeTokenError     tampered, truncated or foreign unsubscribe token; terse
@@ -129,7 +129,7 @@ class StoreError(CapitolmailError):
 
 
 class SendError(CapitolmailError):
-    """Raised by a provider; `sender.py` decides what happens to the message."""
+    """Raised by a provider; `sending/sender.py` decides what happens to the message."""
 
 
 class TransientSendError(SendError):
@@ -164,8 +164,11 @@ class DeliveryUnknownError(SendError):
     """
 
 
-class ProviderAuthError(SendError):
-    """Credentials were refused: every further message would fail the same way."""
+class ProviderSettingsError(SendError):
+    """The provider cannot be used until someone fixes its settings: a refused key or
+    login, a certificate that does not verify, TLS that does not match the port, an
+    API address that answers 404. Every further message would fail the same way, so
+    the job pauses and its messages stay untouched, rather than fail one by one."""
 
 
 class WebhookVerificationError(CapitolmailError):

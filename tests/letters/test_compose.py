@@ -19,12 +19,12 @@ import pytest
 from capitolmail.config import load_settings
 from capitolmail.errors import InputError
 from capitolmail.letters.compose import clean_display_name, compose_message
+from capitolmail.letters.identity import Sender
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import Store
 from capitolmail.providers.file import FileProvider
 from capitolmail.providers.sendgrid_payload import build_payload
 from capitolmail.providers.smtp import SmtpProvider
-from capitolmail.queueing import Sender
 from capitolmail.templates.render import RenderedLetter
 from tests.conftest import Invoke
 from tests.headers import assert_wire_format, payload_header_problems, rfc2047_display_name

@@ -23,8 +23,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import create_engine, exc, text
 
-from capitolmail.schedule import SharedJobStore, start_scheduled_job
-from capitolmail.schedule_outage import OutageTolerantJobStore, ScheduleOutage
+from capitolmail.sending.schedule import SharedJobStore, start_scheduled_job
+from capitolmail.sending.schedule_outage import OutageTolerantJobStore, ScheduleOutage
 
 from ..conftest import Invoke
 from ..servers.smtp import MailServer

@@ -12,9 +12,9 @@ import email.policy
 from email.message import EmailMessage
 
 from capitolmail.letters.compose import compose_message
+from capitolmail.letters.identity import Sender
 from capitolmail.message import OutgoingMessage
 from capitolmail.providers import Provider
-from capitolmail.queueing import Sender
 from capitolmail.templates.render import RenderedLetter
 from tests.headers import assert_wire_format, rfc2047_display_name
 

@@ -18,7 +18,7 @@ from capitolmail.errors import (
     ConfigError,
     DeliveryUnknownError,
     PermanentSendError,
-    ProviderAuthError,
+    ProviderSettingsError,
     SendError,
     TransientSendError,
 )
@@ -146,7 +146,7 @@ class TestSendGridProvider(ProviderContract):
     @pytest.mark.parametrize("status", [404, 405])
     def test_wrong_endpoint_stops_the_job_naming_the_setting(self, status: int) -> None:
         self.server.answer(status)
-        err = self.send_expecting(ProviderAuthError)
+        err = self.send_expecting(ProviderSettingsError)
         assert str(err) == (
             f"SendGrid answered {status} at {self.server.url}/v3/mail/send; "
             "check [provider.sendgrid] base_url"
@@ -155,19 +155,19 @@ class TestSendGridProvider(ProviderContract):
     @pytest.mark.parametrize("status", [401, 403])
     def test_refused_key_is_an_auth_error_that_never_shows_the_key(self, status: int) -> None:
         self.server.answer(status)
-        err = self.send_expecting(ProviderAuthError)
+        err = self.send_expecting(ProviderSettingsError)
         assert str(err).startswith(f"SendGrid refused the API key ({status}): ")
         assert "CAPITOLMAIL_SENDGRID_API_KEY" in str(err)
         self.assert_no_key(err)
 
     def test_wrong_key_is_refused_by_the_stand_in_and_not_shown(self) -> None:
-        err = self.send_expecting(ProviderAuthError, api_key="SG.wrong-key.ffff")
+        err = self.send_expecting(ProviderSettingsError, api_key="SG.wrong-key.ffff")
         assert str(err).startswith("SendGrid refused the API key (401): authorization required")
         assert "SG.wrong-key.ffff" not in str(err) + repr(err)
 
     def test_key_echoed_in_a_reply_is_redacted(self) -> None:
         self.server.answer(401, errors=[{"message": f"key {API_KEY} was revoked", "field": None}])
-        err = self.send_expecting(ProviderAuthError)
+        err = self.send_expecting(ProviderSettingsError)
         assert "key [redacted] was revoked" in str(err)
         self.assert_no_key(err)
 
@@ -415,7 +415,7 @@ def test_untrusted_certificate_stops_the_job_and_says_why(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     # A certificate the client does not trust meets every message the same way: a
-    # transient error would retry all of them, so the job pauses (ProviderAuthError).
+    # transient error would retry all of them, so the job pauses (ProviderSettingsError).
     certificates = make_certificates(tmp_path_factory.mktemp("sendgrid-tls"))
     files = (
         certificates.ca_file.with_name("server.pem"),
@@ -427,7 +427,7 @@ def test_untrusted_certificate_stops_the_job_and_says_why(
         provider = SendGridProvider(
             SendGridSettings(base_url=server.url), api_key=SecretStr(API_KEY)
         )
-        with provider, pytest.raises(ProviderAuthError) as caught:
+        with provider, pytest.raises(ProviderSettingsError) as caught:
             provider.send(sample_message())
         assert server.requests == 0
     assert str(caught.value) == (

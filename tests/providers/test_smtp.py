@@ -15,7 +15,7 @@ from capitolmail.errors import (
     ConfigError,
     DeliveryUnknownError,
     PermanentSendError,
-    ProviderAuthError,
+    ProviderSettingsError,
     TransientSendError,
 )
 from capitolmail.providers import smtp_pool
@@ -317,7 +317,7 @@ class TestSmtpProvider(ProviderContract):
         settings = settings_for(self.server, username="capitol")
         with (
             SmtpProvider(settings, password=SecretStr(wrong)) as provider,
-            pytest.raises(ProviderAuthError) as caught,
+            pytest.raises(ProviderSettingsError) as caught,
         ):
             provider.send(sample_message())
         assert str(caught.value) == (
@@ -356,12 +356,12 @@ class TestSmtpProvider(ProviderContract):
 
     def test_certificate_from_another_ca_stops_the_job(self, certificates: Certificates) -> None:
         # A certificate that fails verification will not fix itself, and failing every
-        # message one by one would throw the job away: ProviderAuthError pauses it.
+        # message one by one would throw the job away: ProviderSettingsError pauses it.
         with running_mail_server(starttls=certificates.server_context) as server:
             settings = settings_for(server, security="starttls", ca_file=certificates.other_ca_file)
             with (
                 SmtpProvider(settings) as provider,
-                pytest.raises(ProviderAuthError) as caught,
+                pytest.raises(ProviderSettingsError) as caught,
             ):
                 provider.send(sample_message())
             assert server.received() == []
@@ -376,7 +376,7 @@ class TestSmtpProvider(ProviderContract):
         settings = settings_for(self.server, security="tls", port=self.server.port)
         with (
             SmtpProvider(settings) as provider,
-            pytest.raises(ProviderAuthError) as caught,
+            pytest.raises(ProviderSettingsError) as caught,
         ):
             provider.send(sample_message())
         assert str(caught.value) == (
@@ -397,7 +397,7 @@ class TestSmtpProvider(ProviderContract):
         settings = settings_for(self.server, security="starttls", ca_file=certificates.ca_file)
         with (
             SmtpProvider(settings) as provider,
-            pytest.raises(ProviderAuthError, match=r"does not offer STARTTLS"),
+            pytest.raises(ProviderSettingsError, match=r"does not offer STARTTLS"),
         ):
             provider.send(sample_message())
         assert self.server.received() == []

@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from capitolmail.config import Settings
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import QueuedMessage, Store
+from capitolmail.tracking.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from capitolmail.web import create_app
-from capitolmail.web.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from tests.servers.web import LiveServer
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from capitolmail.letters.tokens import make_token
 from capitolmail.outbox import Store
-from capitolmail.unsubscribe import make_token
 from tests.web.conftest import STATUS_TOKEN, UNSUBSCRIBE_SECRET, Serve, sent_job
 
 BROWSER_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from capitolmail.letters.tokens import make_token
 from capitolmail.outbox import QueuedMessage, Store, SupporterRecord
-from capitolmail.unsubscribe import make_token
 from tests.web.conftest import ORGANISATION, UNSUBSCRIBE_SECRET, Serve, call, outgoing
 
 ONE_CLICK = b"List-Unsubscribe=One-Click"
@@ -170,4 +170,17 @@ def test_the_page_names_the_list_as_its_list_id_header_did(store: Store, serve: 
     assert page.status == 200
     assert "You are receiving <strong>Guantánamo action alerts</strong> from" in page.text
     assert list_id not in page.text
+    assert store.list_suppressions() == []
+
+
+def test_a_signed_link_naming_no_valid_address_suppresses_nothing(
+    store: Store, serve: Serve
+) -> None:
+    # Suppressions are made one way, which validates: a link whose address no
+    # message of ours could have gone to is refused like any bad link.
+    server = serve()
+
+    refused = call("POST", link(server, "not-an-address"), body=ONE_CLICK, headers=FORM)
+
+    assert refused.status == 400
     assert store.list_suppressions() == []

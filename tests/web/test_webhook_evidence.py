@@ -26,7 +26,7 @@ from capitolmail.errors import StoreError
 from capitolmail.outbox import Outcome, Store
 from capitolmail.outbox.schema import messages
 from capitolmail.providers import SendGridProvider
-from capitolmail.sender import SendOptions, SendSummary, send_due
+from capitolmail.sending.sender import SendOptions, SendSummary, send_due
 from capitolmail.web import create_app
 from tests.conftest import Invoke
 from tests.servers.sendgrid import SendGridStandIn, load_spec

@@ -296,35 +296,10 @@ def test_a_database_failure_asks_sendgrid_to_retry(
 ) -> None:
     from capitolmail.errors import StoreError
 
-    def down(events: object, now: object) -> None:
+    def down(now: object) -> None:
         raise StoreError("could not record delivery events in sqlite:///x: locked; check it")
 
-    monkeypatch.setattr(store, "apply_delivery_events", down)
+    monkeypatch.setattr(store, "record_deliveries", down)
     server = serve()
 
     assert post(server, signer, [event("delivered", None, "jane@example.org")]) == 503
-
-
-def test_event_ids_are_remembered_for_a_week_then_forgotten(store: Store) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from sqlalchemy import select
-
-    from capitolmail.delivery import DeliveryEvent, EventKind
-    from capitolmail.outbox.schema import webhook_events
-
-    def opened(event_id: str) -> DeliveryEvent:
-        return DeliveryEvent(
-            EventKind.OPENED, "open", None, "jane@example.org", None, None, event_id
-        )
-
-    start = datetime(2026, 11, 1, tzinfo=UTC)
-    store.apply_delivery_events([opened("old")], start)
-    store.apply_delivery_events([opened("recent")], start + timedelta(days=6))
-    assert store.apply_delivery_events([opened("old")], start + timedelta(days=6)).duplicates == 1
-
-    store.apply_delivery_events([opened("new")], start + timedelta(days=8))
-
-    with store.engine.connect() as conn:
-        kept = set(conn.execute(select(webhook_events.c.sg_event_id)).scalars())
-    assert kept == {"recent", "new"}

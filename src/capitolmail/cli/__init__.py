@@ -14,18 +14,17 @@ from capitolmail import __version__
 from capitolmail.cli.audience_commands import supporters_group, suppress_group
 from capitolmail.cli.context import CapitolmailGroup, CommandState
 from capitolmail.cli.data_commands import contacts_group, legislators_group
-from capitolmail.cli.job_commands import (
+from capitolmail.cli.job_admin_commands import (
     cancel_command,
     pause_command,
-    queue_command,
     requeue_command,
     resume_command,
-    send_command,
     status_command,
-    worker_command,
 )
+from capitolmail.cli.job_commands import queue_command, send_command
 from capitolmail.cli.letter_commands import letters_group
 from capitolmail.cli.web_commands import serve_command
+from capitolmail.cli.worker_commands import worker_command
 from capitolmail.cli.workspace_commands import config_group, demo_command, init_command
 from capitolmail.logs import log_handler, quiet_libraries
 

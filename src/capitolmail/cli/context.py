@@ -20,9 +20,9 @@ import click
 
 from capitolmail.errors import CapitolmailError, InputError
 from capitolmail.printable import printable
-from capitolmail.rate import Rate, parse_rate
 from capitolmail.redaction import redact
 from capitolmail.rejections import summary_lines, tally
+from capitolmail.timing.rate import Rate, parse_rate
 from capitolmail.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import click
 
-from capitolmail.alerts import preview_alert
 from capitolmail.cli.context import pass_workspace
-from capitolmail.cli.steps import (
-    alert_notes,
-    prepare,
-    prepare_alert_letter,
-    queue_alert_letter,
-    refuse_example_values,
-    report_prepared,
-)
 from capitolmail.display import err, out, progress_bar
 from capitolmail.errors import CapitolmailError
 from capitolmail.letters.definition import letter_slugs, load_letter
+from capitolmail.letters.pipeline import check_letter, load, preview_letter
 from capitolmail.message import OutgoingMessage
-from capitolmail.queueing import render_messages
-from capitolmail.recipients.legislators import workspace_roster
 from capitolmail.workspace import Workspace
 
 
@@ -50,27 +38,9 @@ def letters_list_command(workspace: Workspace) -> None:
 @pass_workspace
 def letters_check_command(workspace: Workspace, slug: str) -> None:
     """Validate SLUG and render every message without storing anything."""
-    if load_letter(workspace.root, slug).definition.is_alert:
-        alert = prepare_alert_letter(workspace, slug)
-        result = queue_alert_letter(workspace, alert, dry_run=True, allow_resend=True)
-        err.print(
-            f"OK: {slug} renders {result.messages} alerts "
-            f"({result.suppressed} to suppressed addresses)."
-        )
-        for note in alert_notes(result):
-            err.print(note)
-        return
-    prepared = prepare(workspace, slug)
-    refuse_example_values(workspace, prepared)
-    with progress_bar("Rendering", len(prepared.recipients)) as advance:
-        count = sum(
-            1
-            for _ in render_messages(
-                prepared, organisation=workspace.settings.organisation, progress=advance
-            )
-        )
-    report_prepared(prepared)
-    err.print(f"OK: {slug} renders {count} messages to {len(prepared.offices)} offices.")
+    kind = load(workspace, slug)
+    for line in check_letter(workspace, kind, progress_bar=progress_bar):
+        err.print(line)
 
 
 @letters_group.command("preview")
@@ -86,30 +56,7 @@ def letters_check_command(workspace: Workspace, slug: str) -> None:
 @pass_workspace
 def letters_preview_command(workspace: Workspace, slug: str, to: str | None, fmt: str) -> None:
     """Show the message one recipient of SLUG would get (an office, or a supporter's email)."""
-    if load_letter(workspace.root, slug).definition.is_alert:
-        alert = prepare_alert_letter(workspace, slug)
-        queued = preview_alert(
-            workspace.store, alert, roster=workspace_roster(workspace.root), email=to
-        )
-        _show(queued.message, slug, fmt)
-        return
-    prepared = prepare(workspace, slug)
-    recipients = prepared.recipients
-    if to:
-        wanted = to.strip().casefold()
-        recipients = tuple(
-            r
-            for r in recipients
-            if r.legislator.bioguide.casefold() == wanted or r.contact.email.casefold() == wanted
-        )
-        if not recipients:
-            raise CapitolmailError(
-                f'"{to}" is not among the recipients of {slug}; '
-                "`capitolmail letters check` lists the offices"
-            )
-    single = dataclasses.replace(prepared, recipients=recipients[:1])
-    queued = next(render_messages(single, organisation=workspace.settings.organisation))
-    _show(queued.message, slug, fmt)
+    _show(preview_letter(workspace, load(workspace, slug), to), slug, fmt)
 
 
 def _show(message: OutgoingMessage, slug: str, fmt: str) -> None:

@@ -1,4 +1,4 @@
-"""Steps several commands share: prepare and queue a letter, run the sender, report."""
+"""Steps several commands share: run the sender with its progress display, report it."""
 
 from __future__ import annotations
 
@@ -6,132 +6,16 @@ import logging
 import threading
 from collections.abc import Callable
 
-from capitolmail.alerts import AlertQueueResult, PreparedAlert, prepare_alert, queue_alert
 from capitolmail.cli.context import now
-from capitolmail.display import err, progress_bar
-from capitolmail.letters.example_values import refuse_in_alert, refuse_in_letter, screen_alert
+from capitolmail.display import err
 from capitolmail.logs import LogFormat
 from capitolmail.outbox import StartedJobs
 from capitolmail.progress import SendProgress
 from capitolmail.providers import create_provider
-from capitolmail.queueing import PreparedLetter, QueueResult, prepare_letter, queue_letter
-from capitolmail.recipients.legislators import workspace_roster
-from capitolmail.sender import RetryPolicy, SendOptions, SendSummary, send_due
+from capitolmail.sending.sender import RetryPolicy, SendOptions, SendSummary, send_due
 from capitolmail.workspace import Workspace
 
 log = logging.getLogger("capitolmail.worker")
-
-
-def prepare(workspace: Workspace, slug: str) -> PreparedLetter:
-    settings = workspace.settings
-    return prepare_letter(
-        workspace.root,
-        slug,
-        roster=workspace_roster(workspace.root),
-        contacts_path=workspace.contacts_path,
-        organisation=settings.organisation,
-        sender=settings.sender,
-    )
-
-
-def prepare_alert_letter(workspace: Workspace, slug: str) -> PreparedAlert:
-    settings = workspace.settings
-    secret = settings.unsubscribe_secret
-    return prepare_alert(
-        workspace.root,
-        slug,
-        roster=workspace_roster(workspace.root),
-        organisation=settings.organisation,
-        sender=settings.sender,
-        web=settings.web,
-        unsubscribe_secret=secret.get_secret_value() if secret else None,
-    )
-
-
-def queue_alert_letter(
-    workspace: Workspace, prepared: PreparedAlert, *, dry_run: bool, allow_resend: bool
-) -> AlertQueueResult:
-    refuse_in_alert(workspace.settings, prepared.letter)
-    total = workspace.store.count_supporters()
-    with progress_bar("Rendering alerts", total) as advance:
-        return queue_alert(
-            workspace.store,
-            prepared,
-            roster=workspace_roster(workspace.root),
-            now=now(),
-            dry_run=dry_run,
-            allow_resend=allow_resend,
-            resend_period=workspace.settings.resend_period,
-            progress=advance,
-            screen=screen_alert(workspace.settings),
-        )
-
-
-def report_alert(result: AlertQueueResult, *, dry_run: bool) -> None:
-    states = len([state for state in result.by_state if state != "unknown"])
-    sendable = result.messages - result.suppressed
-    lead = "Dry run" if dry_run else f"Queued job {result.job_id}"
-    err.print(
-        f"{lead}: {result.messages} alerts to supporters in {states} states and territories "
-        f"({sendable} to send, {result.suppressed} suppressed)"
-        + ("; nothing stored." if dry_run else ".")
-    )
-    for note in alert_notes(result):
-        err.print(note)
-    if not dry_run:
-        err.print(f"Send it with: capitolmail send {result.job_id}")
-
-
-def alert_notes(result: AlertQueueResult) -> list[str]:
-    """What `check` and `queue` say about alerts that cannot name every member."""
-
-    def people(count: int) -> str:
-        return f"{count} supporter{'s' * (count != 1)}"
-
-    notes = []
-    if result.senators_unknown:
-        notes.append(
-            f"Note: {people(result.senators_unknown)} without a known state (a ZIP not in the "
-            "crosswalk, or one across a state line): their senators and representative are "
-            "unknown, so their alert names nobody and points to senate.gov and house.gov; add "
-            "their state (and district) to the supporters file and import it again."
-        )
-    if result.representative_unknown:
-        notes.append(
-            f"Note: {people(result.representative_unknown)} without a known representative (a "
-            "ZIP split between districts, or no ZIP): their alert names the senators and asks "
-            "them to look the representative up."
-        )
-    if result.vacant_seats:
-        notes.append(
-            f"Note: {people(result.vacant_seats)} in vacant seats (a Senate or House seat with "
-            "nobody in the legislators data): their alert says the seat is vacant."
-        )
-    return notes
-
-
-def queue_prepared(
-    workspace: Workspace, prepared: PreparedLetter, *, dry_run: bool, allow_resend: bool
-) -> QueueResult:
-    refuse_example_values(workspace, prepared)
-    with progress_bar("Rendering", len(prepared.recipients)) as advance:
-        return queue_letter(
-            workspace.store,
-            prepared,
-            organisation=workspace.settings.organisation,
-            now=now(),
-            dry_run=dry_run,
-            allow_resend=allow_resend,
-            resend_period=workspace.settings.resend_period,
-            progress=advance,
-        )
-
-
-def refuse_example_values(workspace: Workspace, prepared: PreparedLetter) -> None:
-    """`letters check` and `queue` refuse the worked example's values on a real provider."""
-    refuse_in_letter(
-        workspace.settings, prepared, contacts_path=workspace.display(workspace.contacts_path)
-    )
 
 
 def drain(
@@ -189,15 +73,6 @@ def start_due(workspace: Workspace) -> StartedJobs:
             "job %s missed its scheduled time: %s", job_id, reason, extra={"job_id": job_id}
         )
     return result
-
-
-def report_prepared(prepared: PreparedLetter) -> None:
-    for duplicate in prepared.signers.duplicates:
-        err.print(f"Note: {duplicate}")
-    for office in prepared.offices_without_contacts:
-        err.print(
-            f"Note: no contact for {office.full_name} ({office.bioguide}); this office gets nothing"
-        )
 
 
 def report_summary(

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from capitolmail.cli.context import now, pass_workspace
-from capitolmail.cli.steps import drain, prepare, queue_prepared
-from capitolmail.display import err, out, print_json
-from capitolmail.letters.definition import letter_slugs
+from capitolmail.cli.context import pass_workspace
+from capitolmail.cli.steps import drain
+from capitolmail.demo import run_demo
+from capitolmail.display import err, out, print_json, progress_bar
 from capitolmail.redaction import mask_url_passwords
 from capitolmail.workspace import Workspace, init_workspace
 
@@ -27,23 +27,11 @@ def init_command(directory: Path) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def demo_command(directory: Path) -> None:
     """Create a workspace in DIRECTORY, queue its example letter and send it to .eml files."""
-    init_workspace(directory)
-    workspace = Workspace.open(directory)
-    try:
-        slug = letter_slugs(workspace.root)[0]
-        prepared = prepare(workspace, slug)
-        result = queue_prepared(workspace, prepared, dry_run=False, allow_resend=False)
-        assert result.job_id is not None
-        workspace.store.schedule_job(result.job_id, at=now(), now=now())
-        summary = drain(workspace, once=True)
-        outbox = workspace.outbox_dir / str(result.job_id)
-        err.print(
-            f"Sent {summary.sent} messages for job {result.job_id} into {outbox}/ "
-            f"(failed: {summary.failed})."
-        )
-        out.print(str(outbox))
-    finally:
-        workspace.close()
+    run = run_demo(
+        directory, send=lambda workspace: drain(workspace, once=True), progress_bar=progress_bar
+    )
+    err.print(run.summary)
+    out.print(str(run.outbox))
 
 
 @click.group("config")

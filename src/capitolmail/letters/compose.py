@@ -1,6 +1,6 @@
 """Compose: the one step that turns a rendered letter into the OutgoingMessage that is stored.
 
-Joint letters and alerts both end here, so every rule a provider checks before
+Every kind of letter ends here (`compose`), so every rule a provider checks before
 sending is applied once, at queue time, for every kind of letter: a message
 that would fail at send (a comma in a recipient name on SendGrid, a Unicode
 domain in the file or SMTP provider, a control character or an unfoldable word
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from capitolmail.errors import InputError, PermanentSendError, Problem
 from capitolmail.message import (
@@ -26,6 +26,9 @@ from capitolmail.providers.sendgrid_payload import check_message
 from capitolmail.recipients.addresses import ascii_address
 from capitolmail.templates.render import RenderedLetter
 
+if TYPE_CHECKING:
+    from capitolmail.letters.kind import Envelope, LetterKind
+
 # SendGrid refuses a recipient name holding either; the name is only for show.
 _NAME_SEPARATORS = re.compile(r"[;,]")
 # Longer names are cut: no one reads them whole, and a provider that builds the
@@ -34,7 +37,7 @@ MAX_DISPLAY_NAME = 200
 
 
 class SenderIdentity(Protocol):
-    """What compose needs of a resolved sender (queueing.Sender has it)."""
+    """What compose needs of a resolved sender (letters.identity.Sender has it)."""
 
     @property
     def name(self) -> str: ...
@@ -59,6 +62,41 @@ def clean_display_name(name: str) -> str:
     return cleaned[:MAX_DISPLAY_NAME].rstrip()
 
 
+def compose(kind: LetterKind, envelope: Envelope) -> OutgoingMessage:
+    """Render one recipient's message and check it as it will be sent.
+
+    The kind's own check (an alert must show its unsubscribe link) runs between
+    rendering and composing; its errors already name the recipient.
+    """
+    letter = kind.letter
+    try:
+        rendered = kind.templates.render(envelope.context)
+    except InputError as err:
+        raise for_recipient(err, envelope.who) from err
+    kind.check(rendered, envelope)
+    try:
+        return compose_message(
+            sender=kind.sender,
+            to_email=envelope.to_email,
+            to_name=envelope.to_name,
+            rendered=rendered,
+            source=letter.display_path,
+            headers=envelope.headers,
+            categories=(letter.slug,),
+        )
+    except InputError as err:
+        raise for_recipient(err, envelope.who) from err
+
+
+def for_recipient(err: InputError, who: str) -> InputError:
+    """The first problem of a render error, saying whose message it was: the template
+    line alone does not tell staff which row of their data to look at."""
+    first = err.problems[0]
+    return InputError(
+        [Problem(first.path, f"{first.message} ({who})", line=first.line, field=first.field)]
+    )
+
+
 def compose_message(
     *,
     sender: SenderIdentity,
@@ -72,7 +110,7 @@ def compose_message(
 ) -> OutgoingMessage:
     """One message, checked as every provider would check it; InputError naming `source`.
 
-    The callers add whose message it was (`queueing.for_recipient`). The headers
+    `compose` adds whose message it was (`for_recipient`). The headers
     are built once here exactly as they will go on the wire, so a header that
     cannot be written is found now, not by a worker halfway through the job.
     """

@@ -24,7 +24,7 @@ from capitolmail.outbox import QueuedMessage
 
 if TYPE_CHECKING:
     from capitolmail.letters.definition import Letter
-    from capitolmail.queueing import PreparedLetter
+    from capitolmail.letters.kinds.joint import JointLetter
 
 RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
 RESERVED_TLDS = ("example", "test", "invalid", "localhost")
@@ -65,7 +65,7 @@ def has_placeholder(text: str) -> bool:
     return any(placeholder.casefold() in folded for placeholder in PLACEHOLDERS)
 
 
-def refuse_in_letter(settings: Settings, prepared: PreparedLetter, *, contacts_path: str) -> None:
+def refuse_in_letter(settings: Settings, prepared: JointLetter, *, contacts_path: str) -> None:
     """Refuse a joint letter with example values, when the provider sends for real."""
     if settings.allow_example_values or not sends_for_real(settings):
         return

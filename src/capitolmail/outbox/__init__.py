@@ -6,7 +6,7 @@ with the supporters alerts go to and the suppression list every send checks.
 
 from __future__ import annotations
 
-from capitolmail.outbox.deliveries import DeliveryReport
+from capitolmail.outbox.deliveries import DeliveryLedger, TrackedMessage
 from capitolmail.outbox.outage import connection_lost
 from capitolmail.outbox.pace_notes import PaceNote
 from capitolmail.outbox.records import (
@@ -39,7 +39,7 @@ __all__ = [
     "REQUEUEABLE_STATES",
     "UNFINISHED_MESSAGE_STATES",
     "ClaimedMessage",
-    "DeliveryReport",
+    "DeliveryLedger",
     "EventInfo",
     "JobInfo",
     "JobNotFound",
@@ -58,6 +58,7 @@ __all__ = [
     "SupporterRecord",
     "Suppression",
     "SuppressionReason",
+    "TrackedMessage",
     "UpsertCounts",
     "connection_lost",
     "email_key",

@@ -12,9 +12,7 @@ something else has already decided.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Connection,
@@ -36,8 +34,8 @@ from capitolmail.outbox.events import chunked, move_messages
 from capitolmail.outbox.records import ClaimedMessage, message_from_row
 from capitolmail.outbox.schema import UTCDateTime, events, jobs, messages, suppressions, workers
 from capitolmail.outbox.states import JobState, MessageState
-from capitolmail.rate import Rate, parse_rate
-from capitolmail.timing import SendWindow
+from capitolmail.timing.pacing import Pacing
+from capitolmail.timing.rate import Rate
 
 
 def claim_due(
@@ -59,9 +57,9 @@ def claim_due(
             .where(jobs.c.state == JobState.SENDING.value)
             .order_by(jobs.c.id)
         )
-        if in_send_window(job.options, now)
+        if Pacing.from_stored(job.options).is_open(now)
     ]
-    rates = {job.id: _rate(job.options) for job in due_jobs}
+    rates = {job.id: Pacing.from_stored(job.options).rate for job in due_jobs}
     picked: list[str] = []
     for job in due_jobs:
         remaining = limit - len(picked)
@@ -71,7 +69,7 @@ def claim_due(
         if rate is None:
             picked.extend(_due_in_job(conn, job.id, remaining, now))
         elif job.paced_until is None or job.paced_until <= now:
-            picked.extend(_claim_paced(conn, job.id, parse_rate(rate), remaining, now))
+            picked.extend(_claim_paced(conn, job.id, rate, remaining, now))
 
     picked = _without_suppressed(conn, picked, now)
     return _mark_claimed(conn, picked, worker_id, now, rates, handed_over=handed_over)
@@ -140,7 +138,7 @@ def _mark_claimed(
     picked: list[str],
     worker_id: str,
     now: datetime,
-    rates: dict[int, str | None],
+    rates: dict[int, Rate | None],
     *,
     handed_over: bool,
 ) -> list[ClaimedMessage]:
@@ -165,7 +163,7 @@ def _mark_claimed(
             message=message_from_row(row),
             job_id=row.job_id,
             attempts=row.attempts,
-            job_rate=rates[row.job_id],
+            job_rate=_text(rates[row.job_id]),
         )
         for row in rows
     ]
@@ -249,26 +247,6 @@ def next_paced_turn(conn: Connection, now: datetime) -> datetime | None:
     return value
 
 
-def in_send_window(options: dict[str, Any] | None, now: datetime) -> bool:
-    """Whether a job may send now: always, unless its send window is closed."""
-    spec = (options or {}).get("window")
-    if not isinstance(spec, str):
-        return True
-    window, zone = _window(spec, (options or {}).get("timezone") or "UTC")
-    return window.contains(now, zone)
-
-
-@lru_cache(maxsize=64)
-def _window(spec: str, zone: str) -> tuple[SendWindow, ZoneInfo]:
-    # Parsed once per spec: claim_due runs many times a second in a busy worker.
-    return SendWindow.parse(spec), ZoneInfo(zone)
-
-
-def _rate(options: dict[str, Any] | None) -> str | None:
-    rate = (options or {}).get("rate")
-    return rate if isinstance(rate, str) else None
-
-
 def _due_in_job(conn: Connection, job_id: int, limit: int, now: datetime) -> list[str]:
     """The ids of up to `limit` due messages of one job, in seq order, locked.
 
@@ -305,3 +283,7 @@ _RETRYING_IN_JOB = (
     .limit(bindparam("b_limit"))
     .with_for_update(skip_locked=True)
 )
+
+
+def _text(rate: Rate | None) -> str | None:
+    return None if rate is None else str(rate)

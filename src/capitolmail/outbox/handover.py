@@ -43,11 +43,11 @@ def mark_handed_over(
     worker found it presumed dead and put the row back (or a job was cancelled),
     so the provider must not hand it over, or it could go out twice.
 
-    On PostgreSQL the transaction commits without waiting for its WAL flush
-    (`synchronous_commit = off`): the mark must outlive this worker, which it
-    does once committed, not a crash of the database server itself, after which
-    at most the last fraction of a second of marks is lost and those rows go
-    back to `queued` like any claimed row that never got that far.
+    The commit is a durable one on PostgreSQL too (no `synchronous_commit = off`):
+    a mark lost to a crash of the database server would send its row back to
+    `queued` if the worker riding out that outage were killed as well, and the
+    letter could go out twice. Group commits already share one flush among the
+    marks that wait together.
     """
     ids = list(message_ids)
     if not ids:
@@ -55,7 +55,6 @@ def mark_handed_over(
     dialect = conn.dialect
     stamp = _bind_time(dialect)(now)
     if dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
         params = {"now": stamp, "state": _SENDING, "worker": worker_id, "ids": ids}
         return set(conn.exec_driver_sql(_MARK_POSTGRESQL, params).scalars())
     marked: set[str] = set()

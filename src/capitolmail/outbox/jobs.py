@@ -151,6 +151,12 @@ def schedule_job(conn: Connection, job_id: int, at: datetime, now: datetime) -> 
     _set_state(conn, job_id, JobState.SCHEDULED, now, detail, scheduled_at=at, paused_reason=None)
 
 
+def past_grace(scheduled_at: datetime, now: datetime, grace: timedelta) -> bool:
+    """Whether a job due at `scheduled_at` and found at `now` is too late to start:
+    it becomes `missed` (start_due_jobs says why), also as `resume` foretells it."""
+    return now - scheduled_at > grace
+
+
 def start_due_jobs(
     conn: Connection, now: datetime, grace: timedelta, job_id: int | None = None
 ) -> StartedJobs:
@@ -174,8 +180,8 @@ def start_due_jobs(
     if job_id is not None:
         query = query.where(jobs.c.id == job_id)
     due = conn.execute(query).all()
-    started = [row.id for row in due if now - row.scheduled_at <= grace]
-    missed = [row for row in due if now - row.scheduled_at > grace]
+    started = [row.id for row in due if not past_grace(row.scheduled_at, now, grace)]
+    missed = [row for row in due if past_grace(row.scheduled_at, now, grace)]
     if started:
         conn.execute(
             update(jobs)

@@ -8,7 +8,7 @@ outcome recorded twice, or for a row recover_abandoned already declared
 One exception, because a provider's event can overtake the sender's own outcome
 (SendGrid posts `processed` within a second; a reply that never comes takes the
 whole read timeout): a message that an event proved sent since its claim
-(outbox/deliveries.py) takes its late outcome as a no-op. A `sent` outcome still
+(tracking/apply.py) takes its late outcome as a no-op. A `sent` outcome still
 fills in the provider's message id if the event did not carry one; a retry,
 failure or `unknown` changes nothing, since the provider has the message, and is
 kept in the event log as `late_outcome`. A second late outcome is refused like

@@ -1,6 +1,6 @@
 """The pace a throttling provider forced on the sending jobs, as `status` shows it.
 
-A worker keeps its adaptive pace in memory (pacing.py); `status` runs in another
+A worker keeps its adaptive pace in memory (sending/throttle.py); `status` runs in another
 process, so each change is noted as a job-level event, kind `relay_pace`, on
 every sending job. Its detail is the messages per second ("0.1667"), or "none"
 once the limit is lifted. Changes are few (halvings, and raises at most every

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from capitolmail.errors import CapitolmailError
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox.states import JobState, MessageState
+from capitolmail.timing.pacing import Pacing
 
 
 class JobNotFound(CapitolmailError):
@@ -61,10 +62,15 @@ class JobInfo:
     last_error: str | None
     paused_reason: str | None
     counts: dict[str, int]  # message state -> number of messages, only non-zero ones
-    # Settings set_job_options merged in: "rate" ("120/min"), later "window".
+    # Settings set_job_options merged in: "rate" ("120/min"), "window", "timezone".
     options: dict[str, Any] = field(default_factory=dict)
+    # The rate and window in `options`, parsed once, when the JobInfo is made.
+    pacing: Pacing = field(init=False, compare=False)
     # When the first message waiting for a retry (retry_wait) is due; None if none waits.
     next_retry_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pacing", Pacing.from_stored(self.options))
 
 
 @dataclass(frozen=True, slots=True)

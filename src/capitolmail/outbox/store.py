@@ -8,19 +8,17 @@ turns; nothing here keeps a transaction open across a network call.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, text
 
-from capitolmail.delivery import DeliveryEvent
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import (
     bulk,
     claims,
-    deliveries,
     handover,
     history,
     jobs,
@@ -37,7 +35,7 @@ from capitolmail.outbox.database import (
     storage_errors,
     transaction,
 )
-from capitolmail.outbox.deliveries import DeliveryReport
+from capitolmail.outbox.deliveries import DeliveryLedger
 from capitolmail.outbox.events import list_events
 from capitolmail.outbox.outcomes import record_outcomes
 from capitolmail.outbox.pace_notes import PaceNote
@@ -506,17 +504,13 @@ class Store:
 
     # -- provider events and health ------------------------------------------------------
 
-    def apply_delivery_events(
-        self, events: Sequence[DeliveryEvent], now: datetime
-    ) -> DeliveryReport:
-        """Apply one webhook batch in one transaction (outbox/deliveries.py has the rules).
-
-        An event id seen before is skipped, a message only moves forward, and hard
-        bounces, spam reports and unsubscribes suppress the address.
-        """
+    @contextmanager
+    def record_deliveries(self, now: datetime) -> Iterator[DeliveryLedger]:
+        """One transaction for one batch of provider events (`tracking/apply.py` has
+        the rules): everything the batch changes commits together or not at all."""
         _aware("now", now)
         with storage_errors(self._url, "record delivery events"), transaction(self._engine) as conn:
-            return deliveries.apply_delivery_events(conn, events, now)
+            yield DeliveryLedger(conn, now)
 
     def ping(self) -> None:
         """One trivial query, for a health check; StoreError when the database is down."""

@@ -30,7 +30,7 @@ from capitolmail.errors import (
     ConfigError,
     DeliveryUnknownError,
     PermanentSendError,
-    ProviderAuthError,
+    ProviderSettingsError,
     SendError,
     TransientSendError,
 )
@@ -70,8 +70,8 @@ class SendGridProvider(ProviderBase):
     `DeliveryUnknownError`: SendGrid may have accepted the message. SendGrid's docs
     say to retry on timeouts, and ten letters of two hundred reached Hill offices
     twice when it answered after our timeout; a webhook event for the message
-    settles it later (outbox/deliveries.py). A certificate that is not trusted is
-    `ProviderAuthError` instead: every message would meet it, so the job pauses.
+    settles it later (tracking/apply.py). A certificate that is not trusted is
+    `ProviderSettingsError` instead: every message would meet it, so the job pauses.
     """
 
     name: ClassVar[str] = "sendgrid"
@@ -163,7 +163,7 @@ class SendGridProvider(ProviderBase):
     def submit(self, message: OutgoingMessage) -> Future[Receipt]:
         """Hand a message to the provider's event loop; the Future holds the Receipt or
         the TransientSendError, PermanentSendError, DeliveryUnknownError or
-        ProviderAuthError `send` raises.
+        ProviderSettingsError `send` raises.
         It progresses while some thread runs the loop: `run_until` or `send`."""
         if self._session is None:
             self.open()
@@ -244,14 +244,14 @@ class SendGridProvider(ProviderBase):
                 rate_limited=True,
             )
         if status in (401, 403):
-            raise ProviderAuthError(
+            raise ProviderSettingsError(
                 f"SendGrid refused the API key ({status}): {reply}; check that "
                 f"{_KEY_VARIABLE} holds a key with Mail Send access"
             )
         if status in (404, 405):
             # Every message would fail the same way: a wrong base_url is a setting to
             # fix, so the job stops (as for a refused key) instead of failing row by row.
-            raise ProviderAuthError(
+            raise ProviderSettingsError(
                 f"SendGrid answered {status} at {self.settings.base_url}/v3/mail/send; "
                 "check [provider.sendgrid] base_url"
             )
@@ -270,7 +270,7 @@ class SendGridProvider(ProviderBase):
         # Subclasses of ClientConnectorError first: all of them fail before any write.
         if isinstance(err, aiohttp.ClientConnectorCertificateError):
             # Every message would meet the same certificate: stop the job, as for a bad key.
-            return ProviderAuthError(
+            return ProviderSettingsError(
                 self._redact(
                     f"the certificate of {where} is not trusted ({_certificate_reason(err)}):"
                     " check [provider.sendgrid] base_url; behind a proxy that inspects TLS,"

@@ -14,10 +14,6 @@ from typing import Any, NoReturn
 
 from capitolmail.errors import PermanentSendError
 from capitolmail.message import OutgoingMessage, control_character, has_line_break
-
-# Our ids' names in custom_args live with the code that sets them; web/ reads them here.
-from capitolmail.providers.sendgrid_shape import JOB_ID_ARG as JOB_ID_ARG
-from capitolmail.providers.sendgrid_shape import MESSAGE_ID_ARG as MESSAGE_ID_ARG
 from capitolmail.providers.sendgrid_shape import assemble
 
 MAX_RECIPIENTS = 1000

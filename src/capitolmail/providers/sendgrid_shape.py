@@ -29,11 +29,9 @@ from sendgrid.helpers.mail import (
 from sendgrid.helpers.mail.exceptions import ApiKeyIncludedException
 from sendgrid.helpers.mail.validators import ValidateApiKey
 
+from capitolmail.custom_args import JOB_ID_ARG, MESSAGE_ID_ARG
 from capitolmail.errors import PermanentSendError
 from capitolmail.message import OutgoingMessage
-
-MESSAGE_ID_ARG = "capitolmail_message_id"
-JOB_ID_ARG = "capitolmail_job_id"
 
 
 def assemble(

@@ -11,7 +11,7 @@ a 4xx greeting or an interrupted handshake become `TransientSendError`: nothing
 was sent and the relay may recover. A certificate that fails verification, a
 plain-text answer to `security = "tls"`, a relay without STARTTLS or AUTH, a
 refused login and a 5xx greeting become
-`ProviderAuthError`, so the sender pauses the job instead of failing every
+`ProviderSettingsError`, so the sender pauses the job instead of failing every
 message one by one: none of them fixes itself, and each needs an operator.
 """
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pydantic import SecretStr
 
 from capitolmail.config import SmtpSettings
-from capitolmail.errors import ConfigError, ProviderAuthError, SendError, TransientSendError
+from capitolmail.errors import ConfigError, ProviderSettingsError, SendError, TransientSendError
 from capitolmail.providers.throttling import is_throttling
 from capitolmail.redaction import Redactor
 
@@ -160,7 +160,7 @@ class ConnectionPool:
     def _setup_error(self, err: smtplib.SMTPException | OSError) -> SendError:
         where, s = self.where, self.settings
         if isinstance(err, ssl.SSLCertVerificationError):
-            return ProviderAuthError(
+            return ProviderSettingsError(
                 f"the certificate of {where} is not trusted ({_verify_reason(err)}): set"
                 " [provider.smtp] ca_file to the CA that signed it, or set host to a name"
                 " the certificate lists"
@@ -168,17 +168,17 @@ class ConnectionPool:
         if isinstance(err, ssl.SSLError) and err.reason in _PLAIN_TEXT_ANSWER:
             # The relay greeted in plain text where a TLS handshake was expected.
             speaks = f"port {s.port} speaks STARTTLS" if s.port != 465 else "it expects STARTTLS"
-            return ProviderAuthError(
+            return ProviderSettingsError(
                 f"{where} answered in plain text where TLS was expected ({err.reason}):"
                 f' {speaks}; set [provider.smtp] security = "starttls"'
             )
         if isinstance(err, smtplib.SMTPNotSupportedError) and "STARTTLS" in str(err):
-            return ProviderAuthError(
+            return ProviderSettingsError(
                 f'{where} does not offer STARTTLS; use security = "tls" if it expects TLS'
                 " from the start (port 465)"
             )
         if isinstance(err, smtplib.SMTPNotSupportedError):
-            return ProviderAuthError(
+            return ProviderSettingsError(
                 f"{where} does not offer AUTH; leave [provider.smtp] username empty"
                 " if it needs no login"
             )
@@ -191,11 +191,11 @@ class ConnectionPool:
                     rate_limited=is_throttling(err.smtp_code, reply.partition(" ")[2]),
                 )
             if isinstance(err, smtplib.SMTPAuthenticationError):
-                return ProviderAuthError(
+                return ProviderSettingsError(
                     f"{where} refused the login of {s.username!r}: {reply}; check"
                     " [provider.smtp] username and CAPITOLMAIL_SMTP_PASSWORD"
                 )
-            return ProviderAuthError(f"{where} refused the session: {reply}")
+            return ProviderSettingsError(f"{where} refused the session: {reply}")
         if isinstance(err, smtplib.SMTPServerDisconnected | OSError):
             hint = (
                 '; port 465 expects TLS from the first byte: set security = "tls"'
@@ -203,7 +203,7 @@ class ConnectionPool:
                 else ""
             )
             return TransientSendError(f"cannot connect to {where}: {describe(err)}{hint}")
-        return ProviderAuthError(
+        return ProviderSettingsError(
             self.redact(f"cannot start a session with {where}: {err}")
         )  # e.g. no AUTH method
 

@@ -1,7 +1,12 @@
-"""The suppression list as staff manage it: add or remove an address, import a CSV.
+"""The suppression list's rules: who may no longer be mailed, however we learned it.
 
 The rows live in the outbox database (`outbox/suppressions.py`), where the queue
-and the sender read them; this module checks what a person typed or exported.
+and the sender read them. Every suppression is made by `suppression()` here,
+whoever asks: `suppress add`, a suppression CSV, the unsubscribe page and a
+provider's bounce or spam report (`tracking/`). One path, so an address
+a person typed, one a provider reported and one from a link are keyed alike,
+and none that is not an address reaches the list.
+
 Addresses are normalised by email-validator before they are keyed, as supporter
 and office addresses are, so "Jane@Example.ORG " suppresses the message to
 "jane@example.org". A suppression CSV is checked whole before anything is
@@ -37,17 +42,29 @@ def parse_reason(text: str) -> SuppressionReason:
         ) from None
 
 
+def suppression(
+    address: str, reason: SuppressionReason | str, at: datetime, detail: str | None = None
+) -> Suppression:
+    """The entry for `address`, validated and normalised; ValueError saying why not.
+
+    Normalising here, not in the store, keeps email-validator out of the outbox,
+    and lets each caller say in its own terms (a CSV row, an event) what was wrong.
+    """
+    email = normalised_address(address)
+    kind = reason if isinstance(reason, SuppressionReason) else parse_reason(reason)
+    return Suppression(email, kind, at, detail or None)
+
+
 def suppress(
     store: Store, address: str, reason: str, now: datetime, *, detail: str | None = None
 ) -> str:
     """Suppress one address (again: the reason and time are updated); returns it normalised."""
     try:
-        email = normalised_address(address)
-        kind = parse_reason(reason)
+        entry = suppression(address, reason, now, detail)
     except ValueError as err:
         raise CapitolmailError(str(err)) from None
-    store.add_suppressions([Suppression(email, kind, now, detail or None)])
-    return email
+    store.add_suppressions([entry])
+    return entry.email
 
 
 def unsuppress(store: Store, address: str) -> bool:
@@ -61,31 +78,6 @@ def unsuppress(store: Store, address: str) -> bool:
     except ValueError:
         email = address
     return store.remove_suppression(email)
-
-
-def unsubscribe_address(store: Store, subject: int | str) -> str | None:
-    """The address an unsubscribe token's subject stands for, or None if it is gone.
-
-    A subject is a supporter id (the address is looked up, so links need not
-    carry it) or the address itself.
-    """
-    if isinstance(subject, int):
-        return store.supporter_email(subject) if 0 < subject < 2**31 else None
-    return subject.strip() or None
-
-
-def unsubscribe(store: Store, address: str, list_id: str, now: datetime, *, how: str) -> bool:
-    """Suppress `address` because its owner asked; False when it was already suppressed.
-
-    Idempotent on purpose: a mail client's one-click POST, a retry of it and the
-    person pressing the button as well must leave one row, with the first
-    unsubscribe's time (and an earlier bounce or spam report keeps its reason).
-    """
-    if store.suppressed_among([address]):
-        return False
-    detail = f"list {list_id}, {how}"
-    store.add_suppressions([Suppression(address, SuppressionReason.UNSUBSCRIBE, now, detail)])
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +129,7 @@ def import_suppressions(
         except ValueError as err:
             problems.append(Problem(display, str(err), row.line, "reason"))
             continue
-        entries.append(Suppression(email, reason, now, cells.get("detail") or None))
+        entries.append(suppression(email, reason, now, cells.get("detail")))
     if problems:
         raise InputError(problems)
     written = store.add_suppressions(entries)

@@ -21,10 +21,10 @@ from starlette.routing import Route
 from capitolmail.config import Settings
 from capitolmail.errors import StoreError
 from capitolmail.outbox import Store
+from capitolmail.tracking.sendgrid import load_public_key
 from capitolmail.web.context import WebContext
 from capitolmail.web.pages import page_environment, render
 from capitolmail.web.security import SecurityHeaders, internal_error, route_name
-from capitolmail.web.sendgrid import load_public_key
 from capitolmail.web.status import healthz, status_page
 from capitolmail.web.unsubscribe import unsubscribe_page
 from capitolmail.web.webhooks import sendgrid_webhook

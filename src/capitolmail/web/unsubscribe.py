@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from capitolmail.errors import UnsubscribeTokenError
-from capitolmail.recipients.suppression import unsubscribe, unsubscribe_address
-from capitolmail.unsubscribe import verify_token
+from capitolmail.letters.tokens import verify_token
+from capitolmail.tracking.unsubscribes import unsubscribe, unsubscribe_address
 from capitolmail.web.context import WebContext, read_body, web_context
 from capitolmail.web.pages import render
 
@@ -72,9 +72,13 @@ async def unsubscribe_page(request: Request) -> Response:
     form = parse_qs(body.decode("utf-8", "replace"))
     one_click = form.get("List-Unsubscribe") == ["One-Click"]
     how = "one-click (RFC 8058)" if one_click else "confirmed on the unsubscribe page"
-    added = await run_in_threadpool(
-        unsubscribe, web.store, address, list_id, datetime.now(UTC), how=how
-    )
+    try:
+        added = await run_in_threadpool(
+            unsubscribe, web.store, address, list_id, datetime.now(UTC), how=how
+        )
+    except UnsubscribeTokenError:
+        log.info("refused an unsubscribe link whose address is not a valid address")
+        return _invalid(web)
     log.info("unsubscribe from list %s: %s", list_id, "done" if added else "already suppressed")
     return render(web.pages, "unsubscribe_done.html.j2", **common)
 

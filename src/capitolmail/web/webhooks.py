@@ -1,4 +1,5 @@
-"""POST /webhooks/sendgrid: verify, parse, apply the batch in one transaction, answer.
+"""POST /webhooks/sendgrid: the HTTP edge of tracking. Read the body, then verify,
+parse and apply it (`tracking/`), and answer.
 
 SendGrid retries anything but a 2xx for 24 hours, so only three answers are not
 2xx: 401 for a request SendGrid did not sign (a retry cannot fix it, but nor
@@ -13,17 +14,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from capitolmail.delivery import EventKind
 from capitolmail.errors import MalformedBodyError, StoreError, WebhookVerificationError
+from capitolmail.tracking.apply import apply_events
+from capitolmail.tracking.sendgrid import parse_events, verify
 from capitolmail.web.context import read_body, web_context
-from capitolmail.web.sendgrid import parse_events, verify
 
 log = logging.getLogger("capitolmail.web.webhooks")
 
@@ -55,28 +55,14 @@ async def sendgrid_webhook(request: Request) -> Response:
     except MalformedBodyError as err:
         log.warning("refused a malformed SendGrid webhook batch: %s", err)
         return PlainTextResponse("malformed body: expected a JSON list of events", 400)
-    unknown = Counter(event.name for event in events if event.kind is EventKind.UNKNOWN)
-    for name, count in unknown.items():
-        log.warning("ignored %d SendGrid event(s) of unknown type %r", count, name)
     try:
-        report = await run_in_threadpool(web.store.apply_delivery_events, events, datetime.now(UTC))
+        report = await run_in_threadpool(apply_events, web.store, events, datetime.now(UTC))
     except StoreError as err:
         log.error("could not apply a SendGrid webhook batch (SendGrid will retry): %s", err)
         return PlainTextResponse("database unavailable; try again", 503)
-    log.info(
-        "SendGrid webhook: %d events, %d applied, %d moved a message, %d proved a message "
-        "sent, %d duplicates, %d not ours, %d for another address, %d unknown, "
-        "%d addresses suppressed",
-        len(events),
-        report.applied,
-        report.moved,
-        report.proved,
-        report.duplicates,
-        report.unmatched,
-        report.mismatched,
-        report.unknown,
-        report.suppressed,
-    )
+    for name, count in report.unknown_names.items():
+        log.warning("ignored %d SendGrid event(s) of unknown type %r", count, name)
+    log.info("SendGrid webhook: %s", report.summary())
     return Response(status_code=204)
 
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from capitolmail.errors import UnsubscribeTokenError
-from capitolmail.unsubscribe import make_token, verify_token
+from capitolmail.letters.tokens import make_token, verify_token
 
 SECRET = "0123456789abcdef0123456789abcdef"
 

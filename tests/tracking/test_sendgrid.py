@@ -1,4 +1,4 @@
-"""web/sendgrid.py without a server: the key formats, the signature checks, the event map."""
+"""tracking/sendgrid.py without a server: the key formats, the signature checks, the event map."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from capitolmail.delivery import EventKind
 from capitolmail.errors import ConfigError, WebhookVerificationError
-from capitolmail.web.sendgrid import (
+from capitolmail.tracking.events import EventType
+from capitolmail.tracking.sendgrid import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     load_public_key,
@@ -89,23 +89,23 @@ def test_events_are_mapped_to_our_kinds() -> None:
 
     events = parse_events(json.dumps(items).encode())
 
-    assert [e.kind for e in events] == [
-        EventKind.PROCESSED,
-        EventKind.DEFERRED,
-        EventKind.DELIVERED,
-        EventKind.DROPPED,
-        EventKind.SPAM_REPORT,
-        EventKind.UNSUBSCRIBED,
-        EventKind.UNSUBSCRIBED,
-        EventKind.OPENED,
-        EventKind.CLICKED,
-        EventKind.UNKNOWN,
-        EventKind.BOUNCED,
-        EventKind.BLOCKED,
-        EventKind.DELIVERED,
-        EventKind.UNKNOWN,
+    assert [e.event_type for e in events] == [
+        EventType.PROCESSED,
+        EventType.DEFERRED,
+        EventType.DELIVERED,
+        EventType.DROPPED,
+        EventType.SPAM_REPORT,
+        EventType.UNSUBSCRIBED,
+        EventType.UNSUBSCRIBED,
+        EventType.OPENED,
+        EventType.CLICKED,
+        EventType.UNKNOWN,
+        EventType.BOUNCED,
+        EventType.BLOCKED,
+        EventType.DELIVERED,
+        EventType.UNKNOWN,
     ]
-    assert events[12].event_id is None and events[12].at is None
+    assert events[12].event_id is None and events[12].timestamp is None
 
 
 def test_the_message_id_comes_from_custom_args() -> None:
@@ -119,4 +119,20 @@ def test_the_message_id_comes_from_custom_args() -> None:
         "e-1",
         "250 ok",
     )
-    assert event.at is not None and event.at.timestamp() == 1700000000
+    assert event.timestamp is not None and event.timestamp.timestamp() == 1700000000
+
+
+def test_our_ids_tags_and_the_providers_words_are_kept_on_the_event() -> None:
+    (event,) = parse_events(
+        b'[{"event": "bounce", "email": "a@b.org", "capitolmail_message_id": "m-1", '
+        b'"capitolmail_job_id": "7", "another_tools_arg": "x", "category": ["alert", "gitmo"], '
+        b'"reason": "550 5.1.1 unknown user", "sg_message_id": "XBg2.filter0905p1mdw1"}]'
+    )
+    assert (event.event_type, event.event_name) == (EventType.BOUNCED, "bounce")
+    assert (event.message_id, event.job_id, event.provider_message_id) == ("m-1", "7", "XBg2")
+    assert event.metadata == {"capitolmail_message_id": "m-1", "capitolmail_job_id": "7"}
+    assert event.tags == ("alert", "gitmo")
+    assert (event.description, event.mta_response) == ("550 5.1.1 unknown user", None)
+    assert event.esp_event["another_tools_arg"] == "x"
+    (single,) = parse_events(b'[{"event": "open", "category": "alert"}]')
+    assert single.tags == ("alert",) and single.metadata == {}

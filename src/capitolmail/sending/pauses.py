@@ -1,12 +1,13 @@
-"""Pausing a job for a refused key, kept until the database has taken the pause.
+"""Pausing a job for a provider's settings, kept until the database has the pause.
 
-A provider that refuses the key (401, a login refused, an untrusted certificate)
-refuses every message of the job, so the sender pauses the job instead of
-failing each one. That pause is a write, and the refusal often comes when the
-database is gone too (the same network cut, a failover): it waits here with the
-outcomes, is written before them once the database is back (so the message put
-back is not claimed again by a job still `sending`), and is in the log if the
-worker gives up. A job an operator cancelled meanwhile stays cancelled.
+A provider that cannot be used until its settings are fixed (a key refused with
+401, a login refused, an untrusted certificate: ProviderSettingsError) refuses
+every message of the job, so the sender pauses the job instead of failing each
+one. That pause is a write, and the refusal often comes when the database is
+gone too (the same network cut, a failover): it waits here with the outcomes, is
+written before them once the database is back (so the message put back is not
+claimed again by a job still `sending`), and is in the log if the worker gives
+up. A job an operator cancelled meanwhile stays cancelled.
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import Invoke
+from ..conftest import Invoke
 
-DATA = Path(__file__).resolve().parents[1] / "src/capitolmail/recipients/data/congress-legislators"
+DATA = Path(__file__).resolve().parents[2] / "src/capitolmail/recipients/data/congress-legislators"
 PADILLA, PELOSI = "P000145", "P000197"
 EXTRA_ROWS = (
     "zed@example.net,Zed,Unknown,99999,,,yes,arms-trade\n"

@@ -39,7 +39,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from capitolmail.rate import Rate, TokenBucket
+from capitolmail.timing.rate import Rate, TokenBucket
 
 log = logging.getLogger("capitolmail.sender")
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from capitolmail.config import load_settings
+from capitolmail.letters.tokens import verify_token
 from capitolmail.outbox import Store
-from capitolmail.unsubscribe import verify_token
 
-from .conftest import Invoke
+from ..conftest import Invoke
 
 AUDIENCE = ["ada", "ben", "carmen", "dee", "eli", "fatima"]
 BASE = "https://act.example.org/u/"
@@ -340,7 +340,7 @@ def test_a_one_click_unsubscribe_between_queueing_and_sending_stops_that_alert(
     alerts: Path, cli: Invoke
 ) -> None:
     """Gmail's one-click POST reaches `capitolmail serve`; the worker then skips Eli."""
-    from capitolmail.unsubscribe import make_token
+    from capitolmail.letters.tokens import make_token
     from capitolmail.web import create_app
     from tests.servers.web import LiveServer
     from tests.web.conftest import call

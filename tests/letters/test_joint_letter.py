@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from capitolmail.cli import main
 
-from .conftest import Invoke
+from ..conftest import Invoke
 
-DATA = Path(__file__).resolve().parents[1] / "src/capitolmail/recipients/data/congress-legislators"
+DATA = Path(__file__).resolve().parents[2] / "src/capitolmail/recipients/data/congress-legislators"
 
 # The example signers.csv, in the order a coalition letter lists them: lead signers,
 # national organisations A-Z ignoring "The", then state and local ones the same way.

@@ -65,7 +65,7 @@ class TokenBucket:
 
     The burst is small (one second's worth, at least 1) so a paused-then-resumed
     job does not fire a large volley at a Hill office's mail server; `burst`
-    makes it smaller still (the adaptive pace in pacing.py keeps it near one).
+    makes it smaller still (the adaptive pace in sending/throttle.py keeps it near one).
     """
 
     def __init__(

@@ -28,9 +28,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
 
-from capitolmail.delivery import DeliveryEvent, EventKind
+from capitolmail.custom_args import JOB_ID_ARG, MESSAGE_ID_ARG, OUR_ARGS
 from capitolmail.errors import ConfigError, MalformedBodyError, WebhookVerificationError
-from capitolmail.providers.sendgrid_payload import MESSAGE_ID_ARG
+from capitolmail.tracking.events import EventType, TrackingEvent
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -47,17 +47,17 @@ _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 _BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 # SendGrid's event names; `bounce` is split by its `type` below.
-_KINDS: dict[str, EventKind] = {
-    "processed": EventKind.PROCESSED,
-    "deferred": EventKind.DEFERRED,
-    "delivered": EventKind.DELIVERED,
-    "bounce": EventKind.BOUNCED,
-    "dropped": EventKind.DROPPED,
-    "spamreport": EventKind.SPAM_REPORT,
-    "unsubscribe": EventKind.UNSUBSCRIBED,
-    "group_unsubscribe": EventKind.UNSUBSCRIBED,
-    "open": EventKind.OPENED,
-    "click": EventKind.CLICKED,
+_KINDS: dict[str, EventType] = {
+    "processed": EventType.PROCESSED,
+    "deferred": EventType.DEFERRED,
+    "delivered": EventType.DELIVERED,
+    "bounce": EventType.BOUNCED,
+    "dropped": EventType.DROPPED,
+    "spamreport": EventType.SPAM_REPORT,
+    "unsubscribe": EventType.UNSUBSCRIBED,
+    "group_unsubscribe": EventType.UNSUBSCRIBED,
+    "open": EventType.OPENED,
+    "click": EventType.CLICKED,
 }
 
 
@@ -105,7 +105,7 @@ def verify(
         raise WebhookVerificationError("the signature does not match") from None
 
 
-def parse_events(body: bytes) -> list[DeliveryEvent]:
+def parse_events(body: bytes) -> list[TrackingEvent]:
     """The events of one batch, in order; MalformedBodyError when the body is not
     a JSON list SendGrid could have sent.
 
@@ -176,25 +176,35 @@ def _short(err: Exception) -> str:
     return message if len(message) <= 200 else f"{message[:200]}…"
 
 
-def _event(item: Any) -> DeliveryEvent:
+def _event(item: Any) -> TrackingEvent:
     if not isinstance(item, dict):
-        return DeliveryEvent(EventKind.UNKNOWN, type(item).__name__, None, None, None, None, None)
+        return TrackingEvent(EventType.UNKNOWN, type(item).__name__, esp_event=item)
     name = _text(item.get("event")) or "(no event name)"
-    kind = _KINDS.get(name, EventKind.UNKNOWN)
-    if kind is EventKind.BOUNCED and item.get("type") == "blocked":
-        kind = EventKind.BLOCKED
+    kind = _KINDS.get(name, EventType.UNKNOWN)
+    if kind is EventType.BOUNCED and item.get("type") == "blocked":
+        kind = EventType.BLOCKED
     event_id = _text(item.get("sg_event_id"))
-    return DeliveryEvent(
-        kind=kind,
-        name=name,
+    return TrackingEvent(
+        event_type=kind,
+        event_name=name,
+        timestamp=_time(item.get("timestamp")),
         message_id=_text(item.get(MESSAGE_ID_ARG)),
+        job_id=_text(item.get(JOB_ID_ARG)),
         recipient=_text(item.get("email")),
-        at=_time(item.get("timestamp")),
-        reason=_text(item.get("reason")) or _text(item.get("response")),
         event_id=event_id if event_id and len(event_id) <= MAX_EVENT_ID else None,
-        raw=item,
         provider_message_id=_x_message_id(item.get("sg_message_id")),
+        description=_text(item.get("reason")),
+        mta_response=_text(item.get("response")),
+        tags=_tags(item.get("category")),
+        metadata={key: value for key in OUR_ARGS if (value := _text(item.get(key)))},
+        esp_event=item,
     )
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    """SendGrid's `category`: one string, or a list of them when the send had several."""
+    values = value if isinstance(value, list) else [value]
+    return tuple(text for item in values if (text := _text(item)))
 
 
 def _x_message_id(value: Any) -> str | None:

@@ -1,0 +1,116 @@
+"""`worker`: start scheduled jobs on time and send due messages until stopped.
+
+Also the pieces `send --wait` shares with it: running a worker in this process,
+and stopping it gracefully on SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import click
+
+from capitolmail.cli.context import Seconds, pass_workspace
+from capitolmail.cli.steps import drain, report_summary
+from capitolmail.display import err
+from capitolmail.logs import LogFormat, configure_logging
+from capitolmail.outbox import Store
+from capitolmail.sending.job_results import job_summary, run_problems, verdict_line
+from capitolmail.sending.schedule import JobScheduler
+from capitolmail.sending.sender import SendSummary
+from capitolmail.workspace import Workspace
+
+log = logging.getLogger("capitolmail.worker")
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Send everything due now, then exit.")
+@click.option(
+    "--poll",
+    type=Seconds(0.1, 60),
+    default=None,
+    help="Seconds between looks for new or changed jobs (default: worker.poll_seconds, 1).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per line on stderr, for log collectors.",
+)
+@pass_workspace
+def worker_command(
+    workspace: Workspace, once: bool, poll: float | None, log_format: LogFormat
+) -> None:
+    """Start scheduled jobs on time and send due messages until stopped.
+
+    SIGINT or SIGTERM stops it gracefully: messages in flight finish and are
+    recorded, the rest stay queued for the next worker.
+    """
+    configure_logging(log_format, debug=_debug())
+    # In JSON mode every line on stderr is a log record, the notices included.
+    notice = log.info if log_format == "json" else err.print
+    stop, wake = threading.Event(), threading.Event()
+    store = workspace.store
+    with stopping_on_signals(stop, wake, notice):
+        if once:
+            before = {job.id: job for job in store.list_jobs()}
+            summary = drain(workspace, once=True, stop=stop, poll=poll, log_format=log_format)
+        else:
+            log.info("worker started on %s", store.url_for_display)
+            summary = run_worker(workspace, stop=stop, wake=wake, poll=poll, log_format=log_format)
+    report_summary(summary, notice, describe=describe_job(store))
+    if once and (problems := run_problems(before, store.list_jobs())):
+        # Cron and CI read the exit code: a run that left letters unsent must not say 0.
+        notice(verdict_line(problems))
+        click.get_current_context().exit(1)
+
+
+def run_worker(
+    workspace: Workspace,
+    *,
+    stop: threading.Event,
+    wake: threading.Event,
+    log_format: LogFormat,
+    poll: float | None = None,
+) -> SendSummary:
+    """The long-running worker: the scheduler starts jobs, the sender sends them."""
+    settings = workspace.settings.worker
+    with JobScheduler(
+        workspace.store,
+        grace=settings.grace_period,
+        poll_seconds=poll or settings.poll_seconds,
+        on_start=lambda _jobs: wake.set(),
+    ):
+        return drain(workspace, once=False, stop=stop, wake=wake, poll=poll, log_format=log_format)
+
+
+@contextmanager
+def stopping_on_signals(
+    stop: threading.Event, wake: threading.Event, notice: Callable[[str], object] = err.print
+) -> Iterator[None]:
+    def request_stop(signum: int, _frame: object) -> None:
+        if not stop.is_set():
+            notice(f"{signal.Signals(signum).name}: finishing messages in flight, then stopping.")
+        stop.set()
+        wake.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _debug() -> bool:
+    return bool(click.get_current_context().find_root().params.get("debug"))
+
+
+def describe_job(store: Store) -> Callable[[int], str]:
+    """How report_summary names a finished job: "done", or "done: 88 failed"."""
+    return lambda job_id: job_summary(store.get_job(job_id))

@@ -1,0 +1,58 @@
+"""What a run of the send loop is told (SendOptions, RetryPolicy) and what it reports
+(SendSummary): built from WorkerSettings at the edge, read by the loop's parts."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from capitolmail.timing.rate import Rate
+
+# A worker that has not written a heartbeat for this long is presumed dead even
+# on another host, where we cannot ask the operating system (worker.stale_after).
+STALE_WORKER_AFTER = timedelta(minutes=5)
+
+
+@dataclass
+class SendSummary:
+    """What one run did; `recovered` counts a dead worker's rows made `unknown`,
+    `requeued` those it had not handed over yet, put back in the queue."""
+
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    unknown: int = 0  # sent, and no verdict came back: never retried without an operator
+    recovered: int = 0
+    requeued: int = 0
+    paused_jobs: list[int] = field(default_factory=list)
+    finished_jobs: list[int] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, capped; the last attempt fails the message."""
+
+    max_attempts: int = 5
+    base_seconds: float = 30.0
+    cap_seconds: float = 3600.0
+
+    def delay(self, attempts: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return max(retry_after, 0.0)
+        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** max(attempts - 1, 0))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    """How a run paces itself; built from WorkerSettings at the edge."""
+
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    concurrency: int = 8
+    overall_rate: Rate | None = None
+    heartbeat_seconds: float = 10.0
+    poll_seconds: float = 2.0
+    stale_after: timedelta = STALE_WORKER_AFTER
+    database_outage_seconds: float = 300.0

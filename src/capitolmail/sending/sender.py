@@ -1,0 +1,342 @@
+"""The send loop: claim due messages, hand each to the provider, record the outcome.
+
+Every state change lives here. A message is committed as `sending` before the
+provider sees it, as handed over (`handed_over_at`) just before the transport's
+irreversible step (the provider asks through `before_handover`; this thread
+commits many such marks in one UPDATE, handovers.py), and as `sent`, `retry_wait`
+or `failed` after (verdicts.py decides which), or `unknown` when the provider sent
+it on and no verdict came back. A worker that dies in between leaves `sending`
+rows that every other worker looks for at each heartbeat: those handed over
+become `unknown`, never resent without an operator, because a duplicate letter to
+a Hill office costs more than a reported gap; the others go back to `queued`.
+
+A lost database connection does not end the run (outage.py rides it out).
+
+Threads or the provider's own event loop do the provider calls (N in flight,
+provider_calls.py); this thread alone claims and records, in batches
+(recording.py), so the database sees a few large transactions rather than
+thousands of small ones. Messages are claimed only when a thread is free to send
+them, so a SIGKILL leaves at most `concurrency` messages `unknown`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from capitolmail.errors import StoreError
+from capitolmail.outbox import ClaimedMessage, Outcome, Store
+from capitolmail.providers import HandoverRefused, Provider
+from capitolmail.sending.gate import ClaimGate
+from capitolmail.sending.handovers import HandoverMarks
+from capitolmail.sending.options import RetryPolicy, SendOptions, SendSummary
+from capitolmail.sending.outage import OutageRider
+from capitolmail.sending.pauses import PendingPauses
+from capitolmail.sending.provider_calls import TICK, ProviderCalls, SendResult
+from capitolmail.sending.recording import OutcomeBook
+from capitolmail.sending.throttle import AdaptivePace, PaceChange
+from capitolmail.sending.verdicts import verdict
+from capitolmail.sending.workers import WorkerPresence, new_worker_id
+
+log = logging.getLogger("capitolmail.sender")
+
+Clock = Callable[[], datetime]
+__all__ = ["RetryPolicy", "SendOptions", "SendSummary", "send_due"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def send_due(
+    store: Store,
+    provider: Provider,
+    *,
+    options: SendOptions | None = None,
+    clock: Clock = utcnow,
+    stop: threading.Event | None = None,
+    on_outcome: Callable[[ClaimedMessage, str], None] | None = None,
+    once: bool = True,
+    wake: threading.Event | None = None,
+) -> SendSummary:
+    """Send what is due. With `once`, return when nothing is due; else run until `stop`.
+
+    Setting `wake` ends an idle wait early (the scheduler does, when it starts a job).
+    """
+    loop = _SendLoop(
+        store,
+        provider,
+        options or SendOptions(),
+        clock,
+        stop or threading.Event(),
+        on_outcome,
+        wake or threading.Event(),
+    )
+    return loop.run(once=once)
+
+
+class _SendLoop:
+    def __init__(
+        self,
+        store: Store,
+        provider: Provider,
+        options: SendOptions,
+        clock: Clock,
+        stop: threading.Event,
+        on_outcome: Callable[[ClaimedMessage, str], None] | None,
+        wake: threading.Event,
+    ) -> None:
+        self.wake = wake
+        self.store = store
+        self.provider = provider
+        self.options = options
+        self.clock = clock
+        self.stop = stop
+        self.summary = SendSummary()
+        self.worker_id = new_worker_id()
+        # Lowered when the provider throttles, for every job this worker sends (throttle.py).
+        self.pace = AdaptivePace(
+            options.overall_rate,
+            label="relay" if provider.name == "smtp" else provider.name,
+            on_change=self._note_pace,
+        )
+        self.gate = ClaimGate(options.overall_rate, self.pace)
+        self.paused: set[int] = set()
+        self.pauses = PendingPauses()  # written before the outcomes, ridden out like them
+        self.presumed_dead = False  # another worker took our rows: record nothing more
+        self.presence = WorkerPresence(store, self.worker_id, clock, self.summary, options)
+        self.calls = ProviderCalls(provider)
+        # Whether the provider reports its irreversible step; if not, a claim marks
+        # the rows handed over at once, so a crash leaves them `unknown` as before.
+        self.reports_handover = hasattr(provider, "before_handover")
+        self.not_ours: set[str] = set()  # another worker took these rows back
+        self.min_claim = max(1, options.concurrency // 8)
+        self.marks = HandoverMarks(
+            store,
+            self.worker_id,
+            clock,
+            sending=self.calls.sending_ids.__contains__,
+            refusal=self._refusal,
+            taken=self.not_ours.add,
+            deliver=self.calls.done.put,
+        )
+        self.book = OutcomeBook(store, clock, self.summary, on_outcome)
+        # Riding out an outage: refuse handovers, claim nothing (outage.py).
+        self.outage = OutageRider(
+            store,
+            options.database_outage_seconds,
+            book=self.book,
+            collect=lambda block: self._collect(block=block),
+            in_flight=self.calls.__len__,
+            pauses=self.pauses,
+            stop=stop,
+        )
+
+    def run(self, *, once: bool) -> SendSummary:
+        store = self.store
+        self.presence.register()
+        try:
+            self.presence.recover()
+            with (
+                self.provider,
+                ThreadPoolExecutor(
+                    max_workers=self.options.concurrency, thread_name_prefix="capitolmail-send"
+                ) as pool,
+            ):
+                if self.reports_handover:
+                    self.provider.before_handover = self.marks.request
+                try:
+                    self._loop(pool, once=once)
+                    self.outage.run(self._drain)
+                    self.pace.finish()
+                finally:
+                    # No sending thread may wait for a mark that will never come.
+                    self.marks.close()
+                    self.calls.close(self.marks)
+                    if self.reports_handover:
+                        self.provider.before_handover = None
+            self.summary.finished_jobs += self.outage.run(lambda: store.finish_jobs(self.clock()))
+        finally:
+            self.presence.remove()
+        self.summary.stopped_early = self.stop.is_set()
+        return self.summary
+
+    def _loop(self, pool: ThreadPoolExecutor, *, once: bool) -> None:
+        while not self.stop.is_set():
+            if not self.outage.run(lambda: self._turn(pool, once=once)):
+                return
+
+    def _turn(self, pool: ThreadPoolExecutor, *, once: bool) -> bool:
+        """One pass of the loop; False when the run is over."""
+        self._collect(block=bool(self.calls))
+        if not self._beat():
+            return False
+        free = self._claimable()
+        if free is None:
+            return True  # waited for a thread, a token or the end of a hold
+        batch: list[ClaimedMessage] = []
+        if free == 0:
+            self._record()
+        else:
+            try:
+                batch = self._record_and_claim(free)
+            finally:
+                self.gate.refund(free - len(batch))
+        for claimed in batch:
+            # Claimed again, so an operator resumed the job since we paused it.
+            self.paused.discard(claimed.job_id)
+            self._submit(pool, claimed)
+        if batch or self.calls:
+            return True
+        self.summary.finished_jobs += self.store.finish_jobs(self.clock())
+        paced = self.store.next_paced_turn(self.clock())
+        if paced is not None:
+            # A rate-limited job is due, only spread out: wait for its turn.
+            delay = (paced - self.clock()).total_seconds()
+            self._idle(min(max(delay, 0.0), self.options.poll_seconds))
+            return True
+        throttled = self.pace.pending_wait()
+        if once and throttled is not None:
+            # Held back by a throttle, these are due, only spread out: wait for them.
+            self._idle(min(max(throttled, TICK), self.options.poll_seconds))
+            return True
+        if once:
+            # A dead worker's rows may be all that is left: recover them before
+            # deciding there is nothing to do (its pid is gone, so at once).
+            requeued = self.summary.requeued
+            self._beat(force=True)
+            return self.summary.requeued > requeued
+        self._idle(self.options.poll_seconds)
+        return True
+
+    def _claimable(self) -> int | None:
+        """How many messages to claim now (tokens taken); None after waiting a moment."""
+        hold = self.gate.held_for()
+        if hold is not None:
+            self._record()
+            self.stop.wait(min(hold, TICK))
+            return None
+        free = self.options.concurrency - len(self.calls)
+        if free < self.min_claim and self.calls or self.stop.is_set():
+            # Each claim is a write transaction with a fixed cost: wait until a
+            # worthwhile batch of threads is free rather than claim one by one.
+            self._record()
+            return None
+        allowed, wait = self.gate.take(free)
+        if allowed == 0:
+            self._record()
+            self.stop.wait(min(wait, TICK))
+            return None
+        return allowed
+
+    def _record_and_claim(self, limit: int) -> list[ClaimedMessage]:
+        """Record the outcomes waiting and claim `limit` more in one transaction."""
+        self._write_pauses()
+        return self.book.record_and_claim(
+            self.worker_id,
+            limit,
+            handed_over=not self.reports_handover,
+            record=not self.presumed_dead,
+        )
+
+    def _idle(self, seconds: float) -> None:
+        """Wait until `seconds` pass, the worker is stopped, or something wakes it."""
+        deadline = time.monotonic() + seconds
+        while not self.stop.is_set() and not self.wake.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self.wake.wait(min(remaining, TICK * 2))
+        self.wake.clear()
+
+    def _submit(self, pool: ThreadPoolExecutor, claimed: ClaimedMessage) -> None:
+        if self.stop.is_set():
+            self.book.give_back(claimed, "not sent: the worker stopped")
+            return
+        # Ours again (claimed afresh): a refusal recorded for an earlier claim is over.
+        self.not_ours.discard(claimed.message.message_id)
+        self.pace.handing_over(claimed.message.message_id)
+        self.calls.submit(pool, claimed)
+
+    def _collect(self, *, block: bool) -> None:
+        handovers, results = self.calls.finished(block=block)
+        # Outcomes first, into memory: marking may raise (the database is gone), and
+        # nothing a thread finished may be lost with it.
+        for result in results:
+            if result.claimed.message.message_id in self.not_ours:
+                continue  # another worker owns the row now: record nothing over it
+            if isinstance(result.error, HandoverRefused):
+                self.book.give_back(result.claimed, f"not sent: {result.error}")
+                continue
+            self.book.add(*self._outcome_for(result))
+        if handovers:
+            self.marks.commit(handovers)
+            self.calls.let_marks_out()
+
+    def _refusal(self) -> str | None:
+        """Why no message may be marked handed over now, if none may."""
+        if self.outage.down:
+            return "the outbox database is unreachable"
+        return "stopping" if self.presumed_dead else None
+
+    def _outcome_for(self, result: SendResult) -> tuple[Outcome, ClaimedMessage, str]:
+        """The verdict on a finished send, with the side effects it asks of this worker."""
+        claimed, err = result.claimed, result.error
+        message_id = claimed.message.message_id
+        now = self.clock()
+        decided = verdict(claimed, err, result.provider_message_id, self.options.policy, now)
+        if err is None:
+            self.pace.succeeded(message_id)
+        if decided.throttle_for is not None:
+            self.pace.throttled(message_id, decided.throttle_for, str(err))
+            self.gate.hold(decided.throttle_for)
+        if decided.pause_job and claimed.job_id not in self.paused:
+            self.paused.add(claimed.job_id)
+            self.pauses.add(claimed.job_id, str(err), now)  # written before the outcome
+        return decided.outcome, claimed, decided.label
+
+    def _write_pauses(self) -> None:
+        """Before any outcome: the message a refused provider put back must not be
+        claimed again for a job still `sending`. Raises, keeping them, if the
+        database is gone (pauses.py)."""
+        if self.pauses:
+            self.summary.paused_jobs += self.pauses.apply(self.store)
+
+    def _note_pace(self, change: PaceChange) -> None:
+        """Tell `status` the pace of the sending jobs; a note lost is only a note."""
+        try:
+            self.store.note_pace(change.per_second, self.clock())
+        except StoreError as err:
+            log.warning("could not note the pace for status: %s", err)
+
+    def _record(self, *, force: bool = False) -> None:
+        self._write_pauses()
+        if not self.book.waiting or self.presumed_dead:
+            return
+        free = self.options.concurrency - len(self.calls)
+        if free < self.min_claim and self.calls and not self.stop.is_set() and not force:
+            # Like a claim, a record is a write transaction with a fixed cost, so it
+            # waits for the same worthwhile batch. It still comes before every claim
+            # (_loop claims only past this same mark), so the rows in `sending` never
+            # outnumber the threads: at most `concurrency` are left `unknown` by a crash.
+            return
+        self.book.record()
+
+    def _drain(self) -> bool:
+        """Let every message in flight finish and record it: nothing is abandoned."""
+        while self.calls:
+            self._collect(block=True)
+        self._record(force=True)
+        return True
+
+    def _beat(self, *, force: bool = False) -> bool:
+        """Heartbeat and recover dead workers' rows; False (and stop) if presumed dead."""
+        if self.presence.beat(force=force):
+            return True
+        self.presumed_dead = True
+        self.stop.set()
+        return False

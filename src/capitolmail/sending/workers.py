@@ -1,0 +1,109 @@
+"""Who this worker is, its heartbeat, and the rows of workers that died.
+
+The id names host and pid so that a worker on the same host can ask the operating
+system whether the owner of abandoned `sending` rows is gone (recover_abandoned).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from capitolmail.errors import StoreError
+from capitolmail.outbox import Store, connection_lost
+from capitolmail.sending.options import SendOptions, SendSummary
+
+log = logging.getLogger("capitolmail.sender")
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def process_alive(host: str, pid: int) -> bool:
+    """Whether the worker process still runs; on another host we cannot tell, so yes."""
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class WorkerPresence:
+    """This worker's row in the workers table, and the recovery of dead workers' rows.
+
+    Every running worker heartbeats and then looks for dead ones: each recovers
+    their rows, so a job shared by several finishes when one of them is killed.
+    `beat` returns False when another worker presumed this one dead and took its
+    rows back: it must then stop without sending more.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        worker_id: str,
+        clock: Callable[[], datetime],
+        summary: SendSummary,
+        options: SendOptions,
+    ) -> None:
+        self.store = store
+        self.worker_id = worker_id
+        self.clock = clock
+        self.summary = summary
+        self.heartbeat_seconds = options.heartbeat_seconds
+        self.stale_after = options.stale_after
+        self.next_heartbeat = 0.0
+
+    def register(self) -> None:
+        self.store.register_worker(self.worker_id, socket.gethostname(), os.getpid(), self.clock())
+        self.next_heartbeat = time.monotonic() + self.heartbeat_seconds
+
+    def remove(self) -> None:
+        try:
+            self.store.remove_worker(self.worker_id)
+        except StoreError as err:
+            if not connection_lost(err):
+                raise
+            # Other workers find the row's pid or heartbeat dead and recover its rows.
+            log.warning("could not remove this worker's row (%s); others will recover it", err)
+
+    def recover(self) -> None:
+        """Recover dead workers' `sending` rows: at start, and at every heartbeat."""
+        recovered = self.store.recover_abandoned(
+            self.clock(), is_alive=process_alive, stale_after=self.stale_after
+        )
+        if recovered.unknown:
+            log.warning(
+                "%d messages were left sending by a worker that died after handing them "
+                "over; they are now unknown and will not be resent without "
+                "`capitolmail requeue`",
+                recovered.unknown,
+            )
+        if recovered.requeued:
+            log.warning(
+                "%d messages claimed by a worker that died before handing them over "
+                "are queued again",
+                recovered.requeued,
+            )
+        self.summary.recovered += recovered.unknown
+        self.summary.requeued += recovered.requeued
+
+    def beat(self, *, force: bool = False) -> bool:
+        """Heartbeat when one is due (or `force`), then recover; False if presumed dead."""
+        if not force and time.monotonic() < self.next_heartbeat:
+            return True
+        self.next_heartbeat = time.monotonic() + self.heartbeat_seconds
+        if not self.store.heartbeat(self.worker_id, self.clock()):
+            log.error("this worker was presumed dead by another; stopping without sending more")
+            return False
+        self.recover()
+        return True
