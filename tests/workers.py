@@ -16,6 +16,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -42,20 +43,24 @@ def use_smtp(workspace: Path, server: MailServer, *, concurrency: int, worker: s
 
 
 def start_worker(
-    workspace: Path, *args: str, database_url: str | None = None
+    workspace: Path, *args: str, database_url: str | None = None, log: Path | None = None
 ) -> subprocess.Popen[bytes]:
+    """A worker subprocess; its stderr goes to `log` when given (a long-running worker
+    writes more than a pipe holds while the test is not reading it), else to a pipe."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
     }
     if database_url is not None:
         env["CAPITOLMAIL_DATABASE_URL"] = database_url
-    return subprocess.Popen(
-        [sys.executable, "-m", "capitolmail", "--workspace", str(workspace), "worker", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    with ExitStack() as files:
+        stderr = subprocess.PIPE if log is None else files.enter_context(log.open("wb"))
+        return subprocess.Popen(
+            [sys.executable, "-m", "capitolmail", "--workspace", str(workspace), "worker", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
 
 
 def stop(worker: subprocess.Popen[bytes]) -> str:

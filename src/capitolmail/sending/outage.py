@@ -15,10 +15,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import NoReturn, TypeVar
 
 from capitolmail.errors import StoreError
 from capitolmail.outbox import ClaimedMessage, Outcome, Store, connection_lost
+from capitolmail.sending.pauses import PendingPauses
 from capitolmail.sending.provider_calls import TICK
 from capitolmail.sending.recording import OutcomeBook
 
@@ -47,6 +49,7 @@ class OutageRider:
         collect: Callable[[bool], None],
         in_flight: Callable[[], int],
         stop: threading.Event,
+        pauses: PendingPauses | None = None,
     ) -> None:
         self.store = store
         self.seconds = seconds
@@ -54,6 +57,7 @@ class OutageRider:
         self.collect = collect
         self.in_flight = in_flight
         self.stop = stop
+        self.pauses = pauses or PendingPauses()
         self.down = False
 
     def held(self) -> tuple[int, int]:
@@ -111,8 +115,13 @@ class OutageRider:
         """
         while self.in_flight():
             self.collect(True)
+        with suppress(StoreError):  # back while the last sends finished: record them
+            self.pauses.apply(self.store)
+            if self.book.waiting:
+                self.book.record()
         held, self.book.waiting = self.book.waiting, []
-        raise unrecorded(held, self.seconds, err) from err
+        unwritten = self.pauses.log_unwritten()
+        raise unrecorded(held, self.seconds, err, pauses=unwritten) from err
 
     def reachable(self) -> bool:
         try:
@@ -125,7 +134,11 @@ class OutageRider:
 
 
 def unrecorded(
-    outcomes: Sequence[tuple[Outcome, ClaimedMessage, str]], seconds: float, err: StoreError
+    outcomes: Sequence[tuple[Outcome, ClaimedMessage, str]],
+    seconds: float,
+    err: StoreError,
+    *,
+    pauses: int = 0,
 ) -> StoreError:
     """Log every outcome that could not be recorded; the error that ends the run."""
     for outcome, claimed, label in outcomes:
@@ -142,5 +155,5 @@ def unrecorded(
     return StoreError(
         f"gave up after the outbox database was unreachable for "
         f"{seconds:g} s (worker.database_outage_seconds): "
-        f"{err}; {len(outcomes)} outcomes could not be recorded and are logged above"
+        f"{err}; {len(outcomes) + pauses} outcomes could not be recorded and are logged above"
     )

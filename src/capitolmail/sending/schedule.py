@@ -11,7 +11,8 @@ What happens to a due job is decided in one place, `Store.start_due_jobs`, which
 locks the job's row: two workers firing the same job start it once, and a job
 found later than the grace period becomes `missed` whichever path found it.
 APScheduler 3 does not support several schedulers sharing a job store, so
-`SharedJobStore` tolerates the other worker having run or removed a job first.
+`SharedJobStore` tolerates the other worker having run or removed a job first,
+and a lost database connection (schedule_outage.py): the schedule waits for it.
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from capitolmail.errors import CapitolmailError
+from capitolmail.errors import CapitolmailError, StoreError
 from capitolmail.outbox import Store
+from capitolmail.sending.schedule_outage import OutageTolerantJobStore, ScheduleOutage
 
 log = logging.getLogger("capitolmail.schedule")
 
@@ -57,7 +58,7 @@ def start_scheduled_job(job_id: int) -> None:
     scheduler.start_job(job_id)
 
 
-class SharedJobStore(SQLAlchemyJobStore):
+class SharedJobStore(OutageTolerantJobStore):
     """APScheduler's SQL job store, for several workers sharing one database.
 
     When two workers fire the same job, each then removes it; the second finds
@@ -114,6 +115,7 @@ class JobScheduler:
         self._running = 0
         self._stopping = False
         self._calls = threading.Condition()
+        self._outage = ScheduleOutage()  # a lost database: said once, ridden out
 
     def __enter__(self) -> JobScheduler:
         self.start()
@@ -131,7 +133,7 @@ class JobScheduler:
         scheduler = BackgroundScheduler(
             timezone=UTC,
             jobstores={
-                "default": SharedJobStore(engine=self.store.engine),
+                "default": SharedJobStore(engine=self.store.engine, outage=self._outage),
                 "local": MemoryJobStore(),
             },
             executors={"default": ThreadPoolExecutor(max_workers=2)},
@@ -230,16 +232,25 @@ class JobScheduler:
                         jobstore="default",
                         replace_existing=True,
                     )
+            self._outage.reached()
         except JobLookupError:
             pass  # another worker got there between our read and our change
-        except Exception:
+        except Exception as err:
+            if self._outage.failed(err, "bring the schedule up to date"):
+                return
             # The next poll tries again; a worker must not die of a busy database.
             log.exception("could not bring the schedule up to date; trying again shortly")
 
     def start_job(self, job_id: int) -> None:
         with self._call() as allowed:
             if allowed:
-                result = self.store.start_due_jobs(self.clock(), grace=self.grace, job_id=job_id)
+                try:
+                    now = self.clock()
+                    result = self.store.start_due_jobs(now, grace=self.grace, job_id=job_id)
+                except StoreError as err:
+                    if not self._outage.failed(err, f"start job {job_id}"):
+                        raise
+                    return  # still `scheduled`: the mirror fires it again once back
                 self._report(result.started, result.missed)
 
     def _on_missed(self, event: JobExecutionEvent) -> None:

@@ -29,12 +29,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from capitolmail.errors import StoreError
-from capitolmail.outbox import ClaimedMessage, JobState, Outcome, Store
+from capitolmail.outbox import ClaimedMessage, Outcome, Store
 from capitolmail.providers import HandoverRefused, Provider
 from capitolmail.sending.gate import ClaimGate
 from capitolmail.sending.handovers import HandoverMarks
 from capitolmail.sending.options import RetryPolicy, SendOptions, SendSummary
 from capitolmail.sending.outage import OutageRider
+from capitolmail.sending.pauses import PendingPauses
 from capitolmail.sending.provider_calls import TICK, ProviderCalls, SendResult
 from capitolmail.sending.recording import OutcomeBook
 from capitolmail.sending.throttle import AdaptivePace, PaceChange
@@ -105,6 +106,7 @@ class _SendLoop:
         )
         self.gate = ClaimGate(options.overall_rate, self.pace)
         self.paused: set[int] = set()
+        self.pauses = PendingPauses()  # written before the outcomes, ridden out like them
         self.presumed_dead = False  # another worker took our rows: record nothing more
         self.presence = WorkerPresence(store, self.worker_id, clock, self.summary, options)
         self.calls = ProviderCalls(provider)
@@ -130,6 +132,7 @@ class _SendLoop:
             book=self.book,
             collect=lambda block: self._collect(block=block),
             in_flight=self.calls.__len__,
+            pauses=self.pauses,
             stop=stop,
         )
 
@@ -232,6 +235,7 @@ class _SendLoop:
 
     def _record_and_claim(self, limit: int) -> list[ClaimedMessage]:
         """Record the outcomes waiting and claim `limit` more in one transaction."""
+        self._write_pauses()
         return self.book.record_and_claim(
             self.worker_id,
             limit,
@@ -262,23 +266,16 @@ class _SendLoop:
         handovers, results = self.calls.finished(block=block)
         # Outcomes first, into memory: marking may raise (the database is gone), and
         # nothing a thread finished may be lost with it.
-        lost: StoreError | None = None
         for result in results:
             if result.claimed.message.message_id in self.not_ours:
                 continue  # another worker owns the row now: record nothing over it
             if isinstance(result.error, HandoverRefused):
                 self.book.give_back(result.claimed, f"not sent: {result.error}")
                 continue
-            try:
-                self.book.add(*self._outcome_for(result))
-            except StoreError as err:  # pausing the job failed: keep the message
-                self.book.give_back(result.claimed, f"not sent: {err}")
-                lost = lost or err
+            self.book.add(*self._outcome_for(result))
         if handovers:
             self.marks.commit(handovers)
             self.calls.let_marks_out()
-        if lost is not None:
-            raise lost
 
     def _refusal(self) -> str | None:
         """Why no message may be marked handed over now, if none may."""
@@ -299,18 +296,15 @@ class _SendLoop:
             self.gate.hold(decided.throttle_for)
         if decided.pause_job and claimed.job_id not in self.paused:
             self.paused.add(claimed.job_id)
-            self._pause(claimed.job_id, str(err), now)
+            self.pauses.add(claimed.job_id, str(err), now)  # written before the outcome
         return decided.outcome, claimed, decided.label
 
-    def _pause(self, job_id: int, reason: str, now: datetime) -> None:
-        """Pause the job for a provider that cannot be used until its settings are
-        fixed (ProviderSettingsError); a job cancelled or done meanwhile stays so."""
-        info = self.store.pause_job(job_id, reason=reason, now=now)
-        if info.state == JobState.PAUSED:
-            self.summary.paused_jobs.append(job_id)
-            log.error("job %s paused: %s", job_id, reason)
-        else:
-            log.warning("job %s is %s, so it was not paused: %s", job_id, info.state, reason)
+    def _write_pauses(self) -> None:
+        """Before any outcome: the message a refused provider put back must not be
+        claimed again for a job still `sending`. Raises, keeping them, if the
+        database is gone (pauses.py)."""
+        if self.pauses:
+            self.summary.paused_jobs += self.pauses.apply(self.store)
 
     def _note_pace(self, change: PaceChange) -> None:
         """Tell `status` the pace of the sending jobs; a note lost is only a note."""
@@ -320,6 +314,7 @@ class _SendLoop:
             log.warning("could not note the pace for status: %s", err)
 
     def _record(self, *, force: bool = False) -> None:
+        self._write_pauses()
         if not self.book.waiting or self.presumed_dead:
             return
         free = self.options.concurrency - len(self.calls)
