@@ -10,6 +10,7 @@ schema does not carry most of them (see ../shared/specs/README.md).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from capitolmail.errors import PermanentSendError
@@ -101,54 +102,17 @@ def check_limits(payload: dict[str, Any], *, size: int | None = None) -> None:
     if size >= TOTAL_BYTES:
         _refuse(f"a request must be under 30 MB (this message: {size:,} bytes)")
     personalizations = payload.get("personalizations") or []
-    recipients = [
-        recipient
-        for personalization in personalizations
-        for kind in ("to", "cc", "bcc")
-        for recipient in personalization.get(kind) or []
-    ]
-    if len(recipients) > MAX_RECIPIENTS:
-        _refuse(
-            f"at most {MAX_RECIPIENTS:,} recipients per request, counting to, cc and bcc in "
-            f"every personalization (this message: {len(recipients):,})"
-        )
-    seen: set[str] = set()
-    for recipient in recipients:
-        address = str(recipient.get("email", ""))
-        if address.casefold() in seen:
-            _refuse(f"each address may appear once per request ({address} appears twice)")
-        seen.add(address.casefold())
-        name = str(recipient.get("name") or "")
-        if ";" in name or "," in name:
-            _refuse(
-                f'recipient names may not contain ";" or "," (name "{name}" for {address}); '
-                "remove them from the contact's name"
-            )
-    top_level = payload.get("custom_args")
-    global_args: dict[str, Any] = top_level if isinstance(top_level, dict) else {}
-    for personalization in personalizations or [{}]:
-        args = {**global_args, **(personalization.get("custom_args") or {})}
-        args_size = len(encode_payload(args)) if args else 0
-        if args_size >= CUSTOM_ARGS_BYTES:
-            _refuse(
-                f"custom_args must be under {CUSTOM_ARGS_BYTES:,} bytes "
-                f"(this message: {args_size:,})"
-            )
-        if not (personalization.get("subject") or payload.get("subject")):
-            _refuse("the subject must not be empty")
-        _check_headers(personalization.get("headers") or {})
+    _check_recipients(
+        [
+            recipient
+            for personalization in personalizations
+            for kind in ("to", "cc", "bcc")
+            for recipient in personalization.get(kind) or []
+        ]
+    )
+    _check_personalizations(payload, personalizations)
     _check_headers(payload.get("headers") or {})
-    categories = payload.get("categories") or []
-    if len(categories) > MAX_CATEGORIES:
-        _refuse(f"at most {MAX_CATEGORIES} categories (this message: {len(categories)})")
-    for category in categories:
-        if len(category) > MAX_CATEGORY_LENGTH:
-            _refuse(
-                f"a category must be at most {MAX_CATEGORY_LENGTH} characters "
-                f'("{category[:40]}…" has {len(category)})'
-            )
-        if categories.count(category) > 1:
-            _refuse(f'each category may appear once ("{category}" appears twice)')
+    _check_categories(payload.get("categories") or [])
     for part in payload.get("content") or []:
         if not part.get("value"):
             _refuse(f"the {part.get('type')} part must not be empty")
@@ -163,23 +127,8 @@ def check_message(message: OutgoingMessage) -> None:
     at queue time, so a message SendGrid would refuse is never queued, whichever
     provider the job is sent with, and the two lists cannot drift apart.
     """
-    if ";" in message.to_name or "," in message.to_name:
-        _refuse(
-            f'recipient names may not contain ";" or "," (name "{message.to_name}" for '
-            f"{message.to_email}); remove them from the contact's name"
-        )
-    if len(message.categories) > MAX_CATEGORIES:
-        _refuse(f"at most {MAX_CATEGORIES} categories (this message: {len(message.categories)})")
-    for category in message.categories:
-        if not category:
-            _refuse("a category must not be empty")
-        if len(category) > MAX_CATEGORY_LENGTH:
-            _refuse(
-                f"a category must be at most {MAX_CATEGORY_LENGTH} characters "
-                f'("{category[:40]}…" has {len(category)})'
-            )
-        if message.categories.count(category) > 1:
-            _refuse(f'each category may appear once ("{category}" appears twice)')
+    _check_name(message.to_name, message.to_email)
+    _check_categories(message.categories)
     # Each part counts once in the JSON; if the bodies alone reach the limit, so does the request.
     size = sum(len(part.encode()) for part in (message.text, message.html or ""))
     if size >= TOTAL_BYTES:
@@ -188,8 +137,68 @@ def check_message(message: OutgoingMessage) -> None:
         _refuse("the subject must not be empty")
     if not message.text:
         _refuse("the text/plain part must not be empty")
-    names = [name for name, _ in message.headers]
-    for name, value in message.headers:
+    _check_message_headers(message.headers)
+
+
+def _check_recipients(recipients: list[dict[str, Any]]) -> None:
+    if len(recipients) > MAX_RECIPIENTS:
+        _refuse(
+            f"at most {MAX_RECIPIENTS:,} recipients per request, counting to, cc and bcc in "
+            f"every personalization (this message: {len(recipients):,})"
+        )
+    seen: set[str] = set()
+    for recipient in recipients:
+        address = str(recipient.get("email", ""))
+        if address.casefold() in seen:
+            _refuse(f"each address may appear once per request ({address} appears twice)")
+        seen.add(address.casefold())
+        _check_name(str(recipient.get("name") or ""), address)
+
+
+def _check_name(name: str, address: str) -> None:
+    if ";" in name or "," in name:
+        _refuse(
+            f'recipient names may not contain ";" or "," (name "{name}" for {address}); '
+            "remove them from the contact's name"
+        )
+
+
+def _check_personalizations(
+    payload: dict[str, Any], personalizations: list[dict[str, Any]]
+) -> None:
+    top_level = payload.get("custom_args")
+    global_args: dict[str, Any] = top_level if isinstance(top_level, dict) else {}
+    for personalization in personalizations or [{}]:
+        args = {**global_args, **(personalization.get("custom_args") or {})}
+        args_size = len(encode_payload(args)) if args else 0
+        if args_size >= CUSTOM_ARGS_BYTES:
+            _refuse(
+                f"custom_args must be under {CUSTOM_ARGS_BYTES:,} bytes "
+                f"(this message: {args_size:,})"
+            )
+        if not (personalization.get("subject") or payload.get("subject")):
+            _refuse("the subject must not be empty")
+        _check_headers(personalization.get("headers") or {})
+
+
+def _check_categories(categories: Sequence[str]) -> None:
+    if len(categories) > MAX_CATEGORIES:
+        _refuse(f"at most {MAX_CATEGORIES} categories (this message: {len(categories)})")
+    for category in categories:
+        if not category:
+            _refuse("a category must not be empty")
+        if len(category) > MAX_CATEGORY_LENGTH:
+            _refuse(
+                f"a category must be at most {MAX_CATEGORY_LENGTH} characters "
+                f'("{category[:40]}…" has {len(category)})'
+            )
+        if list(categories).count(category) > 1:
+            _refuse(f'each category may appear once ("{category}" appears twice)')
+
+
+def _check_message_headers(headers: Sequence[tuple[str, str]]) -> None:
+    names = [name for name, _ in headers]
+    for name, value in headers:
         if name.casefold() in RESERVED_HEADERS:
             _refuse(f'the header "{name}" is reserved and may not be set; remove it')
         if name.casefold() in _OWN_HEADERS:

@@ -71,20 +71,45 @@ def choose_columns(
     """
     names = [name.strip() for name in header]
     fields = [""] * len(names)
-    problems: list[Problem] = []
+    found: list[tuple[str | None, str]] = []
+    found += _apply_overrides(names, fields, aliases, overrides)
+    found += _apply_aliases(names, fields, aliases, overrides)
+    if found:
+        raise InputError([Problem(display, message, line, field) for field, message in found])
+    pairs = list(zip(names, fields, strict=True))
+    ignored = tuple(dict.fromkeys(name for name, field in pairs if not field))
+    renamed = tuple((field, name) for name, field in pairs if field and name != field)
+    return ColumnChoice(fields, ignored, renamed)
 
-    def problem(field: str | None, message: str) -> None:
-        problems.append(Problem(display, message, line, field))
 
+def _apply_overrides(
+    names: list[str],
+    fields: list[str],
+    aliases: Mapping[str, Sequence[str]],
+    overrides: Mapping[str, str],
+) -> list[tuple[str | None, str]]:
+    """Place the --map columns in `fields`; the (field, message) of each that cannot be."""
+    problems: list[tuple[str | None, str]] = []
     for ours, theirs in overrides.items():
         matches = [i for i, name in enumerate(names) if column_key(name) == column_key(theirs)]
         if ours not in aliases:
-            problem(None, f"--map {ours}=…: unknown column{did_you_mean(ours, aliases)}")
+            problems.append((None, f"--map {ours}=…: unknown column{did_you_mean(ours, aliases)}"))
         elif not matches:
             hint = did_you_mean(theirs, names)
-            problem(ours, f'--map {ours}="{theirs}": the header has no such column{hint}')
+            problems.append((ours, f'--map {ours}="{theirs}": the header has no such column{hint}'))
         else:
             fields[matches[0]] = ours
+    return problems
+
+
+def _apply_aliases(
+    names: list[str],
+    fields: list[str],
+    aliases: Mapping[str, Sequence[str]],
+    overrides: Mapping[str, str],
+) -> list[tuple[str | None, str]]:
+    """Place every other column by its exact name, else by one alias; the ambiguities."""
+    problems: list[tuple[str | None, str]] = []
     exact = {column_key(ours): ours for ours in aliases}
     spelled = {column_key(alias): ours for ours, names_ in aliases.items() for alias in names_}
     for ours in aliases:
@@ -93,20 +118,17 @@ def choose_columns(
         exact_at = [i for i, n in enumerate(names) if exact.get(column_key(n)) == ours]
         alias_at = [i for i, n in enumerate(names) if spelled.get(column_key(n)) == ours]
         if len(exact_at) > 1:
-            problem(ours, f'column "{ours}" appears twice; delete one')
+            problems.append((ours, f'column "{ours}" appears twice; delete one'))
         elif exact_at:
             fields[exact_at[0]] = ours
         elif len(alias_at) > 1:
             both = " and ".join(f'"{names[i]}"' for i in alias_at)
-            problem(ours, f'{both} could both be {ours}; choose one with --map {ours}="…"')
+            problems.append(
+                (ours, f'{both} could both be {ours}; choose one with --map {ours}="…"')
+            )
         elif alias_at:
             fields[alias_at[0]] = ours
-    if problems:
-        raise InputError(problems)
-    pairs = list(zip(names, fields, strict=True))
-    ignored = tuple(dict.fromkeys(name for name, field in pairs if not field))
-    renamed = tuple((field, name) for name, field in pairs if field and name != field)
-    return ColumnChoice(fields, ignored, renamed)
+    return problems
 
 
 def parse_mapping(items: Sequence[str]) -> dict[str, str]:

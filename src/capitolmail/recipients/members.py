@@ -153,10 +153,19 @@ def _legislator(
     if not term:
         issues.append(((index,), "terms", f"{who} has no terms; the last term is the current one"))
         return None
-    first, last = text_value(name.get("first")), text_value(name.get("last"))
-    for field, value in (("first", first), ("last", last)):
-        if value is None:
+    for field in ("first", "last"):
+        if text_value(name.get(field)) is None:
             issues.append(((index, "name"), f"name.{field}", f"{who} has no name.{field}"))
+    _check_term(index, who, term, issues)
+    if len(issues) > before:
+        return None
+    assert bioguide is not None
+    own_seats = {seat.key: seat for seat in seats.get(bioguide.upper(), [])}
+    return _build(bioguide.upper(), record, name, term, tuple(own_seats.values()))
+
+
+def _check_term(index: int, who: str, term: Mapping[str, Any], issues: list[Issue]) -> None:
+    """What makes the current term unusable: its chamber, state or district."""
     kind, state = text_value(term.get("type")), (text_value(term.get("state")) or "").upper()
     if kind not in ("sen", "rep"):
         issues.append(((index, "terms"), "terms.type", f"{who}: type must be sen or rep"))
@@ -167,19 +176,26 @@ def _legislator(
     district = term.get("district")
     if kind == "rep" and (not isinstance(district, int) or isinstance(district, bool)):
         issues.append(((index, "terms"), "terms.district", f"{who}: district must be a number"))
-    if len(issues) > before:
-        return None
-    assert bioguide is not None and first is not None and last is not None
+
+
+def _build(
+    bioguide: str,
+    record: Mapping[str, Any],
+    name: Mapping[str, Any],
+    term: Mapping[str, Any],
+    seats: tuple[CommitteeSeat, ...],
+) -> Legislator:
+    """The Legislator of a record `_legislator` found usable."""
+    kind, state = text_value(term.get("type")), (text_value(term.get("state")) or "").upper()
     party = text_value(term.get("party")) or ""
-    roles = record.get("leadership_roles") or []
-    own_seats = {seat.key: seat for seat in seats.get(bioguide.upper(), [])}
     senate_class = term.get("class")
+    roles = record.get("leadership_roles") or []
     return Legislator(
-        bioguide=bioguide.upper(),
+        bioguide=bioguide,
         chamber="senate" if kind == "sen" else "house",
         title=_title(kind, state),
-        first=first,
-        last=last,
+        first=text_value(name.get("first")) or "",
+        last=text_value(name.get("last")) or "",
         state=state,
         party=party,
         official_full=text_value(name.get("official_full")) or "",
@@ -187,7 +203,7 @@ def _legislator(
         nickname=text_value(name.get("nickname")),
         suffix=text_value(name.get("suffix")),
         caucus=text_value(term.get("caucus")) or party,
-        district=district if kind == "rep" else None,
+        district=term.get("district") if kind == "rep" else None,
         senate_class=senate_class if isinstance(senate_class, int) else None,
         state_rank=text_value(term.get("state_rank")),
         gender=text_value(_mapping(record.get("bio")).get("gender")),
@@ -198,7 +214,7 @@ def _legislator(
         contact_form=_web_url(term.get("contact_form")),
         term_start=text_value(term.get("start")),
         term_end=text_value(term.get("end")),
-        committees=tuple(sorted(own_seats.values(), key=seat_order)),
+        committees=tuple(sorted(seats, key=seat_order)),
         leadership_roles=tuple(
             title
             for role in roles
