@@ -107,7 +107,13 @@ class JointLetter:
         )
 
     def example_screen(self, settings: Settings) -> Screen | None:
-        refuse_in_letter(settings, self, contacts_path=self.contacts_display)
+        refuse_in_letter(
+            settings,
+            self.letter,
+            contacts=(r.contact for r in self.recipients),
+            signers=self.signers.signers,
+            contacts_path=self.contacts_display,
+        )
         return None
 
     def nobody(self) -> InputError:
