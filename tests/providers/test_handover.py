@@ -13,7 +13,7 @@ from concurrent.futures import Future
 import pytest
 from pydantic import SecretStr
 
-from capitolmail.config import SendGridSettings
+from capitolmail.config.sections import SendGridSettings
 from capitolmail.providers import HandoverRefused, SendGridProvider
 from capitolmail.providers.smtp import SmtpProvider
 

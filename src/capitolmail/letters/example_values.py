@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from capitolmail.config import CONFIG_FILE, Settings
+from capitolmail.config import Settings
+from capitolmail.config.names import CONFIG_FILE
 from capitolmail.errors import InputError, Problem
 from capitolmail.outbox import QueuedMessage
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from capitolmail.config import OrganisationSettings, SenderSettings, Settings
+from capitolmail.config import Settings
+from capitolmail.config.sections import OrganisationSettings, SenderSettings
 from capitolmail.errors import CapitolmailError, InputError, Problem, display_path
 from capitolmail.letters.definition import Letter
 from capitolmail.letters.example_values import refuse_in_letter
