@@ -88,7 +88,7 @@ def prepare(directory: str, smtp_count: int, sendgrid_count: int) -> dict[str, A
 def capitolmail(db: str, provider: str, target: str, connections: int, concurrency: int) -> Any:
     from pydantic import SecretStr
 
-    from capitolmail.config import SendGridSettings, SmtpSettings
+    from capitolmail.config.sections import SendGridSettings, SmtpSettings
     from capitolmail.outbox import Store
     from capitolmail.providers import SendGridProvider, SmtpProvider
     from capitolmail.sending.sender import SendOptions, send_due

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from capitolmail.display import job_plan
+from capitolmail.job_view import job_plan
 from capitolmail.outbox import JobInfo, JobState
 
 from .conftest import Invoke, use_smtp_relay

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from capitolmail.config import CONFIG_FILE, ENV_FILE, STATE_DIR, Settings, load_settings
+from capitolmail.config import Settings, load_settings
+from capitolmail.config.names import CONFIG_FILE, ENV_FILE, STATE_DIR
 from capitolmail.errors import CapitolmailError, ConfigError, display_path
 from capitolmail.outbox import Store
 from capitolmail.workspace_paths import within, workspace_file

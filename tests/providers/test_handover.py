@@ -13,7 +13,7 @@ from concurrent.futures import Future
 import pytest
 from pydantic import SecretStr
 
-from capitolmail.config import SendGridSettings
+from capitolmail.config.sections import SendGridSettings
 from capitolmail.errors import HandoverRefused
 from capitolmail.providers import SendGridProvider
 from capitolmail.providers.smtp import SmtpProvider

@@ -13,7 +13,7 @@ import pytest
 import urllib3
 from pydantic import SecretStr
 
-from capitolmail.config import SendGridSettings
+from capitolmail.config.sections import SendGridSettings
 from capitolmail.errors import (
     ConfigError,
     DeliveryUnknownError,

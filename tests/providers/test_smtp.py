@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from capitolmail.config import SmtpSettings
+from capitolmail.config.sections import SmtpSettings
 from capitolmail.errors import (
     ConfigError,
     DeliveryUnknownError,

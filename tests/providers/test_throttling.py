@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from capitolmail.config import SmtpSettings
+from capitolmail.config.sections import SmtpSettings
 from capitolmail.errors import PermanentSendError, TransientSendError
 from capitolmail.message import OutgoingMessage
 from capitolmail.providers.smtp import SmtpProvider

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from capitolmail.config import OrganisationSettings
+from capitolmail.config.sections import OrganisationSettings
 from capitolmail.errors import InputError
 from capitolmail.letters.signers import Signer, SignerList
 from capitolmail.outbox.supporters import SupporterInfo

@@ -41,7 +41,7 @@ def test_a_synonym_is_suggested_only_when_the_object_has_it() -> None:
 
 
 def test_pydantic_settings_offer_their_fields_not_pydantics() -> None:
-    from capitolmail.config import OrganisationSettings
+    from capitolmail.config.sections import OrganisationSettings
 
     assert attribute_names(OrganisationSettings(name="Org")) == [
         "name",

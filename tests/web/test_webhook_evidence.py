@@ -21,7 +21,8 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import update
 
-from capitolmail.config import SendGridSettings, load_settings
+from capitolmail.config import load_settings
+from capitolmail.config.sections import SendGridSettings
 from capitolmail.errors import StoreError
 from capitolmail.outbox import Outcome, Store
 from capitolmail.outbox.schema import messages

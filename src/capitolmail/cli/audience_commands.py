@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from capitolmail.cli.context import WholeNumber, now, pass_workspace
-from capitolmail.config import STATE_DIR
+from capitolmail.config.names import STATE_DIR
 from capitolmail.display import err, out, print_json, progress_bar
 from capitolmail.errors import CapitolmailError
 from capitolmail.outbox import SuppressionReason

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from capitolmail.cli.context import now, pass_workspace
-from capitolmail.config import STATE_DIR
+from capitolmail.config.names import STATE_DIR
 from capitolmail.csv_files import rows_text
 from capitolmail.display import err, legislator_rows, legislators_table, out, print_json
 from capitolmail.recipients.committee_names import resolve_committee

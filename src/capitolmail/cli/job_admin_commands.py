@@ -8,15 +8,8 @@ import click
 
 from capitolmail.cli.context import JobNumber, now, pass_workspace
 from capitolmail.cli.ports import JobAdministration
-from capitolmail.display import (
-    counts_text,
-    err,
-    job_json,
-    jobs_table,
-    messages_table,
-    out,
-    print_json,
-)
+from capitolmail.display import err, jobs_table, messages_table, out, print_json
+from capitolmail.job_view import counts_text, job_json
 from capitolmail.outbox import JobState, MessageState
 from capitolmail.sending.starting import resume
 from capitolmail.workspace import Workspace

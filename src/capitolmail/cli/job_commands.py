@@ -11,7 +11,8 @@ import click
 from capitolmail.cli.context import JobNumber, RateType, now, pass_workspace
 from capitolmail.cli.steps import report_summary
 from capitolmail.cli.worker_commands import describe_job, run_worker, stopping_on_signals
-from capitolmail.display import counts_text, err, out, progress_bar
+from capitolmail.display import err, out, progress_bar
+from capitolmail.job_view import counts_text
 from capitolmail.letters.pipeline import load, queue_letter
 from capitolmail.outbox import JobInfo
 from capitolmail.sending.job_results import verdict_line, waited_job_problem

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from capitolmail.config import header_text
+from capitolmail.config.values import header_text
 from capitolmail.errors import InputError, Problem, did_you_mean
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.text_files import read_text

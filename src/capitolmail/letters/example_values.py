@@ -18,13 +18,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from capitolmail.config import CONFIG_FILE, Settings
+from capitolmail.config import Settings
+from capitolmail.config.names import CONFIG_FILE
 from capitolmail.errors import InputError, Problem
 from capitolmail.outbox import QueuedMessage
 
 if TYPE_CHECKING:
     from capitolmail.letters.definition import Letter
-    from capitolmail.letters.kinds.joint import JointLetter
+    from capitolmail.letters.signers import Signer
+    from capitolmail.recipients.contacts import OfficeContact
 
 RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
 RESERVED_TLDS = ("example", "test", "invalid", "localhost")
@@ -65,26 +67,28 @@ def has_placeholder(text: str) -> bool:
     return any(placeholder.casefold() in folded for placeholder in PLACEHOLDERS)
 
 
-def refuse_in_letter(settings: Settings, prepared: JointLetter, *, contacts_path: str) -> None:
-    """Refuse a joint letter with example values, when the provider sends for real."""
+def refuse_in_letter(
+    settings: Settings,
+    letter: Letter,
+    *,
+    contacts: Iterable[OfficeContact],
+    signers: Iterable[Signer],
+    contacts_path: str,
+) -> None:
+    """Refuse a joint letter with example values, when the provider sends for real.
+
+    Takes the letter's parts rather than the joint kind itself, so this check stays
+    a leaf the kind imports, not a module that imports the kind back.
+    """
     if settings.allow_example_values or not sends_for_real(settings):
         return
-    letter = prepared.letter
-    contacts = [
-        (r.contact.line, r.contact.email)
-        for r in prepared.recipients
-        if is_example_address(r.contact.email)
-    ]
-    signers = [
-        (s.line, s.organisation)
-        for s in prepared.signers.signers
-        if has_placeholder(s.organisation)
-    ]
+    found_contacts = [(c.line, c.email) for c in contacts if is_example_address(c.email)]
+    found_signers = [(s.line, s.organisation) for s in signers if has_placeholder(s.organisation)]
     refuse(
         [
             *settings_problems(settings, letter, alert=False),
-            rows_problem(contacts_path, "email", contacts, "office contact"),
-            rows_problem(letter.signers_display, "organisation", signers, "signer"),
+            rows_problem(contacts_path, "email", found_contacts, "office contact"),
+            rows_problem(letter.signers_display, "organisation", found_signers, "signer"),
         ],
         settings.provider.name,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from capitolmail.config import OrganisationSettings, SenderSettings
+from capitolmail.config.sections import OrganisationSettings, SenderSettings
 from capitolmail.errors import ConfigError
 from capitolmail.letters.definition import Letter, normalise_address
 from capitolmail.message import control_character

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from capitolmail.config import OrganisationSettings, Settings
+from capitolmail.config import Settings
+from capitolmail.config.sections import OrganisationSettings
 from capitolmail.errors import InputError
 from capitolmail.letters.definition import Letter
 from capitolmail.letters.identity import Sender

@@ -23,7 +23,7 @@ import hmac
 import json
 import re
 
-from capitolmail.config import UNSUBSCRIBE_SECRET_MIN_BYTES as MIN_SECRET_BYTES
+from capitolmail.config.names import UNSUBSCRIBE_SECRET_MIN_BYTES as MIN_SECRET_BYTES
 from capitolmail.errors import UnsubscribeTokenError
 
 DOMAIN = b"capitolmail/unsubscribe\n"

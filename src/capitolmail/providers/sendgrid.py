@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, ClassVar
 import urllib3
 from pydantic import SecretStr
 
-from capitolmail.config import SendGridSettings, secret_variable
+from capitolmail.config.names import secret_variable
+from capitolmail.config.sections import SendGridSettings
 from capitolmail.errors import (
     ConfigError,
     DeliveryUnknownError,

@@ -32,7 +32,7 @@ from typing import ClassVar
 
 from pydantic import SecretStr
 
-from capitolmail.config import SmtpSettings
+from capitolmail.config.sections import SmtpSettings
 from capitolmail.errors import (
     ConfigError,
     DeliveryUnknownError,

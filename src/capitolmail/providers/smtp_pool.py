@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
-from capitolmail.config import SmtpSettings
+from capitolmail.config.sections import SmtpSettings
 from capitolmail.errors import ConfigError, ProviderSettingsError, SendError, TransientSendError
 from capitolmail.providers.throttling import is_throttling
 from capitolmail.redaction import Redactor

@@ -1,6 +1,6 @@
 """/status, the page staff keep open during a send, and /healthz for monitoring.
 
-/status shows what `capitolmail status` shows (it reuses display.py's numbers)
+/status shows what `capitolmail status` shows (it reuses job_view.py's numbers)
 and refreshes itself. It needs CAPITOLMAIL_STATUS_TOKEN, as a bearer token for
 scripts or as the password of HTTP basic auth for a browser (any user name),
 compared in constant time. Without a token configured it answers 503 rather
@@ -22,8 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from capitolmail.display import counts_text, job_plan, pace_text, when
 from capitolmail.errors import StoreError
+from capitolmail.job_view import counts_text, job_plan, pace_text, when
 from capitolmail.outbox import JobInfo
 from capitolmail.web.context import web_context
 from capitolmail.web.pages import SECURITY_HEADERS, render

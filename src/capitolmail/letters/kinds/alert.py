@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from capitolmail.config import OrganisationSettings, SenderSettings, Settings, WebSettings
+from capitolmail.config import Settings
+from capitolmail.config.sections import OrganisationSettings, SenderSettings, WebSettings
 from capitolmail.errors import CapitolmailError, ConfigError, InputError
 from capitolmail.letters.definition import Letter
 from capitolmail.letters.example_values import refuse_in_alert, screen_alert

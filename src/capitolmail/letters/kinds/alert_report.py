@@ -7,12 +7,18 @@ in their supporters file, not about building messages.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from capitolmail.outbox import QueuedMessage
+from capitolmail.recipients.constituents import Delegation
 
-if TYPE_CHECKING:
-    from capitolmail.letters.kinds.alert import Supporter
+
+class Represented(Protocol):
+    """What the tally reads of a recipient: who represents them. The alert kind's
+    Supporter is one; naming only this keeps the report from importing the kind."""
+
+    @property
+    def delegation(self) -> Delegation: ...
 
 
 @dataclass
@@ -25,7 +31,7 @@ class AlertTally:
     senators_unknown: int = 0
     vacant_seats: int = 0
 
-    def count(self, recipient: Supporter, queued: QueuedMessage) -> None:
+    def count(self, recipient: Represented, queued: QueuedMessage) -> None:
         """Tally the alerts that cannot name everyone, each under one reason: no state
         known (nobody named), a vacant seat, or a representative the ZIP does not settle."""
         delegation = recipient.delegation

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from capitolmail.config import OrganisationSettings, SenderSettings, Settings
+from capitolmail.config import Settings
+from capitolmail.config.sections import OrganisationSettings, SenderSettings
 from capitolmail.errors import CapitolmailError, InputError, Problem, display_path
 from capitolmail.letters.definition import Letter
 from capitolmail.letters.example_values import refuse_in_letter
@@ -107,7 +108,13 @@ class JointLetter:
         )
 
     def example_screen(self, settings: Settings) -> Screen | None:
-        refuse_in_letter(settings, self, contacts_path=self.contacts_display)
+        refuse_in_letter(
+            settings,
+            self.letter,
+            contacts=(r.contact for r in self.recipients),
+            signers=self.signers.signers,
+            contacts_path=self.contacts_display,
+        )
         return None
 
     def nobody(self) -> InputError:

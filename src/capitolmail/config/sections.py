@@ -1,0 +1,170 @@
+"""The models of capitolmail.toml's sections, one class per [table].
+
+Apart from `Settings` and its loader so the defaults and limits of each section
+read in one place; providers and letters import only the section they use.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from capitolmail.config.names import STATE_DIR
+from capitolmail.config.values import header_address, header_text, public_url
+from capitolmail.timing.rate import Rate, parse_rate
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrganisationSettings(_Section):
+    """Who is sending; shown in From and, for alerts, in the legally required footer."""
+
+    name: str = ""
+    postal_address: str = ""
+    website: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return header_text(value)
+
+
+class SenderSettings(_Section):
+    """The From identity; `name` falls back to the organisation's name."""
+
+    email: str = ""
+    name: str = ""
+    reply_to: str = ""
+    # Where an alert's List-Unsubscribe mailto goes; empty: reply_to, else email.
+    unsubscribe_email: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return header_text(value)
+
+    @field_validator("email", "reply_to", "unsubscribe_email")
+    @classmethod
+    def _valid_address(cls, value: str) -> str:
+        return header_address(value)
+
+
+class FileProviderSettings(_Section):
+    """Where the offline `.eml` outbox lives, relative to the workspace."""
+
+    directory: Path = Path(STATE_DIR) / "outbox"
+
+
+class SmtpSettings(_Section):
+    """An SMTP relay. The password is a secret: CAPITOLMAIL_SMTP_PASSWORD, never this file.
+
+    `security` is "starttls" (port 587) or "tls" (implicit TLS, port 465), both
+    verifying the certificate; "none" sends in the clear and is refused unless
+    `allow_plain` is also set, for a relay on the same machine.
+    """
+
+    host: str = "localhost"
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    allow_plain: bool = False
+    username: str = ""
+    ca_file: Path | None = None
+    connections: int = Field(default=4, ge=1, le=64)
+    max_messages_per_connection: int = Field(default=100, ge=1)
+    connect_timeout: float = Field(default=10.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0)
+    local_hostname: str | None = None
+
+
+class SendGridSettings(_Section):
+    """SendGrid's v3 API. The key is a secret: CAPITOLMAIL_SENDGRID_API_KEY, never this file."""
+
+    base_url: str = "https://api.sendgrid.com"
+    connect_timeout: float = Field(default=10.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0)
+    sandbox_mode: bool = False
+    unsubscribe_group_id: int | None = None
+
+
+class ProviderSettings(_Section):
+    name: Literal["file", "console", "smtp", "sendgrid"] = "file"
+    file: FileProviderSettings = Field(default_factory=FileProviderSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
+
+
+class WorkerSettings(_Section):
+    """How the send loop paces itself.
+
+    `concurrency` is the number of messages in flight at once; `rate` caps all
+    jobs together ("600/min"); a job's own `--rate` caps it further. Retries of
+    transient failures back off exponentially from `retry_base_seconds`, with
+    jitter, up to `retry_cap_seconds`, and fail after `max_attempts`.
+    `grace_period` accepts seconds or ISO 8601 ("PT12H").
+    """
+
+    concurrency: int = Field(default=16, ge=1, le=512)
+    rate: str | None = None
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    retry_base_seconds: float = Field(default=30.0, gt=0)
+    retry_cap_seconds: float = Field(default=3600.0, gt=0)
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+    # A worker on another host whose heartbeat is older than this is presumed dead
+    # (on this host its pid tells at once); seconds or ISO 8601 ("PT5M").
+    stale_after: timedelta = Field(default=timedelta(minutes=5), gt=timedelta(0))
+    # How long a worker that lost the database keeps reconnecting before it gives up.
+    database_outage_seconds: float = Field(default=300.0, ge=0)
+    # A worker that comes back later than this after a job's time marks it
+    # `missed` rather than sending late (APScheduler's own default is 1 second).
+    grace_period: timedelta = Field(default=timedelta(hours=12), ge=timedelta(0))
+    # How often a running worker looks for new, paused, resumed or cancelled jobs.
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    @field_validator("rate")
+    @classmethod
+    def _valid_rate(cls, value: str | None) -> str | None:
+        if value:
+            parse_rate(value)
+        return value or None
+
+    @model_validator(mode="after")
+    def _heartbeat_within_stale_after(self) -> WorkerSettings:
+        # Three missed heartbeats before others presume the worker dead, so one slow
+        # transaction does not cost a live worker its messages.
+        if self.heartbeat_seconds * 3 > self.stale_after.total_seconds():
+            raise ValueError(
+                "heartbeat_seconds must be at most a third of stale_after, or a live worker "
+                "could be presumed dead"
+            )
+        return self
+
+    @property
+    def overall_rate(self) -> Rate | None:
+        return parse_rate(self.rate) if self.rate else None
+
+
+class WebSettings(_Section):
+    """`capitolmail serve`: where it listens, the address links point to, webhook checks.
+
+    `base_url` is the public https address of `capitolmail serve` (behind the
+    team's proxy); one-click unsubscribe links in alerts point there, so alerts
+    cannot be queued without it. `sendgrid_public_key` is the verification key
+    SendGrid shows for the signed event webhook: public, so it may live here.
+    Switching `verify_webhooks` off is for a local test only.
+    """
+
+    base_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8025, ge=1, le=65535)
+    sendgrid_public_key: str = ""
+    verify_webhooks: bool = True
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        return public_url(value)
