@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 
 from capitolmail.cli.context import now
 from capitolmail.display import err
 from capitolmail.logs import LogFormat
-from capitolmail.outbox import StartedJobs
 from capitolmail.progress import SendProgress
 from capitolmail.providers import create_provider
-from capitolmail.sending.sender import RetryPolicy, SendOptions, SendSummary, send_due
+from capitolmail.sending.options import send_options
+from capitolmail.sending.sender import SendSummary, send_due
+from capitolmail.sending.starting import start_due
 from capitolmail.workspace import Workspace
-
-log = logging.getLogger("capitolmail.worker")
 
 
 def drain(
@@ -34,22 +32,9 @@ def drain(
     """
     settings = workspace.settings
     if once:
-        start_due(workspace)
-    worker = settings.worker
+        start_due(workspace.store, now=now(), grace=settings.worker.grace_period)
     provider = create_provider(settings, outbox_dir=workspace.outbox_dir)
-    options = SendOptions(
-        policy=RetryPolicy(
-            max_attempts=worker.max_attempts,
-            base_seconds=worker.retry_base_seconds,
-            cap_seconds=worker.retry_cap_seconds,
-        ),
-        concurrency=worker.concurrency,
-        overall_rate=worker.overall_rate,
-        heartbeat_seconds=worker.heartbeat_seconds,
-        poll_seconds=poll or worker.poll_seconds,
-        stale_after=worker.stale_after,
-        database_outage_seconds=worker.database_outage_seconds,
-    )
+    options = send_options(settings.worker, poll=poll)
     live = err.is_terminal and log_format == "text"
     with SendProgress(workspace.store, err, live=live) as progress:
         return send_due(
@@ -61,18 +46,6 @@ def drain(
             once=once,
             on_outcome=progress,
         )
-
-
-def start_due(workspace: Workspace) -> StartedJobs:
-    """Start the jobs due now; say which ones missed their time and why."""
-    grace = workspace.settings.worker.grace_period
-    result = workspace.store.start_due_jobs(now(), grace=grace)
-    for job_id in result.missed:
-        reason = workspace.store.get_job(job_id).last_error
-        log.warning(
-            "job %s missed its scheduled time: %s", job_id, reason, extra={"job_id": job_id}
-        )
-    return result
 
 
 def report_summary(

@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from capitolmail.config.sections import WorkerSettings
 from capitolmail.timing.rate import Rate
 
 # A worker that has not written a heartbeat for this long is presumed dead even
@@ -56,3 +57,20 @@ class SendOptions:
     poll_seconds: float = 2.0
     stale_after: timedelta = STALE_WORKER_AFTER
     database_outage_seconds: float = 300.0
+
+
+def send_options(worker: WorkerSettings, *, poll: float | None = None) -> SendOptions:
+    """The options a run takes from `[worker]`; `poll` overrides its poll_seconds."""
+    return SendOptions(
+        policy=RetryPolicy(
+            max_attempts=worker.max_attempts,
+            base_seconds=worker.retry_base_seconds,
+            cap_seconds=worker.retry_cap_seconds,
+        ),
+        concurrency=worker.concurrency,
+        overall_rate=worker.overall_rate,
+        heartbeat_seconds=worker.heartbeat_seconds,
+        poll_seconds=poll or worker.poll_seconds,
+        stale_after=worker.stale_after,
+        database_outage_seconds=worker.database_outage_seconds,
+    )

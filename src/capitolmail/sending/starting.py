@@ -11,14 +11,37 @@ worker will do with it by the store's own grace rule (`past_grace`).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from capitolmail.errors import CapitolmailError
-from capitolmail.outbox import JobInfo, JobState
+from capitolmail.outbox import JobInfo, JobState, StartedJobs
 from capitolmail.outbox.jobs import past_grace
 from capitolmail.timing.pacing import PacingChange
+
+log = logging.getLogger("capitolmail.worker")
+
+
+class DueStarting(Protocol):
+    """What starting the due jobs needs: the store's one locked decision, and a read."""
+
+    def start_due_jobs(self, now: datetime, *, grace: timedelta) -> StartedJobs: ...
+
+    def get_job(self, job_id: int) -> JobInfo: ...
+
+
+def start_due(store: DueStarting, *, now: datetime, grace: timedelta) -> StartedJobs:
+    """Start the jobs due now (`Store.start_due_jobs` decides start or missed under the
+    job's row lock); log each one that missed its time, with why."""
+    result = store.start_due_jobs(now, grace=grace)
+    for job_id in result.missed:
+        reason = store.get_job(job_id).last_error
+        log.warning(
+            "job %s missed its scheduled time: %s", job_id, reason, extra={"job_id": job_id}
+        )
+    return result
 
 
 class JobStarting(Protocol):
