@@ -1,6 +1,7 @@
 """What the template limits (templates/limits.py) cost: renders per second, with and without.
 
     PYTHONPATH=src python benchmarks/render_limits.py --baseline-src /path/to/other/src
+    git archive ee15bee src benchmarks | tar -x -C /tmp/before   # a tree without the limits
     PYTHONPATH=src python benchmarks/render_limits.py --baseline-src ../main/src --supporters 20000
 
 Renders the example alert (subject, text and HTML) for N generated supporters, as
@@ -30,7 +31,10 @@ TARGET_RATIO = 0.90
 
 def run(src: Path, workspace: Path) -> float:
     env = {**os.environ, "PYTHONPATH": str(src)}
-    script = Path(__file__).parent / "queueing.py"
+    # Each tree's own render child: the letter pipeline's API moves between versions.
+    script = src.parent / "benchmarks" / "queueing.py"
+    if not script.exists():
+        script = Path(__file__).parent / "queueing.py"
     output = subprocess.run(
         [sys.executable, str(script), "--child", "render", str(workspace), "0"],
         check=True,
