@@ -15,9 +15,8 @@ from pathlib import Path
 
 from capitolmail.csv_files import CsvReader, CsvWriter
 from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_mean
-from capitolmail.message import control_character
-from capitolmail.recipients.addresses import normalised_address
 from capitolmail.recipients.atomic_write import replace_files
+from capitolmail.recipients.cells import email_cell, one_line_cells
 from capitolmail.recipients.legislators import Roster
 from capitolmail.rejections import REPORT_COLUMNS, RejectedRowsReport, report_row
 from capitolmail.text_files import SAVE_AS_CSV_UTF8, read_text
@@ -184,19 +183,8 @@ def _check_row(
             f'unknown bioguide id "{cells["bioguide"]}": not a current legislator '
             f"({roster.source}); check it with `capitolmail legislators list` or delete the row",
         )
-    email = None
-    if not cells["email"]:
-        problem("email", "empty; fill in the staff member's address or delete the row")
-    else:
-        try:
-            email = normalised_address(cells["email"])
-        except ValueError as err:
-            problem("email", f"{err}; correct it")
-    for name in ("name", "role"):
-        if "\r" in cells[name] or "\n" in cells[name]:
-            problem(name, "contains a line break; put it on one line")
-        elif found := control_character(cells[name]):
-            problem(name, f"contains a control character, {found}; remove it")
+    email = email_cell(cells["email"], problem, whose="staff member's")
+    one_line_cells(cells, ("name", "role"), problem)
     if not cells["role"]:
         problem("role", "empty; fill in the role, such as Chief of Staff, or delete the row")
     if row.problems or legislator is None or email is None:

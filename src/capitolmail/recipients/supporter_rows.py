@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
 from capitolmail.errors import InvalidZip, Problem, did_you_mean
-from capitolmail.message import control_character
 from capitolmail.outbox import SupporterRecord, email_key
-from capitolmail.recipients.addresses import normalised_address
+from capitolmail.recipients.cells import email_cell, one_line_cells
 from capitolmail.recipients.states import STATE_NAMES, normalise_state, state_name
 from capitolmail.recipients.zipcodes import district_numbers, districts_for_zip
 
@@ -57,19 +56,8 @@ def check_row(
         return None
     cells = {name: value.strip() for name, value in zip(fields, row.values, strict=True) if name}
 
-    email = None
-    if not cells["email"]:
-        problem("email", "empty; fill in the supporter's address or delete the row")
-    else:
-        try:
-            email = normalised_address(cells["email"])
-        except ValueError as err:
-            problem("email", f"{err}; correct it")
-    for name in ("first_name", "last_name"):
-        if "\r" in cells[name] or "\n" in cells[name]:
-            problem(name, "contains a line break; put it on one line")
-        elif found := control_character(cells[name]):
-            problem(name, f"contains a control character, {found}; remove it")
+    email = email_cell(cells["email"], problem, whose="supporter's")
+    one_line_cells(cells, ("first_name", "last_name"), problem)
 
     consent, consent_at = _check_consent(cells["consent"], now, problem)
     before = len(row.problems)

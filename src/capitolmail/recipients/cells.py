@@ -1,0 +1,36 @@
+"""Checks one cell of an imported row the same way in every file that has it.
+
+Offices, supporters and (later) other recipient files all carry an address and
+a few names that reach headers; each check reports through the reader's own
+`problem(field, message)` so every file names its line and field alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from capitolmail.message import control_character
+from capitolmail.recipients.addresses import normalised_address
+
+Report = Callable[[str, str], None]
+
+
+def email_cell(value: str, problem: Report, *, whose: str) -> str | None:
+    """The normalised address in `value`, or None after reporting why it is not one."""
+    if not value:
+        problem("email", f"empty; fill in the {whose} address or delete the row")
+        return None
+    try:
+        return normalised_address(value)
+    except ValueError as err:
+        problem("email", f"{err}; correct it")
+        return None
+
+
+def one_line_cells(cells: Mapping[str, str], names: Iterable[str], problem: Report) -> None:
+    """Report a line break or a control character in each of `names`: they reach headers."""
+    for name in names:
+        if "\r" in cells[name] or "\n" in cells[name]:
+            problem(name, "contains a line break; put it on one line")
+        elif found := control_character(cells[name]):
+            problem(name, f"contains a control character, {found}; remove it")
