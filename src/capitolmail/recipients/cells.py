@@ -7,12 +7,28 @@ a few names that reach headers; each check reports through the reader's own
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from capitolmail.message import control_character
 from capitolmail.recipients.addresses import normalised_address
 
-Report = Callable[[str, str], None]
+Report = Callable[[str | None, str], None]  # (field or None for the whole row, message)
+
+
+def row_cells(
+    values: Sequence[str], fields: Sequence[str], problem: Report
+) -> dict[str, str] | None:
+    """The row's cells by column name, stripped; None after reporting a row whose field
+    count is not the header's (an unquoted comma shifts every cell after it). Columns
+    without a name (ignored ones) are left out."""
+    if len(values) != len(fields):
+        problem(
+            None,
+            f"row has {len(values)} fields but the header has {len(fields)}; "
+            "quote values that contain commas",
+        )
+        return None
+    return {name: value.strip() for name, value in zip(fields, values, strict=True) if name}
 
 
 def email_cell(value: str, problem: Report, *, whose: str) -> str | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from capitolmail.csv_files import CsvReader, CsvWriter
 from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_mean
 from capitolmail.recipients.atomic_write import replace_files
-from capitolmail.recipients.cells import email_cell, one_line_cells
+from capitolmail.recipients.cells import email_cell, one_line_cells, row_cells
 from capitolmail.recipients.legislators import Roster
 from capitolmail.rejections import REPORT_COLUMNS, RejectedRowsReport, report_row
 from capitolmail.text_files import SAVE_AS_CSV_UTF8, read_text
@@ -165,14 +165,9 @@ def _check_row(
     def problem(field: str | None, message: str) -> None:
         row.problems.append(Problem(display, message, row.line, field))
 
-    if len(row.values) != len(header):
-        problem(
-            None,
-            f"row has {len(row.values)} fields but the header has {len(header)}; "
-            "quote values that contain commas",
-        )
+    cells = row_cells(row.values, header, problem)
+    if cells is None:
         return row
-    cells = {name: value.strip() for name, value in zip(header, row.values, strict=True)}
     bioguide = cells["bioguide"].upper()
     legislator = roster.get(bioguide) if bioguide else None
     if not bioguide:

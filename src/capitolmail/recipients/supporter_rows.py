@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time
 
 from capitolmail.errors import InvalidZip, Problem, did_you_mean
 from capitolmail.outbox import SupporterRecord, email_key
-from capitolmail.recipients.cells import email_cell, one_line_cells
+from capitolmail.recipients.cells import email_cell, one_line_cells, row_cells
 from capitolmail.recipients.states import STATE_NAMES, normalise_state, state_name
 from capitolmail.recipients.zipcodes import district_numbers, districts_for_zip
 
@@ -47,14 +47,9 @@ def check_row(
     def warn(name: str | None, message: str) -> None:
         row.warnings.append(Problem(display, message, row.line, name))
 
-    if len(row.values) != len(fields):
-        problem(
-            None,
-            f"row has {len(row.values)} fields but the header has {len(fields)}; "
-            "quote values that contain commas",
-        )
+    cells = row_cells(row.values, fields, problem)
+    if cells is None:
         return None
-    cells = {name: value.strip() for name, value in zip(fields, row.values, strict=True) if name}
 
     email = email_cell(cells["email"], problem, whose="supporter's")
     one_line_cells(cells, ("first_name", "last_name"), problem)
