@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key, lo
 
 from capitolmail.custom_args import JOB_ID_ARG, MESSAGE_ID_ARG, OUR_ARGS
 from capitolmail.errors import ConfigError, MalformedBodyError, WebhookVerificationError
+from capitolmail.redaction import shorten
 from capitolmail.tracking.events import EventType, TrackingEvent
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
@@ -172,8 +173,7 @@ def _finite_float(text: str) -> float:
 
 def _short(err: Exception) -> str:
     """The parser's reason, cut short: it may quote a whole 8 MB number."""
-    message = str(err) or type(err).__name__
-    return message if len(message) <= 200 else f"{message[:200]}…"
+    return shorten(str(err) or type(err).__name__, 200)
 
 
 def _event(item: Any) -> TrackingEvent:
