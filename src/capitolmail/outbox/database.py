@@ -57,10 +57,27 @@ def display_url(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
+# libpq settings for PostgreSQL, unless the URL sets its own: a server that vanished
+# without closing the connection (a failover, a cable, a suspended VM) must end in
+# an error the worker rides out (sending/outage.py), never in a read that waits
+# forever. Give up connecting after 10 s; probe an idle connection after 30 s,
+# every 10 s, 3 times; drop one whose sent data goes unacknowledged for 60 s.
+_POSTGRESQL_CONNECT_ARGS = {
+    "connect_timeout": "10",
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "60000",
+}
+
+
 def create_store_engine(url: URL) -> Engine:
     """An engine with the connection settings the outbox relies on."""
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        given = {key.casefold() for key in url.query}
+        defaults = {k: v for k, v in _POSTGRESQL_CONNECT_ARGS.items() if k not in given}
+        return create_engine(url, pool_pre_ping=True, connect_args=defaults)
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
