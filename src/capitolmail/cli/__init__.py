@@ -25,6 +25,7 @@ from capitolmail.cli.job_commands import queue_command, send_command
 from capitolmail.cli.letter_commands import letters_group
 from capitolmail.cli.web_commands import serve_command
 from capitolmail.cli.worker_commands import worker_command
+from capitolmail.cli.workers_command import workers_command
 from capitolmail.cli.workspace_commands import config_group, demo_command, init_command
 from capitolmail.logs import log_handler, quiet_libraries
 
@@ -65,6 +66,7 @@ for _command in (
     queue_command,
     send_command,
     worker_command,
+    workers_command,
     status_command,
     pause_command,
     resume_command,

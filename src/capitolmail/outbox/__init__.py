@@ -29,7 +29,7 @@ from capitolmail.outbox.states import (
 from capitolmail.outbox.store import Store
 from capitolmail.outbox.supporters import SupporterInfo, SupporterRecord, UpsertCounts
 from capitolmail.outbox.suppressions import Suppression, SuppressionReason
-from capitolmail.outbox.workers import ABANDONED_ERROR, REQUEUED_DETAIL, Recovered
+from capitolmail.outbox.workers import ABANDONED_ERROR, REQUEUED_DETAIL, Recovered, WorkerView
 
 __all__ = [
     "ABANDONED_ERROR",
@@ -48,6 +48,7 @@ __all__ = [
     "QueuedMessage",
     "REQUEUED_DETAIL",
     "Recovered",
+    "WorkerView",
     "StartedJobs",
     "Store",
     "SupporterInfo",

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from capitolmail.outbox.events import move_messages
 from capitolmail.outbox.schema import messages, workers
@@ -34,6 +34,42 @@ class Recovered:
 
     def __bool__(self) -> bool:
         return bool(self.unknown or self.requeued)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerView:
+    """A worker's row as `capitolmail workers` shows it, with what it holds `sending`
+    per job (job id -> messages)."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    sending: dict[int, int]
+
+
+def list_workers(conn: Connection) -> list[WorkerView]:
+    """Every registered worker, oldest first, with its `sending` rows counted per job."""
+    held: dict[str, dict[int, int]] = {}
+    for claimer, job_id, count in conn.execute(
+        select(messages.c.claimed_by, messages.c.job_id, func.count())
+        .where(messages.c.state == MessageState.SENDING.value)
+        .group_by(messages.c.claimed_by, messages.c.job_id)
+    ):
+        held.setdefault(claimer, {})[job_id] = count
+    rows = conn.execute(select(workers).order_by(workers.c.started_at, workers.c.id))
+    return [
+        WorkerView(
+            id=row.id,
+            host=row.host,
+            pid=row.pid,
+            started_at=row.started_at,
+            heartbeat_at=row.heartbeat_at,
+            sending=dict(sorted(held.get(row.id, {}).items())),
+        )
+        for row in rows
+    ]
 
 
 def register_worker(conn: Connection, worker_id: str, host: str, pid: int, now: datetime) -> None:

@@ -24,6 +24,11 @@ class WorkerRows(StorePart):
         with self._write("record the heartbeat") as conn:
             return workers.heartbeat(conn, worker_id, now)
 
+    def list_workers(self) -> list[workers.WorkerView]:
+        """The registered workers and what each holds `sending` (`capitolmail workers`)."""
+        with self._read("list the workers") as conn:
+            return workers.list_workers(conn)
+
     def remove_worker(self, worker_id: str) -> None:
         with self._write("remove the worker") as conn:
             workers.remove_worker(conn, worker_id)
