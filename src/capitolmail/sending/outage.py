@@ -90,8 +90,12 @@ class OutageRider:
                 if time.monotonic() >= deadline and not self.reachable():
                     self.give_up(err)
                 if self.reachable():
-                    self.down = False
+                    self.down = False  # so the retried step's marks are not refused
                 continue
+            # Whatever the last ping said: the database may come back between a failed
+            # ping and the step. Left `down`, every later mark would be refused and the
+            # worker would claim, refuse and give back the same messages for ever.
+            self.down = False
             if deadline is not None:
                 log.warning("the outbox database is back; %d outcomes to record", self.held()[0])
             return result
