@@ -64,11 +64,12 @@ def start_worker(
 
 
 def stop(worker: subprocess.Popen[bytes]) -> str:
-    """SIGTERM and wait; the worker must exit 0. Its stderr."""
+    """SIGTERM and wait; the worker must exit 0. Its stderr ("" when it went to a log)."""
     worker.send_signal(signal.SIGTERM)
-    _, stderr = worker.communicate(timeout=60)
-    assert worker.returncode == 0, stderr.decode()
-    return stderr.decode()
+    _, stderr_bytes = worker.communicate(timeout=60)
+    stderr = (stderr_bytes or b"").decode()
+    assert worker.returncode == 0, stderr
+    return stderr
 
 
 def kill(worker: subprocess.Popen[bytes]) -> None:

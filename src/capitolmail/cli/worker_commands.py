@@ -19,6 +19,7 @@ from capitolmail.cli.steps import drain, report_summary
 from capitolmail.display import err
 from capitolmail.logs import LogFormat, configure_logging
 from capitolmail.outbox import Store
+from capitolmail.sending.job_notices import listening_for_jobs
 from capitolmail.sending.job_results import job_summary, run_problems, verdict_line
 from capitolmail.sending.schedule import JobScheduler
 from capitolmail.sending.sender import SendSummary
@@ -85,8 +86,19 @@ def run_worker(
         grace=settings.grace_period,
         poll_seconds=poll or settings.poll_seconds,
         on_start=lambda _jobs: wake.set(),
-    ):
-        return drain(workspace, once=False, stop=stop, wake=wake, poll=poll, log_format=log_format)
+    ) as scheduler:
+
+        def heard(_job_id: int | None, _change: str) -> None:
+            # A job was scheduled, started, resumed or requeued somewhere: mirror the
+            # schedule now (a job due now starts, and wakes the sender), and wake the
+            # sender for a job another worker started or requeued.
+            scheduler.sync()
+            wake.set()
+
+        with listening_for_jobs(workspace.store.engine, heard):
+            return drain(
+                workspace, once=False, stop=stop, wake=wake, poll=poll, log_format=log_format
+            )
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, exists, func, insert, literal, select, update
 
 from capitolmail.errors import CapitolmailError, JobNotFound
 from capitolmail.outbox.events import move_messages, record_event, stored_text
+from capitolmail.outbox.job_notices import announce
 from capitolmail.outbox.records import StartedJobs
 from capitolmail.outbox.schema import UTCDateTime, events, jobs, messages
 from capitolmail.outbox.states import (
@@ -43,6 +44,7 @@ def _set_state(
 ) -> None:
     conn.execute(update(jobs).where(jobs.c.id == job_id).values(state=to.value, **values))
     record_event(conn, job_id=job_id, at=now, kind=f"job_{to}", detail=detail)
+    announce(conn, job_id, to.value)
 
 
 def schedule_job(conn: Connection, job_id: int, at: datetime, now: datetime) -> None:
@@ -101,6 +103,7 @@ def start_due_jobs(
         )
         for started_id in started:
             record_event(conn, job_id=started_id, at=now, kind=f"job_{JobState.SENDING}")
+            announce(conn, started_id, JobState.SENDING.value)
     for row in missed:
         late = now - row.scheduled_at
         reason = (
@@ -230,6 +233,8 @@ def requeue(conn: Connection, job_id: int, states: Iterable[str], now: datetime)
         # It started long ago: straight back to sending, not to a schedule that a
         # worker would find hours late and mark missed.
         _set_state(conn, job_id, JobState.SENDING, now, "requeued", finished_at=None)
+    elif count:
+        announce(conn, job_id, "requeued")
     return count
 
 
@@ -268,3 +273,4 @@ def set_job_options(conn: Connection, job_id: int, options: dict[str, Any]) -> N
     merged = {**(job.options or {}), **options}
     merged = {name: value for name, value in merged.items() if value is not None}
     conn.execute(update(jobs).where(jobs.c.id == job_id).values(options=merged))
+    announce(conn, job_id, "options")

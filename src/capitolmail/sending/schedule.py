@@ -116,6 +116,9 @@ class JobScheduler:
         self._stopping = False
         self._calls = threading.Condition()
         self._outage = ScheduleOutage()  # a lost database: said once, ridden out
+        # The mirror runs from APScheduler's interval and from job notices
+        # (job_notices.py): one at a time, so a stale read never undoes a newer one.
+        self._sync_lock = threading.Lock()
 
     def __enter__(self) -> JobScheduler:
         self.start()
@@ -203,7 +206,7 @@ class JobScheduler:
 
     def sync(self) -> None:
         """Make APScheduler's jobs match the jobs table's scheduled jobs."""
-        with self._call() as allowed:
+        with self._call() as allowed, self._sync_lock:
             scheduler = self._scheduler
             if allowed and scheduler is not None:
                 self._sync(scheduler)
