@@ -1090,3 +1090,27 @@ def test_a_second_engine_on_the_same_file_sees_committed_claims(tmp_path: Path) 
                 assert sorted(states) == ["sending", "sending"]
         finally:
             other.dispose()
+
+
+def test_claims_whose_answer_was_lost_go_back_to_the_queue_and_nothing_else_does(
+    store: Store,
+) -> None:
+    """A claim committed as the connection broke: the worker never learnt of its rows."""
+    job_id = scheduled(store, 6)
+    store.register_worker("w1", "host-a", 1000, NOW)
+    store.register_worker("w2", "host-a", 1001, NOW)
+    mine = [c.message.message_id for c in store.claim_due("w1", 4, NOW, handed_over=False)]
+    theirs = [c.message.message_id for c in store.claim_due("w2", 1, NOW, handed_over=False)]
+    in_flight, waiting, handed, lost = mine
+    assert store.mark_handed_over("w1", [handed], NOW) == {handed}
+
+    released = store.release_lost_claims("w1", {in_flight, waiting}, NOW)
+
+    assert released == 1  # only `lost`: held rows, handed-over rows and w2's stay
+    states = {info.id: info for info in store.list_messages(job_id)}
+    assert states[lost].state == "queued" and states[lost].attempts == 0
+    for kept in (in_flight, waiting, handed, *theirs):
+        assert states[kept].state == "sending"
+    assert any(e.kind == "queued" and e.message_id == lost for e in store.list_events(job_id))
+    assert store.release_lost_claims("w1", {in_flight, waiting}, NOW) == 0
+    assert lost in {c.message.message_id for c in store.claim_due("w2", 5, NOW)}

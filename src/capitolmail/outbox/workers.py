@@ -11,7 +11,7 @@ not counted. Every running worker calls this at each heartbeat, not only at star
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +23,9 @@ from capitolmail.outbox.states import MessageState
 
 ABANDONED_ERROR = "worker died while sending; may or may not have been delivered"
 REQUEUED_DETAIL = "worker died before handing the message over; queued again"
+LOST_CLAIM_DETAIL = (
+    "claimed as the database connection broke, so the worker never saw the claim; queued again"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,3 +142,42 @@ def recover_abandoned(
         },
     )
     return Recovered(unknown=unknown, requeued=requeued)
+
+
+def release_lost_claims(
+    conn: Connection, worker_id: str, keep: Iterable[str], now: datetime
+) -> int:
+    """Put back in the queue this worker's `sending` rows that it does not know it holds.
+
+    A claim whose COMMIT reached the server but whose answer was lost with the
+    connection leaves rows `sending` under this worker that no thread sends. None
+    was handed over (a provider sees only a message the worker knows it claimed),
+    so each goes back to `queued`, its attempt not counted. `keep` names the rows
+    the worker does hold: in flight, or with an outcome waiting to be recorded.
+    """
+    held = set(keep)
+    mine = (
+        (messages.c.state == MessageState.SENDING.value)
+        & (messages.c.claimed_by == worker_id)
+        & messages.c.handed_over_at.is_(None)
+    )
+    lost = [
+        message_id
+        for message_id in conn.execute(select(messages.c.id).where(mine)).scalars()
+        if message_id not in held
+    ]
+    if not lost:
+        return 0
+    return move_messages(
+        conn,
+        mine & messages.c.id.in_(lost),
+        to=MessageState.QUEUED,
+        now=now,
+        detail=LOST_CLAIM_DETAIL,
+        values={
+            "attempts": messages.c.attempts - 1,
+            "claimed_by": None,
+            "claimed_at": None,
+            "next_attempt_at": None,
+        },
+    )

@@ -59,6 +59,9 @@ class OutageRider:
         self.stop = stop
         self.pauses = pauses or PendingPauses()
         self.down = False
+        # Set when a step went through after an outage: a claim committed just as
+        # the connection broke may have left rows the worker does not know it holds.
+        self.came_back = False
 
     def held(self) -> tuple[int, int]:
         """How many outcomes wait to be recorded, and how many sends are in flight."""
@@ -97,6 +100,7 @@ class OutageRider:
             # worker would claim, refuse and give back the same messages for ever.
             self.down = False
             if deadline is not None:
+                self.came_back = True
                 log.warning("the outbox database is back; %d outcomes to record", self.held()[0])
             return result
 

@@ -152,6 +152,7 @@ class _SendLoop:
                 try:
                     self._loop(pool, once=once)
                     self.outage.run(self._drain)
+                    self.outage.run(self._release_lost_claims)
                     self.pace.finish()
                 finally:
                     # No sending thread may wait for a mark that will never come.
@@ -173,12 +174,16 @@ class _SendLoop:
     def _turn(self, pool: ThreadPoolExecutor, *, once: bool) -> bool:
         """One pass of the loop; False when the run is over."""
         self._collect(block=bool(self.calls))
+        self._release_lost_claims()
         if not self._beat():
             return False
         free = self._claimable()
         if free is None:
             return True  # waited for a thread, a token or the end of a hold
         batch: list[ClaimedMessage] = []
+        # Before the claim: a paced job's turn that refused this claim is still ahead
+        # of this time however slow the claim was, so `--once` waits for it.
+        claimed_at = self.clock()
         if free == 0:
             self._record()
         else:
@@ -193,7 +198,7 @@ class _SendLoop:
         if batch or self.calls:
             return True
         self.summary.finished_jobs += self.store.finish_jobs(self.clock())
-        paced = self.store.next_paced_turn(self.clock())
+        paced = self.store.next_paced_turn(claimed_at)
         if paced is not None:
             # A rate-limited job is due, only spread out: wait for its turn.
             delay = (paced - self.clock()).total_seconds()
@@ -325,6 +330,24 @@ class _SendLoop:
             # outnumber the threads: at most `concurrency` are left `unknown` by a crash.
             return
         self.book.record()
+
+    def _release_lost_claims(self) -> None:
+        """After an outage, queue again the rows claimed by a commit whose answer was
+        lost with the connection: no thread sends them, and no other worker would
+        take them while this one beats."""
+        if not self.outage.came_back:
+            return
+        keep = set(self.calls.sending_ids)
+        keep.update(claimed.message.message_id for _, claimed, _ in self.book.waiting)
+        released = self.store.release_lost_claims(self.worker_id, keep, self.clock())
+        self.outage.came_back = False
+        if released:
+            self.summary.requeued += released
+            log.warning(
+                "%d messages were claimed just as the database connection broke; "
+                "they are queued again",
+                released,
+            )
 
     def _drain(self) -> bool:
         """Let every message in flight finish and record it: nothing is abandoned."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from capitolmail.outbox import workers
@@ -28,6 +28,13 @@ class WorkerRows(StorePart):
         """The registered workers and what each holds `sending` (`capitolmail workers`)."""
         with self._read("list the workers") as conn:
             return workers.list_workers(conn)
+
+    def release_lost_claims(self, worker_id: str, keep: Iterable[str], now: datetime) -> int:
+        """Queue again this worker's `sending` rows it does not hold (`keep`): claims
+        committed as the connection broke, whose answer never came back."""
+        aware("now", now)
+        with self._write("put back lost claims") as conn:
+            return workers.release_lost_claims(conn, worker_id, keep, now)
 
     def remove_worker(self, worker_id: str) -> None:
         with self._write("remove the worker") as conn:
