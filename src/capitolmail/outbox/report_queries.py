@@ -236,7 +236,10 @@ def _links(conn: Connection, job_id: int) -> list[LinkClicks]:
         .where(events.c.job_id == job_id, events.c.kind == CLICKED)
         .group_by(events.c.url)
     )
-    links = [LinkClicks(url or "(no link named)", total, unique) for url, total, unique in conn.execute(query)]
+    links = [
+        LinkClicks(url or "(no link named)", total, unique)
+        for url, total, unique in conn.execute(query)
+    ]
     return sorted(links, key=lambda link: (-link.total, link.url))
 
 
