@@ -14,8 +14,17 @@ from capitolmail.reports.charts import HEIGHT, WIDTH
 from capitolmail.reports.model import Report
 from capitolmail.templates.reports import report_environment
 
-# Blue, orange, green, purple, grey: told apart by readers with the common colour blindness.
-PALETTE = ("#1d70b8", "#d4351c", "#00703c", "#6f72af", "#505a5f")
+# One colour per step, the same in both pictures; blue, green, purple and orange stay
+# apart for readers with the common colour blindness, and each bar is labelled anyway.
+COLOURS = {
+    "queued": "#505a5f",
+    "sent": "#1d70b8",
+    "delivered": "#00703c",
+    "opened": "#6f72af",
+    "replied": "#6f72af",
+    "clicked": "#d4351c",
+    "auto-replied": "#d4351c",
+}
 
 
 def render_html(report: Report, *, zone: ZoneInfo, organisation: str = "") -> str:
@@ -31,7 +40,7 @@ def render_html(report: Report, *, zone: ZoneInfo, organisation: str = "") -> st
         counts=counts,
         bounced=sum(count for _, count in report.figures.bounces),
         organisation=organisation,
-        palette=PALETTE,
+        colours=COLOURS,
         width=WIDTH,
         height=HEIGHT,
     )

@@ -24,9 +24,12 @@ def report_environment(zone: ZoneInfo) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["when"] = lambda value: _when(value, zone)
+    env.filters["when"] = lambda value: _when(value, zone, "%Y-%m-%d %H:%M %Z")
+    # In the table, where the zone is said once above it: "Dec 01 10:34".
+    env.filters["clock"] = lambda value: _when(value, zone, "%b %d %H:%M")
+    env.globals["zone_name"] = zone.key
     return env
 
 
-def _when(value: datetime | None, zone: ZoneInfo) -> str:
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if value else ""
+def _when(value: datetime | None, zone: ZoneInfo, shape: str) -> str:
+    return value.astimezone(zone).strftime(shape) if value else ""
