@@ -20,6 +20,7 @@ from tests.servers.smtp import running_mail_server
 from .conftest import ADDRESS, Elements, figures, mailbox_event, messages, record
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
+HOSTILE_SUBJECT = "<script>alert('subject')</script>"
 FORMULA_NAME = '=HYPERLINK("http://evil.example" "click")'
 BOUNCE = (
     "550 5.1.1 <cos.schatz.hi@senate.example.org>: user unknown "
@@ -36,6 +37,10 @@ def sent(workspace: Path, cli: Invoke) -> dict[str, dict[str, Any]]:
         "Taylor Fischer", '"' + FORMULA_NAME.replace('"', '""') + '"'
     )
     offices.write_text(text)
+    letter = workspace / "letters" / "block-arms-sale" / "letter.toml"
+    letter.write_text(
+        letter.read_text().replace('subject = "', f'subject = "{HOSTILE_SUBJECT} ', 1)
+    )
     with running_mail_server() as server:
         use_smtp_relay(workspace, server.port)
         assert cli("queue", "block-arms-sale").exit_code == 0
@@ -136,6 +141,7 @@ def test_html_escapes_every_hostile_value_and_draws_both_charts(
     assert not any(name.startswith("on") for name, _ in page.attributes)
     text = "".join(page.text)
     assert HOSTILE_NAME in text and "<script>alert('bounce')</script>" in text
+    assert HOSTILE_SUBJECT in text
     assert page.tags.count("svg") == 2
     assert 'id="funnel-chart"' in html and 'id="timeline-chart"' in html
     assert "polyline" in page.tags

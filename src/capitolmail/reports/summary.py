@@ -48,12 +48,15 @@ def summary_lines(figures: JobFigures, kind: str) -> list[str]:
     lines.append(f"Replies: {figures.replies}; auto-replies: {figures.auto_replies}")
     if kind == "alert" or figures.opens_total or figures.clicks_total:
         lines.append(
-            f"Opens: {figures.opens_unique} recipients ({figures.opens_total} in all); "
-            f"clicks: {figures.clicks_unique} recipients ({figures.clicks_total} in all)"
+            f"Opened by {_people(figures.opens_unique)} ({figures.opens_total} opens); "
+            f"clicked by {_people(figures.clicks_unique)} ({figures.clicks_total} clicks)"
         )
         lines.extend(
-            f"  {link.unique} recipients ({link.total} clicks) · {link.url}"
-            for link in figures.links
+            f"  {_people(link.unique)}, {link.total} clicks · {link.url}" for link in figures.links
         )
         lines.append(f"Unsubscribes: {figures.unsubscribes}")
     return lines
+
+
+def _people(count: int) -> str:
+    return f"{count} recipient" if count == 1 else f"{count} recipients"
