@@ -51,7 +51,9 @@ def record(workspace: Path, *events: TrackingEvent) -> None:
     assert report.applied == len(events), report.summary()
 
 
-def mailbox_event(kind: EventType, message: dict[str, Any], reason: str | None = None):  # type: ignore[no-untyped-def]
+def mailbox_event(
+    kind: EventType, message: dict[str, Any], reason: str | None = None
+) -> TrackingEvent:
     return TrackingEvent(
         event_type=kind,
         event_name=str(kind),

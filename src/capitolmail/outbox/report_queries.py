@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, and_, distinct, func, select
 
@@ -28,13 +29,13 @@ AUTO_REPLIED = "event_auto_replied"
 UNSUBSCRIBED = "event_unsubscribed"
 SOFT_BOUNCE = "event_blocked"  # refused this time; counted, nothing suppressed
 _MILESTONES = (DELIVERED, *ENDINGS, OPENED, CLICKED, REPLIED, AUTO_REPLIED, UNSUBSCRIBED)
-# An office is reached when one of its contacts may have the letter and no provider
-# said otherwise (`unknown` counts: the provider may have it).
+# An office is reached when one of its contacts has the letter, or may have it, and no
+# provider said otherwise: sent, delivered, spam_report (it arrived) and unknown (the
+# provider may have it); not what is still on its way, nor what failed or bounced.
 _REACHED = sorted(
     state.value
     for state in REACHED_STATES
     if state not in (MessageState.QUEUED, MessageState.SENDING, MessageState.RETRY_WAIT)
-    and state is not MessageState.SPAM_REPORT
 )
 NO_REASON = "(no reason given)"
 
@@ -158,7 +159,7 @@ def job_milestones(conn: Connection, job_id: int) -> list[Milestones]:
     return [_milestones(row, firsts.get(row.id, {}), endings.get(row.id)) for row in rows]
 
 
-def _milestones(row, seen: dict[str, tuple[datetime, int]], ending: str | None) -> Milestones:  # type: ignore[no-untyped-def]
+def _milestones(row: Any, seen: dict[str, tuple[datetime, int]], ending: str | None) -> Milestones:
     def first(kind: str) -> datetime | None:
         return seen[kind][0] if kind in seen else None
 
