@@ -103,6 +103,9 @@ def configure_logging(log_format: LogFormat = "text", *, debug: bool = False) ->
 
 def quiet_libraries(*, debug: bool = False) -> None:
     """Libraries narrate routine steps at INFO (APScheduler every wake-up, Alembic every
-    open); staff need their warnings only, such as a missed run."""
+    open, WeasyPrint every layout step); staff need their warnings only, such as a
+    missed run. WeasyPrint's CSS notes are for the template's author, not staff."""
     for name in ("apscheduler", "alembic"):
         logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
+    for name in ("weasyprint", "fontTools"):
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.ERROR)

@@ -8,6 +8,7 @@ belong to the moment of sending (the Date header) are added later.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -95,6 +96,31 @@ def check_header_text(header: str, value: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Tracking:
+    """Whether the provider may rewrite links (clicks) and add a pixel (opens).
+
+    Off unless a letter turns it on: in mail to congressional offices, rewritten
+    links and tracking pixels look like phishing to their filters. Only SendGrid
+    tracks; SMTP and the file outbox send the message as it was rendered.
+    """
+
+    opens: bool = False
+    clicks: bool = False
+
+    def as_stored(self) -> dict[str, bool]:
+        return {"opens": self.opens, "clicks": self.clicks}
+
+    @classmethod
+    def from_stored(cls, value: object) -> Tracking:
+        """What the outbox kept (a dict, its JSON text, or None for a row from before 0012)."""
+        if isinstance(value, str):
+            value = json.loads(value)
+        if not isinstance(value, dict):
+            return cls()
+        return cls(opens=value.get("opens") is True, clicks=value.get("clicks") is True)
+
+
+@dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     """One email to one recipient, fully rendered.
 
@@ -116,6 +142,8 @@ class OutgoingMessage:
     reply_to: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     categories: tuple[str, ...] = field(default=())
+    # Open and click tracking asked of the provider (SendGrid's tracking_settings).
+    tracking: Tracking = field(default_factory=Tracking)
     # content_hash() remembered: queueing asks twice per message (the resend check,
     # then the insert), and a 300,000-message alert should hash each body once.
     _content_hash: str | None = field(default=None, init=False, repr=False, compare=False)

@@ -54,6 +54,12 @@ def test_sample_message_builds_the_documented_shape() -> None:
         "asm": {"group_id": 4242},
         "mail_settings": {"sandbox_mode": {"enable": True}},
         "reply_to": {"email": "policy@example.org"},
+        # Always said, both ways: an account that tracks by default must not rewrite
+        # a joint letter's links.
+        "tracking_settings": {
+            "click_tracking": {"enable": False, "enable_text": False},
+            "open_tracking": {"enable": False},
+        },
     }
 
 

@@ -8,6 +8,8 @@ import pytest
 
 from capitolmail.errors import StoreError
 from capitolmail.outbox import Outcome, Store
+from capitolmail.tracking.apply import apply_events
+from capitolmail.tracking.events import EventType, TrackingEvent
 from capitolmail.web.status import presented_token
 from tests.web.conftest import NOW, STATUS_TOKEN, Serve, call, sent_job
 
@@ -122,3 +124,26 @@ def test_unsubscribe_tokens_are_blanked_in_the_access_log() -> None:
 
     assert HideTokensFilter().filter(record)
     assert record.args == ("127.0.0.1:5000", "POST", "/u/…", "1.1", 200)
+
+
+def test_status_shows_the_delivery_summary_the_report_has(store: Store, serve: Serve) -> None:
+    job_id, (jane, omar) = sent_job(store, ["jane@example.org", "omar@example.org"])
+    link = "https://act.example.org/<b>act</b>"
+    events = [
+        TrackingEvent(EventType.OPENED, "open", NOW, jane, recipient="jane@example.org"),
+        TrackingEvent(
+            EventType.CLICKED, "click", NOW, jane, recipient="jane@example.org", url=link
+        ),
+        TrackingEvent(EventType.REPLIED, "replied", NOW, omar, recipient="omar@example.org"),
+    ]
+    assert apply_events(store, events, NOW).applied == 3
+    server = serve()
+
+    reply = call("GET", server.url + "/status", headers={"Authorization": f"Bearer {STATUS_TOKEN}"})
+
+    assert reply.status == 200
+    assert f'id="job-{job_id}-summary"' in reply.text
+    assert "Replies: 1; auto-replies: 0" in reply.text
+    assert "Opened by 1 recipient (1 opens); clicked by 1 recipient (1 clicks)" in reply.text
+    assert "https://act.example.org/&lt;b&gt;act&lt;/b&gt;" in reply.text
+    assert "<b>act</b>" not in reply.text

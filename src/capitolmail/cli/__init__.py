@@ -23,6 +23,7 @@ from capitolmail.cli.job_admin_commands import (
 )
 from capitolmail.cli.job_commands import queue_command, send_command
 from capitolmail.cli.letter_commands import letters_group
+from capitolmail.cli.report_commands import report_command
 from capitolmail.cli.web_commands import serve_command
 from capitolmail.cli.worker_commands import worker_command
 from capitolmail.cli.workers_command import workers_command
@@ -72,6 +73,7 @@ for _command in (
     resume_command,
     cancel_command,
     requeue_command,
+    report_command,
     serve_command,
 ):
     main.add_command(_command)

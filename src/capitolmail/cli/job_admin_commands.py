@@ -11,6 +11,7 @@ from capitolmail.cli.ports import JobAdministration
 from capitolmail.display import err, jobs_table, messages_table, out, print_json
 from capitolmail.job_view import counts_text, job_json
 from capitolmail.outbox import JobState, MessageState
+from capitolmail.reports.summary import figures_json, summary_lines
 from capitolmail.sending.starting import resume
 from capitolmail.workspace import Workspace
 
@@ -30,13 +31,17 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
         print_json(
             {
                 "jobs": [
-                    job_json(
-                        j,
-                        store.list_messages(j.id) if messages else None,
-                        now=current,
-                        failures=store.failure_summary(j.id),
-                        pace=paces.get(j.id),
-                    )
+                    {
+                        **job_json(
+                            j,
+                            store.list_messages(j.id) if messages else None,
+                            now=current,
+                            failures=store.failure_summary(j.id),
+                            pace=paces.get(j.id),
+                        ),
+                        # The delivery report's summary: every figure `report` shows.
+                        "report": figures_json(store.job_figures(j.id)),
+                    }
                     for j in jobs
                 ]
             }
@@ -48,6 +53,11 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
     paces = store.current_paces(j.id for j in jobs if j.state == JobState.SENDING)
     out.print(jobs_table(jobs, current, ZoneInfo(workspace.settings.timezone), paces))
     for j in jobs:
+        if job is not None:
+            out.print()
+            out.print(f"Job {j.id}: summary (`capitolmail report {j.id}` for every message)")
+            for line in summary_lines(store.job_figures(j.id), j.kind):
+                out.print(f"  {line}")
         failures = store.failure_summary(j.id)
         if failures and (job is not None or messages):
             out.print()

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Protocol
 
 from capitolmail.outbox import JobInfo, MessageInfo, PaceNote
+from capitolmail.outbox.report_queries import JobFigures
 
 
 class JobAdministration(Protocol):
@@ -32,6 +33,8 @@ class JobAdministration(Protocol):
     def failure_summary(self, job_id: int) -> list[tuple[str, int]]: ...
 
     def current_paces(self, job_ids: Iterable[int]) -> dict[int, PaceNote]: ...
+
+    def job_figures(self, job_id: int) -> JobFigures: ...
 
     def pause_job(self, job_id: int, reason: str, now: datetime) -> JobInfo: ...
 

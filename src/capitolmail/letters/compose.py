@@ -19,6 +19,7 @@ from capitolmail.errors import InputError, PermanentSendError, Problem
 from capitolmail.message import (
     HeaderError,
     OutgoingMessage,
+    Tracking,
     control_character,
     refuse_control_characters,
 )
@@ -83,6 +84,7 @@ def compose(kind: LetterKind, envelope: Envelope) -> OutgoingMessage:
             source=letter.display_path,
             headers=envelope.headers,
             categories=(letter.slug,),
+            tracking=letter.definition.effective_tracking,
         )
     except InputError as err:
         raise for_recipient(err, envelope.who) from err
@@ -107,6 +109,7 @@ def compose_message(
     headers: Iterable[tuple[str, str]] = (),
     categories: Iterable[str] = (),
     job_id: str = "",
+    tracking: Tracking | None = None,
 ) -> OutgoingMessage:
     """One message, checked as every provider would check it; InputError naming `source`.
 
@@ -139,6 +142,7 @@ def compose_message(
         reply_to=sender.reply_to or None,
         headers=tuple(headers),
         categories=tuple(categories),
+        tracking=tracking or Tracking(),
     )
     try:
         message.header_lines()

@@ -23,6 +23,7 @@ from pydantic import (
 
 from capitolmail.config.values import header_text
 from capitolmail.errors import InputError, Problem, did_you_mean
+from capitolmail.message import Tracking
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.text_files import read_text
 from capitolmail.workspace_paths import (
@@ -93,6 +94,18 @@ class SenderOverride(_Strict):
         return normalise_address(value) if value else value
 
 
+class TrackingChoice(_Strict):
+    """`[tracking]` in letter.toml: opens and clicks, each on or off.
+
+    Unset means the kind's default: off for joint letters (rewritten links and a
+    tracking pixel in mail to a congressional office look like phishing to its
+    filters), on for alerts. Only SendGrid tracks; SMTP sends the letter as it is.
+    """
+
+    opens: bool | None = None
+    clicks: bool | None = None
+
+
 class LetterDefinition(_Strict):
     """A joint letter to offices, or an action alert to supporters (`kind`).
 
@@ -110,6 +123,7 @@ class LetterDefinition(_Strict):
     sender: SenderOverride = Field(default_factory=SenderOverride)
     list_name: str = ""
     audience: Audience
+    tracking: TrackingChoice = Field(default_factory=TrackingChoice)
 
     @field_validator("list_name")
     @classmethod
@@ -137,6 +151,16 @@ class LetterDefinition(_Strict):
     @property
     def is_alert(self) -> bool:
         return self.kind == "alert"
+
+    @property
+    def effective_tracking(self) -> Tracking:
+        """The letter's `[tracking]`, each unset value taken from the kind's default."""
+        default = self.is_alert
+        opens, clicks = self.tracking.opens, self.tracking.clicks
+        return Tracking(
+            opens=default if opens is None else opens,
+            clicks=default if clicks is None else clicks,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,6 +158,7 @@ def _per_message(seq: int, item: QueuedMessage) -> dict[str, Any]:
         "html_body": message.html,
         "headers": [[name, value] for name, value in message.headers],
         "categories": list(message.categories),
+        "tracking": message.tracking.as_stored(),
         "bioguide": item.bioguide,
         "contact_role": item.contact_role,
         "supporter_id": item.supporter_id,

@@ -120,9 +120,16 @@ class DeliveryLedger:
         return bool(result.rowcount)
 
     def record_event(
-        self, message: TrackedMessage, *, at: datetime, kind: str, detail: str | None
+        self,
+        message: TrackedMessage,
+        *,
+        at: datetime,
+        kind: str,
+        detail: str | None,
+        url: str | None = None,
     ) -> None:
-        """One line in the message's history (redacted, as every detail is)."""
+        """One line in the message's history (redacted, as every detail is); `url` is
+        a click's link, already cut by tracking/links.py."""
         record_event(
             self._conn,
             job_id=message.job_id,
@@ -130,6 +137,7 @@ class DeliveryLedger:
             at=at,
             kind=kind,
             detail=detail,
+            url=url,
         )
 
     def add_suppressions(self, entries: Iterable[Suppression]) -> int:

@@ -34,7 +34,13 @@ def chunked(items: Sequence[T], size: int = BATCH) -> Iterator[Sequence[T]]:
 
 
 def event_row(
-    *, job_id: int, at: datetime, kind: str, message_id: str | None = None, detail: str | None
+    *,
+    job_id: int,
+    at: datetime,
+    kind: str,
+    message_id: str | None = None,
+    detail: str | None,
+    url: str | None = None,
 ) -> dict[str, object]:
     return {
         "job_id": job_id,
@@ -43,6 +49,7 @@ def event_row(
         "kind": str(kind),
         # A detail may quote a provider's reply, which may echo a secret.
         "detail": stored_text(detail),
+        "url": stored_text(url),
     }
 
 
@@ -64,10 +71,13 @@ def record_event(
     kind: str,
     message_id: str | None = None,
     detail: str | None = None,
+    url: str | None = None,
 ) -> None:
     conn.execute(
         insert(events).values(
-            event_row(job_id=job_id, at=at, kind=kind, message_id=message_id, detail=detail)
+            event_row(
+                job_id=job_id, at=at, kind=kind, message_id=message_id, detail=detail, url=url
+            )
         )
     )
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from capitolmail.message import OutgoingMessage
+from capitolmail.message import OutgoingMessage, Tracking
 from capitolmail.outbox.states import JobState, MessageState
 from capitolmail.timing.pacing import Pacing
 
@@ -167,6 +167,7 @@ def message_from_row(row: Any) -> OutgoingMessage:
         reply_to=row.reply_to,
         headers=_header_pairs(row.headers),
         categories=_categories(row.categories),
+        tracking=Tracking.from_stored(row.tracking),
     )
 
 

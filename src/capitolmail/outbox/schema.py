@@ -119,6 +119,8 @@ messages = Table(
     Column("handed_over_at", UTCDateTime, nullable=True),
     # Digest of the normalised subject and bodies: the same letter under a new slug (0006).
     Column("content_hash", String(64), nullable=True),
+    # {"opens": bool, "clicks": bool}: what the provider is asked to track (0012).
+    Column("tracking", JSON, nullable=True),
     UniqueConstraint("job_id", "seq", name="uq_messages_job_id_seq"),
     # (job_id, state, seq): claim_due reads "this job's queued rows in order" as one
     # index range, however many of the job's rows are already sent.
@@ -137,6 +139,8 @@ events = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("kind", String(40), nullable=False),
     Column("detail", Text, nullable=True),
+    # The link of a click event, cut and without its query (tracking/links.py) (0012).
+    Column("url", String(300), nullable=True),
     Index("ix_events_job_id", "job_id"),
     Index("ix_events_message_id", "message_id"),
 )

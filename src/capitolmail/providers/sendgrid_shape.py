@@ -16,22 +16,25 @@ from typing import Any, NoReturn
 from sendgrid.helpers.mail import (
     Asm,
     Category,
+    ClickTracking,
     CustomArg,
     From,
     GroupId,
     Header,
     Mail,
     MailSettings,
+    OpenTracking,
     ReplyTo,
     SandBoxMode,
     To,
+    TrackingSettings,
 )
 from sendgrid.helpers.mail.exceptions import ApiKeyIncludedException
 from sendgrid.helpers.mail.validators import ValidateApiKey
 
 from capitolmail.custom_args import JOB_ID_ARG, MESSAGE_ID_ARG
 from capitolmail.errors import PermanentSendError
-from capitolmail.message import OutgoingMessage
+from capitolmail.message import OutgoingMessage, Tracking
 
 
 def assemble(
@@ -50,6 +53,7 @@ def assemble(
             message.reply_to,
             message.headers,
             message.categories,
+            message.tracking,
             bool(message.html),
             sandbox_mode,
             unsubscribe_group_id,
@@ -91,6 +95,7 @@ def _shape(
     reply_to: str | None,
     headers: tuple[tuple[str, str], ...],
     categories: tuple[str, ...],
+    tracking: Tracking,
     has_html: bool,
     sandbox_mode: bool,
     unsubscribe_group_id: int | None,
@@ -109,6 +114,7 @@ def _shape(
         reply_to=reply_to,
         headers=headers,
         categories=categories,
+        tracking=tracking,
     )
     try:
         shape = assemble_with_helpers(probe, sandbox_mode, unsubscribe_group_id)
@@ -170,6 +176,12 @@ def assemble_with_helpers(
         mail.add_header(Header(name, value))
     for category in reversed(message.categories):
         mail.add_category(Category(category))
+    # Said every time, both ways: an account whose defaults track would otherwise
+    # rewrite the links of a joint letter to a congressional office.
+    mail.tracking_settings = TrackingSettings(
+        click_tracking=ClickTracking(message.tracking.clicks, message.tracking.clicks),
+        open_tracking=OpenTracking(message.tracking.opens),
+    )
     if sandbox_mode:
         mail.mail_settings = MailSettings(sandbox_mode=SandBoxMode(True))
     if unsubscribe_group_id is not None:

@@ -47,6 +47,7 @@ from capitolmail.outbox import (
 from capitolmail.outbox.events import PROVED_BY
 from capitolmail.recipients.suppression import suppression
 from capitolmail.tracking.events import EventType, TrackingEvent
+from capitolmail.tracking.links import clicked_link
 
 log = logging.getLogger("capitolmail.tracking")
 
@@ -97,7 +98,13 @@ class DeliveryLedger(Protocol):
         self, message_id: str, *, from_states: Iterable[MessageState], to: MessageState
     ) -> bool: ...
     def record_event(
-        self, message: TrackedMessage, *, at: datetime, kind: str, detail: str | None
+        self,
+        message: TrackedMessage,
+        *,
+        at: datetime,
+        kind: str,
+        detail: str | None,
+        url: str | None = None,
     ) -> None: ...
     def add_suppressions(self, entries: Iterable[Suppression]) -> int: ...
 
@@ -182,6 +189,7 @@ def _apply(
         at=at,
         kind=str(moved_to) if moved_to else f"{EVENT_PREFIX}{event.event_type}",
         detail="; ".join(part for part in (_detail(event), note) if part),
+        url=clicked_link(event.url) if event.event_type is EventType.CLICKED else None,
     )
     return entry
 

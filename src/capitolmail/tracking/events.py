@@ -28,6 +28,8 @@ class EventType(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     OPENED = "opened"
     CLICKED = "clicked"
+    REPLIED = "replied"  # an office answered (the inbound mailbox)
+    AUTO_REPLIED = "auto_replied"  # an autoresponder answered; counted apart from replies
     UNKNOWN = "unknown"
 
 
@@ -58,6 +60,8 @@ class TrackingEvent:
     description: str | None = None
     mta_response: str | None = None
     tags: tuple[str, ...] = ()
+    # The link a click event names, as the provider gave it (tracking/links.py cuts it).
+    url: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict, compare=False)
     esp_event: Any = field(default=None, repr=False, compare=False)
 

@@ -196,6 +196,7 @@ def _event(item: Any) -> TrackingEvent:
         description=_text(item.get("reason")),
         mta_response=_text(item.get("response")),
         tags=_tags(item.get("category")),
+        url=_text(item.get("url")) if kind is EventType.CLICKED else None,
         metadata={key: value for key in OUR_ARGS if (value := _text(item.get(key)))},
         esp_event=item,
     )

@@ -1,7 +1,8 @@
 """/status, the page staff keep open during a send, and /healthz for monitoring.
 
-/status shows what `capitolmail status` shows (it reuses job_view.py's numbers)
-and refreshes itself. It needs CAPITOLMAIL_STATUS_TOKEN, as a bearer token for
+/status shows what `capitolmail status` shows (it reuses job_view.py's numbers,
+and reports/summary.py's words for each job's delivery summary) and refreshes
+itself. It needs CAPITOLMAIL_STATUS_TOKEN, as a bearer token for
 scripts or as the password of HTTP basic auth for a browser (any user name),
 compared in constant time. Without a token configured it answers 503 rather
 than opening the page to everyone.
@@ -25,6 +26,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from capitolmail.errors import StoreError
 from capitolmail.job_view import counts_text, job_plan, pace_text, when
 from capitolmail.outbox import JobInfo
+from capitolmail.outbox.report_queries import JobFigures
+from capitolmail.reports.summary import summary_lines
 from capitolmail.web.context import web_context
 from capitolmail.web.pages import SECURITY_HEADERS, render
 
@@ -45,6 +48,8 @@ class JobStatusReads(Protocol):
 
     def failure_summary(self, job_id: int) -> list[tuple[str, int]]: ...
 
+    def job_figures(self, job_id: int) -> JobFigures: ...
+
 
 @dataclass(frozen=True, slots=True)
 class JobRow:
@@ -60,6 +65,7 @@ class JobRow:
     pace: str
     eta: str
     failures: list[tuple[str, int]]
+    summary: list[str]  # the delivery report's summary, as `status JOB` words it
 
 
 def presented_token(authorization: str | None) -> str | None:
@@ -140,6 +146,7 @@ def _job_row(store: JobStatusReads, job: JobInfo, now: datetime, zone: ZoneInfo)
         pace=pace_text(job),
         eta=plan.eta_text(zone),
         failures=store.failure_summary(job.id) if has_problems else [],
+        summary=summary_lines(store.job_figures(job.id), job.kind),
     )
 
 
