@@ -106,3 +106,6 @@ def quiet_libraries(*, debug: bool = False) -> None:
     open); staff need their warnings only, such as a missed run."""
     for name in ("apscheduler", "alembic"):
         logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
+    # flufl.bounce names every detector it runs at INFO and logs a traceback when one
+    # trips over hostile MIME; the inbox sync logs that mail in one line of its own.
+    logging.getLogger("flufl.bounce").setLevel(logging.DEBUG if debug else logging.CRITICAL)

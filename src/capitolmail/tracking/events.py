@@ -28,6 +28,8 @@ class EventType(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     OPENED = "opened"
     CLICKED = "clicked"
+    REPLIED = "replied"  # a person answered (the inbound mailbox): beside the state
+    AUTO_REPLIED = "auto_replied"  # an autoresponder answered: counted apart from replies
     UNKNOWN = "unknown"
 
 
