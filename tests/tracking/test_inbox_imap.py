@@ -174,6 +174,10 @@ def test_sync_marks_bounce_reply_auto_reply_and_mailto_unsubscribe(
     assert hostile_detail is not None and "\n" not in hostile_detail and "\r" not in hostile_detail
     assert "ERROR forged" in hostile_detail  # kept, as text on the same line
     assert events_of(workspace, states[bounced.rcpt_tos[0]]["id"])[-1][0] == "bounced"
+    status = json.loads(cli("status", "1", "--json").stdout)["jobs"][0]
+    assert status["replies"] == {"replied": 2, "auto_replied": 1}
+    assert status["counts"]["bounced"] == 1
+    assert "Job 1: 2 replied, 1 answered by an auto-reply" in cli("status", "1").stdout
 
     # The mailbox is as it was: nothing deleted, nothing marked read.
     assert len(imap.uids(folder)) == 6

@@ -25,6 +25,7 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
     store: JobAdministration = workspace.store
     current = now()
     jobs = [store.get_job(job)] if job is not None else store.list_jobs()
+    replies = workspace.store.replies_by_job(j.id for j in jobs)
     if as_json:
         paces = store.current_paces(j.id for j in jobs if j.state == JobState.SENDING)
         print_json(
@@ -37,6 +38,8 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
                         failures=store.failure_summary(j.id),
                         pace=paces.get(j.id),
                     )
+                    # From the inbound mailbox: messages answered by a person, by a machine.
+                    | {"replies": replies[j.id]}
                     for j in jobs
                 ]
             }
@@ -48,6 +51,12 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
     paces = store.current_paces(j.id for j in jobs if j.state == JobState.SENDING)
     out.print(jobs_table(jobs, current, ZoneInfo(workspace.settings.timezone), paces))
     for j in jobs:
+        answered = replies[j.id]
+        if any(answered.values()):
+            out.print(
+                f"Job {j.id}: {answered['replied']} replied, "
+                f"{answered['auto_replied']} answered by an auto-reply (inbox sync)"
+            )
         failures = store.failure_summary(j.id)
         if failures and (job is not None or messages):
             out.print()
