@@ -154,7 +154,7 @@ def test_hostile_mail_is_logged_in_one_line_and_left_alone(
 ) -> None:
     box = mailbox.Maildir(tmp_path / "Maildir", create=True)
     huge = reply(messages[0])
-    huge.set_content("x" * 3000)
+    huge.set_content("x" * 300_000)
     box.add(bytes(huge))
     box.add(b"\x00\xff\xfe not a message at all")
     # A multipart with no boundary and a header folded into nonsense: still read as a reply.
@@ -166,20 +166,26 @@ def test_hostile_mail_is_logged_in_one_line_and_left_alone(
         b"\r\n--nothing\r\nnot really mime\r\n"
     )
     box.add(broken)
-    use_mailbox(workspace, "maildir", tmp_path / "Maildir", "max_message_bytes = 2000\n")
+    # MIME nested deeper than any parser's stack: read as unparsed, not a crash.
+    nested = b"".join(
+        b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i)
+        for i in range(3000)
+    )
+    box.add(b"From: a@example.net\r\nMessage-ID: <deep@example.net>\r\n" + nested)
+    use_mailbox(workspace, "maildir", tmp_path / "Maildir", "max_message_bytes = 200000\n")
 
     result = cli("inbox", "sync", "--json")
 
     assert result.exit_code == 0, result.output
     counts = json.loads(result.stdout)
-    assert (counts["read"], counts["unparsed"], counts["replies"]) == (3, 2, 1)
+    assert (counts["read"], counts["unparsed"], counts["replies"]) == (4, 3, 1)
     warnings = [r.getMessage() for r in caplog.records if "left alone" in r.getMessage()]
-    assert len(warnings) == 2
+    assert len(warnings) == 3
     assert all("\n" not in line and "\r" not in line for line in warnings)
     assert "over max_message_bytes" in " ".join(warnings)
     detail = events(workspace, messages[1]["id"])[-1][1]
     assert detail is not None and "\n" not in detail and "\r" not in detail
-    assert len(box) == 3  # nothing deleted
+    assert len(box) == 4  # nothing deleted
     # Unparsed mail is remembered too: the next sync does not log it again.
     caplog.clear()
     again = cli("inbox", "sync", "--json")
