@@ -258,3 +258,33 @@ def test_a_missing_maildir_is_one_line(workspace: Path, cli: Invoke, tmp_path: P
     result = cli("inbox", "sync")
     assert result.exit_code == 1
     assert "is not a Maildir" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ('source = "imap"\nusername = "u"\n', "needs host"),
+        ('source = "mbox"\n', "needs path"),
+        ('source = "imap"\nhost = "h"\nusername = "u"\nsecurity = "none"\n', "allow_plain"),
+        ('source = "pop3"\n', "source"),
+    ],
+)
+def test_incomplete_inbox_settings_are_one_line_naming_the_table(
+    workspace: Path, cli: Invoke, table: str, expected: str
+) -> None:
+    with (workspace / "capitolmail.toml").open("a") as config:
+        config.write(f"\n[inbox]\n{table}")
+    result = cli("inbox", "sync")
+    assert result.exit_code == 1
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert "inbox" in result.stderr and expected in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_imap_without_a_password_or_token_names_the_variables(workspace: Path, cli: Invoke) -> None:
+    with (workspace / "capitolmail.toml").open("a") as config:
+        config.write('\n[inbox]\nsource = "imap"\nhost = "127.0.0.1"\nusername = "u"\n')
+    result = cli("inbox", "sync")
+    assert result.exit_code == 1
+    assert "CAPITOLMAIL_INBOX_PASSWORD" in result.stderr
+    assert "CAPITOLMAIL_INBOX_OAUTH2_TOKEN" in result.stderr
