@@ -109,3 +109,6 @@ def quiet_libraries(*, debug: bool = False) -> None:
         logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
     for name in ("weasyprint", "fontTools"):
         logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.ERROR)
+    # flufl.bounce names every detector it runs at INFO and logs a traceback when one
+    # trips over hostile MIME; the inbox sync logs that mail in one line of its own.
+    logging.getLogger("flufl.bounce").setLevel(logging.DEBUG if debug else logging.CRITICAL)

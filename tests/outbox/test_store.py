@@ -112,6 +112,7 @@ def test_new_database_is_created_through_the_migration(database_url: str) -> Non
         "supporters",
         "suppressions",
         "webhook_events",
+        "inbox_messages",
         "alembic_version",
     } <= tables
 

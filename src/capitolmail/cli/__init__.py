@@ -14,6 +14,7 @@ from capitolmail import __version__
 from capitolmail.cli.audience_commands import supporters_group, suppress_group
 from capitolmail.cli.context import CapitolmailGroup, CommandState
 from capitolmail.cli.data_commands import contacts_group, legislators_group
+from capitolmail.cli.inbox_commands import inbox_group
 from capitolmail.cli.job_admin_commands import (
     cancel_command,
     pause_command,
@@ -75,5 +76,6 @@ for _command in (
     requeue_command,
     report_command,
     serve_command,
+    inbox_group,
 ):
     main.add_command(_command)

@@ -26,6 +26,7 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
     store: JobAdministration = workspace.store
     current = now()
     jobs = [store.get_job(job)] if job is not None else store.list_jobs()
+    replies = workspace.store.replies_by_job(j.id for j in jobs)
     if as_json:
         paces = store.current_paces(j.id for j in jobs if j.state == JobState.SENDING)
         print_json(
@@ -41,6 +42,8 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
                         ),
                         # The delivery report's summary: every figure `report` shows.
                         "report": figures_json(store.job_figures(j.id)),
+                        # From the inbound mailbox: answered by a person, by a machine.
+                        "replies": replies[j.id],
                     }
                     for j in jobs
                 ]
@@ -58,6 +61,11 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
             out.print(f"Job {j.id}: summary (`capitolmail report {j.id}` for every message)")
             for line in summary_lines(store.job_figures(j.id), j.kind):
                 out.print(f"  {line}")
+        elif any((answered := replies[j.id]).values()):
+            out.print(
+                f"Job {j.id}: {answered['replied']} replied, "
+                f"{answered['auto_replied']} answered by an auto-reply (inbox sync)"
+            )
         failures = store.failure_summary(j.id)
         if failures and (job is not None or messages):
             out.print()

@@ -10,11 +10,12 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import click
 
 from capitolmail.cli.context import Seconds, pass_workspace
+from capitolmail.cli.inbox_commands import run_inbox_sync
 from capitolmail.cli.steps import drain, report_summary
 from capitolmail.display import err
 from capitolmail.logs import LogFormat, configure_logging
@@ -23,6 +24,7 @@ from capitolmail.sending.job_notices import listening_for_jobs
 from capitolmail.sending.job_results import job_summary, run_problems, verdict_line
 from capitolmail.sending.schedule import JobScheduler
 from capitolmail.sending.sender import SendSummary
+from capitolmail.tracking.inbox.timer import InboxTimer
 from capitolmail.workspace import Workspace
 
 log = logging.getLogger("capitolmail.worker")
@@ -81,12 +83,15 @@ def run_worker(
 ) -> SendSummary:
     """The long-running worker: the scheduler starts jobs, the sender sends them."""
     settings = workspace.settings.worker
-    with JobScheduler(
-        workspace.store,
-        grace=settings.grace_period,
-        poll_seconds=poll or settings.poll_seconds,
-        on_start=lambda _jobs: wake.set(),
-    ) as scheduler:
+    with (
+        JobScheduler(
+            workspace.store,
+            grace=settings.grace_period,
+            poll_seconds=poll or settings.poll_seconds,
+            on_start=lambda _jobs: wake.set(),
+        ) as scheduler,
+        _inbox_timer(workspace),
+    ):
 
         def heard(_job_id: int | None, _change: str) -> None:
             # A job was scheduled, started, resumed or requeued somewhere: mirror the
@@ -99,6 +104,15 @@ def run_worker(
             return drain(
                 workspace, once=False, stop=stop, wake=wake, poll=poll, log_format=log_format
             )
+
+
+def _inbox_timer(workspace: Workspace) -> AbstractContextManager[object]:
+    """Sync the inbound mailbox every [inbox] sync_minutes while the worker runs, when
+    a mailbox is configured; nothing otherwise."""
+    inbox = workspace.settings.inbox
+    if not inbox.source or not inbox.sync_minutes:
+        return nullcontext()
+    return InboxTimer(lambda: run_inbox_sync(workspace).summary(), inbox.sync_minutes)
 
 
 @contextmanager

@@ -37,6 +37,7 @@ from capitolmail.config.names import (
 )
 from capitolmail.config.problems import describe
 from capitolmail.config.sections import (
+    InboxSettings,
     OrganisationSettings,
     ProviderSettings,
     SenderSettings,
@@ -64,6 +65,7 @@ class Settings(BaseSettings):
     provider: ProviderSettings = Field(default_factory=ProviderSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    inbox: InboxSettings = Field(default_factory=InboxSettings)
     database_url: str = ""
     timezone: str = "America/New_York"
     # How long the same content to the same recipient, under any slug, is refused
@@ -80,6 +82,9 @@ class Settings(BaseSettings):
     # Signs one-click unsubscribe links (capitolmail.letters.tokens); changing it voids every
     # link already sent, so generate it once (e.g. `openssl rand -hex 32`) and keep it.
     unsubscribe_secret: SecretStr | None = None
+    # The inbound mailbox's IMAP password (or app password), or an XOAUTH2 access token.
+    inbox_password: SecretStr | None = None
+    inbox_oauth2_token: SecretStr | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -171,6 +176,11 @@ def load_settings(workspace: Path) -> Settings:
         # Like every path in the workspace's files: from the workspace, not from where
         # the worker happens to be started (cron starts it in the home folder).
         smtp.ca_file = workspace / smtp.ca_file
+    inbox = settings.inbox
+    if inbox.ca_file is not None and not inbox.ca_file.is_absolute():
+        inbox.ca_file = workspace / inbox.ca_file
+    if inbox.path is not None and not inbox.path.is_absolute():
+        inbox.path = workspace / inbox.path
     # From here on no log line, error or `status` of this process shows them.
     use_secrets(secret_values(settings))
     return settings
@@ -203,6 +213,9 @@ def _refuse_secrets_in_toml(data: dict[str, Any]) -> None:
         table = provider.get(section, {}) if isinstance(provider, dict) else {}
         if isinstance(table, dict):
             found += [f"{section}_{key}" for key in ("password", "api_key") if key in table]
+    inbox = data.get("inbox", {})
+    if isinstance(inbox, dict):
+        found += [f"inbox_{key}" for key in ("password", "oauth2_token") if key in inbox]
     if found:
         # "[provider.smtp] password" and a top-level "smtp_password" are the same secret.
         raise ConfigError(

@@ -148,6 +148,69 @@ class WorkerSettings(_Section):
         return parse_rate(self.rate) if self.rate else None
 
 
+class InboxSettings(_Section):
+    """The inbound mailbox `capitolmail inbox sync` reads: bounces, replies, mailto unsubscribes.
+
+    `source` is "imap", "maildir" or "mbox" ("" leaves it off). IMAP's password
+    (or app password) is CAPITOLMAIL_INBOX_PASSWORD and an XOAUTH2 access token
+    CAPITOLMAIL_INBOX_OAUTH2_TOKEN, never this file. `security` is "tls"
+    (implicit TLS, port 993) or "starttls" (port 143), both verifying the
+    certificate; "none" is refused unless `allow_plain` is also set, for a
+    server on the same machine. Nothing is deleted unless `delete_processed` is
+    set, and then only mail that was ours (a bounce, a reply, an unsubscribe).
+    A running worker syncs every `sync_minutes` (0: only `inbox sync` does).
+    """
+
+    source: Literal["", "imap", "maildir", "mbox"] = ""
+    path: Path | None = None
+    host: str = ""
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "tls"
+    allow_plain: bool = False
+    username: str = ""
+    folder: str = "INBOX"
+    ca_file: Path | None = None
+    timeout: float = Field(default=30.0, gt=0)
+    delete_processed: bool = False
+    sync_minutes: float = Field(default=5.0, ge=0, le=24 * 60)
+    # Larger mail is left alone and counted as unparsed; no bounce or reply is this big.
+    max_message_bytes: int = Field(default=10_000_000, ge=1000)
+    # Where alerts' List-Unsubscribe mailto points; empty: [sender] unsubscribe_email,
+    # else reply_to, else email, as alerts choose it.
+    unsubscribe_address: str = ""
+
+    @field_validator("unsubscribe_address")
+    @classmethod
+    def _valid_address(cls, value: str) -> str:
+        return header_address(value)
+
+    @field_validator("host", "username", "folder")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return header_text(value)
+
+    @model_validator(mode="after")
+    def _complete(self) -> InboxSettings:
+        if self.source == "imap" and not self.host:
+            raise ValueError('source = "imap" needs host (the IMAP server\'s name)')
+        if self.source == "imap" and not self.username:
+            raise ValueError('source = "imap" needs username')
+        if self.source in ("maildir", "mbox") and self.path is None:
+            raise ValueError(f'source = "{self.source}" needs path (the mailbox on disk)')
+        if self.security == "none" and not self.allow_plain:
+            raise ValueError(
+                'security = "none" sends the password in the clear; set allow_plain = true '
+                "only for a server on this machine"
+            )
+        return self
+
+    @property
+    def imap_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 993 if self.security == "tls" else 143
+
+
 class WebSettings(_Section):
     """`capitolmail serve`: where it listens, the address links point to, webhook checks.
 

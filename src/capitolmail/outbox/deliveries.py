@@ -21,7 +21,8 @@ from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from capitolmail.outbox.events import record_event
-from capitolmail.outbox.schema import messages, webhook_events
+from capitolmail.outbox.records import email_key
+from capitolmail.outbox.schema import inbox_messages, messages, supporters, webhook_events
 from capitolmail.outbox.states import MessageState
 from capitolmail.outbox.suppressions import Suppression, add_suppressions
 
@@ -143,3 +144,24 @@ class DeliveryLedger:
     def add_suppressions(self, entries: Iterable[Suppression]) -> int:
         """As `Store.add_suppressions`, in this transaction."""
         return add_suppressions(self._conn, entries)
+
+    def first_inbox_reading(self, mailbox: str, key: str, outcome: str) -> bool:
+        """Remember one message of the inbound mailbox as read; False when it already was.
+
+        In the transaction that applies what it said, so a sync that dies halfway
+        neither loses a bounce nor applies it twice, and two syncs at once (the
+        worker's and a person's) read each message once.
+        """
+        insert = postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
+        statement = (
+            insert(inbox_messages)
+            .values(mailbox=mailbox, key=key, outcome=outcome, read_at=self.now)
+            .on_conflict_do_nothing(index_elements=[inbox_messages.c.mailbox, inbox_messages.c.key])
+            .returning(inbox_messages.c.key)
+        )
+        return self._conn.execute(statement).first() is not None
+
+    def supporter_address(self, address: str) -> str | None:
+        """The supporter's address as stored, when `address` is one of our supporters'."""
+        query = select(supporters.c.email).where(supporters.c.email_key == email_key(address))
+        return self._conn.execute(query.limit(1)).scalar_one_or_none()

@@ -207,3 +207,15 @@ webhook_events = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Index("ix_webhook_events_received_at", "received_at"),
 )
+
+inbox_messages = Table(
+    "inbox_messages",
+    metadata,
+    # Each message of the inbound mailbox read once (0011): `mailbox` names the mailbox
+    # (an IMAP folder with its UIDVALIDITY, or a Maildir/mbox path), `key` the message in
+    # it (its UID, or its Message-ID), `outcome` what it was (bounce, reply, unparsed ...).
+    Column("mailbox", String(300), primary_key=True),
+    Column("key", String(300), primary_key=True),
+    Column("outcome", String(20), nullable=False),
+    Column("read_at", UTCDateTime, nullable=False),
+)

@@ -144,16 +144,28 @@ def apply_events(
 ) -> DeliveryReport:
     """Apply one batch in one transaction; StoreError (nothing applied) when the
     database fails, so the provider's retry brings the whole batch back."""
-    report = DeliveryReport(events=len(events))
+    report = DeliveryReport()
     with store.record_deliveries(now) as ledger:
-        suppressions: list[Suppression] = []
-        for event in events:
-            entry = _apply(ledger, event, report)
-            if entry is not None:
-                suppressions.append(entry)
-        report.suppressed = ledger.add_suppressions(suppressions)
+        apply_in(ledger, events, report)
         ledger.forget_event_ids(now - KEEP_EVENT_IDS)
     return report
+
+
+def apply_in(
+    ledger: DeliveryLedger, events: Sequence[TrackingEvent], report: DeliveryReport
+) -> None:
+    """Apply events inside a transaction the caller holds, adding to `report`.
+
+    For a source that writes more in the same transaction: the inbound mailbox
+    remembers each message it read there, so a crash cannot apply one twice.
+    """
+    report.events += len(events)
+    suppressions: list[Suppression] = []
+    for event in events:
+        entry = _apply(ledger, event, report)
+        if entry is not None:
+            suppressions.append(entry)
+    report.suppressed += ledger.add_suppressions(suppressions)
 
 
 def _apply(

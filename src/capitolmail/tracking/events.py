@@ -28,8 +28,8 @@ class EventType(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     OPENED = "opened"
     CLICKED = "clicked"
-    REPLIED = "replied"  # an office answered (the inbound mailbox)
-    AUTO_REPLIED = "auto_replied"  # an autoresponder answered; counted apart from replies
+    REPLIED = "replied"  # a person answered (the inbound mailbox): beside the state
+    AUTO_REPLIED = "auto_replied"  # an autoresponder answered: counted apart from replies
     UNKNOWN = "unknown"
 
 

@@ -25,6 +25,7 @@ from capitolmail.outbox.database import (
     storage_errors,
 )
 from capitolmail.outbox.store.audience import Audience
+from capitolmail.outbox.store.inbox import InboxReadings
 from capitolmail.outbox.store.job_admin import JobAdmin
 from capitolmail.outbox.store.job_queue import JobQueue
 from capitolmail.outbox.store.job_reads import JobReads
@@ -35,7 +36,15 @@ from capitolmail.outbox.store.workers import WorkerRows
 
 
 class Store(
-    JobQueue, JobReads, JobAdmin, WorkerRows, Sending, Audience, ProviderEvents, ReportReads
+    JobQueue,
+    JobReads,
+    JobAdmin,
+    WorkerRows,
+    Sending,
+    Audience,
+    ProviderEvents,
+    ReportReads,
+    InboxReadings,
 ):
     """The outbox database. Safe to share between threads; open one per process.
 

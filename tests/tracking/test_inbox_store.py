@@ -1,0 +1,79 @@
+"""inbox sync on a real store, SQLite and PostgreSQL: each message read once, even by two
+syncs at once, and what it said applied once, in the transaction that remembers it."""
+
+from __future__ import annotations
+
+import mailbox
+import threading
+import uuid
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+from capitolmail.outbox import Store
+from capitolmail.tracking.inbox.sources import FileMailbox
+from capitolmail.tracking.inbox.sync import InboxReport, sync_inbox
+from tests.web.conftest import NOW, sent_job
+
+LATER = NOW + timedelta(hours=1)
+
+
+def answer(message_id: str, sender: str, subject: str = "Re: Close Guantanamo") -> bytes:
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = "action@peace-action.example"
+    mail["Subject"] = subject
+    mail["Message-ID"] = f"<{uuid.uuid4().hex}@example.org>"
+    mail["In-Reply-To"] = f"<{message_id}@peace-action.example>"
+    mail.set_content("Thanks.")
+    return bytes(mail)
+
+
+def sync(store: Store, path: Path) -> InboxReport:
+    return sync_inbox(
+        store,
+        FileMailbox("maildir", path, 1_000_000),
+        unsubscribe_address="action@peace-action.example",
+        delete_processed=False,
+        clock=lambda: LATER,
+    )
+
+
+def test_two_syncs_at_once_read_each_message_once(store: Store, tmp_path: Path) -> None:
+    emails = [f"person{i}@example.org" for i in range(30)]
+    job_id, ids = sent_job(store, emails)
+    box = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    for message_id, email in zip(ids, emails, strict=True):
+        box.add(answer(message_id, email))
+    reports: list[InboxReport] = []
+    threads = [
+        threading.Thread(target=lambda: reports.append(sync(store, tmp_path / "Maildir")))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(reports) == 2
+    assert sum(report.read for report in reports) == 30
+    assert sum(report.replies for report in reports) == 30
+    for message_id in ids:
+        kinds = [event.kind for event in store.list_events(job_id, message_id=message_id)]
+        assert kinds.count("event_replied") == 1
+    assert store.replies_by_job([job_id]) == {job_id: {"replied": 30, "auto_replied": 0}}
+    assert store.inbox_outcomes() == {"reply": 30}
+
+
+def test_a_reply_proves_a_message_whose_outcome_never_came_was_sent(
+    store: Store, tmp_path: Path
+) -> None:
+    """A reply is evidence, as a provider's event is: a queued row the office answered
+    moves to sent (tracking/apply.py), and is never sent again."""
+    job_id, (first,) = sent_job(store, ["first@example.org"], unsent=1)
+    queued = next(m for m in store.list_messages(job_id) if m.state == "queued")
+    box = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    box.add(answer(queued.id, queued.to_email))
+    report = sync(store, tmp_path / "Maildir")
+    assert report.replies == 1
+    states = {m.id: m.state for m in store.list_messages(job_id)}
+    assert states == {first: "sent", queued.id: "sent"}
