@@ -177,7 +177,8 @@ def test_sync_marks_bounce_reply_auto_reply_and_mailto_unsubscribe(
     status = json.loads(cli("status", "1", "--json").stdout)["jobs"][0]
     assert status["replies"] == {"replied": 2, "auto_replied": 1}
     assert status["counts"]["bounced"] == 1
-    assert "Job 1: 2 replied, 1 answered by an auto-reply" in cli("status", "1").stdout
+    assert "Replies: 2; auto-replies: 1" in cli("status", "1").stdout  # the report's summary
+    assert "Job 1: 2 replied, 1 answered by an auto-reply" in cli("status").stdout
 
     # The mailbox is as it was: nothing deleted, nothing marked read.
     assert len(imap.uids(folder)) == 6
