@@ -23,6 +23,7 @@ from capitolmail.cli.job_admin_commands import (
 )
 from capitolmail.cli.job_commands import queue_command, send_command
 from capitolmail.cli.letter_commands import letters_group
+from capitolmail.cli.proof_commands import proof_command
 from capitolmail.cli.web_commands import serve_command
 from capitolmail.cli.worker_commands import worker_command
 from capitolmail.cli.workspace_commands import config_group, demo_command, init_command
@@ -70,6 +71,7 @@ for _command in (
     resume_command,
     cancel_command,
     requeue_command,
+    proof_command,
     serve_command,
 ):
     main.add_command(_command)

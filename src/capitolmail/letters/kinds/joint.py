@@ -30,7 +30,7 @@ from capitolmail.letters.kind import (
     shared_context,
 )
 from capitolmail.letters.signers import SignerList, load_signers
-from capitolmail.outbox import QueuedMessage, Store
+from capitolmail.outbox import QueuedMessage, Store, email_key
 from capitolmail.recipients.contacts import OfficeContact, load_contacts
 from capitolmail.recipients.legislators import Legislator, Roster
 from capitolmail.recipients.targeting import select_legislators
@@ -106,6 +106,19 @@ class JointLetter:
             f'"{to}" is not among the recipients of {self.letter.slug}; '
             "`capitolmail letters check` lists the offices"
         )
+
+    def proof_envelope(self, recipient: Recipient, to_email: str) -> Envelope:
+        """The office's letter unchanged; a proof must never reach an office, so an
+        address of any contact of this letter is refused."""
+        wanted = email_key(to_email)
+        for other in self.recipients:
+            if email_key(other.contact.email) == wanted:
+                raise CapitolmailError(
+                    f'--to: "{to_email}" is a recipient of {self.letter.slug} '
+                    f"({other.legislator.full_name}'s office); a proof goes to yourself, "
+                    "never to an office"
+                )
+        return self.envelope(recipient)
 
     def example_screen(self, settings: Settings) -> Screen | None:
         refuse_in_letter(
