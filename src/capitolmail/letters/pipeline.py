@@ -18,6 +18,7 @@ from capitolmail.letters.kinds.joint import prepare_joint
 from capitolmail.letters.proof import proof_messages
 from capitolmail.letters.queue import QueueResult, preview, queue
 from capitolmail.message import OutgoingMessage
+from capitolmail.recipients.congress import stale_data_warning
 from capitolmail.recipients.legislators import workspace_roster
 from capitolmail.workspace import Workspace
 
@@ -81,7 +82,8 @@ def queue_letter(
 
 
 def check_letter(workspace: Workspace, kind: LetterKind, *, progress_bar: ProgressBar) -> list[str]:
-    """Render every message of `kind`, store nothing; the lines `letters check` prints."""
+    """Render every message of `kind`, store nothing; the lines `letters check` prints,
+    last a warning when the legislators data predates the Congress in session."""
     result = queue_letter(
         workspace,
         kind,
@@ -90,7 +92,8 @@ def check_letter(workspace: Workspace, kind: LetterKind, *, progress_bar: Progre
         progress_bar=progress_bar,
         check_only=True,
     )
-    return result.tally.check_lines()
+    warning = stale_data_warning(workspace_roster(workspace.root), datetime.now(UTC).date())
+    return [*result.tally.check_lines(), *([warning] if warning else [])]
 
 
 def preview_letter(workspace: Workspace, kind: LetterKind, to: str | None) -> OutgoingMessage:
