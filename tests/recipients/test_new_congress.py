@@ -346,3 +346,20 @@ def test_the_packaged_snapshot_is_of_the_119th_congress() -> None:
     assert [ordinal(n) for n in (1, 2, 3, 11, 12, 13, 21, 101, 111, 119, 122)] == [
         "1st", "2nd", "3rd", "11th", "12th", "13th", "21st", "101st", "111th", "119th", "122nd",
     ]  # fmt: skip
+
+
+def test_a_job_queued_before_the_import_is_named_with_its_unsent_messages(
+    cli: Invoke, old_congress: Path, tmp_path: Path
+) -> None:
+    queued = cli("queue", "block-arms-sale")
+    assert queued.exit_code == 0, queued.output
+    before = cli("status", "1", "--json", "--messages").stdout
+
+    result = cli("legislators", "import", str(_new(tmp_path)))
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-1] == (
+        "Warning: job 1 has 2 unsent messages to offices of members no longer serving; they go "
+        "out unless you run `capitolmail cancel 1` and queue the letter again"
+    )
+    assert cli("status", "1", "--json", "--messages").stdout == before  # reported, not changed

@@ -16,7 +16,7 @@ from capitolmail.recipients.congress import stale_data_warning
 from capitolmail.recipients.contact_template import parse_roles, write_template
 from capitolmail.recipients.contacts import import_contacts
 from capitolmail.recipients.legislators import WORKSPACE_FOLDER, workspace_roster
-from capitolmail.recipients.refresh import update_lines, update_roster
+from capitolmail.recipients.refresh import unsent_job_lines, update_lines, update_roster
 from capitolmail.recipients.targeting import select_legislators
 from capitolmail.rejections import summary_lines, tally
 from capitolmail.workspace import Workspace
@@ -108,6 +108,10 @@ def legislators_import_command(workspace: Workspace, path: Path) -> None:
     )
     for line in update_lines(update, shown_destination=workspace.display(destination), today=today):
         err.print(line)
+    departed = update.roster.departed
+    if departed:
+        for line in unsent_job_lines(workspace.store.unsent_to_offices(departed)):
+            err.print(line)
 
 
 @click.group("contacts")

@@ -200,6 +200,17 @@ def update_lines(update: RosterUpdate, *, shown_destination: str, today: date) -
     return lines
 
 
+def unsent_job_lines(unsent: dict[int, int]) -> list[str]:
+    """Jobs queued before the import that still hold messages to offices of members no
+    longer serving: those go out unless the job is cancelled, so say how to stop them."""
+    return [
+        f"Warning: job {job} has {count} unsent message{'s' * (count != 1)} to offices of "
+        f"members no longer serving; they go out unless you run `capitolmail cancel {job}` "
+        "and queue the letter again"
+        for job, count in unsent.items()
+    ]
+
+
 def _listing(label: str, items: list[str], *, limit: int) -> str:
     if not items:
         return f"{label}: none."
