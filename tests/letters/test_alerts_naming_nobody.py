@@ -102,7 +102,10 @@ def test_check_counts_alerts_that_cannot_name_everyone(
     result = cli("letters", "check", "urge-senators")
 
     assert result.exit_code == 0, result.stderr
-    assert result.stderr.splitlines() == [
+    # From 2027-01-03 on, the 119th Congress's data also earns a stale-data warning
+    # (tests/recipients/test_new_congress.py); it is not what this test is about.
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("Warning: the ")]
+    assert lines == [
         "OK: urge-senators renders 9 alerts (0 to suppressed addresses).",
         "Note: 2 supporters without a known state (a ZIP not in the crosswalk, or one across "
         "a state line): their senators and representative are unknown, so their alert names "

@@ -24,6 +24,7 @@ from capitolmail.cli.job_admin_commands import (
 )
 from capitolmail.cli.job_commands import queue_command, send_command
 from capitolmail.cli.letter_commands import letters_group
+from capitolmail.cli.proof_commands import proof_command
 from capitolmail.cli.report_commands import report_command
 from capitolmail.cli.web_commands import serve_command
 from capitolmail.cli.worker_commands import worker_command
@@ -75,6 +76,7 @@ for _command in (
     cancel_command,
     requeue_command,
     report_command,
+    proof_command,
     serve_command,
     inbox_group,
 ):

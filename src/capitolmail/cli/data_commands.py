@@ -12,13 +12,11 @@ from capitolmail.config.names import STATE_DIR
 from capitolmail.csv_files import rows_text
 from capitolmail.display import err, legislator_rows, legislators_table, out, print_json
 from capitolmail.recipients.committee_names import resolve_committee
+from capitolmail.recipients.congress import stale_data_warning
 from capitolmail.recipients.contact_template import parse_roles, write_template
 from capitolmail.recipients.contacts import import_contacts
-from capitolmail.recipients.legislators import (
-    WORKSPACE_FOLDER,
-    import_legislators,
-    workspace_roster,
-)
+from capitolmail.recipients.legislators import WORKSPACE_FOLDER, workspace_roster
+from capitolmail.recipients.refresh import unsent_job_lines, update_lines, update_roster
 from capitolmail.recipients.targeting import select_legislators
 from capitolmail.rejections import summary_lines, tally
 from capitolmail.workspace import Workspace
@@ -83,16 +81,37 @@ def legislators_list_command(
         else:
             print_json([dict(zip(header, row, strict=True)) for row in rows])
     err.print(f"{len(selected)} legislators (data: {roster.source})")
+    warning = stale_data_warning(roster, now().date())
+    if warning:
+        err.print(warning)
 
 
 @legislators_group.command("import")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @pass_workspace
 def legislators_import_command(workspace: Workspace, path: Path) -> None:
-    """Load a newer legislators-current.yaml (or a folder of congress-legislators files)."""
+    """Load a newer congress-legislators checkout (a folder) or legislators-current.yaml.
+
+    Everything is validated before anything is written. Then it reports who left,
+    who arrived, which committees changed, and the office contacts of members no
+    longer serving: those are never sent to, and letters note them.
+    """
     destination = workspace_file(workspace.root, WORKSPACE_FOLDER)
-    roster = import_legislators(path, destination)
-    err.print(f"Imported {len(roster)} legislators into {workspace.display(destination)}/")
+    today = now().date()
+    update = update_roster(
+        workspace.root,
+        path,
+        destination,
+        contacts_path=workspace.contacts_path,
+        contacts_shown=workspace.display(workspace.contacts_path),
+        today=today,
+    )
+    for line in update_lines(update, shown_destination=workspace.display(destination), today=today):
+        err.print(line)
+    departed = update.roster.departed
+    if departed:
+        for line in unsent_job_lines(workspace.store.unsent_to_offices(departed)):
+            err.print(line)
 
 
 @click.group("contacts")

@@ -70,11 +70,7 @@ def compose(kind: LetterKind, envelope: Envelope) -> OutgoingMessage:
     rendering and composing; its errors already name the recipient.
     """
     letter = kind.letter
-    try:
-        rendered = kind.templates.render(envelope.context)
-    except InputError as err:
-        raise for_recipient(err, envelope.who) from err
-    kind.check(rendered, envelope)
+    rendered = render_checked(kind, envelope)
     try:
         return compose_message(
             sender=kind.sender,
@@ -88,6 +84,20 @@ def compose(kind: LetterKind, envelope: Envelope) -> OutgoingMessage:
         )
     except InputError as err:
         raise for_recipient(err, envelope.who) from err
+
+
+def render_checked(kind: LetterKind, envelope: Envelope) -> RenderedLetter:
+    """One recipient's subject and bodies, passed by the kind's own check.
+
+    Apart from `compose` so a proof (letters/proof.py) renders exactly what the
+    queue would, then addresses it elsewhere.
+    """
+    try:
+        rendered = kind.templates.render(envelope.context)
+    except InputError as err:
+        raise for_recipient(err, envelope.who) from err
+    kind.check(rendered, envelope)
+    return rendered
 
 
 def for_recipient(err: InputError, who: str) -> InputError:

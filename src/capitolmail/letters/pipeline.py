@@ -15,8 +15,10 @@ from capitolmail.letters.definition import load_letter
 from capitolmail.letters.kind import LetterKind, Progress
 from capitolmail.letters.kinds.alert import prepare_alert
 from capitolmail.letters.kinds.joint import prepare_joint
+from capitolmail.letters.proof import proof_messages
 from capitolmail.letters.queue import QueueResult, preview, queue
 from capitolmail.message import OutgoingMessage
+from capitolmail.recipients.congress import stale_data_warning
 from capitolmail.recipients.legislators import workspace_roster
 from capitolmail.workspace import Workspace
 
@@ -80,7 +82,8 @@ def queue_letter(
 
 
 def check_letter(workspace: Workspace, kind: LetterKind, *, progress_bar: ProgressBar) -> list[str]:
-    """Render every message of `kind`, store nothing; the lines `letters check` prints."""
+    """Render every message of `kind`, store nothing; the lines `letters check` prints,
+    last a warning when the legislators data predates the Congress in session."""
     result = queue_letter(
         workspace,
         kind,
@@ -89,10 +92,25 @@ def check_letter(workspace: Workspace, kind: LetterKind, *, progress_bar: Progre
         progress_bar=progress_bar,
         check_only=True,
     )
-    return result.tally.check_lines()
+    warning = stale_data_warning(workspace_roster(workspace.root), datetime.now(UTC).date())
+    return [*result.tally.check_lines(), *([warning] if warning else [])]
 
 
 def preview_letter(workspace: Workspace, kind: LetterKind, to: str | None) -> OutgoingMessage:
     """The message one recipient would get; alerts read their audience from the outbox."""
     store = workspace.store if kind.labels.audience_in_store else None
     return preview(store, kind, to)
+
+
+def proof_letter(
+    workspace: Workspace, kind: LetterKind, as_id: str | None, to: list[str]
+) -> tuple[str, list[OutgoingMessage]]:
+    """Whose letter it is ("for a@b.org, Name") and the letter `letters preview --to
+    AS_ID` shows, once per staff address in `to`.
+
+    Reads the outbox only for an alert's supporters, as a preview does; nothing is
+    stored, so neither the job list nor the suppression list changes.
+    """
+    store = workspace.store if kind.labels.audience_in_store else None
+    recipient = kind.pick(store, as_id)
+    return kind.envelope(recipient).who, proof_messages(kind, recipient, to)

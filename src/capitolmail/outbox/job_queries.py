@@ -51,6 +51,26 @@ def reached_recipients(conn: Connection, letter_slug: str, emails: Iterable[str]
     return found
 
 
+def unsent_to_offices(conn: Connection, bioguides: Iterable[str]) -> dict[int, int]:
+    """Job id -> how many of its messages to these offices are still to be sent.
+
+    Unsent means not yet handed to a provider (queued, retry_wait): the messages
+    an operator can still stop by cancelling the job.
+    """
+    ids = sorted({bioguide.upper() for bioguide in bioguides})
+    unsent = [MessageState.QUEUED.value, MessageState.RETRY_WAIT.value]
+    found: dict[int, int] = {}
+    for chunk in chunked(ids):
+        query = (
+            select(messages.c.job_id, func.count())
+            .where(messages.c.bioguide.in_(chunk), messages.c.state.in_(unsent))
+            .group_by(messages.c.job_id)
+        )
+        for job_id, count in conn.execute(query):
+            found[job_id] = found.get(job_id, 0) + count
+    return dict(sorted(found.items()))
+
+
 def _counts(conn: Connection, job_id: int | None = None) -> dict[int, dict[str, int]]:
     query = select(messages.c.job_id, messages.c.state, func.count()).group_by(
         messages.c.job_id, messages.c.state

@@ -80,12 +80,15 @@ def parse_committees(data: Any) -> tuple[dict[str, Committee], list[Issue]]:
             continue
         key, name = text_value(record.get("thomas_id")), text_value(record.get("name"))
         chamber = text_value(record.get("type"))
+        # Which entry, in the words of the file: its id, else its name, else its place.
+        who = f'committee "{key or name}"' if key or name else f"committee entry {index + 1}"
         if key is None:
-            issues.append(((index,), "thomas_id", "committee has no thomas_id"))
+            issues.append(((index,), "thomas_id", f"{who} has no thomas_id"))
         if name is None:
-            issues.append(((index,), "name", "committee has no name"))
+            issues.append(((index,), "name", f"{who} has no name"))
         if chamber not in CHAMBERS:
-            issues.append(((index, "type"), "type", f"type must be one of {', '.join(CHAMBERS)}"))
+            message = f"{who}: type must be one of {', '.join(CHAMBERS)}"
+            issues.append(((index, "type"), "type", message))
         if key is None or name is None or chamber not in CHAMBERS:
             continue
         key = key.upper()
@@ -96,7 +99,8 @@ def parse_committees(data: Any) -> tuple[dict[str, Committee], list[Issue]]:
             sub_id = _sub_id(sub.get("thomas_id")) if isinstance(sub, dict) else None
             sub_name = text_value(sub.get("name")) if isinstance(sub, dict) else None
             if sub_id is None or sub_name is None:
-                issues.append((where, "thomas_id", "subcommittee needs a thomas_id and a name"))
+                message = f"{who}: subcommittee {sub_index + 1} needs a thomas_id and a name"
+                issues.append((where, "thomas_id", message))
                 continue
             sub_key = key + sub_id.upper()
             subs.append(sub_key)

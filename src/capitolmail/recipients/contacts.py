@@ -17,6 +17,7 @@ from capitolmail.csv_files import CsvReader, CsvWriter
 from capitolmail.errors import CapitolmailError, InputError, Problem, did_you_mean
 from capitolmail.recipients.atomic_write import replace_files
 from capitolmail.recipients.cells import email_cell, one_line_cells, row_cells
+from capitolmail.recipients.import_record import Departure
 from capitolmail.recipients.legislators import Roster
 from capitolmail.rejections import REPORT_COLUMNS, RejectedRowsReport, report_row
 from capitolmail.text_files import SAVE_AS_CSV_UTF8, read_text
@@ -49,11 +50,28 @@ class ContactImport:
     delimiter_note: str | None = None  # "columns separated by ';'" when not commas
 
 
+@dataclass(frozen=True, slots=True)
+class DepartedContact:
+    """A contact row of a member `legislators import` found gone: kept, never sent to."""
+
+    contact: OfficeContact
+    departure: Departure
+
+
+@dataclass(frozen=True, slots=True)
+class ContactSheet:
+    """The usable contacts, and the rows of members no longer serving, in file order."""
+
+    contacts: list[OfficeContact]
+    departed: list[DepartedContact]
+
+
 @dataclass(slots=True)
 class _Row:
     line: int
     values: list[str]
     contact: OfficeContact | None = None
+    departed: DepartedContact | None = None
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -66,12 +84,32 @@ class _Sheet:
 
 
 def load_contacts(path: Path, roster: Roster, *, display_path: str) -> list[OfficeContact]:
-    """Every contact in file order, or an InputError listing every bad row."""
-    sheet = _read(path, roster, display_path, missing_hint="run `capitolmail contacts import`")
+    """Every usable contact in file order, or an InputError listing every bad row."""
+    return load_contact_sheet(path, roster, display_path=display_path).contacts
+
+
+def load_contact_sheet(path: Path, roster: Roster, *, display_path: str) -> ContactSheet:
+    """The usable contacts and those of members who left, or an InputError listing
+    every bad row.
+
+    A row of a member the roster records as departed is not an error: after an
+    election a whole contacts file would otherwise refuse every letter until it
+    is cleaned up. Such rows are returned apart, so letters skip them and say so.
+    """
+    sheet = _read(
+        path,
+        roster,
+        display_path,
+        missing_hint="run `capitolmail contacts import`",
+        keep_departed=True,
+    )
     problems = [problem for row in sheet.rows for problem in row.problems]
     if problems:
         raise InputError(problems)
-    return [row.contact for row in sheet.rows if row.contact is not None]
+    return ContactSheet(
+        [row.contact for row in sheet.rows if row.contact is not None],
+        [row.departed for row in sheet.rows if row.departed is not None],
+    )
 
 
 def import_contacts(
@@ -114,13 +152,15 @@ def import_contacts(
     return ContactImport(len(good), len(bad), rejects_path, problems, sheet.delimiter_note)
 
 
-def _read(path: Path, roster: Roster, display: str, *, missing_hint: str) -> _Sheet:
+def _read(
+    path: Path, roster: Roster, display: str, *, missing_hint: str, keep_departed: bool = False
+) -> _Sheet:
     missing = f"file not found; {missing_hint}"
     text = read_text(path, display, missing=missing, hint=SAVE_AS_CSV_UTF8)
-    return _parse(text, roster, display)
+    return _parse(text, roster, display, keep_departed=keep_departed)
 
 
-def _parse(text: str, roster: Roster, display: str) -> _Sheet:
+def _parse(text: str, roster: Roster, display: str, *, keep_departed: bool = False) -> _Sheet:
     # StringIO with newline="" splits on \n, \r\n and \r only, as csv counts lines.
     reader = CsvReader(io.StringIO(text, newline=""), display)
     if reader.header is None:
@@ -132,7 +172,8 @@ def _parse(text: str, roster: Roster, display: str) -> _Sheet:
     rows: list[_Row] = []
     seen: dict[tuple[str, str], int] = {}
     for record in reader:
-        rows.append(_check_row(_Row(record.line, record.values), header, roster, display, seen))
+        row = _Row(record.line, record.values)
+        rows.append(_check_row(row, header, roster, display, seen, keep_departed=keep_departed))
     return _Sheet(reader.comments, header, rows, reader.delimiter_note)
 
 
@@ -160,8 +201,17 @@ def _check_header(header: list[str], display: str, line: int) -> None:
 
 
 def _check_row(
-    row: _Row, header: list[str], roster: Roster, display: str, seen: dict[tuple[str, str], int]
+    row: _Row,
+    header: list[str],
+    roster: Roster,
+    display: str,
+    seen: dict[tuple[str, str], int],
+    *,
+    keep_departed: bool,
 ) -> _Row:
+    """Check one row; a departed member's row is kept apart (`keep_departed`, when
+    reading the workspace's file) or refused (when importing a new one)."""
+
     def problem(field: str | None, message: str) -> None:
         row.problems.append(Problem(display, message, row.line, field))
 
@@ -170,8 +220,22 @@ def _check_row(
         return row
     bioguide = cells["bioguide"].upper()
     legislator = roster.get(bioguide) if bioguide else None
+    departure = roster.departure(bioguide) if bioguide and legislator is None else None
     if not bioguide:
         problem("bioguide", "empty; fill in the member's bioguide id, such as S000033")
+    elif departure is not None:
+        if not keep_departed:
+            problem(
+                "bioguide",
+                f"{departure.describe()} is no longer serving (gone from the legislators "
+                f"data imported {departure.noticed}); delete the row",
+            )
+        else:
+            email = email_cell(cells["email"], problem, whose="staff member's")
+            if email is not None and not row.problems:
+                contact = OfficeContact(bioguide, email, cells["name"], cells["role"], row.line)
+                row.departed = DepartedContact(contact, departure)
+            return row
     elif legislator is None:
         problem(
             "bioguide",

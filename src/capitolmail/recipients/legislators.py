@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import date
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -23,6 +24,7 @@ from capitolmail.recipients.committees import (
     parse_committees,
     parse_memberships,
 )
+from capitolmail.recipients.import_record import Departure, ImportRecord, read_record
 from capitolmail.recipients.members import LEGISLATORS_FILE, Legislator, parse_legislators
 from capitolmail.recipients.yaml_files import (
     Issue,
@@ -50,9 +52,13 @@ PACKAGED_SOURCE = "packaged congress-legislators snapshot"
 
 
 class Roster:
-    """The legislators and committees of one snapshot; `source` says which one."""
+    """The legislators and committees of one snapshot; `source` says which one.
 
-    __slots__ = ("_by_id", "_committees", "source")
+    `departed` are members an import found gone (import_record.py), by bioguide
+    id, and `imported_on` the day of that import; the packaged snapshot has neither.
+    """
+
+    __slots__ = ("_by_id", "_committees", "departed", "imported_on", "source")
 
     def __init__(
         self, legislators: Iterable[Legislator], committees: Mapping[str, Committee], source: str
@@ -60,6 +66,21 @@ class Roster:
         self._by_id = {leg.bioguide: leg for leg in legislators}
         self._committees = MappingProxyType(dict(committees))
         self.source = source
+        self.departed: Mapping[str, Departure] = MappingProxyType({})
+        self.imported_on: date | None = None
+
+    def with_record(self, record: ImportRecord) -> Roster:
+        """The same snapshot, knowing who left and when it was imported (a new object,
+        so the cached roster is never changed)."""
+        copy = Roster.__new__(Roster)
+        copy._by_id, copy._committees, copy.source = self._by_id, self._committees, self.source
+        copy.departed = MappingProxyType(record.departures())
+        copy.imported_on = record.imported_on
+        return copy
+
+    def departure(self, bioguide: str) -> Departure | None:
+        """The member's departure when an import found them gone, else None."""
+        return self.departed.get(bioguide.strip().upper())
 
     def get(self, bioguide: str) -> Legislator | None:
         """Bioguide ids are upper-case upstream; a lower-case one from a CSV still matches."""
@@ -116,19 +137,35 @@ def load_roster(folder: Path | None = None) -> Roster:
 
 
 def workspace_roster(workspace_root: Path) -> Roster:
-    """The workspace's imported snapshot when there is one, else the packaged one."""
+    """The workspace's imported snapshot when there is one, else the packaged one;
+    with the import's record (who left, when) when the import wrote one."""
     folder = workspace_file(workspace_root, WORKSPACE_FOLDER)
-    return load_roster(folder) if (folder / LEGISLATORS_FILE).is_file() else load_roster()
+    if not (folder / LEGISLATORS_FILE).is_file():
+        return load_roster()
+    roster = load_roster(folder)
+    record = read_record(folder)
+    return roster if record is None else roster.with_record(record)
 
 
-def import_legislators(source: Path, destination: Path) -> Roster:
+def import_legislators(
+    source: Path, destination: Path, extra: Mapping[Path, bytes] | None = None
+) -> Roster:
     """Validate a newer snapshot, then copy it into `destination`; nothing is written if
-    any file is wrong.
+    any file is wrong. `extra` files are written in the same all-or-nothing step.
 
     `source` is a legislators-current.yaml (under any name) or a folder of upstream
     files. Committee files absent from the source are kept from `destination` when
     it has them (a previous, possibly newer, import), else from the packaged snapshot.
     """
+    texts, roster = read_snapshot(source, destination)
+    return write_snapshot(destination, texts, roster, extra or {})
+
+
+Texts = dict[str, tuple[str, str]]
+
+
+def read_snapshot(source: Path, destination: Path) -> tuple[Texts, Roster]:
+    """The files an import would write and the roster they make; nothing is written."""
     if source.is_dir():
         legislators_path = source / LEGISLATORS_FILE
         if not legislators_path.is_file():
@@ -144,9 +181,16 @@ def import_legislators(source: Path, destination: Path) -> Roster:
             candidates.insert(0, source / name)
         origins[name] = next(path for path in candidates if path.is_file())
     texts = _read_all(origins)
-    roster = _build(texts, str(destination))
+    return texts, _build(texts, str(destination))
+
+
+def write_snapshot(
+    destination: Path, texts: Texts, roster: Roster, extra: Mapping[Path, bytes]
+) -> Roster:
+    """Write what `read_snapshot` read, with `extra`, all or nothing; the roster, cached."""
+    files = {destination / name: text.encode() for name, (text, _) in texts.items()}
     try:
-        replace_files({destination / name: text.encode() for name, (text, _) in texts.items()})
+        replace_files({**files, **extra})
     except OSError as err:
         raise CapitolmailError(f"cannot write {destination}: {err.strerror or err}") from err
     key, stamp = _cache_key(destination, roster.source)

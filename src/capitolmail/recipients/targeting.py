@@ -168,6 +168,12 @@ def _bioguide(roster: Roster, value: str) -> str:
     legislator = roster.get(value)
     if legislator is not None:
         return legislator.bioguide
+    departure = roster.departure(value)
+    if departure is not None:
+        raise _Unknown(
+            f"{departure.describe()} is no longer serving (gone from the legislators data "
+            f"imported {departure.noticed}); remove the id"
+        )
     raise _Unknown(
         f'unknown bioguide id "{value}": not a current legislator ({roster.source}); '
         "look it up with `capitolmail legislators list`"

@@ -21,12 +21,14 @@ Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def text_value(value: Any) -> str | None:
-    """A scalar as stripped text; None for absent, empty or boolean values.
+    """A scalar as stripped text; None for absent, empty, boolean or non-scalar values.
 
     Booleans are refused because YAML 1.1 reads an unquoted `no` or `yes` as one,
     and a name or id that became `False` must not turn into the text "False".
+    A list or mapping where a name belongs is refused rather than printed with
+    str(), which would turn it into text like "{'a': 1}".
     """
-    if value is None or isinstance(value, bool):
+    if value is None or isinstance(value, bool | list | dict | set | tuple | bytes):
         return None
     text = str(value).strip()
     return text or None
@@ -37,7 +39,23 @@ Location = Sequence[str | int]
 
 
 def read_text(path: Path, display: str) -> str:
-    """The file as UTF-8 text, or an InputError naming it (missing, unreadable, not UTF-8)."""
+    """The file as UTF-8 text, or an InputError naming it (missing, unreadable, not
+    UTF-8, or larger than MAX_YAML_BYTES: a wrong file, or one made to exhaust memory)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # text_files.read_text says why it cannot be read
+    if size > MAX_YAML_BYTES:
+        raise InputError(
+            [
+                Problem(
+                    display,
+                    f"is {size / 1_000_000:.0f} MB, more than the {MAX_YAML_BYTES // 1_000_000} "
+                    "MB a congress-legislators file may be (the largest is about 1 MB); "
+                    "is it the right file?",
+                )
+            ]
+        )
     return text_files.read_text(
         path,
         display,
@@ -47,9 +65,57 @@ def read_text(path: Path, display: str) -> str:
     )
 
 
+# The upstream files are 0.06 to 1.1 MB; 32 MB leaves years of growth and still
+# bounds what a hostile or mistaken file (legislators-historical.yaml) can cost.
+MAX_YAML_BYTES = 32_000_000
+# The upstream files nest six levels deep (a term's party_affiliations); a document
+# nested hundreds of levels is made to exhaust the parser's stack, not to describe Congress.
+MAX_YAML_DEPTH = 20
+
+
+def refuse_hostile_structure(text: str, display: str) -> None:
+    """InputError for an alias (`*name`) or nesting past MAX_YAML_DEPTH, found from
+    libyaml's event stream before anything is built.
+
+    Upstream files use neither aliases nor anchors. An alias makes one node appear
+    in many places, so a few kilobytes can stand for millions of committee rows
+    ("billion laughs"); refusing aliases bounds the work by the file's size.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=Loader):
+        if isinstance(event, yaml.AliasEvent):
+            raise InputError(
+                [
+                    Problem(
+                        display,
+                        "YAML aliases (*name) are not accepted in congress-legislators "
+                        "files; re-download the file from upstream",
+                        event.start_mark.line + 1,
+                    )
+                ]
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise InputError(
+                    [
+                        Problem(
+                            display,
+                            f"nested more than {MAX_YAML_DEPTH} levels deep; this is not a "
+                            "congress-legislators file",
+                            event.start_mark.line + 1,
+                        )
+                    ]
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def parse_yaml(text: str, display: str) -> Any:
-    """The parsed document; a YAML syntax error becomes a Problem with its line."""
+    """The parsed document; a YAML syntax error (or an alias, or absurd nesting)
+    becomes a Problem with its line."""
     try:
+        refuse_hostile_structure(text, display)
         return yaml.load(text, Loader=Loader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark

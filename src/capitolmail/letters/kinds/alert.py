@@ -95,8 +95,28 @@ class Alert:
             yield Page(wanted, seen)
 
     def envelope(self, recipient: Supporter) -> Envelope:
+        return self._envelope(recipient, recipient.info.id)
+
+    def proof_envelope(self, recipient: Supporter, to_email: str) -> Envelope:
+        """The supporter's alert, but its unsubscribe link and List-Unsubscribe header
+        carry a token for `to_email`, the staffer's own address.
+
+        The real token would let whoever holds the proof (or their mail client's
+        one-click button) unsubscribe the supporter; this one can only unsubscribe
+        the staffer, and still shows the unsubscribe page working end to end.
+        """
+        if email_key(to_email) == email_key(recipient.info.email):
+            raise CapitolmailError(
+                f'--to: "{to_email}" is the supporter this proof shows; a proof goes to '
+                "yourself (pick another supporter with --as)"
+            )
+        return self._envelope(recipient, to_email)
+
+    def _envelope(self, recipient: Supporter, unsubscriber: int | str) -> Envelope:
+        """`unsubscriber`: whom the unsubscribe token names (a supporter id, or an address)."""
         info, delegation = recipient.info, recipient.delegation
-        unsubscribe_url = self.unsubscribe_base + make_token(self.secret, info.id, self.list_id)
+        token = make_token(self.secret, unsubscriber, self.list_id)
+        unsubscribe_url = self.unsubscribe_base + token
         mailto = f"mailto:{self.unsubscribe_mailto}?subject=unsubscribe"
         return Envelope(
             to_email=info.email,

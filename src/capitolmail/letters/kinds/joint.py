@@ -10,7 +10,7 @@ it or nothing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,8 @@ from capitolmail.letters.kind import (
     shared_context,
 )
 from capitolmail.letters.signers import SignerList, load_signers
-from capitolmail.outbox import QueuedMessage, Store
-from capitolmail.recipients.contacts import OfficeContact, load_contacts
+from capitolmail.outbox import QueuedMessage, Store, email_key
+from capitolmail.recipients.contacts import DepartedContact, OfficeContact, load_contact_sheet
 from capitolmail.recipients.legislators import Legislator, Roster
 from capitolmail.recipients.targeting import select_legislators
 from capitolmail.templates.render import LetterTemplates, RenderedLetter
@@ -56,6 +56,8 @@ class JointLetter:
     recipients: tuple[Recipient, ...]
     offices_without_contacts: tuple[Legislator, ...]
     contacts_display: str
+    # Rows of offices.csv whose member is no longer serving: never sent to, noted.
+    departed_contacts: tuple[DepartedContact, ...] = ()
 
     labels = Labels(
         job_kind="joint", people="recipients", reached_people="recipient(s)", progress="Rendering"
@@ -107,6 +109,19 @@ class JointLetter:
             "`capitolmail letters check` lists the offices"
         )
 
+    def proof_envelope(self, recipient: Recipient, to_email: str) -> Envelope:
+        """The office's letter unchanged; a proof must never reach an office, so an
+        address of any contact of this letter is refused."""
+        wanted = email_key(to_email)
+        for other in self.recipients:
+            if email_key(other.contact.email) == wanted:
+                raise CapitolmailError(
+                    f'--to: "{to_email}" is a recipient of {self.letter.slug} '
+                    f"({other.legislator.full_name}'s office); a proof goes to yourself, "
+                    "never to an office"
+                )
+        return self.envelope(recipient)
+
     def example_screen(self, settings: Settings) -> Screen | None:
         refuse_in_letter(
             settings,
@@ -145,6 +160,8 @@ class JointTally:
             f"Note: no contact for {office.full_name} ({office.bioguide}); this office gets nothing"
             for office in self.prepared.offices_without_contacts
         )
+        prepared = self.prepared
+        lines.extend(departed_notes(prepared.departed_contacts, prepared.contacts_display))
         return lines
 
     def queue_lines(self, job_id: int | None, *, dry_run: bool) -> list[str]:
@@ -190,14 +207,14 @@ def prepare_joint(
             lead_source=letter.display_path,
         ),
     )
-    contacts = _collect(
-        problems, lambda: load_contacts(contacts_path, roster, display_path=contacts_shown)
+    sheet = _collect(
+        problems, lambda: load_contact_sheet(contacts_path, roster, display_path=contacts_shown)
     )
     offices = _collect(problems, lambda: _select_offices(letter, roster))
     templates = _collect(problems, lambda: letter_templates(letter, root))
     if problems:
         raise InputError(problems)
-    recipients, without = _match_contacts(offices, contacts, audience.roles)
+    recipients, without = _match_contacts(offices, sheet.contacts, audience.roles)
     if not recipients:
         roles = ", ".join(audience.roles) or "any role"
         raise InputError(
@@ -215,7 +232,31 @@ def prepare_joint(
         recipients=tuple(recipients),
         offices_without_contacts=tuple(without),
         contacts_display=contacts_shown,
+        departed_contacts=tuple(sheet.departed),
     )
+
+
+def departed_notes(departed: Iterable[DepartedContact], contacts_display: str) -> list[str]:
+    """One note per member no longer serving who still has rows in offices.csv.
+
+    Their rows are never matched to an office (the member is not in the roster),
+    so nothing goes to them; the note tells staff which rows to delete. Every
+    letter shows it, whatever its audience: the data no longer says where the
+    member sat, and the rows are stale for every letter alike.
+    """
+    by_member: dict[str, list[DepartedContact]] = {}
+    for row in departed:
+        by_member.setdefault(row.departure.bioguide, []).append(row)
+    notes = []
+    for rows in by_member.values():
+        lines = ", ".join(str(row.contact.line) for row in rows)
+        count = f"{len(rows)} contact{'s' * (len(rows) != 1)}"
+        notes.append(
+            f"Note: {rows[0].departure.describe()} is no longer serving (gone from the data "
+            f"imported {rows[0].departure.noticed}); {count} in {contacts_display} "
+            f"(line{'s' * (len(rows) != 1)} {lines}) not sent to; delete them"
+        )
+    return notes
 
 
 def _select_offices(letter: Letter, roster: Roster) -> list[Legislator]:

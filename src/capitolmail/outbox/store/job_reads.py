@@ -49,6 +49,11 @@ class JobReads(StorePart):
         with self._read() as conn:
             return job_queries.failure_summary(conn, job_id)
 
+    def unsent_to_offices(self, bioguides: Iterable[str]) -> dict[int, int]:
+        """Job id -> messages to these offices not yet handed to a provider."""
+        with self._read() as conn:
+            return job_queries.unsent_to_offices(conn, bioguides)
+
     def scheduled_jobs(self) -> dict[int, datetime]:
         """Job id -> scheduled time, for every job in `scheduled`."""
         with self._read() as conn:
