@@ -180,3 +180,35 @@ def test_a_key_refused_during_an_outage_pauses_the_job_once_the_database_is_back
         assert "Authentication credentials invalid" in final["paused_reason"]
         assert "job 1 paused" in stderr
         assert counts == {"queued": TOTAL - 1, "retry_wait": 1}  # put back, not failed
+
+
+def test_a_worker_rides_out_restart_after_restart_and_sends_everything_once(
+    workspace: Path, cli: Invoke, sending: MailServer, proxy: TcpProxy, postgresql_url: str
+) -> None:
+    """Cut after cut, each at a different point of the send loop: a claim, a mark or a
+    record may be cut as it commits, and the worker never learns that it did."""
+    server = sending
+    queue_senate_letter(workspace, server, cli, outage_seconds=120)
+    log = workspace.parent / "worker.log"
+    worker = start_worker(workspace, "--once", database_url=through(proxy, postgresql_url), log=log)
+    try:
+        for cut in range(6):
+            wanted = len(server.received()) + 3 + cut
+            wait_until(
+                lambda wanted=wanted: len(server.received()) >= wanted or worker.poll() is not None,
+                what=f"progress before cut {cut + 1}",
+            )
+            if worker.poll() is not None:
+                break
+            proxy.cut()
+            wait_until(lambda: proxy.refused >= 1, what=f"a reconnection after cut {cut + 1}")
+            proxy.restore()
+        worker.wait(timeout=120)
+    finally:
+        kill(worker)
+    assert worker.returncode == 0, log.read_text()[-3000:]
+    final = job(cli)
+    states = {m["id"]: m["state"] for m in final["messages"]}
+    assert final["state"] == "done"
+    assert Counter(states.values()) == {"sent": TOTAL}
+    assert_exactly_once(states, server)
