@@ -1115,3 +1115,30 @@ def test_claims_whose_answer_was_lost_go_back_to_the_queue_and_nothing_else_does
     assert any(e.kind == "queued" and e.message_id == lost for e in store.list_events(job_id))
     assert store.release_lost_claims("w1", {in_flight, waiting}, NOW) == 0
     assert lost in {c.message.message_id for c in store.claim_due("w2", 5, NOW)}
+
+
+def test_a_workers_outcome_recorded_twice_is_a_no_op_and_one_for_anothers_claim_is_refused(
+    store: Store,
+) -> None:
+    """The batch a worker tries again after its COMMIT went through unanswered."""
+    job_id = scheduled(store, 3)
+    store.register_worker("w1", "host-a", 1000, NOW)
+    store.register_worker("w2", "host-a", 1001, NOW)
+    first, second = (c.message.message_id for c in store.claim_due("w1", 2, NOW))
+    batch = [
+        Outcome(first, "sent", provider_message_id="q1"),
+        Outcome(second, "failed", error="550"),
+    ]
+    assert store.record_outcomes(batch, NOW, worker_id="w1") == ["sent", "failed"]
+    events_before = len(store.list_events(job_id))
+
+    assert store.record_outcomes(batch, NOW, worker_id="w1") == ["sent", "failed"]
+    assert len(store.list_events(job_id)) == events_before  # nothing written twice
+    with pytest.raises(StoreError, match="not sending"):
+        store.record_outcomes(batch, NOW)  # without the worker's name: refused as before
+
+    (third,) = (c.message.message_id for c in store.claim_due("w2", 1, NOW))
+    with pytest.raises(StoreError, match="being sent by another worker"):
+        store.record_outcomes([Outcome(third, "failed", error="550")], NOW, worker_id="w1")
+    assert store.record_outcomes([Outcome(third, "sent")], NOW, worker_id="w2") == ["sent"]
+    assert store.get_job(job_id).counts == {"sent": 2, "failed": 1}

@@ -43,6 +43,8 @@ _TARGETS = {
     "failed": MessageState.FAILED,
     "unknown": MessageState.UNKNOWN,
 }
+# A locked message row: its job, its state, the worker that last claimed it.
+_Row = tuple[int, str, str | None]
 # The event-log kind of an outcome that came after an event had proved the message sent.
 LATE_OUTCOME = "late_outcome"
 
@@ -85,20 +87,28 @@ _MARK_UNSENT = (
 
 
 def record_outcomes(
-    conn: Connection, outcomes: Sequence[Outcome], now: datetime
+    conn: Connection, outcomes: Sequence[Outcome], now: datetime, worker_id: str | None = None
 ) -> list[MessageState]:
+    """With `worker_id`, the outcomes are that worker's: one for a row another worker
+    claimed since is refused, and one this worker already recorded (a COMMIT that
+    went through as the connection broke, its answer lost, and the batch tried
+    again) is a no-op rather than a second outcome."""
     ids = [outcome.message_id for outcome in outcomes]
     _refuse_twice(ids)
     if not ids:
         return []
     job_states = _share_lock_jobs(conn, ids)
     rows = _lock_messages(conn, ids)
-    proven = _refuse_unclaimed(conn, outcomes, rows)
+    repeated = _already_recorded(outcomes, rows, worker_id)
+    fresh = [outcome for outcome in outcomes if outcome.message_id not in repeated]
+    proven = _refuse_unclaimed(conn, fresh, rows, worker_id)
     writes = _Writes()
     results: list[MessageState] = []
     for outcome in outcomes:
-        job_id, state = rows[outcome.message_id]
-        if outcome.message_id in proven:
+        job_id, state, _ = rows[outcome.message_id]
+        if outcome.message_id in repeated:
+            results.append(MessageState(state))
+        elif outcome.message_id in proven:
             results.append(writes.add_late(outcome, job_id, state, now))
         else:
             results.append(writes.add(outcome, job_id, JobState(job_states[job_id]), now))
@@ -117,14 +127,39 @@ def _refuse_twice(ids: Sequence[str]) -> None:
         seen.add(message_id)
 
 
-def _refuse_unclaimed(
-    conn: Connection, outcomes: Sequence[Outcome], rows: dict[str, tuple[int, str]]
+def _already_recorded(
+    outcomes: Sequence[Outcome], rows: dict[str, _Row], worker_id: str | None
 ) -> set[str]:
-    """Raise unless every message is `sending` or was proved sent since its claim; the
-    ids proved sent, whose outcome comes late and is only noted."""
+    """The ids whose row is already in the state the outcome sets, under the worker's
+    own claim: recorded by a commit whose answer was lost."""
     for outcome in outcomes:
         if outcome.message_id not in rows:
             raise MessageNotFound(outcome.message_id)
+    if worker_id is None:
+        return set()
+    return {
+        outcome.message_id
+        for outcome in outcomes
+        if rows[outcome.message_id][1] == _TARGETS[outcome.kind]
+        and rows[outcome.message_id][2] == worker_id
+    }
+
+
+def _refuse_unclaimed(
+    conn: Connection, outcomes: Sequence[Outcome], rows: dict[str, _Row], worker_id: str | None
+) -> set[str]:
+    """Raise unless every message is `sending` (under `worker_id`'s claim, when given) or
+    was proved sent since its claim; the ids proved sent, whose outcome comes late and
+    is only noted."""
+    for outcome in outcomes:
+        if outcome.message_id not in rows:
+            raise MessageNotFound(outcome.message_id)
+        _, state, claimed_by = rows[outcome.message_id]
+        if worker_id is not None and state == MessageState.SENDING and claimed_by != worker_id:
+            raise StoreError(
+                f"message {outcome.message_id} is being sent by another worker; refusing this "
+                "worker's outcome for it (only a claimed message gets an outcome, and only once)"
+            )
     ids = [outcome.message_id for outcome in outcomes]
     decided = [message_id for message_id in ids if rows[message_id][1] != MessageState.SENDING]
     proven = _proven_since_claim(conn, decided) if decided else set()
@@ -279,13 +314,16 @@ def _share_lock_jobs(conn: Connection, ids: Sequence[str]) -> dict[int, str]:
     return states
 
 
-def _lock_messages(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
-    """Each message's job and state, locked (in id order, so batches cannot deadlock)."""
-    found: dict[str, tuple[int, str]] = {}
+def _lock_messages(conn: Connection, ids: Sequence[str]) -> dict[str, _Row]:
+    """Each message's job, state and claimant, locked (in id order, so batches cannot
+    deadlock)."""
+    found: dict[str, _Row] = {}
     for chunk in chunked(sorted(ids)):
         found.update(
-            (id_, (job_id, state))
-            for id_, job_id, state in conn.execute(_MESSAGES_LOCKED, {"b_ids": list(chunk)})
+            (id_, (job_id, state, claimed_by))
+            for id_, job_id, state, claimed_by in conn.execute(
+                _MESSAGES_LOCKED, {"b_ids": list(chunk)}
+            )
         )
     return found
 
@@ -302,7 +340,7 @@ _JOBS_OF = (
     .with_for_update(read=True)
 )
 _MESSAGES_LOCKED = (
-    select(messages.c.id, messages.c.job_id, messages.c.state)
+    select(messages.c.id, messages.c.job_id, messages.c.state, messages.c.claimed_by)
     .where(messages.c.id.in_(bindparam("b_ids", expanding=True)))
     .order_by(messages.c.id)
     .with_for_update()

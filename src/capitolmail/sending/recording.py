@@ -34,8 +34,13 @@ class OutcomeBook:
         clock: Callable[[], datetime],
         summary: SendSummary,
         on_outcome: Callable[[ClaimedMessage, str], None] | None,
+        *,
+        worker_id: str | None = None,
     ) -> None:
         self.store = store
+        # Whose claims these outcomes are: the store refuses one for a row another
+        # worker took, and takes one it already has (a lost commit answer) as done.
+        self.worker_id = worker_id
         self.clock = clock
         self.summary = summary
         self.on_outcome = on_outcome
@@ -58,7 +63,9 @@ class OutcomeBook:
     def record(self) -> None:
         batch, self.waiting = self.waiting, []
         try:
-            self.store.record_outcomes([outcome for outcome, _, _ in batch], self.clock())
+            self.store.record_outcomes(
+                [outcome for outcome, _, _ in batch], self.clock(), worker_id=self.worker_id
+            )
         except StoreError as err:
             if connection_lost(err):
                 # Nothing was written: keep every outcome for when the database is back.
@@ -104,7 +111,7 @@ class OutcomeBook:
 
     def _record_one(self, outcome: Outcome) -> bool:
         try:
-            self.store.record_outcomes([outcome], self.clock())
+            self.store.record_outcomes([outcome], self.clock(), worker_id=self.worker_id)
         except StoreError as err:
             log.error("could not record the outcome of %s: %s", outcome.message_id, err)
             return False

@@ -124,7 +124,7 @@ class _SendLoop:
             taken=self.not_ours.add,
             deliver=self.calls.done.put,
         )
-        self.book = OutcomeBook(store, clock, self.summary, on_outcome)
+        self.book = OutcomeBook(store, clock, self.summary, on_outcome, worker_id=self.worker_id)
         # Riding out an outage: refuse handovers, claim nothing (outage.py).
         self.outage = OutageRider(
             store,

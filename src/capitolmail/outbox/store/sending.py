@@ -73,10 +73,12 @@ class Sending(StorePart):
         aware("now", now)
         with self._write("record outcomes and claim messages") as conn:
             if outcomes:
-                record_outcomes(conn, outcomes, now)
+                record_outcomes(conn, outcomes, now, worker_id)
             return claims.claim_due(conn, worker_id, claim, now, handed_over=handed_over)
 
-    def record_outcomes(self, outcomes: Sequence[Outcome], now: datetime) -> list[MessageState]:
+    def record_outcomes(
+        self, outcomes: Sequence[Outcome], now: datetime, *, worker_id: str | None = None
+    ) -> list[MessageState]:
         """Record a batch of outcomes in one transaction; each one's new state, in order.
 
         Only a message in `sending` takes an outcome. Any other state (or an unknown
@@ -85,10 +87,14 @@ class Sending(StorePart):
         A retry whose job was cancelled meanwhile becomes `cancelled`: it would
         never be claimed again. A retry with `count_attempt=False` takes back the
         attempt its claim counted.
+
+        With `worker_id` (the send loop's), an outcome for a row another worker has
+        claimed since is refused, and one already recorded under this worker's claim
+        (its commit went through as the connection broke) is a no-op.
         """
         aware("now", now)
         with self._write("record the outcomes") as conn:
-            return record_outcomes(conn, outcomes, now)
+            return record_outcomes(conn, outcomes, now, worker_id)
 
     def finish_jobs(self, now: datetime) -> list[int]:
         """Mark `done` the sending jobs with no queued, sending or retry_wait message."""
