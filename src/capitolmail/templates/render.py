@@ -19,8 +19,8 @@ from capitolmail.message import has_line_break
 from capitolmail.templates.content import first_content_line, html_is_blank, is_blank
 from capitolmail.templates.environment import build_environment
 from capitolmail.templates.failures import TemplateFailures, syntax_message
-from capitolmail.templates.inline_css import CssInlineError, inline_css
 from capitolmail.templates.inheritance import Finding, check_inheritance, constant_names
+from capitolmail.templates.inline_css import CssInlineError, inline_css
 from capitolmail.templates.limits import end_budget, start_budget
 from capitolmail.templates.loader import WorkspaceLoader
 from capitolmail.templates.text import html_to_text
