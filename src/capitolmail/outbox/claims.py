@@ -97,6 +97,8 @@ _CLAIMED_COLUMNS = (
     # As text where the driver gives text (SQLite): records.py parses each value once.
     type_coerce(messages.c.headers, Text).label("headers"),
     type_coerce(messages.c.categories, Text).label("categories"),
+    type_coerce(messages.c.cc, Text).label("cc"),
+    type_coerce(messages.c.bcc, Text).label("bcc"),
 )
 _CLAIM_UPDATE = (
     update(messages)

@@ -127,7 +127,12 @@ def check_message(message: OutgoingMessage) -> None:
     at queue time, so a message SendGrid would refuse is never queued, whichever
     provider the job is sent with, and the two lists cannot drift apart.
     """
-    _check_name(message.to_name, message.to_email)
+    _check_recipients(
+        [
+            {"email": message.to_email, "name": message.to_name},
+            *({"email": address} for address in (*message.cc, *message.bcc)),
+        ]
+    )
     _check_categories(message.categories)
     # Each part counts once in the JSON; if the bodies alone reach the limit, so does the request.
     size = sum(len(part.encode()) for part in (message.text, message.html or ""))

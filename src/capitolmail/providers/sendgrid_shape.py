@@ -15,7 +15,9 @@ from typing import Any, NoReturn
 
 from sendgrid.helpers.mail import (
     Asm,
+    Bcc,
     Category,
+    Cc,
     CustomArg,
     From,
     GroupId,
@@ -50,6 +52,8 @@ def assemble(
             message.reply_to,
             message.headers,
             message.categories,
+            message.cc,
+            message.bcc,
             bool(message.html),
             sandbox_mode,
             unsubscribe_group_id,
@@ -91,6 +95,8 @@ def _shape(
     reply_to: str | None,
     headers: tuple[tuple[str, str], ...],
     categories: tuple[str, ...],
+    cc: tuple[str, ...],
+    bcc: tuple[str, ...],
     has_html: bool,
     sandbox_mode: bool,
     unsubscribe_group_id: int | None,
@@ -109,6 +115,8 @@ def _shape(
         reply_to=reply_to,
         headers=headers,
         categories=categories,
+        cc=cc,
+        bcc=bcc,
     )
     try:
         shape = assemble_with_helpers(probe, sandbox_mode, unsubscribe_group_id)
@@ -161,6 +169,13 @@ def assemble_with_helpers(
         _refuse_api_key()
     if message.reply_to:
         mail.reply_to = ReplyTo(message.reply_to)
+    # In the recipient's personalization: SendGrid shows cc in the headers and keeps bcc
+    # to the envelope, and refuses an address twice among to, cc and bcc (compose
+    # removed those).
+    for address in message.cc:
+        mail.add_cc(Cc(address), p=0)
+    for address in message.bcc:
+        mail.add_bcc(Bcc(address), p=0)
     mail.add_custom_arg(CustomArg(MESSAGE_ID_ARG, message.message_id, p=0))
     mail.add_custom_arg(CustomArg(JOB_ID_ARG, message.job_id, p=0))
     # Mail.add_header and add_category insert at index 0, so feed them in reverse

@@ -23,6 +23,7 @@ Addresses must be ASCII: messages are 7-bit, and SMTPUTF8 is not attempted.
 
 from __future__ import annotations
 
+import functools
 import re
 import smtplib
 from collections.abc import Callable
@@ -83,7 +84,7 @@ class SmtpProvider(ProviderBase):
         self._pool.close()
 
     def send(self, message: OutgoingMessage) -> Receipt:
-        for address in (message.from_email, message.to_email):
+        for address in (message.from_email, *message.envelope_recipients()):
             if not address.isascii():
                 raise PermanentSendError(
                     f"{address} is not an ASCII address; the SMTP provider does not use SMTPUTF8"
@@ -148,9 +149,14 @@ class SmtpProvider(ProviderBase):
         smtp = conn.smtp
         conn.sent += 1
         size = [f"SIZE={len(payload)}"] if smtp.has_extn("size") else []
+        # Every recipient must be taken (To, Cc, Bcc) or the message is not sent at all:
+        # a letter that reached the office without the copy the team asked for is wrong too.
         steps = (
             (f"MAIL FROM:<{message.from_email}>", lambda: smtp.mail(message.from_email, size)),
-            (f"RCPT TO:<{message.to_email}>", lambda: smtp.rcpt(message.to_email)),
+            *(
+                (f"RCPT TO:<{address}>", functools.partial(smtp.rcpt, address))
+                for address in message.envelope_recipients()
+            ),
             ("DATA", lambda: smtp.docmd("DATA")),
         )
         for step, command in steps:
