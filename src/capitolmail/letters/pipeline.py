@@ -7,15 +7,18 @@ nor asks which kind it holds. Commands print what these return.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from capitolmail.letters.definition import load_letter
-from capitolmail.letters.kind import LetterKind, Progress
+from capitolmail.letters.kind import LetterKind, Progress, Screen
 from capitolmail.letters.kinds.alert import prepare_alert
 from capitolmail.letters.kinds.joint import prepare_joint
 from capitolmail.letters.queue import QueueResult, preview, queue
+from capitolmail.letters.sizes import size_screen
+from capitolmail.outbox import QueuedMessage
 from capitolmail.message import OutgoingMessage
 from capitolmail.recipients.legislators import workspace_roster
 from capitolmail.workspace import Workspace
@@ -58,16 +61,20 @@ def queue_letter(
     allow_resend: bool,
     progress_bar: ProgressBar,
     check_only: bool = False,
+    screens: Sequence[Screen] = (),
 ) -> QueueResult:
     """Render every message of `kind` and store the job (not with `dry_run`).
 
     `check_only` (`letters check`) renders everything with no resend refusal,
     and leaves the outbox closed when the recipients do not live in it.
     """
-    screen = kind.example_screen(workspace.settings)
+    sizes, size_note = size_screen(
+        workspace.settings, outbox_dir=workspace.outbox_dir, source=kind.letter.display_path
+    )
+    screen = chained(kind.example_screen(workspace.settings), sizes, *screens)
     store = workspace.store if kind.labels.audience_in_store or not check_only else None
     with progress_bar(kind.labels.progress, kind.total(store)) as advance:
-        return queue(
+        result = queue(
             store,
             kind,
             now=datetime.now(UTC),
@@ -77,6 +84,23 @@ def queue_letter(
             progress=advance,
             screen=screen,
         )
+    notes = (size_note,) if size_note else ()
+    return replace(result, notes=(*result.notes, *notes))
+
+
+def chained(*screens: Screen | None) -> Screen | None:
+    """One screen running each of `screens` in turn over the messages."""
+    present = [screen for screen in screens if screen is not None]
+    if not present:
+        return None
+
+    def screen(messages: Iterable[QueuedMessage]) -> Iterator[QueuedMessage]:
+        stream: Iterable[QueuedMessage] = messages
+        for each in present:
+            stream = each(stream)
+        yield from stream
+
+    return screen
 
 
 def check_letter(workspace: Workspace, kind: LetterKind, *, progress_bar: ProgressBar) -> list[str]:
@@ -89,7 +113,7 @@ def check_letter(workspace: Workspace, kind: LetterKind, *, progress_bar: Progre
         progress_bar=progress_bar,
         check_only=True,
     )
-    return result.tally.check_lines()
+    return result.check_lines()
 
 
 def preview_letter(workspace: Workspace, kind: LetterKind, to: str | None) -> OutgoingMessage:

@@ -24,6 +24,9 @@ MAX_CATEGORY_LENGTH = 255
 CUSTOM_ARGS_BYTES = 10_000
 # "less than 30MB" including attachments; read as 30,000,000 bytes, the stricter reading.
 TOTAL_BYTES = 30_000_000
+# The largest request body under that limit, for the queue-time check (letters/sizes.py).
+MAX_REQUEST_BYTES = TOTAL_BYTES - 1
+SIZE_LIMIT_OWNER = "SendGrid (requests under 30 MB, attachments counted base64-encoded)"
 RESERVED_HEADERS = frozenset(
     name.casefold()
     for name in (
@@ -85,6 +88,17 @@ def build_request(
     body = encode_payload(payload)
     check_limits(payload, size=len(body))
     return payload, body
+
+
+def request_size(
+    message: OutgoingMessage, *, sandbox_mode: bool = False, unsubscribe_group_id: int | None = None
+) -> int:
+    """The bytes of the request body `message` becomes: what SendGrid's 30 MB limit counts.
+
+    Measured on the JSON itself, so JSON's escaping and base64-encoded attachments
+    (whatever the payload holds) count as SendGrid counts them.
+    """
+    return len(encode_payload(assemble(message, sandbox_mode, unsubscribe_group_id)))
 
 
 def encode_payload(payload: dict[str, Any]) -> bytes:

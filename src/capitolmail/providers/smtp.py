@@ -83,6 +83,23 @@ class SmtpProvider(ProviderBase):
     def close(self) -> None:
         self._pool.close()
 
+    def max_message_bytes(self) -> int | None:
+        """The SIZE the relay declares in its EHLO reply (RFC 1870), or None without one.
+
+        Connects (TLS and login as for sending) to ask; "SIZE" alone or "SIZE 0" means
+        no fixed limit. A relay that cannot be reached raises as a send would.
+        """
+        conn = self._pool.acquire()
+        try:
+            declared = conn.smtp.esmtp_features.get("size", "") if conn.smtp.does_esmtp else ""
+        finally:
+            self._pool.release(conn, reusable=True)
+        limit = declared.strip()
+        return int(limit) if limit.isdigit() and int(limit) > 0 else None
+
+    def size_limit_owner(self) -> str:
+        return f"the relay {self._where} (SIZE in its EHLO reply)"
+
     def send(self, message: OutgoingMessage) -> Receipt:
         for address in (message.from_email, *message.envelope_recipients()):
             if not address.isascii():
