@@ -18,8 +18,8 @@ from capitolmail.letters.kinds.alert import prepare_alert
 from capitolmail.letters.kinds.joint import prepare_joint
 from capitolmail.letters.queue import QueueResult, preview, queue
 from capitolmail.letters.sizes import size_screen
-from capitolmail.outbox import QueuedMessage
 from capitolmail.message import OutgoingMessage
+from capitolmail.outbox import QueuedMessage
 from capitolmail.recipients.legislators import workspace_roster
 from capitolmail.workspace import Workspace
 
