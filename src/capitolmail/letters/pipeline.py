@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from capitolmail.letters.definition import load_letter
+from capitolmail.letters.html_review import HtmlReview
 from capitolmail.letters.kind import LetterKind, Progress, Screen
 from capitolmail.letters.kinds.alert import prepare_alert
 from capitolmail.letters.kinds.joint import prepare_joint
@@ -104,7 +105,10 @@ def chained(*screens: Screen | None) -> Screen | None:
 
 
 def check_letter(workspace: Workspace, kind: LetterKind, *, progress_bar: ProgressBar) -> list[str]:
-    """Render every message of `kind`, store nothing; the lines `letters check` prints."""
+    """Render every message of `kind`, store nothing; the lines `letters check` prints,
+    with what the HTML parts would show badly (html_review.py)."""
+    template = kind.letter.html_template
+    review = HtmlReview(template, workspace.display(template) if template else "")
     result = queue_letter(
         workspace,
         kind,
@@ -112,8 +116,9 @@ def check_letter(workspace: Workspace, kind: LetterKind, *, progress_bar: Progre
         allow_resend=True,
         progress_bar=progress_bar,
         check_only=True,
+        screens=(review.screen,),
     )
-    return result.check_lines()
+    return [*result.check_lines(), *review.lines()]
 
 
 def preview_letter(workspace: Workspace, kind: LetterKind, to: str | None) -> OutgoingMessage:

@@ -71,7 +71,7 @@ def refuse_oversized(queued: QueuedMessage, limit: SizeLimit, source: str) -> No
         [
             Problem(
                 source,
-                f"the message to {_recipient(queued)} is {size:,} bytes, over the "
+                f"the message to {recipient_label(queued)} is {size:,} bytes, over the "
                 f"{limit.max_bytes:,} bytes {limit.owner} takes; nothing was queued "
                 "(make the letter or its attachments smaller)",
             )
@@ -79,7 +79,8 @@ def refuse_oversized(queued: QueuedMessage, limit: SizeLimit, source: str) -> No
     )
 
 
-def _recipient(queued: QueuedMessage) -> str:
+def recipient_label(queued: QueuedMessage) -> str:
+    """Whose message it is, in a line: the office and address, or the supporter's address."""
     message = queued.message
     if queued.bioguide:
         return f"office {queued.bioguide} ({message.to_email})"
