@@ -127,7 +127,9 @@ class HtmlReview:
         if value not in self._places:
             self._places[value] = None
             escaped = {value, html_escapes.escape(value), html_escapes.escape(value, quote=False)}
-            forms = [f"{quote}{form}{quote}" for form in escaped for quote in "\"'"]
+            # Quoted as attributes are ("…", '…'), or unquoted after the "=".
+            forms = [f"{q}{form}{q}" for form in escaped for q in "\"'"]
+            forms += [f"={form}{end}" for form in escaped for end in (" ", ">")]
             for number, text in enumerate(self._source.splitlines(), start=1):
                 if any(form in text for form in forms):
                     self._places[value] = number
@@ -145,7 +147,8 @@ class HtmlReview:
         if not finding.values and finding.count == total:
             return count
         others = len(finding.values) - 1
-        also = f" and {others:,} other values from the recipients' data" if others > 0 else ""
+        values = "value" if others == 1 else "values"
+        also = f" and {others:,} other {values} from the recipients' data" if others > 0 else ""
         return f"first for {finding.first}{also}; {count}"
 
 

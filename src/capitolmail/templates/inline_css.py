@@ -12,9 +12,8 @@ queueing must not depend on the network and clients do not load them either.
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
-
 import css_inline
+from selectolax.lexbor import LexborHTMLParser
 
 # Built once: a CSSInliner is immutable and safe to share between threads.
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
@@ -47,23 +46,9 @@ def inline_css(html: str) -> str:
         raise CssInlineError(f"cannot inline the CSS of the HTML part: {detail}") from None
 
 
-class _LinkFinder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.href: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag != "link" or self.href is not None:
-            return
-        values = {name: value or "" for name, value in attrs}
-        if "stylesheet" in values.get("rel", "").casefold().split():
-            self.href = values.get("href", "")
-
-    handle_startendtag = handle_starttag
-
-
 def _linked_stylesheet(html: str) -> str | None:
-    finder = _LinkFinder()
-    finder.feed(html)
-    finder.close()
-    return finder.href
+    """The href of the first `<link rel="stylesheet">`, read with an HTML5 parser."""
+    for node in LexborHTMLParser(html).css("link[rel]"):
+        if "stylesheet" in (node.attributes.get("rel") or "").casefold().split():
+            return node.attributes.get("href") or ""
+    return None
