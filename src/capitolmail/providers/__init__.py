@@ -59,9 +59,13 @@ def size_limit(settings: Settings, *, outbox_dir: Path) -> SizeLimit | None:
             unsubscribe_group_id=chosen.sendgrid.unsubscribe_group_id,
         )
         return SizeLimit(MAX_REQUEST_BYTES, SIZE_LIMIT_OWNER, measure)
-    with create_provider(settings, outbox_dir=outbox_dir) as provider:
+    # Not opened: asking needs no session (SMTP connects for the question itself).
+    provider = create_provider(settings, outbox_dir=outbox_dir)
+    try:
         limit = provider.max_message_bytes()
         owner = provider.size_limit_owner()
+    finally:
+        provider.close()
     return None if limit is None else SizeLimit(limit, owner, provider.message_size)
 
 
