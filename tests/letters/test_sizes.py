@@ -142,3 +142,21 @@ def test_file_and_console_have_no_limit(workspace: Path) -> None:
     settings = load_settings(workspace)
     assert size_limit(settings, outbox_dir=workspace) is None
     assert size_screen(settings, outbox_dir=workspace, source="x") == (None, "")
+
+
+def test_the_size_question_never_logs_in(
+    cli: Invoke, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIZE is in the EHLO reply before AUTH: queueing reads it without the credentials."""
+    _long_letter(workspace)
+    monkeypatch.setenv("CAPITOLMAIL_SMTP_PASSWORD", "not-the-password")
+    logins: list[str] = []
+    with running_mail_server(data_size_limit=100_000) as server:
+        server.refuse_login(lambda user, password: logins.append(user) or "535 5.7.8 no")
+        use_smtp_relay(workspace, server.port, smtp='username = "gr"\n')
+        result = cli("queue", "block-arms-sale")
+        assert result.exit_code == 1
+        assert "over the 100,000 bytes the relay" in result.stderr
+        assert "not-the-password" not in result.output
+    assert logins == []
+    assert _jobs(cli) == []

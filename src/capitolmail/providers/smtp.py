@@ -86,15 +86,10 @@ class SmtpProvider(ProviderBase):
     def max_message_bytes(self) -> int | None:
         """The SIZE the relay declares in its EHLO reply (RFC 1870), or None without one.
 
-        Connects (TLS and login as for sending) to ask; "SIZE" alone or "SIZE 0" means
-        no fixed limit. A relay that cannot be reached raises as a send would.
+        Connects (secured as for sending, without logging in) to ask; "SIZE" alone or
+        "SIZE 0" means no fixed limit. A relay that cannot be reached raises as a send would.
         """
-        conn = self._pool.acquire()
-        try:
-            declared = conn.smtp.esmtp_features.get("size", "") if conn.smtp.does_esmtp else ""
-        finally:
-            self._pool.release(conn, reusable=True)
-        limit = declared.strip()
+        limit = self._pool.declared_size().strip()
         return int(limit) if limit.isdigit() and int(limit) > 0 else None
 
     def size_limit_owner(self) -> str:
