@@ -24,7 +24,8 @@ MAX_LINE = 998  # RFC 5322 2.1.1, in octets, without the CRLF
 _FIELD = re.compile(rb"[!-9;-~]+:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ONCE = ("From", "To", "Subject", "Message-ID")
-_NEVER = ("Bcc", "Cc")
+_AT_MOST_ONCE = ("Cc",)
+_NEVER = ("Bcc",)  # Cc is shown (a letter's copies); Bcc never is
 
 
 def wire_format_problems(raw: bytes) -> list[str]:
@@ -55,6 +56,9 @@ def wire_format_problems(raw: bytes) -> list[str]:
         count = len(message.get_all(name) or [])
         if count != 1:
             problems.append(f"{count} {name} headers (want exactly one)")
+    for name in _AT_MOST_ONCE:
+        if len(message.get_all(name) or []) > 1:
+            problems.append(f"{len(message.get_all(name))} {name} headers (want at most one)")
     for name in _NEVER:
         if message.get_all(name):
             problems.append(f"a {name} header: {message.get_all(name)}")
@@ -98,8 +102,6 @@ def payload_header_problems(payload: Mapping[str, Any]) -> list[str]:
             for recipient in personalization.get(kind) or []:
                 texts += [(f"{kind} name", recipient.get("name"))]
                 texts += [(f"{kind} email", recipient.get("email"))]
-        if personalization.get("cc") or personalization.get("bcc"):
-            problems.append("a personalization has cc or bcc")
     for headers in header_sets:
         for name, value in (headers or {}).items():
             if not re.fullmatch(r"[!-9;-~]+", str(name)):

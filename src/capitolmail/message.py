@@ -144,6 +144,10 @@ class OutgoingMessage:
     categories: tuple[str, ...] = field(default=())
     # Open and click tracking asked of the provider (SendGrid's tracking_settings).
     tracking: Tracking = field(default_factory=Tracking)
+    # Copies from letter.toml only (never from a CSV cell or a template): Cc is shown
+    # in the headers, Bcc only in the envelope (SMTP RCPT TO, SendGrid's bcc).
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
     # content_hash() remembered: queueing asks twice per message (the resend check,
     # then the insert), and a 300,000-message alert should hash each body once.
     _content_hash: str | None = field(default=None, init=False, repr=False, compare=False)
@@ -162,6 +166,10 @@ class OutgoingMessage:
         assert self._content_hash is not None
         return self._content_hash
 
+    def envelope_recipients(self) -> tuple[str, ...]:
+        """Every address the message is delivered to, To first, each once."""
+        return distinct_addresses((self.to_email, *self.cc, *self.bcc))
+
     @property
     def message_id_header(self) -> str:
         domain = self.from_email.rpartition("@")[2] or "capitolmail.invalid"
@@ -178,6 +186,9 @@ class OutgoingMessage:
             address_header("From", self.from_name, self.from_email),
             address_header("To", self.to_name, self.to_email),
         ]
+        if self.cc:
+            lines.append(address_list_header("Cc", self.cc))
+        # Bcc is never written: it is in the envelope alone (envelope_recipients).
         if self.reply_to:
             lines.append(address_header("Reply-To", "", self.reply_to))
         lines.append(build_header("Subject", self.subject))
@@ -266,6 +277,26 @@ def address_header(header: str, display_name: str, address: str) -> str:
     if not display_name:
         return f"{header}: {address}"
     return _with_phrase(header, display_name, f"<{address}>")
+
+
+def address_list_header(header: str, addresses: tuple[str, ...]) -> str:
+    """Cc: addr-specs separated by commas, folded after a comma; each checked as To's is."""
+    for address in addresses:
+        address_header(header, "", address)
+    return _fold_ascii(f"{header}: {', '.join(addresses)}")
+
+
+def distinct_addresses(addresses: tuple[str, ...]) -> tuple[str, ...]:
+    """`addresses` in order, each once, compared as the outbox compares them
+    ("Jane@House.GOV" and "jane@house.gov" are one mailbox)."""
+    seen: set[str] = set()
+    kept = []
+    for address in addresses:
+        key = address.strip().lower()
+        if key not in seen:
+            seen.add(key)
+            kept.append(address)
+    return tuple(kept)
 
 
 # What compose normalises addresses to: an ASCII dot-atom local part and an IDNA domain.

@@ -193,6 +193,8 @@ def payload_as_email(payload: dict[str, Any]) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = _address(payload["from"])
     msg["To"] = [_address(r) for r in personalization["to"]]
+    if personalization.get("cc"):
+        msg["Cc"] = [_address(r) for r in personalization["cc"]]
     if payload.get("reply_to"):
         msg["Reply-To"] = _address(payload["reply_to"])
     msg["Subject"] = personalization.get("subject") or payload["subject"]

@@ -331,9 +331,15 @@ def running_mail_server(
     starttls: ssl.SSLContext | None = None,
     implicit_tls: ssl.SSLContext | None = None,
     idle_timeout: float = 300,
+    data_size_limit: int | None = None,
 ) -> Iterator[MailServer]:
-    """Start a server for one test and stop it after; `idle_timeout` drops quiet sessions."""
+    """Start a server for one test and stop it after; `idle_timeout` drops quiet sessions.
+
+    `data_size_limit` is the SIZE the relay declares in EHLO and enforces on DATA (552);
+    aiosmtpd's own default is 32 MiB (0: no SIZE limit).
+    """
     mailbox = MailServer()
+    sizes = {} if data_size_limit is None else {"data_size_limit": data_size_limit}
     controller = _Controller(
         mailbox,
         ssl_context=implicit_tls,
@@ -342,6 +348,7 @@ def running_mail_server(
         authenticator=mailbox.authenticate,
         auth_require_tls=False,
         timeout=idle_timeout,
+        **sizes,
     )
     controller.start()
     mailbox.port = controller.port

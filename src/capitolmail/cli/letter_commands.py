@@ -69,6 +69,10 @@ def _show(message: OutgoingMessage, slug: str, fmt: str) -> None:
     else:
         click.echo(f"From: {message.from_name} <{message.from_email}>")
         click.echo(f"To: {message.to_name} <{message.to_email}>")
+        if message.cc:
+            click.echo(f"Cc: {', '.join(message.cc)}")
+        if message.bcc:
+            click.echo(f"Bcc (envelope only, never in the headers): {', '.join(message.bcc)}")
         if message.reply_to:
             click.echo(f"Reply-To: {message.reply_to}")
         for name, value in message.headers:

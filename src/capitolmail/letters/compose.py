@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from capitolmail.errors import InputError, PermanentSendError, Problem
+from capitolmail.letters.copies import copies_for
 from capitolmail.message import (
     HeaderError,
     OutgoingMessage,
@@ -71,6 +72,8 @@ def compose(kind: LetterKind, envelope: Envelope) -> OutgoingMessage:
     """
     letter = kind.letter
     rendered = render_checked(kind, envelope)
+    definition = letter.definition
+    refuse_copy_to_recipient(envelope.to_email, definition.cc, definition.bcc, letter.display_path)
     try:
         return compose_message(
             sender=kind.sender,
@@ -81,6 +84,8 @@ def compose(kind: LetterKind, envelope: Envelope) -> OutgoingMessage:
             headers=envelope.headers,
             categories=(letter.slug,),
             tracking=letter.definition.effective_tracking,
+            cc=definition.cc,
+            bcc=definition.bcc,
         )
     except InputError as err:
         raise for_recipient(err, envelope.who) from err
@@ -98,6 +103,31 @@ def render_checked(kind: LetterKind, envelope: Envelope) -> RenderedLetter:
         raise for_recipient(err, envelope.who) from err
     kind.check(rendered, envelope)
     return rendered
+
+
+def refuse_copy_to_recipient(
+    to_email: str, cc: Iterable[str], bcc: Iterable[str], source: str
+) -> None:
+    """Refuse a letter whose Cc or Bcc is also one of its recipients.
+
+    That address would get every other recipient's copy on top of its own: an
+    office contact in Bcc would read each office's letter unseen. The team says
+    which it is meant to be by removing the address from cc/bcc or from the audience.
+    """
+    key = to_email.strip().lower()
+    for field, addresses in (("cc", cc), ("bcc", bcc)):
+        if any(address.lower() == key for address in addresses):
+            raise InputError(
+                [
+                    Problem(
+                        source,
+                        f"{to_email} is a recipient of this letter and in {field}, so it would "
+                        "get every recipient's copy besides its own; remove it from "
+                        f"{field} or from the audience",
+                        field=field,
+                    )
+                ]
+            )
 
 
 def for_recipient(err: InputError, who: str) -> InputError:
@@ -120,6 +150,8 @@ def compose_message(
     categories: Iterable[str] = (),
     job_id: str = "",
     tracking: Tracking | None = None,
+    cc: Iterable[str] = (),
+    bcc: Iterable[str] = (),
 ) -> OutgoingMessage:
     """One message, checked as every provider would check it; InputError naming `source`.
 
@@ -139,6 +171,11 @@ def compose_message(
         address = ascii_address(to_email)
     except ValueError as err:
         raise refuse(f"the recipient address: {err}") from None
+    try:
+        copies = [tuple(ascii_address(a) for a in addresses) for addresses in (cc, bcc)]
+    except ValueError as err:
+        raise refuse(f"a cc or bcc address: {err}") from None
+    kept_cc, kept_bcc = copies_for(address, *copies)
     message = OutgoingMessage(
         message_id=str(uuid.uuid4()),
         job_id=job_id,
@@ -153,6 +190,8 @@ def compose_message(
         headers=tuple(headers),
         categories=tuple(categories),
         tracking=tracking or Tracking(),
+        cc=kept_cc,
+        bcc=kept_bcc,
     )
     try:
         message.header_lines()

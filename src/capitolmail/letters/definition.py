@@ -23,6 +23,7 @@ from pydantic import (
 
 from capitolmail.config.values import header_text
 from capitolmail.errors import InputError, Problem, did_you_mean
+from capitolmail.letters.copies import check_copies, copy_addresses
 from capitolmail.message import Tracking
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.text_files import read_text
@@ -122,6 +123,9 @@ class LetterDefinition(_Strict):
     lead_signers: list[str] = Field(default_factory=list)
     sender: SenderOverride = Field(default_factory=SenderOverride)
     list_name: str = ""
+    # Copies of every message: plain addresses, never templates (copies.py says why).
+    cc: list[str] = Field(default_factory=list)
+    bcc: list[str] = Field(default_factory=list)
     audience: Audience
     tracking: TrackingChoice = Field(default_factory=TrackingChoice)
 
@@ -130,6 +134,16 @@ class LetterDefinition(_Strict):
     def _one_line(cls, value: str) -> str:
         # It reaches the List-Id header of every alert: an injected CR/LF would add headers.
         return header_text(value)
+
+    @field_validator("cc", "bcc")
+    @classmethod
+    def _copy_addresses(cls, values: list[str]) -> list[str]:
+        return copy_addresses(values)
+
+    @model_validator(mode="after")
+    def _copies_fit(self) -> LetterDefinition:
+        check_copies(self.kind, self.cc, self.bcc)
+        return self
 
     @model_validator(mode="after")
     def _audience_fits_kind(self) -> LetterDefinition:

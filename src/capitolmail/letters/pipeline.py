@@ -7,17 +7,21 @@ nor asks which kind it holds. Commands print what these return.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from capitolmail.letters.definition import load_letter
-from capitolmail.letters.kind import LetterKind, Progress
+from capitolmail.letters.html_review import HtmlReview
+from capitolmail.letters.kind import LetterKind, Progress, Screen
 from capitolmail.letters.kinds.alert import prepare_alert
 from capitolmail.letters.kinds.joint import prepare_joint
 from capitolmail.letters.proof import proof_messages
 from capitolmail.letters.queue import QueueResult, preview, queue
+from capitolmail.letters.sizes import size_screen
 from capitolmail.message import OutgoingMessage
+from capitolmail.outbox import QueuedMessage
 from capitolmail.recipients.congress import stale_data_warning
 from capitolmail.recipients.legislators import workspace_roster
 from capitolmail.workspace import Workspace
@@ -60,16 +64,20 @@ def queue_letter(
     allow_resend: bool,
     progress_bar: ProgressBar,
     check_only: bool = False,
+    screens: Sequence[Screen] = (),
 ) -> QueueResult:
     """Render every message of `kind` and store the job (not with `dry_run`).
 
     `check_only` (`letters check`) renders everything with no resend refusal,
     and leaves the outbox closed when the recipients do not live in it.
     """
-    screen = kind.example_screen(workspace.settings)
+    sizes, size_note = size_screen(
+        workspace.settings, outbox_dir=workspace.outbox_dir, source=kind.letter.display_path
+    )
+    screen = chained(kind.example_screen(workspace.settings), sizes, *screens)
     store = workspace.store if kind.labels.audience_in_store or not check_only else None
     with progress_bar(kind.labels.progress, kind.total(store)) as advance:
-        return queue(
+        result = queue(
             store,
             kind,
             now=datetime.now(UTC),
@@ -79,11 +87,31 @@ def queue_letter(
             progress=advance,
             screen=screen,
         )
+    notes = (size_note,) if size_note else ()
+    return replace(result, notes=(*result.notes, *notes))
+
+
+def chained(*screens: Screen | None) -> Screen | None:
+    """One screen running each of `screens` in turn over the messages."""
+    present = [screen for screen in screens if screen is not None]
+    if not present:
+        return None
+
+    def screen(messages: Iterable[QueuedMessage]) -> Iterator[QueuedMessage]:
+        stream: Iterable[QueuedMessage] = messages
+        for each in present:
+            stream = each(stream)
+        yield from stream
+
+    return screen
 
 
 def check_letter(workspace: Workspace, kind: LetterKind, *, progress_bar: ProgressBar) -> list[str]:
     """Render every message of `kind`, store nothing; the lines `letters check` prints,
-    last a warning when the legislators data predates the Congress in session."""
+    with what the HTML parts would show badly (html_review.py), and last a warning when
+    the legislators data predates the Congress in session."""
+    template = kind.letter.html_template
+    review = HtmlReview(template, workspace.display(template) if template else "")
     result = queue_letter(
         workspace,
         kind,
@@ -91,9 +119,10 @@ def check_letter(workspace: Workspace, kind: LetterKind, *, progress_bar: Progre
         allow_resend=True,
         progress_bar=progress_bar,
         check_only=True,
+        screens=(review.screen,),
     )
     warning = stale_data_warning(workspace_roster(workspace.root), datetime.now(UTC).date())
-    return [*result.tally.check_lines(), *([warning] if warning else [])]
+    return [*result.tally.check_lines(), *review.lines(), *([warning] if warning else [])]
 
 
 def preview_letter(workspace: Workspace, kind: LetterKind, to: str | None) -> OutgoingMessage:

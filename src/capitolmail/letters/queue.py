@@ -29,10 +29,16 @@ SUPPRESSED_AT_QUEUE = "suppressed when queued: the address is on the suppression
 class QueueResult:
     job_id: int | None
     tally: Tally
+    # What the run could not check or wants said besides the counts (letters/sizes.py).
+    notes: tuple[str, ...] = ()
 
     def lines(self, *, dry_run: bool) -> list[str]:
         """What to tell the user, in order."""
-        return self.tally.queue_lines(self.job_id, dry_run=dry_run)
+        return [*self.tally.queue_lines(self.job_id, dry_run=dry_run), *self.notes]
+
+    def check_lines(self) -> list[str]:
+        """What `letters check` tells the user, in order."""
+        return [*self.tally.check_lines(), *self.notes]
 
 
 def queue(

@@ -166,4 +166,6 @@ def _per_message(seq: int, item: QueuedMessage) -> dict[str, Any]:
         "state": MessageState.QUEUED.value if item.suppressed is None else MessageState.SUPPRESSED,
         "last_error": item.suppressed,
         "content_hash": message.content_hash(),
+        "cc": list(message.cc),
+        "bcc": list(message.bcc),
     }

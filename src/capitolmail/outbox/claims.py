@@ -98,6 +98,8 @@ _CLAIMED_COLUMNS = (
     type_coerce(messages.c.headers, Text).label("headers"),
     type_coerce(messages.c.categories, Text).label("categories"),
     type_coerce(messages.c.tracking, Text).label("tracking"),
+    type_coerce(messages.c.cc, Text).label("cc"),
+    type_coerce(messages.c.bcc, Text).label("bcc"),
 )
 _CLAIM_UPDATE = (
     update(messages)

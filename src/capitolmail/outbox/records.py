@@ -168,6 +168,8 @@ def message_from_row(row: Any) -> OutgoingMessage:
         headers=_header_pairs(row.headers),
         categories=_categories(row.categories),
         tracking=Tracking.from_stored(row.tracking),
+        cc=_addresses(row.cc),
+        bcc=_addresses(row.bcc),
     )
 
 
@@ -186,6 +188,11 @@ def _header_pairs(value: Any) -> tuple[tuple[str, str], ...]:
 def _categories(value: Any) -> tuple[str, ...]:
     names = _parsed(value) if isinstance(value, str) else value
     return tuple(str(category) for category in names)
+
+
+def _addresses(value: Any) -> tuple[str, ...]:
+    addresses = _parsed(value) if isinstance(value, str) else value
+    return tuple(str(address) for address in addresses or ())
 
 
 def message_info_from_row(row: Any) -> MessageInfo:

@@ -121,6 +121,9 @@ messages = Table(
     Column("content_hash", String(64), nullable=True),
     # {"opens": bool, "clicks": bool}: what the provider is asked to track (0012).
     Column("tracking", JSON, nullable=True),
+    # Copies from letter.toml: ["a@b.org", ...]; None (rows before 0008) means none.
+    Column("cc", JSON, nullable=True),
+    Column("bcc", JSON, nullable=True),
     UniqueConstraint("job_id", "seq", name="uq_messages_job_id_seq"),
     # (job_id, state, seq): claim_due reads "this job's queued rows in order" as one
     # index range, however many of the job's rows are already sent.

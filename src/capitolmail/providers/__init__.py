@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from capitolmail.config import Settings, require_secret
@@ -11,10 +12,16 @@ from capitolmail.providers.base import (
     Provider,
     ProviderBase,
     Receipt,
+    SizeLimit,
 )
 from capitolmail.providers.console import ConsoleProvider
 from capitolmail.providers.file import FileProvider
 from capitolmail.providers.sendgrid import SendGridProvider
+from capitolmail.providers.sendgrid_payload import (
+    MAX_REQUEST_BYTES,
+    SIZE_LIMIT_OWNER,
+    request_size,
+)
 from capitolmail.providers.smtp import SmtpProvider
 
 
@@ -35,6 +42,33 @@ def create_provider(settings: Settings, *, outbox_dir: Path) -> Provider:
     raise AssertionError(f"provider {chosen.name!r} has no constructor")  # pragma: no cover
 
 
+def size_limit(settings: Settings, *, outbox_dir: Path) -> SizeLimit | None:
+    """The configured provider's limit on one message, asked of the provider itself.
+
+    SMTP connects and reads the relay's EHLO; SendGrid's limit is published, so it
+    is known even where the API key is not set (queueing needs no key); the file
+    and console providers have none. Raises what building or reaching the
+    provider raises (ConfigError, SendError).
+    """
+    chosen = settings.provider
+    key = settings.sendgrid_api_key
+    if chosen.name == SendGridProvider.name and (key is None or not key.get_secret_value()):
+        measure = functools.partial(
+            request_size,
+            sandbox_mode=chosen.sendgrid.sandbox_mode,
+            unsubscribe_group_id=chosen.sendgrid.unsubscribe_group_id,
+        )
+        return SizeLimit(MAX_REQUEST_BYTES, SIZE_LIMIT_OWNER, measure)
+    # Not opened: asking needs no session (SMTP connects for the question itself).
+    provider = create_provider(settings, outbox_dir=outbox_dir)
+    try:
+        limit = provider.max_message_bytes()
+        owner = provider.size_limit_owner()
+    finally:
+        provider.close()
+    return None if limit is None else SizeLimit(limit, owner, provider.message_size)
+
+
 __all__ = [
     "BeforeHandover",
     "ConsoleProvider",
@@ -44,6 +78,8 @@ __all__ = [
     "ProviderBase",
     "Receipt",
     "SendGridProvider",
+    "SizeLimit",
     "SmtpProvider",
     "create_provider",
+    "size_limit",
 ]

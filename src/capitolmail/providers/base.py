@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import ClassVar, Protocol, Self
 
@@ -29,6 +30,15 @@ class Receipt:
     """What the transport said it accepted: SMTP queue id, ESP message id, or a file path."""
 
     provider_message_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SizeLimit:
+    """The largest message a transport takes, who says so, and how it measures one."""
+
+    max_bytes: int
+    owner: str
+    measure: Callable[[OutgoingMessage], int]
 
 
 # Set by the sender; the provider calls it with our message id and waits for the Future.
@@ -44,6 +54,12 @@ class Provider(Protocol):
     def close(self) -> None: ...
 
     def send(self, message: OutgoingMessage) -> Receipt: ...
+
+    def max_message_bytes(self) -> int | None: ...
+
+    def message_size(self, message: OutgoingMessage) -> int: ...
+
+    def size_limit_owner(self) -> str: ...
 
     def __enter__(self) -> Self: ...
 
@@ -75,6 +91,22 @@ class ProviderBase:
         """
         hook = self.before_handover
         return hook(message_id) if hook is not None else None
+
+    def max_message_bytes(self) -> int | None:
+        """The largest message (in `message_size` bytes) the transport takes, or None.
+
+        Asked at queue time (letters/sizes.py), so a letter too large for the
+        transport is refused while nothing is queued, not failed one message at a time.
+        """
+        return None
+
+    def message_size(self, message: OutgoingMessage) -> int:
+        """The size the limit is measured on: here the RFC 5322 message as sent."""
+        return len(message.to_bytes(date=datetime.now(UTC)))
+
+    def size_limit_owner(self) -> str:
+        """Who sets the limit, for the refusal: "the relay mx:587 (SIZE in EHLO)"."""
+        return f"the {self.name} provider"
 
     def open(self) -> None:
         """Connect or build a pool. A second call is harmless."""

@@ -37,7 +37,12 @@ from capitolmail.errors import (
 )
 from capitolmail.message import OutgoingMessage
 from capitolmail.providers.base import ProviderBase, Receipt
-from capitolmail.providers.sendgrid_payload import build_request
+from capitolmail.providers.sendgrid_payload import (
+    MAX_REQUEST_BYTES,
+    SIZE_LIMIT_OWNER,
+    build_request,
+    request_size,
+)
 from capitolmail.redaction import Redactor, shorten
 
 if TYPE_CHECKING:
@@ -114,6 +119,20 @@ class SendGridProvider(ProviderBase):
 
     def __repr__(self) -> str:
         return f"SendGridProvider(base_url={self.settings.base_url!r}, pool_size={self.pool_size})"
+
+    def max_message_bytes(self) -> int | None:
+        """SendGrid's published limit: a request under 30 MB, attachments base64-encoded."""
+        return MAX_REQUEST_BYTES
+
+    def message_size(self, message: OutgoingMessage) -> int:
+        return request_size(
+            message,
+            sandbox_mode=self.settings.sandbox_mode,
+            unsubscribe_group_id=self.settings.unsubscribe_group_id,
+        )
+
+    def size_limit_owner(self) -> str:
+        return SIZE_LIMIT_OWNER
 
     def open(self) -> None:
         # Imported here, not with the module: aiohttp and asyncio add ~0.13 s and ~10 MB

@@ -24,6 +24,9 @@ MAX_CATEGORY_LENGTH = 255
 CUSTOM_ARGS_BYTES = 10_000
 # "less than 30MB" including attachments; read as 30,000,000 bytes, the stricter reading.
 TOTAL_BYTES = 30_000_000
+# The largest request body under that limit, for the queue-time check (letters/sizes.py).
+MAX_REQUEST_BYTES = TOTAL_BYTES - 1
+SIZE_LIMIT_OWNER = "SendGrid (requests under 30 MB, attachments counted base64-encoded)"
 RESERVED_HEADERS = frozenset(
     name.casefold()
     for name in (
@@ -87,6 +90,17 @@ def build_request(
     return payload, body
 
 
+def request_size(
+    message: OutgoingMessage, *, sandbox_mode: bool = False, unsubscribe_group_id: int | None = None
+) -> int:
+    """The bytes of the request body `message` becomes: what SendGrid's 30 MB limit counts.
+
+    Measured on the JSON itself, so JSON's escaping and base64-encoded attachments
+    (whatever the payload holds) count as SendGrid counts them.
+    """
+    return len(encode_payload(assemble(message, sandbox_mode, unsubscribe_group_id)))
+
+
 def encode_payload(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -127,7 +141,12 @@ def check_message(message: OutgoingMessage) -> None:
     at queue time, so a message SendGrid would refuse is never queued, whichever
     provider the job is sent with, and the two lists cannot drift apart.
     """
-    _check_name(message.to_name, message.to_email)
+    _check_recipients(
+        [
+            {"email": message.to_email, "name": message.to_name},
+            *({"email": address} for address in (*message.cc, *message.bcc)),
+        ]
+    )
     _check_categories(message.categories)
     # Each part counts once in the JSON; if the bodies alone reach the limit, so does the request.
     size = sum(len(part.encode()) for part in (message.text, message.html or ""))

@@ -15,7 +15,9 @@ from typing import Any, NoReturn
 
 from sendgrid.helpers.mail import (
     Asm,
+    Bcc,
     Category,
+    Cc,
     ClickTracking,
     CustomArg,
     From,
@@ -54,6 +56,8 @@ def assemble(
             message.headers,
             message.categories,
             message.tracking,
+            message.cc,
+            message.bcc,
             bool(message.html),
             sandbox_mode,
             unsubscribe_group_id,
@@ -96,6 +100,8 @@ def _shape(
     headers: tuple[tuple[str, str], ...],
     categories: tuple[str, ...],
     tracking: Tracking,
+    cc: tuple[str, ...],
+    bcc: tuple[str, ...],
     has_html: bool,
     sandbox_mode: bool,
     unsubscribe_group_id: int | None,
@@ -115,6 +121,8 @@ def _shape(
         headers=headers,
         categories=categories,
         tracking=tracking,
+        cc=cc,
+        bcc=bcc,
     )
     try:
         shape = assemble_with_helpers(probe, sandbox_mode, unsubscribe_group_id)
@@ -167,6 +175,13 @@ def assemble_with_helpers(
         _refuse_api_key()
     if message.reply_to:
         mail.reply_to = ReplyTo(message.reply_to)
+    # In the recipient's personalization: SendGrid shows cc in the headers and keeps bcc
+    # to the envelope, and refuses an address twice among to, cc and bcc (compose
+    # removed those).
+    for address in message.cc:
+        mail.add_cc(Cc(address), p=0)
+    for address in message.bcc:
+        mail.add_bcc(Bcc(address), p=0)
     mail.add_custom_arg(CustomArg(MESSAGE_ID_ARG, message.message_id, p=0))
     mail.add_custom_arg(CustomArg(JOB_ID_ARG, message.job_id, p=0))
     # Mail.add_header and add_category insert at index 0, so feed them in reverse

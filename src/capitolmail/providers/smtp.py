@@ -23,6 +23,7 @@ Addresses must be ASCII: messages are 7-bit, and SMTPUTF8 is not attempted.
 
 from __future__ import annotations
 
+import functools
 import re
 import smtplib
 from collections.abc import Callable
@@ -82,8 +83,20 @@ class SmtpProvider(ProviderBase):
     def close(self) -> None:
         self._pool.close()
 
+    def max_message_bytes(self) -> int | None:
+        """The SIZE the relay declares in its EHLO reply (RFC 1870), or None without one.
+
+        Connects (secured as for sending, without logging in) to ask; "SIZE" alone or
+        "SIZE 0" means no fixed limit. A relay that cannot be reached raises as a send would.
+        """
+        limit = self._pool.declared_size().strip()
+        return int(limit) if limit.isdigit() and int(limit) > 0 else None
+
+    def size_limit_owner(self) -> str:
+        return f"the relay {self._where} (SIZE in its EHLO reply)"
+
     def send(self, message: OutgoingMessage) -> Receipt:
-        for address in (message.from_email, message.to_email):
+        for address in (message.from_email, *message.envelope_recipients()):
             if not address.isascii():
                 raise PermanentSendError(
                     f"{address} is not an ASCII address; the SMTP provider does not use SMTPUTF8"
@@ -148,9 +161,14 @@ class SmtpProvider(ProviderBase):
         smtp = conn.smtp
         conn.sent += 1
         size = [f"SIZE={len(payload)}"] if smtp.has_extn("size") else []
+        # Every recipient must be taken (To, Cc, Bcc) or the message is not sent at all:
+        # a letter that reached the office without the copy the team asked for is wrong too.
         steps = (
             (f"MAIL FROM:<{message.from_email}>", lambda: smtp.mail(message.from_email, size)),
-            (f"RCPT TO:<{message.to_email}>", lambda: smtp.rcpt(message.to_email)),
+            *(
+                (f"RCPT TO:<{address}>", functools.partial(smtp.rcpt, address))
+                for address in message.envelope_recipients()
+            ),
             ("DATA", lambda: smtp.docmd("DATA")),
         )
         for step, command in steps:

@@ -116,7 +116,20 @@ class ConnectionPool:
         except (smtplib.SMTPException, OSError):
             return False
 
-    def _connect(self) -> smtplib.SMTP:
+    def declared_size(self) -> str:
+        """The SIZE keyword's value in the relay's EHLO reply ("" without one).
+
+        Asked on a connection of its own, secured as for sending but never logged in:
+        RFC 1870's SIZE is announced before AUTH, and queueing needs no credentials.
+        It takes no pool slot and is closed at once.
+        """
+        smtp = self._connect(login=False)
+        try:
+            return smtp.esmtp_features.get("size", "") if smtp.does_esmtp else ""
+        finally:
+            quit_quietly(Connection(smtp, self._generation))
+
+    def _connect(self, *, login: bool = True) -> smtplib.SMTP:
         """Connect, greet, secure, log in. The host name given is the one the certificate must name.
 
         smtplib closes the socket itself when its constructor fails, and only
@@ -147,7 +160,7 @@ class ConnectionPool:
             if s.security == "starttls":
                 smtp.starttls(context=self._context)
                 smtp.ehlo()
-            if s.username:
+            if s.username and login:
                 assert self._password is not None  # checked by SmtpProvider
                 smtp.login(s.username, self._password.get_secret_value())
         except BaseException as err:

@@ -20,6 +20,7 @@ from capitolmail.templates.content import first_content_line, html_is_blank, is_
 from capitolmail.templates.environment import build_environment
 from capitolmail.templates.failures import TemplateFailures, syntax_message
 from capitolmail.templates.inheritance import Finding, check_inheritance, constant_names
+from capitolmail.templates.inline_css import CssInlineError, inline_css
 from capitolmail.templates.limits import end_budget, start_budget
 from capitolmail.templates.loader import WorkspaceLoader
 from capitolmail.templates.text import html_to_text
@@ -96,6 +97,8 @@ class LetterTemplates:
             raise self._empty_error(self._html, "html", "HTML part, once tags are removed,")
         if self._text is not None and is_blank(text):
             raise self._empty_error(self._text, "text", "text part")
+        if html is not None:
+            html = self._inlined(html)
         raw_subject = self._render(self._subject, context)
         if has_line_break(raw_subject):
             raise self._failures.subject_error(
@@ -108,6 +111,16 @@ class LetterTemplates:
                 "the rendered subject is empty; check the values and conditions it uses"
             )
         return RenderedLetter(subject=subject, text=text, html=html)
+
+    def _inlined(self, html: str) -> str:
+        """The HTML part with its CSS inlined (inline_css.py), or an error naming its file."""
+        try:
+            return inline_css(html)
+        except CssInlineError as err:
+            assert self._html is not None
+            raise TemplateError(
+                self._failures.display(self._html.filename), None, str(err), field="html"
+            ) from None
 
     def _empty_error(self, template: Template, field: str, part: str) -> TemplateError:
         line = self._content_lines.get(template.filename)
