@@ -68,7 +68,7 @@ def select_legislators(
                 path=source,
                 field="audience",
                 message="audience selects nobody; set chambers, states, committees, parties "
-                "or include, or everyone = true",
+                "or include, or everyone = true (or name targets, from recipients/targets.csv)",
             )
         )
     if problems:
