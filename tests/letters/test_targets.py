@@ -174,23 +174,24 @@ def test_a_letter_naming_no_target_does_not_read_targets_csv(cli: Invoke, worksp
     assert cli("letters", "check", "block-arms-sale").exit_code == 0
 
 
+WH = "white-house,The President"
 HOSTILE_ROWS = {
     "carriage return in name": ('white-house,"The\rPresident"', "name", "line break"),
-    "line feed in title": ('white-house,The President,"President\nBcc: x@evil.test"', "title", "line break"),
-    "escape in salutation": ("white-house,The President,,,,Dear \x1b[31mSir", "salutation", "U+001B"),
-    "formula in organization": ('white-house,The President,,"=HYPERLINK(""http://x"")"', "organization", "formula"),
+    "line feed in title": (f'{WH},"President\nBcc: x@evil.test"', "title", "line break"),
+    "escape in salutation": (f"{WH},,,,Dear \x1b[31mSir", "salutation", "U+001B"),
+    "formula in organization": (f'{WH},,"=HYPERLINK(""http://x"")"', "organization", "formula"),
     "formula in name": ("white-house,@SUM(A1)", "name", "formula"),
-    "over-long address": ("white-house,The President,,,,," + "A" * 501, "address", "characters long"),
+    "over-long address": (f"{WH},,,,," + "A" * 501, "address", "characters long"),
     "over-long name": ("white-house," + "N" * 201, "name", "characters long"),
-    "bad email": ("white-house,The President,,,president@@whitehouse", "email", "not a valid address"),
-    "header in email": ('white-house,The President,,,"p@x.org\r\nBcc: y@evil.test"', "email", "line break"),
+    "bad email": (f"{WH},,,president@@whitehouse", "email", "not a valid address"),
+    "header in email": (f'{WH},,,"p@x.org\r\nBcc: y@evil.test"', "email", "line break"),
     "id with spaces": ("White House,The President", "id", "not an id"),
     "empty id": (",The President", "id", "empty"),
     "empty name": ("white-house,", "name", "empty"),
-    "javascript contact url": ("white-house,The President,,,,,,,javascript:alert(1)", "contact_url", "https"),
-    "formula phone": ("white-house,The President,,,,,,,,=1+1", "phone", "phone number"),
-    "bad tag": ("white-house,The President,,,,,,bad tag!", "tags", "not a tag"),
-}  # fmt: skip
+    "javascript contact url": (f"{WH},,,,,,,javascript:alert(1)", "contact_url", "https"),
+    "formula phone": (f"{WH},,,,,,,,=1+1", "phone", "phone number"),
+    "bad tag": (f"{WH},,,,,,bad tag!", "tags", "not a tag"),
+}
 
 
 def _row(start: str) -> str:
