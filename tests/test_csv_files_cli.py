@@ -455,3 +455,36 @@ def test_legislators_list_formats_agree(cli: Invoke) -> None:
     assert rows[0]["phone"] == "202-224-5141"
     assert all(row["bioguide"] in table.stdout for row in rows)
     assert as_csv.stderr == as_json.stderr == table.stderr
+
+
+def test_over_long_names_and_roles_are_refused_naming_the_row_and_field(
+    cli: Invoke, workspace: Path
+) -> None:
+    """A name reaches the To header and a role the outbox's 100-character column: an
+    over-long one is a problem of its row, like a line break, not a database error."""
+    offices = workspace / "recipients" / "offices.csv"
+    before = offices.read_bytes()
+    source = workspace / "team.csv"
+    source.write_text(
+        "bioguide,email,name,role\n"
+        f"S000033,a@x.example.org,{'N' * 201},LA\n"
+        f"S000033,b@x.example.org,Sam,{'R' * 101}\n"
+    )
+    result = cli("contacts", "import", str(source))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:2] == [
+        f"Error: {source}:2: name: is 201 characters long; keep it under 200",
+        f"Error: {source}:3: role: is 101 characters long; keep it under 100",
+    ]
+    assert offices.read_bytes() == before
+
+    supporters = workspace / "people.csv"
+    supporters.write_text(
+        f"email,first_name,last_name,postal_code,consent\nz@x.example.org,{'F' * 201},Z,05401,yes\n"
+    )
+    result = cli("supporters", "import", str(supporters))
+    assert "Rejected: people.csv:2: first_name: is 201 characters long; keep it under 200" in (
+        result.stderr
+    )
+    assert "0 new, 0 updated, 0 duplicates merged, 1 rejected." in result.stderr
+    assert "0 of 0 supporters" in cli("supporters", "list").output
