@@ -336,3 +336,18 @@ def test_targets_keys_belong_to_their_kind(cli: Invoke, workspace: Path) -> None
     assert result.exit_code == 1
     assert "audience.targets is for a joint letter" in result.stderr
     assert "[alert] targets" in result.stderr
+
+
+def test_a_target_put_among_the_offices_says_where_it_belongs(cli: Invoke, workspace: Path) -> None:
+    """The seed's own letters wrote to the President as "EOP0001"; that is not a member."""
+    _audience(workspace, 'include = ["EOP0001", "S000033"]\n')
+    result = cli("queue", "urge-the-administration")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "Error: letters/urge-the-administration/letter.toml: audience.include: unknown bioguide "
+        'id "EOP0001": not a current legislator (packaged congress-legislators snapshot); look '
+        "it up with `capitolmail legislators list`; a recipient beyond Congress (the White "
+        "House, a department, a governor) goes in recipients/targets.csv and the audience's "
+        "targets"
+    ]
+    assert _jobs(workspace) == 0
