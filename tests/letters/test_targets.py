@@ -351,3 +351,25 @@ def test_a_target_put_among_the_offices_says_where_it_belongs(cli: Invoke, works
         "targets"
     ]
     assert _jobs(workspace) == 0
+
+
+def test_a_target_sharing_an_office_contacts_address_is_refused(
+    cli: Invoke, workspace: Path
+) -> None:
+    path = workspace / TARGETS
+    path.write_text(
+        path.read_text().replace(
+            "president@whitehouse.example.org", "cos.murkowski.ak@senate.example.org"
+        ),
+        encoding="utf-8",
+    )
+    _audience(workspace, 'targets = ["white-house"]\ninclude = ["M001153"]\n')
+    result = cli("queue", "urge-the-administration")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "Error: letters/urge-the-administration/letter.toml: target white-house "
+        "(recipients/targets.csv line 6) and the contact of Lisa Murkowski on line 4 share the "
+        "address cos.murkowski.ak@senate.example.org, which would get this letter twice; "
+        "keep one"
+    ]
+    assert _jobs(workspace) == 0

@@ -253,6 +253,7 @@ def prepare_joint(
             f"{contacts_shown}; add contacts or change audience.roles",
             path=letter.display_path,
         )
+    _refuse_shared_addresses(letter, targets, recipients)
     return JointLetter(
         letter=letter,
         signers=signers,
@@ -265,6 +266,22 @@ def prepare_joint(
         contacts_display=contacts_shown,
         targets=tuple(targets),
     )
+
+
+def _refuse_shared_addresses(
+    letter: Letter, targets: list[Target], recipients: list[Recipient]
+) -> None:
+    """A target whose email is also an office contact's would get the letter twice."""
+    contacts = {r.contact.email.casefold(): r for r in recipients}
+    for target in targets:
+        office = contacts.get((target.email or "").casefold())
+        if office is not None:
+            raise InputError(
+                f"target {target.id} ({TARGETS_DISPLAY} line {target.line}) and the contact "
+                f"of {office.legislator.full_name} on line {office.contact.line} share the "
+                f"address {target.email}, which would get this letter twice; keep one",
+                path=letter.display_path,
+            )
 
 
 def _select_targets(letter: Letter, root: Path) -> list[Target]:
