@@ -373,3 +373,20 @@ def test_a_target_sharing_an_office_contacts_address_is_refused(
         "keep one"
     ]
     assert _jobs(workspace) == 0
+
+
+def test_targets_list_shows_what_letters_will_read(cli: Invoke, workspace: Path) -> None:
+    listed = cli("targets", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    targets = json.loads(listed.stdout)
+    assert [t["id"] for t in targets] == ["white-house", "state-department", "sfrc-staff-director"]
+    assert targets[0]["address_lines"] == ["1600 Pennsylvania Avenue NW", "Washington, DC 20500"]
+    assert targets[1]["tags"] == ["executive", "state-department"]
+    table = cli("targets", "list")
+    assert "3 targets in recipients/targets.csv." in table.stderr
+    (workspace / TARGETS).write_text(HEADER + GOOD_ROW + GOOD_ROW, encoding="utf-8")
+    refused = cli("targets", "list")
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        'Error: recipients/targets.csv:3: id: "white-house" is also the id on line 2\n'
+    )

@@ -23,6 +23,7 @@ from capitolmail.cli.job_admin_commands import (
 )
 from capitolmail.cli.job_commands import queue_command, send_command
 from capitolmail.cli.letter_commands import letters_group
+from capitolmail.cli.target_commands import targets_group
 from capitolmail.cli.web_commands import serve_command
 from capitolmail.cli.worker_commands import worker_command
 from capitolmail.cli.workspace_commands import config_group, demo_command, init_command
@@ -60,6 +61,7 @@ for _command in (
     legislators_group,
     contacts_group,
     supporters_group,
+    targets_group,
     suppress_group,
     letters_group,
     queue_command,
