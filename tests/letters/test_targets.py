@@ -390,3 +390,18 @@ def test_targets_list_shows_what_letters_will_read(cli: Invoke, workspace: Path)
     assert refused.stderr == (
         'Error: recipients/targets.csv:3: id: "white-house" is also the id on line 2\n'
     )
+
+
+def test_the_worked_example_alert_urges_the_president(cli: Invoke, workspace: Path) -> None:
+    assert cli("supporters", "import", str(workspace / "recipients/supporters.csv")).exit_code == 0
+    check = cli("letters", "check", "urge-the-president")
+    assert check.exit_code == 0, check.output
+    preview = cli("letters", "preview", "urge-the-president", "--to", "ada@example.net")
+    assert preview.exit_code == 0, preview.output
+    assert "Subject: Ada, urge the President: suspend the arms sale" in preview.stdout
+    assert (
+        "The President, The White House\n  Write: https://www.whitehouse.gov/contact/\n"
+        "  Call: 202-456-1111\n"
+    ) in preview.stdout
+    html = cli("letters", "preview", "urge-the-president", "--format", "html").stdout
+    assert '<a href="https://www.whitehouse.gov/contact/">Write to The White House</a>' in html
