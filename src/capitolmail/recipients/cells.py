@@ -43,19 +43,16 @@ def email_cell(value: str, problem: Report, *, whose: str) -> str | None:
         return None
 
 
-# A name shown in a To header or a letter: one line a mail client shows whole.
-MAX_CELL_LENGTH = 200
-
-
 def one_line_cells(
     cells: Mapping[str, str],
     names: Iterable[str],
     problem: Report,
     *,
-    max_length: int | None = MAX_CELL_LENGTH,
+    max_length: int | None = None,
 ) -> None:
-    """Report a line break, a control character or an over-long value in each of `names`:
-    they reach headers and letters. `max_length` None leaves the length to the caller."""
+    """Report a line break, a control character or (past `max_length`) an over-long value
+    in each of `names`: they reach headers and letters. Without `max_length` a long name is
+    the composer's to cut (to 200 in a header), not a problem of its row."""
     for name in names:
         value = cells[name]
         if "\r" in value or "\n" in value:

@@ -80,7 +80,7 @@ def check_target(cells: Mapping[str, str], line: int, problem: Report) -> Target
                 f'starts with "{value.lstrip()[:1]}", which a spreadsheet runs as a formula; '
                 "remove it",
             )
-    one_line_cells(present, list(present), report, max_length=None)
+    one_line_cells(present, list(present), report)
     target_id = _check_id(cells["id"], report)
     if not cells["name"]:
         report("name", "empty; fill in who the letter is to, such as The President")
