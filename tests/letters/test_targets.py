@@ -60,8 +60,11 @@ def _text(message: EmailMessage) -> str:
 
 
 def test_a_letter_to_targets_and_an_office_reaches_each_once_addressed_as_each(
-    cli: Invoke, workspace: Path
+    cli: Invoke, workspace: Path, database_url: str
 ) -> None:
+    """On SQLite and on PostgreSQL (whose bulk COPY writes the target id column too)."""
+    config = workspace / "capitolmail.toml"
+    config.write_text(f'database_url = "{database_url}"\n' + config.read_text())
     _audience(
         workspace,
         'targets = ["white-house"]\ntarget_tags = ["state-department"]\n'
