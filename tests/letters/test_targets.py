@@ -371,9 +371,9 @@ def test_a_target_sharing_an_office_contacts_address_is_refused(
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         "Error: letters/urge-the-administration/letter.toml: target white-house "
-        "(recipients/targets.csv line 6) and the contact of Lisa Murkowski on line 4 share the "
-        "address cos.murkowski.ak@senate.example.org, which would get this letter twice; "
-        "keep one"
+        "(recipients/targets.csv line 6) and the contact of Lisa Murkowski "
+        "(recipients/offices.csv line 4) share the address "
+        "cos.murkowski.ak@senate.example.org, which would get this letter twice; keep one"
     ]
     assert _jobs(workspace) == 0
 
@@ -408,3 +408,19 @@ def test_the_worked_example_alert_urges_the_president(cli: Invoke, workspace: Pa
     ) in preview.stdout
     html = cli("letters", "preview", "urge-the-president", "--format", "html").stdout
     assert '<a href="https://www.whitehouse.gov/contact/">Write to The White House</a>' in html
+
+
+def test_a_template_using_legislator_for_a_target_says_what_a_target_has(
+    cli: Invoke, workspace: Path
+) -> None:
+    toml = workspace / "letters/block-arms-sale/letter.toml"
+    added = 'committees = ["SSFR"]\ntargets = ["white-house"]'
+    toml.write_text(toml.read_text().replace('committees = ["SSFR"]', added))
+    result = cli("queue", "block-arms-sale")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        'Error: letters/block-arms-sale/body.html.j2:4: "legislator" is undefined (for '
+        "president@whitehouse.example.org, The President (target white-house: templates see it "
+        "as recipient and target, not legislator or contact))"
+    ]
+    assert _jobs(workspace) == 0

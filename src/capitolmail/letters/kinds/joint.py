@@ -92,7 +92,11 @@ class JointLetter:
             return Envelope(
                 to_email=target.email,
                 to_name=target.name,
-                who=f"for {target.email}, {target.name} (target {target.id})",
+                # Said in a render error: a mixed letter's template may still use `legislator`.
+                who=(
+                    f"for {target.email}, {target.name} (target {target.id}: templates see it "
+                    "as recipient and target, not legislator or contact)"
+                ),
                 context={**shared, "recipient": target_shape(target), "target": target},
                 target_id=target.id,
             )
@@ -278,8 +282,9 @@ def _refuse_shared_addresses(
         if office is not None:
             raise InputError(
                 f"target {target.id} ({TARGETS_DISPLAY} line {target.line}) and the contact "
-                f"of {office.legislator.full_name} on line {office.contact.line} share the "
-                f"address {target.email}, which would get this letter twice; keep one",
+                f"of {office.legislator.full_name} (recipients/offices.csv line "
+                f"{office.contact.line}) share the address {target.email}, which would get "
+                "this letter twice; keep one",
                 path=letter.display_path,
             )
 
