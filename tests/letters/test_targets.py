@@ -424,3 +424,22 @@ def test_a_template_using_legislator_for_a_target_says_what_a_target_has(
         "as recipient and target, not legislator or contact))"
     ]
     assert _jobs(workspace) == 0
+
+
+def test_example_target_addresses_are_refused_on_a_real_provider(
+    cli: Invoke, workspace: Path
+) -> None:
+    config = workspace / "capitolmail.toml"
+    config.write_text(
+        config.read_text().replace('name = "file"', 'name = "smtp"')
+        + '\n[provider.smtp]\nhost = "127.0.0.1"\nport = 2525\n'
+    )
+    result = cli("letters", "check", "urge-the-administration")
+    assert result.exit_code == 1
+    shown = [line for line in result.stderr.splitlines() if "targets.csv" in line]
+    assert shown == [
+        "Error: recipients/targets.csv:6: email: 2 targets at example domains or with example "
+        "values (president@whitehouse.example.org, secretary@state.example.org); use your own, "
+        "or set allow_example_values = true in capitolmail.toml to send it through smtp anyway "
+        "(for a test relay only)"
+    ]

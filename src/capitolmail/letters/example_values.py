@@ -76,6 +76,7 @@ def refuse_in_letter(
     signers: Iterable[Signer],
     contacts_path: str,
     targets: Iterable[Target] = (),
+    targets_path: str = "",
 ) -> None:
     """Refuse a joint letter with example values, when the provider sends for real.
 
@@ -91,7 +92,7 @@ def refuse_in_letter(
         [
             *settings_problems(settings, letter, alert=False),
             rows_problem(contacts_path, "email", found_contacts, "office contact"),
-            rows_problem("recipients/targets.csv", "email", found_targets, "target"),
+            rows_problem(targets_path, "email", found_targets, "target"),
             rows_problem(letter.signers_display, "organisation", found_signers, "signer"),
         ],
         settings.provider.name,

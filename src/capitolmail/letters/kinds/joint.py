@@ -143,6 +143,7 @@ class JointLetter:
             signers=self.signers.signers,
             contacts_path=self.contacts_display,
             targets=self.targets,
+            targets_path=TARGETS_DISPLAY,
         )
         return None
 
