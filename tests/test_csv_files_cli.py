@@ -455,3 +455,26 @@ def test_legislators_list_formats_agree(cli: Invoke) -> None:
     assert rows[0]["phone"] == "202-224-5141"
     assert all(row["bioguide"] in table.stdout for row in rows)
     assert as_csv.stderr == as_json.stderr == table.stderr
+
+
+def test_an_over_long_role_is_refused_naming_the_row_and_field(
+    cli: Invoke, workspace: Path
+) -> None:
+    """A role is stored in the outbox's 100-character column (PostgreSQL refuses more): an
+    over-long one is a problem of its row, like a line break, not a database error. A long
+    name is cut to 200 when composed (tests/letters/test_compose.py), so it is accepted."""
+    offices = workspace / "recipients" / "offices.csv"
+    before = offices.read_bytes()
+    source = workspace / "team.csv"
+    source.write_text(
+        "bioguide,email,name,role\n"
+        f"S000033,a@x.example.org,{'N' * 201},LA\n"
+        f"S000033,b@x.example.org,Sam,{'R' * 101}\n"
+    )
+    result = cli("contacts", "import", str(source))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        f"Error: {source}:3: role: is 101 characters long; keep it under 100"
+    )
+    assert "Nothing was imported. The 1 rejected row" in result.stderr
+    assert offices.read_bytes() == before

@@ -136,7 +136,7 @@ def messages_table(messages: Iterable[MessageInfo]) -> Table:
         table.add_row(
             str(msg.seq + 1),
             msg.to_email,
-            msg.bioguide or "",
+            msg.bioguide or msg.target_id or "",
             msg.contact_role or "",
             msg.state,
             str(msg.attempts),

@@ -164,6 +164,9 @@ def job_json(
                 "id": m.id,
                 "to": m.to_email,
                 "bioguide": m.bioguide,
+                # A recipient beyond Congress (recipients/targets.csv), in place of bioguide.
+                "target": m.target_id,
+                "name": m.to_name,
                 "role": m.contact_role,
                 "state": m.state,
                 "attempts": m.attempts,

@@ -50,7 +50,8 @@ class Audience(_Strict):
     A joint letter goes to offices: filters that are given intersect; `include`
     adds offices regardless of them and `exclude` removes offices last. `roles`
     picks office contacts by role (case-insensitive); empty means every contact
-    of a selected office.
+    of a selected office. `targets` (ids) and `target_tags` add recipients from
+    recipients/targets.csv, beside the offices or instead of them.
 
     An alert goes to consenting supporters: `tags` (any of them), `states`,
     `districts` ("CA-12", "DE-AL") and what their legislators are: a senator on
@@ -66,6 +67,8 @@ class Audience(_Strict):
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
     roles: list[str] = Field(default_factory=list)
+    targets: list[str] = Field(default_factory=list)
+    target_tags: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     districts: list[str] = Field(default_factory=list)
     senator_committees: list[str] = Field(default_factory=list)
@@ -73,7 +76,30 @@ class Audience(_Strict):
 
 
 # The audience keys each kind of letter understands; the others are a mistake to report.
-_JOINT_ONLY = ("everyone", "chambers", "committees", "parties", "include", "exclude", "roles")
+_JOINT_ONLY = (
+    "everyone",
+    "chambers",
+    "committees",
+    "parties",
+    "include",
+    "exclude",
+    "roles",
+    "targets",
+    "target_tags",
+)
+# The keys that select congressional offices (the rest of a joint audience names targets).
+OFFICE_KEYS = ("everyone", "chambers", "states", "committees", "parties", "include")
+
+
+class AlertTargets(_Strict):
+    """`[alert]`: the targets (recipients/targets.csv) an alert asks supporters to contact,
+    by id or tag, beside or instead of their own members of Congress; templates see
+    them as `targets` (and the first as `target`)."""
+
+    targets: list[str] = Field(default_factory=list)
+    target_tags: list[str] = Field(default_factory=list)
+
+
 _ALERT_ONLY = ("tags", "districts", "senator_committees", "representative_committees")
 
 
@@ -128,6 +154,7 @@ class LetterDefinition(_Strict):
     bcc: list[str] = Field(default_factory=list)
     audience: Audience
     tracking: TrackingChoice = Field(default_factory=TrackingChoice)
+    alert: AlertTargets | None = None
 
     @field_validator("list_name")
     @classmethod
@@ -147,6 +174,11 @@ class LetterDefinition(_Strict):
 
     @model_validator(mode="after")
     def _audience_fits_kind(self) -> LetterDefinition:
+        if self.alert is not None and self.kind != "alert":
+            raise ValueError(
+                '[alert] is for kind = "alert"; a joint letter names targets in '
+                "[audience] targets and target_tags"
+            )
         wrong = _ALERT_ONLY if self.kind == "joint" else _JOINT_ONLY
         used = [key for key in wrong if getattr(self.audience, key)]
         if used:
@@ -155,7 +187,8 @@ class LetterDefinition(_Strict):
                 f'audience.{used[0]} is for {other}, not kind = "{self.kind}"'
                 + (
                     "; alerts select supporters by tags, states, districts, "
-                    "senator_committees and representative_committees"
+                    "senator_committees and representative_committees; the targets it "
+                    "asks them to contact go in [alert] targets"
                     if self.kind == "alert"
                     else ""
                 )

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from capitolmail.letters.definition import Letter
     from capitolmail.letters.signers import Signer
     from capitolmail.recipients.contacts import OfficeContact
+    from capitolmail.recipients.target_rows import Target
 
 RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
 RESERVED_TLDS = ("example", "test", "invalid", "localhost")
@@ -74,6 +75,8 @@ def refuse_in_letter(
     contacts: Iterable[OfficeContact],
     signers: Iterable[Signer],
     contacts_path: str,
+    targets: Iterable[Target] = (),
+    targets_path: str = "",
 ) -> None:
     """Refuse a joint letter with example values, when the provider sends for real.
 
@@ -84,10 +87,12 @@ def refuse_in_letter(
         return
     found_contacts = [(c.line, c.email) for c in contacts if is_example_address(c.email)]
     found_signers = [(s.line, s.organisation) for s in signers if has_placeholder(s.organisation)]
+    found_targets = [(t.line, t.email) for t in targets if t.email and is_example_address(t.email)]
     refuse(
         [
             *settings_problems(settings, letter, alert=False),
             rows_problem(contacts_path, "email", found_contacts, "office contact"),
+            rows_problem(targets_path, "email", found_targets, "target"),
             rows_problem(letter.signers_display, "organisation", found_signers, "signer"),
         ],
         settings.provider.name,

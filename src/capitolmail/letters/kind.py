@@ -40,6 +40,8 @@ class Envelope:
     bioguide: str | None = None
     contact_role: str | None = None
     supporter_id: str | None = None
+    # A recipient from recipients/targets.csv, by its id (in place of `bioguide`).
+    target_id: str | None = None
 
 
 class Page(NamedTuple):

@@ -107,6 +107,7 @@ def stream(
                 bioguide=envelope.bioguide,
                 contact_role=envelope.contact_role,
                 supporter_id=envelope.supporter_id,
+                target_id=envelope.target_id,
                 suppressed=SUPPRESSED_AT_QUEUE if blocked else None,
             )
             tally.count(recipient, queued)

@@ -162,6 +162,7 @@ def _per_message(seq: int, item: QueuedMessage) -> dict[str, Any]:
         "bioguide": item.bioguide,
         "contact_role": item.contact_role,
         "supporter_id": item.supporter_id,
+        "target_id": item.target_id,
         # Suppressed when queued: stored, so `status` counts it, but never claimed.
         "state": MessageState.QUEUED.value if item.suppressed is None else MessageState.SUPPRESSED,
         "last_error": item.suppressed,

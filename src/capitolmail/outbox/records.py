@@ -25,6 +25,8 @@ class QueuedMessage:
     bioguide: str | None = None
     contact_role: str | None = None
     supporter_id: str | None = None
+    # The recipients/targets.csv id of a recipient beyond Congress (bioguide is then None).
+    target_id: str | None = None
     # Why the address is on the suppression list; such a message is stored `suppressed`.
     suppressed: str | None = None
 
@@ -77,6 +79,7 @@ class MessageInfo:
     next_attempt_at: datetime | None
     provider_message_id: str | None
     sent_at: datetime | None
+    target_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +213,7 @@ def message_info_from_row(row: Any) -> MessageInfo:
         next_attempt_at=row.next_attempt_at,
         provider_message_id=row.provider_message_id,
         sent_at=row.sent_at,
+        target_id=row.target_id,
     )
 
 

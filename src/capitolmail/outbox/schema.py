@@ -104,6 +104,8 @@ messages = Table(
     Column("bioguide", String(20), nullable=True),
     Column("contact_role", String(100), nullable=True),
     Column("supporter_id", String(100), nullable=True),
+    # A recipient beyond Congress: its id in recipients/targets.csv (0010).
+    Column("target_id", String(64), nullable=True),
     Column("state", String(20), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),

@@ -43,10 +43,21 @@ def email_cell(value: str, problem: Report, *, whose: str) -> str | None:
         return None
 
 
-def one_line_cells(cells: Mapping[str, str], names: Iterable[str], problem: Report) -> None:
-    """Report a line break or a control character in each of `names`: they reach headers."""
+def one_line_cells(
+    cells: Mapping[str, str],
+    names: Iterable[str],
+    problem: Report,
+    *,
+    max_length: int | None = None,
+) -> None:
+    """Report a line break, a control character or (past `max_length`) an over-long value
+    in each of `names`: they reach headers and letters. Without `max_length` a long name is
+    the composer's to cut (to 200 in a header), not a problem of its row."""
     for name in names:
-        if "\r" in cells[name] or "\n" in cells[name]:
+        value = cells[name]
+        if "\r" in value or "\n" in value:
             problem(name, "contains a line break; put it on one line")
-        elif found := control_character(cells[name]):
+        elif found := control_character(value):
             problem(name, f"contains a control character, {found}; remove it")
+        elif max_length is not None and len(value) > max_length:
+            problem(name, f"is {len(value)} characters long; keep it under {max_length}")

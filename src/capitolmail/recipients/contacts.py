@@ -25,6 +25,8 @@ from capitolmail.text_files import SAVE_AS_CSV_UTF8, read_text
 COLUMNS = ("bioguide", "email", "name", "role")
 # Written by `contacts template` for the person filling the file in; read and ignored.
 INFO_COLUMNS = ("member", "office_phone", "office_address")
+# The outbox keeps a message's contact role in 100 characters (messages.contact_role).
+ROLE_LENGTH = 100
 DEFAULT_COMMENT = "# offices.csv: staff contacts in legislators' offices, one row per person."
 
 
@@ -243,7 +245,8 @@ def _check_row(
             f"({roster.source}); check it with `capitolmail legislators list` or delete the row",
         )
     email = email_cell(cells["email"], problem, whose="staff member's")
-    one_line_cells(cells, ("name", "role"), problem)
+    one_line_cells(cells, ("name",), problem)
+    one_line_cells(cells, ("role",), problem, max_length=ROLE_LENGTH)
     if not cells["role"]:
         problem("role", "empty; fill in the role, such as Chief of Staff, or delete the row")
     if row.problems or legislator is None or email is None:

@@ -9,6 +9,7 @@ audience to the offices the other filters happen to match.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 from capitolmail.errors import CommitteeNameError, InputError, Problem, did_you_mean
@@ -17,6 +18,8 @@ from capitolmail.recipients.legislators import Legislator, Roster
 from capitolmail.recipients.states import STATE_NAMES, normalise_state
 
 CHAMBERS = ("senate", "house")
+# A bioguide id is a letter and six digits (S000033); anything else is not a member at all.
+_BIOGUIDE_SHAPE = re.compile(r"[A-Z]\d{6}")
 PARTIES = ("Democrat", "Republican", "Independent")
 PARTY_ALIASES = {
     "d": "Democrat",
@@ -68,7 +71,7 @@ def select_legislators(
                 path=source,
                 field="audience",
                 message="audience selects nobody; set chambers, states, committees, parties "
-                "or include, or everyone = true",
+                "or include, or everyone = true (or name targets, from recipients/targets.csv)",
             )
         )
     if problems:
@@ -174,7 +177,13 @@ def _bioguide(roster: Roster, value: str) -> str:
             f"{departure.describe()} is no longer serving (gone from the legislators data "
             f"imported {departure.noticed}); remove the id"
         )
+    beyond = (
+        ""
+        if _BIOGUIDE_SHAPE.fullmatch(value.strip().upper())
+        else "; a recipient beyond Congress (the White House, a department, a governor) goes "
+        "in recipients/targets.csv and the audience's targets"
+    )
     raise _Unknown(
         f'unknown bioguide id "{value}": not a current legislator ({roster.source}); '
-        "look it up with `capitolmail legislators list`"
+        f"look it up with `capitolmail legislators list`{beyond}"
     )

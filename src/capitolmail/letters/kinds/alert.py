@@ -35,11 +35,13 @@ from capitolmail.letters.kind import (
     shared_context,
 )
 from capitolmail.letters.kinds.alert_report import AlertTally
+from capitolmail.letters.recipient_shape import RecipientShape, target_shape
 from capitolmail.letters.tokens import make_token
 from capitolmail.outbox import Store, SupporterInfo, email_key
 from capitolmail.recipients.audience import AlertAudience, alert_audience
 from capitolmail.recipients.constituents import Delegation, DelegationFinder
 from capitolmail.recipients.legislators import Roster
+from capitolmail.recipients.targets import TARGETS_DISPLAY, workspace_targets
 from capitolmail.templates.render import LetterTemplates, RenderedLetter
 
 DEFAULT_LIST_NAME = "Action alerts"
@@ -66,6 +68,8 @@ class Alert:
     unsubscribe_mailto: str
     secret: str
     organisation: OrganisationSettings
+    # The targets [alert] names (the same for every supporter), in targets.csv order.
+    targets: tuple[RecipientShape, ...] = ()
 
     labels = Labels(
         job_kind="alert",
@@ -131,6 +135,8 @@ class Alert:
                 "representatives": delegation.representatives,
                 "district_known": delegation.district_known,
                 "delegation": delegation,
+                "targets": self.targets,
+                "target": self.targets[0] if self.targets else None,
                 "unsubscribe_url": unsubscribe_url,
             },
             headers=(
@@ -203,6 +209,7 @@ def prepare_alert(
     _refuse_missing_compliance(organisation, web, unsubscribe_secret)
     assert unsubscribe_secret is not None
     audience = alert_audience(letter, roster)
+    targets = alert_targets(letter, root)
     templates = letter_templates(letter, root)
     resolved = resolve_sender(letter, organisation, sender)
     list_name = letter.definition.list_name or DEFAULT_LIST_NAME
@@ -219,7 +226,28 @@ def prepare_alert(
         unsubscribe_mailto=sender.unsubscribe_email or resolved.reply_to or resolved.email,
         secret=unsubscribe_secret,
         organisation=organisation,
+        targets=targets,
     )
+
+
+def alert_targets(letter: Letter, root: Path) -> tuple[RecipientShape, ...]:
+    """The targets `[alert]` names; each must be reachable (a contact form, email or phone),
+    since the alert asks every supporter to contact it."""
+    chosen = letter.definition.alert
+    if chosen is None or not (chosen.targets or chosen.target_tags):
+        return ()
+    targets = workspace_targets(root).select(
+        chosen.targets, chosen.target_tags, source=letter.display_path, section="alert"
+    )
+    unreachable = [t for t in targets if not (t.contact_url or t.email or t.phone)]
+    if unreachable:
+        names = ", ".join(f"{t.id} (line {t.line})" for t in unreachable)
+        raise InputError(
+            f"{names} in {TARGETS_DISPLAY}: no contact_url, email or phone, so supporters "
+            "could not contact it; fill one in or take it out of [alert]",
+            path=letter.display_path,
+        )
+    return tuple(target_shape(t) for t in targets)
 
 
 def _refuse_missing_compliance(

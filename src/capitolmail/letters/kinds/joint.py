@@ -1,4 +1,5 @@
-"""A joint letter: one message to each matching contact of each selected office.
+"""A joint letter: one message to each matching contact of each selected office,
+and to each target (recipients/targets.csv) the audience names.
 
 Everything that can be wrong is found before anything is rendered: the letter
 definition, the signers, the contacts, the audience, the templates, all problems
@@ -18,7 +19,7 @@ from typing import Any
 from capitolmail.config import Settings
 from capitolmail.config.sections import OrganisationSettings, SenderSettings
 from capitolmail.errors import CapitolmailError, InputError, Problem, display_path
-from capitolmail.letters.definition import Letter
+from capitolmail.letters.definition import OFFICE_KEYS, Letter
 from capitolmail.letters.example_values import refuse_in_letter
 from capitolmail.letters.identity import Sender, resolve_sender
 from capitolmail.letters.kind import (
@@ -29,11 +30,14 @@ from capitolmail.letters.kind import (
     letter_templates,
     shared_context,
 )
+from capitolmail.letters.recipient_shape import office_shape, target_shape
 from capitolmail.letters.signers import SignerList, load_signers
 from capitolmail.outbox import QueuedMessage, Store, email_key
 from capitolmail.recipients.contacts import DepartedContact, OfficeContact, load_contact_sheet
 from capitolmail.recipients.legislators import Legislator, Roster
+from capitolmail.recipients.target_rows import Target
 from capitolmail.recipients.targeting import select_legislators
+from capitolmail.recipients.targets import TARGETS_DISPLAY, workspace_targets
 from capitolmail.templates.render import LetterTemplates, RenderedLetter
 
 
@@ -46,6 +50,13 @@ class Recipient:
 
 
 @dataclass(frozen=True, slots=True)
+class TargetRecipient:
+    """One target of recipients/targets.csv: one message to its email."""
+
+    target: Target
+
+
+@dataclass(frozen=True, slots=True)
 class JointLetter:
     letter: Letter
     signers: SignerList
@@ -53,11 +64,12 @@ class JointLetter:
     sender: Sender
     organisation: OrganisationSettings
     offices: tuple[Legislator, ...]
-    recipients: tuple[Recipient, ...]
+    recipients: tuple[Recipient | TargetRecipient, ...]
     offices_without_contacts: tuple[Legislator, ...]
     contacts_display: str
     # Rows of offices.csv whose member is no longer serving: never sent to, noted.
     departed_contacts: tuple[DepartedContact, ...] = ()
+    targets: tuple[Target, ...] = ()
 
     labels = Labels(
         job_kind="joint", people="recipients", reached_people="recipient(s)", progress="Rendering"
@@ -71,15 +83,33 @@ class JointLetter:
         counts and lists every recipient at once."""
         yield Page(self.recipients, len(self.recipients))
 
-    def envelope(self, recipient: Recipient) -> Envelope:
+    def envelope(self, recipient: Recipient | TargetRecipient) -> Envelope:
+        shared = {
+            "signers": self.signers,
+            **shared_context(self.letter, self.organisation, self.sender),
+        }
+        if isinstance(recipient, TargetRecipient):
+            target = recipient.target
+            assert target.email is not None  # prepare_joint refuses a target without one
+            return Envelope(
+                to_email=target.email,
+                to_name=target.name,
+                # Said in a render error: a mixed letter's template may still use `legislator`.
+                who=(
+                    f"for {target.email}, {target.name} (target {target.id}: templates see it "
+                    "as recipient and target, not legislator or contact)"
+                ),
+                context={**shared, "recipient": target_shape(target), "target": target},
+                target_id=target.id,
+            )
         legislator, contact = recipient.legislator, recipient.contact
         return Envelope(
             to_email=contact.email,
             to_name=contact.name,
             who=f"for {contact.email}, {legislator.full_name}",
             context={
-                "signers": self.signers,
-                **shared_context(self.letter, self.organisation, self.sender),
+                **shared,
+                "recipient": office_shape(legislator, contact),
                 "legislator": legislator,
                 "contact": contact,
             },
@@ -93,16 +123,14 @@ class JointLetter:
     def tally(self) -> JointTally:
         return JointTally(self)
 
-    def pick(self, store: Store | None, to: str | None) -> Recipient:
-        """The office a preview shows: the first, or the one `to` names (bioguide or email)."""
+    def pick(self, store: Store | None, to: str | None) -> Recipient | TargetRecipient:
+        """The recipient a preview shows: the first, or the one `to` names (a bioguide
+        id, a target id or an email)."""
         if not to:
             return self.recipients[0]
         wanted = to.strip().casefold()
         for recipient in self.recipients:
-            if wanted in (
-                recipient.legislator.bioguide.casefold(),
-                recipient.contact.email.casefold(),
-            ):
+            if wanted in _names(recipient):
                 return recipient
         raise CapitolmailError(
             f'"{to}" is not among the recipients of {self.letter.slug}; '
@@ -126,9 +154,11 @@ class JointLetter:
         refuse_in_letter(
             settings,
             self.letter,
-            contacts=(r.contact for r in self.recipients),
+            contacts=(r.contact for r in self.recipients if isinstance(r, Recipient)),
             signers=self.signers.signers,
             contacts_path=self.contacts_display,
+            targets=self.targets,
+            targets_path=TARGETS_DISPLAY,
         )
         return None
 
@@ -145,10 +175,14 @@ class JointTally:
     suppressed: int = 0
     reached: set[str] = field(default_factory=set)
     chambers: Counter[str] = field(default_factory=Counter)
+    targets: set[str] = field(default_factory=set)
 
-    def count(self, recipient: Recipient, queued: QueuedMessage) -> None:
+    def count(self, recipient: Recipient | TargetRecipient, queued: QueuedMessage) -> None:
         self.messages += 1
         self.suppressed += queued.suppressed is not None
+        if isinstance(recipient, TargetRecipient):
+            self.targets.add(recipient.target.id)
+            return
         office = recipient.legislator
         if office.bioguide not in self.reached:
             self.reached.add(office.bioguide)
@@ -164,25 +198,38 @@ class JointTally:
         lines.extend(departed_notes(prepared.departed_contacts, prepared.contacts_display))
         return lines
 
-    def queue_lines(self, job_id: int | None, *, dry_run: bool) -> list[str]:
+    def _whom(self, offices: int, extra: str = "") -> str:
+        """ "22 offices (22 senate)", "2 targets", or both joined by "and"."""
         chambers = ", ".join(f"{n} {c}" for c, n in sorted(self.chambers.items()))
+        parts = [f"{offices} offices ({chambers}{extra})"] if offices or not self.targets else []
+        if self.targets:
+            parts.append(f"{len(self.targets)} target{'s' * (len(self.targets) != 1)}")
+            if extra and not offices:
+                parts[-1] += f" ({extra.removeprefix('; ')})"
+        return " and ".join(parts)
+
+    def queue_lines(self, job_id: int | None, *, dry_run: bool) -> list[str]:
         offices = len(self.reached)
         if dry_run:
             return [
                 *self.notes(),
-                f"Dry run: {self.messages} messages to {offices} offices ({chambers}); "
-                "nothing stored.",
+                f"Dry run: {self.messages} messages to {self._whom(offices)}; nothing stored.",
             ]
         skipped = f"; {self.suppressed} suppressed, not to be sent" if self.suppressed else ""
         return [
             *self.notes(),
-            f"Queued job {job_id}: {self.messages} messages to {offices} offices "
-            f"({chambers}{skipped}). Send it with: capitolmail send {job_id}",
+            f"Queued job {job_id}: {self.messages} messages to {self._whom(offices, skipped)}. "
+            f"Send it with: capitolmail send {job_id}",
         ]
 
     def check_lines(self) -> list[str]:
         slug, offices = self.prepared.letter.slug, len(self.prepared.offices)
-        return [*self.notes(), f"OK: {slug} renders {self.messages} messages to {offices} offices."]
+        whom = f"{offices} offices"
+        if self.prepared.targets:
+            count = len(self.prepared.targets)
+            target_text = f"{count} target{'s' * (count != 1)}"
+            whom = f"{whom} and {target_text}" if offices else target_text
+        return [*self.notes(), f"OK: {slug} renders {self.messages} messages to {whom}."]
 
 
 def prepare_joint(
@@ -207,21 +254,29 @@ def prepare_joint(
             lead_source=letter.display_path,
         ),
     )
-    sheet = _collect(
-        problems, lambda: load_contact_sheet(contacts_path, roster, display_path=contacts_shown)
-    )
-    offices = _collect(problems, lambda: _select_offices(letter, roster))
+    offices_named = any(getattr(audience, key) for key in OFFICE_KEYS)
+    targets_named = bool(audience.targets or audience.target_tags)
+    sheet = None
+    offices: list[Legislator] = []
+    if offices_named or not targets_named:
+        sheet = _collect(
+            problems, lambda: load_contact_sheet(contacts_path, roster, display_path=contacts_shown)
+        )
+        offices = _collect(problems, lambda: _select_offices(letter, roster))
+    targets = _collect(problems, lambda: _select_targets(letter, root)) if targets_named else []
     templates = _collect(problems, lambda: letter_templates(letter, root))
     if problems:
         raise InputError(problems)
-    recipients, without = _match_contacts(offices, sheet.contacts, audience.roles)
-    if not recipients:
+    contacts = list(sheet.contacts) if sheet is not None else []
+    recipients, without = _match_contacts(offices, contacts, audience.roles)
+    if offices and not recipients:
         roles = ", ".join(audience.roles) or "any role"
         raise InputError(
             f"none of the {len(offices)} selected offices has a contact with {roles} in "
             f"{contacts_shown}; add contacts or change audience.roles",
             path=letter.display_path,
         )
+    _refuse_shared_addresses(letter, targets, recipients)
     return JointLetter(
         letter=letter,
         signers=signers,
@@ -229,10 +284,11 @@ def prepare_joint(
         sender=resolve_sender(letter, organisation, sender),
         organisation=organisation,
         offices=tuple(offices),
-        recipients=tuple(recipients),
+        recipients=(*(TargetRecipient(t) for t in targets), *recipients),
         offices_without_contacts=tuple(without),
         contacts_display=contacts_shown,
-        departed_contacts=tuple(sheet.departed),
+        departed_contacts=tuple(sheet.departed) if sheet is not None else (),
+        targets=tuple(targets),
     )
 
 
@@ -257,6 +313,41 @@ def departed_notes(departed: Iterable[DepartedContact], contacts_display: str) -
             f"(line{'s' * (len(rows) != 1)} {lines}) not sent to; delete them"
         )
     return notes
+
+
+def _refuse_shared_addresses(
+    letter: Letter, targets: list[Target], recipients: list[Recipient]
+) -> None:
+    """A target whose email is also an office contact's would get the letter twice."""
+    contacts = {r.contact.email.casefold(): r for r in recipients}
+    for target in targets:
+        office = contacts.get((target.email or "").casefold())
+        if office is not None:
+            raise InputError(
+                f"target {target.id} ({TARGETS_DISPLAY} line {target.line}) and the contact "
+                f"of {office.legislator.full_name} (recipients/offices.csv line "
+                f"{office.contact.line}) share the address {target.email}, which would get "
+                "this letter twice; keep one",
+                path=letter.display_path,
+            )
+
+
+def _select_targets(letter: Letter, root: Path) -> list[Target]:
+    """The targets the audience names; each needs an email, since it gets a message."""
+    audience = letter.definition.audience
+    chosen = workspace_targets(root).select(
+        audience.targets, audience.target_tags, source=letter.display_path, section="audience"
+    )
+    without = [t for t in chosen if t.email is None]
+    if without:
+        names = ", ".join(f"{t.id} (line {t.line})" for t in without)
+        raise InputError(
+            f"target{'s' * (len(without) > 1)} {names} in {TARGETS_DISPLAY} "
+            "has no email, and a joint letter is sent by email; fill in the email column "
+            "or take the target out of audience.targets / target_tags",
+            path=letter.display_path,
+        )
+    return chosen
 
 
 def _select_offices(letter: Letter, roster: Roster) -> list[Legislator]:
@@ -298,3 +389,10 @@ def _collect(problems: list[Problem], load: Callable[[], Any]) -> Any:
     except InputError as err:
         problems.extend(err.problems)
         return None
+
+
+def _names(recipient: Recipient | TargetRecipient) -> tuple[str, ...]:
+    """What `letters preview --to` may call a recipient by, casefolded."""
+    if isinstance(recipient, TargetRecipient):
+        return (recipient.target.id, (recipient.target.email or "").casefold())
+    return (recipient.legislator.bioguide.casefold(), recipient.contact.email.casefold())

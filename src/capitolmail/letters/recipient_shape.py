@@ -1,0 +1,89 @@
+"""One shape for whoever a letter is addressed to: a congressional office or a target.
+
+Templates use `recipient.name`, `recipient.title`, `recipient.salutation`,
+`recipient.organization`, `recipient.address_lines` and `recipient.email`
+whatever the kind, so one letter layout (and its addressee block) serves a
+senator's office and the White House alike. The older names (`legislator`,
+`contact`) stay in an office's context; a target's context has `target` instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from capitolmail.recipients.contacts import OfficeContact
+from capitolmail.recipients.members import Legislator
+from capitolmail.recipients.target_rows import Target
+
+CHAMBER_NAMES = {
+    "senate": "United States Senate",
+    "house": "United States House of Representatives",
+}
+# congress-legislators writes "522 Hart Senate Office Building Washington DC 20510".
+_CITY_LINE = re.compile(r"\s*Washington,?\s+DC,?\s+(?P<zip>\d{5}(?:-\d{4})?)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientShape:
+    """Who one message is addressed to, as every template sees it.
+
+    `name` and `title` are the addressee's (the member, not the staffer whose
+    inbox gets the copy); `email` is where this copy goes. `kind` is "office" or
+    "target" and `id` the bioguide id or the target's id.
+    """
+
+    kind: Literal["office", "target"]
+    id: str
+    name: str
+    title: str
+    salutation: str
+    organization: str
+    address_lines: tuple[str, ...]
+    email: str
+    contact_url: str | None = None
+    phone: str | None = None
+
+
+def office_shape(legislator: Legislator, contact: OfficeContact) -> RecipientShape:
+    """A member's office: "Senator", "Dear Senator Murkowski:", the Capitol office address."""
+    return RecipientShape(
+        kind="office",
+        id=legislator.bioguide,
+        name=legislator.official_full,
+        title=legislator.title,
+        salutation=f"Dear {legislator.title} {legislator.last}:",
+        organization=CHAMBER_NAMES.get(legislator.chamber, ""),
+        address_lines=office_address_lines(legislator),
+        email=contact.email,
+        contact_url=legislator.contact_form,
+        phone=legislator.phone,
+    )
+
+
+def target_shape(target: Target) -> RecipientShape:
+    """A target as targets.csv gives it (its email: the letter checks it has one)."""
+    return RecipientShape(
+        kind="target",
+        id=target.id,
+        name=target.name,
+        title=target.title,
+        salutation=target.salutation,
+        organization=target.organization,
+        address_lines=target.address_lines,
+        email=target.email or "",
+        contact_url=target.contact_url,
+        phone=target.phone,
+    )
+
+
+def office_address_lines(legislator: Legislator) -> tuple[str, ...]:
+    """ "522 Hart Senate Office Building", "Washington, DC 20510"; () when unknown."""
+    address = (legislator.address or "").strip()
+    office = (legislator.office or "").strip()
+    match = _CITY_LINE.search(address)
+    if match is None:
+        return (address,) if address else ()
+    street = address[: match.start()].strip() or office
+    return tuple(line for line in (street, f"Washington, DC {match['zip']}") if line)
