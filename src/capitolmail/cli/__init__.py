@@ -23,6 +23,7 @@ from capitolmail.cli.job_admin_commands import (
 )
 from capitolmail.cli.job_commands import queue_command, send_command
 from capitolmail.cli.letter_commands import letters_group
+from capitolmail.cli.signer_commands import signers_group
 from capitolmail.cli.web_commands import serve_command
 from capitolmail.cli.worker_commands import worker_command
 from capitolmail.cli.workspace_commands import config_group, demo_command, init_command
@@ -62,6 +63,7 @@ for _command in (
     supporters_group,
     suppress_group,
     letters_group,
+    signers_group,
     queue_command,
     send_command,
     worker_command,

@@ -12,6 +12,7 @@ from capitolmail.display import err, jobs_table, messages_table, out, print_json
 from capitolmail.job_view import counts_text, job_json
 from capitolmail.outbox import JobState, MessageState
 from capitolmail.sending.starting import resume
+from capitolmail.signon.review import count_json, count_line, sign_on_slugs
 from capitolmail.workspace import Workspace
 
 
@@ -38,10 +39,14 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
                         pace=paces.get(j.id),
                     )
                     for j in jobs
-                ]
+                ],
+                **({"sign_on": sign_on} if (sign_on := _sign_on_json(workspace)) else {}),
             }
         )
         return
+    if job is None:
+        for slug in sign_on_slugs(workspace.root):
+            err.print(f"{slug}: {count_line(workspace.store, slug)}")
     if not jobs:
         err.print("No jobs yet: `capitolmail queue SLUG` creates one.")
         return
@@ -58,6 +63,10 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
             out.print()
             out.print(f"Job {j.id} ({j.letter_slug}): {counts_text(j.counts)}")
             out.print(messages_table(store.list_messages(j.id)))
+
+
+def _sign_on_json(workspace: Workspace) -> dict[str, dict[str, int]]:
+    return {slug: count_json(workspace.store, slug) for slug in sign_on_slugs(workspace.root)}
 
 
 @click.command("pause")

@@ -9,13 +9,16 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -25,6 +28,7 @@ from capitolmail.config.values import header_text
 from capitolmail.errors import InputError, Problem, did_you_mean
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.text_files import read_text
+from capitolmail.timing.when import parse_when
 from capitolmail.workspace_paths import (
     LETTERS_DIR,
     check_slug,
@@ -34,6 +38,7 @@ from capitolmail.workspace_paths import (
 )
 
 LETTER_FILE = "letter.toml"
+_UTC_ZONE = ZoneInfo("UTC")
 DEFAULT_TEXT_BODY = "body.txt.j2"
 DEFAULT_HTML_BODY = "body.html.j2"
 
@@ -93,6 +98,49 @@ class SenderOverride(_Strict):
         return normalise_address(value) if value else value
 
 
+class SignOn(_Strict):
+    """`[sign_on]`: organisations sign this joint letter through `capitolmail serve`.
+
+    `opens` and `closes` are dates and times in the workspace's time zone (or ISO 8601
+    with an offset); the form refuses signatures outside them. `passphrase` is for a
+    closed coalition: it is a secret, masked wherever settings are shown. `notify` lists
+    the staff addresses told of each confirmed signature.
+    """
+
+    opens: str = ""
+    closes: str
+    passphrase: SecretStr | None = None
+    notify: list[str] = Field(default_factory=list)
+
+    @field_validator("opens", "closes", mode="before")
+    @classmethod
+    def _when_text(cls, value: object) -> object:
+        # TOML's own datetimes arrive as datetime objects; a date alone has no time of day.
+        if isinstance(value, datetime):
+            return value.isoformat(sep=" ")
+        if isinstance(value, date):
+            raise ValueError(f"{value} has no time of day; write it like 2026-12-01 17:00")
+        return value
+
+    @field_validator("opens", "closes")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        if value:
+            parse_when(value, _UTC_ZONE, datetime.now(UTC))
+        return value
+
+    @field_validator("notify")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        return [normalise_address(address) for address in value]
+
+    def window(self, zone: Any) -> tuple[datetime | None, datetime]:
+        """(opens, closes) as instants in `zone`, the workspace's time zone."""
+        now = datetime.now(UTC)
+        opens = parse_when(self.opens, zone, now) if self.opens else None
+        return opens, parse_when(self.closes, zone, now)
+
+
 class LetterDefinition(_Strict):
     """A joint letter to offices, or an action alert to supporters (`kind`).
 
@@ -110,6 +158,7 @@ class LetterDefinition(_Strict):
     sender: SenderOverride = Field(default_factory=SenderOverride)
     list_name: str = ""
     audience: Audience
+    sign_on: SignOn | None = None
 
     @field_validator("list_name")
     @classmethod
@@ -121,6 +170,8 @@ class LetterDefinition(_Strict):
     def _audience_fits_kind(self) -> LetterDefinition:
         wrong = _ALERT_ONLY if self.kind == "joint" else _JOINT_ONLY
         used = [key for key in wrong if getattr(self.audience, key)]
+        if self.sign_on is not None and self.kind != "joint":
+            raise ValueError("[sign_on] is for a joint letter: alerts have no signers")
         if used:
             other = "an alert" if self.kind == "joint" else "a joint letter"
             raise ValueError(

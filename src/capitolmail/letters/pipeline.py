@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import UTC, datetime
 
+from capitolmail.errors import InputError
 from capitolmail.letters.definition import load_letter
 from capitolmail.letters.kind import LetterKind, Progress
 from capitolmail.letters.kinds.alert import prepare_alert
@@ -18,6 +20,7 @@ from capitolmail.letters.kinds.joint import prepare_joint
 from capitolmail.letters.queue import QueueResult, preview, queue
 from capitolmail.message import OutgoingMessage
 from capitolmail.recipients.legislators import workspace_roster
+from capitolmail.signon.review import approved_signers, count_line, queue_warning
 from capitolmail.workspace import Workspace
 
 # `display.progress_bar`'s shape: (label, total) -> a context giving `advance(done, total)`.
@@ -40,13 +43,22 @@ def load(workspace: Workspace, slug: str) -> LetterKind:
             web=settings.web,
             unsubscribe_secret=secret.get_secret_value() if secret else None,
         )
-    return prepare_joint(
+    signed = approved_signers(workspace.store, slug) if letter.definition.sign_on else ()
+    prepared = prepare_joint(
         letter,
         root=workspace.root,
         roster=roster,
         contacts_path=workspace.contacts_path,
         organisation=settings.organisation,
         sender=settings.sender,
+        signed=signed,
+    )
+    if letter.definition.sign_on is None:
+        return prepared
+    return replace(
+        prepared,
+        sign_on_count=count_line(workspace.store, slug),
+        sign_on_warning=queue_warning(workspace.store, slug),
     )
 
 
@@ -65,6 +77,14 @@ def queue_letter(
     and leaves the outbox closed when the recipients do not live in it.
     """
     screen = kind.example_screen(workspace.settings)
+    signers = getattr(kind, "signers", None)
+    no_signers = signers is not None and not len(signers)
+    if kind.letter.definition.sign_on and no_signers and not (dry_run or check_only):
+        raise InputError(
+            "no signers yet: approve signatures (`capitolmail signers pending "
+            f"{kind.letter.slug}`) or add rows to {kind.letter.signers_display}",
+            path=kind.letter.display_path,
+        )
     store = workspace.store if kind.labels.audience_in_store or not check_only else None
     with progress_bar(kind.labels.progress, kind.total(store)) as advance:
         return queue(

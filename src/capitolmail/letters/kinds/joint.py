@@ -10,7 +10,7 @@ it or nothing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from capitolmail.letters.kind import (
     letter_templates,
     shared_context,
 )
-from capitolmail.letters.signers import SignerList, load_signers
+from capitolmail.letters.signers import Signer, SignerList, load_signers
 from capitolmail.outbox import QueuedMessage, Store
 from capitolmail.recipients.contacts import OfficeContact, load_contacts
 from capitolmail.recipients.legislators import Legislator, Roster
@@ -56,6 +56,9 @@ class JointLetter:
     recipients: tuple[Recipient, ...]
     offices_without_contacts: tuple[Legislator, ...]
     contacts_display: str
+    # For a sign-on letter: its signature counts, and the warning when some await a decision.
+    sign_on_count: str | None = None
+    sign_on_warning: str | None = None
 
     labels = Labels(
         job_kind="joint", people="recipients", reached_people="recipient(s)", progress="Rendering"
@@ -153,19 +156,31 @@ class JointTally:
         if dry_run:
             return [
                 *self.notes(),
+                *self.sign_on_lines(warn=True),
                 f"Dry run: {self.messages} messages to {offices} offices ({chambers}); "
                 "nothing stored.",
             ]
         skipped = f"; {self.suppressed} suppressed, not to be sent" if self.suppressed else ""
         return [
             *self.notes(),
+            *self.sign_on_lines(warn=True),
             f"Queued job {job_id}: {self.messages} messages to {offices} offices "
             f"({chambers}{skipped}). Send it with: capitolmail send {job_id}",
         ]
 
     def check_lines(self) -> list[str]:
         slug, offices = self.prepared.letter.slug, len(self.prepared.offices)
-        return [*self.notes(), f"OK: {slug} renders {self.messages} messages to {offices} offices."]
+        return [
+            *self.notes(),
+            *self.sign_on_lines(warn=False),
+            f"OK: {slug} renders {self.messages} messages to {offices} offices.",
+        ]
+
+    def sign_on_lines(self, *, warn: bool) -> list[str]:
+        lines = [self.prepared.sign_on_count] if self.prepared.sign_on_count else []
+        if warn and self.prepared.sign_on_warning:
+            lines.append(self.prepared.sign_on_warning)
+        return lines
 
 
 def prepare_joint(
@@ -176,8 +191,12 @@ def prepare_joint(
     contacts_path: Path,
     organisation: OrganisationSettings,
     sender: SenderSettings,
+    signed: Sequence[Signer] = (),
 ) -> JointLetter:
-    """Load and validate everything a joint letter needs, collecting every problem at once."""
+    """Load and validate everything a joint letter needs, collecting every problem at once.
+
+    `signed` are the letter's approved sign-on signatures (signon/review.py).
+    """
     definition, audience = letter.definition, letter.definition.audience
     problems: list[Problem] = []
     contacts_shown = display_path(contacts_path, root)
@@ -188,6 +207,8 @@ def prepare_joint(
             display_path=letter.signers_display,
             lead=definition.lead_signers,
             lead_source=letter.display_path,
+            signed=signed,
+            sign_on=definition.sign_on is not None,
         ),
     )
     contacts = _collect(

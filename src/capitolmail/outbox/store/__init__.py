@@ -30,10 +30,13 @@ from capitolmail.outbox.store.job_queue import JobQueue
 from capitolmail.outbox.store.job_reads import JobReads
 from capitolmail.outbox.store.provider_events import ProviderEvents
 from capitolmail.outbox.store.sending import Sending
+from capitolmail.outbox.store.signatures import Signatures
 from capitolmail.outbox.store.workers import WorkerRows
 
 
-class Store(JobQueue, JobReads, JobAdmin, WorkerRows, Sending, Audience, ProviderEvents):
+class Store(
+    JobQueue, JobReads, JobAdmin, WorkerRows, Sending, Audience, ProviderEvents, Signatures
+):
     """The outbox database. Safe to share between threads; open one per process.
 
     Methods raise StoreError when the database fails, JobNotFound or
