@@ -45,7 +45,7 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
         )
         return
     if job is None:
-        for slug in sign_on_slugs(workspace.root):
+        for slug in _signed_letters(workspace):
             err.print(f"{slug}: {count_line(workspace.store, slug)}")
     if not jobs:
         err.print("No jobs yet: `capitolmail queue SLUG` creates one.")
@@ -65,8 +65,18 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
             out.print(messages_table(store.list_messages(j.id)))
 
 
+def _signed_letters(workspace: Workspace) -> list[str]:
+    """Sign-on letters that have any signature: the ones whose counts say something."""
+    store = workspace.store
+    return [
+        slug
+        for slug in sign_on_slugs(workspace.root)
+        if any(store.signature_counts(slug).values())
+    ]
+
+
 def _sign_on_json(workspace: Workspace) -> dict[str, dict[str, int]]:
-    return {slug: count_json(workspace.store, slug) for slug in sign_on_slugs(workspace.root)}
+    return {slug: count_json(workspace.store, slug) for slug in _signed_letters(workspace)}
 
 
 @click.command("pause")
