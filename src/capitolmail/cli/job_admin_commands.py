@@ -69,9 +69,7 @@ def _signed_letters(workspace: Workspace) -> list[str]:
     """Sign-on letters that have any signature: the ones whose counts say something."""
     store = workspace.store
     return [
-        slug
-        for slug in sign_on_slugs(workspace.root)
-        if any(store.signature_counts(slug).values())
+        slug for slug in sign_on_slugs(workspace.root) if any(store.signature_counts(slug).values())
     ]
 
 
