@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -126,7 +126,10 @@ class SignOn(_Strict):
     @classmethod
     def _parses(cls, value: str) -> str:
         if value:
-            parse_when(value, _UTC_ZONE, datetime.now(UTC))
+            try:
+                parse_when(value, _UTC_ZONE, datetime.now(UTC))
+            except ValueError as err:
+                raise ValueError(str(err).replace("UTC", "the workspace's time zone")) from None
         return value
 
     @field_validator("notify")
@@ -324,6 +327,8 @@ def _choices(section: list[str]) -> list[str]:
     for part in section:
         field = model.model_fields.get(part)
         model = field.annotation if field else None
+        # An optional table (`SignOn | None`): its keys are the model's.
+        model = next((arg for arg in get_args(model) if arg is not type(None)), model)
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return []
     return list(model.model_fields)
