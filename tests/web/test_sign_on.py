@@ -236,3 +236,11 @@ def test_an_oversized_body_is_refused_before_it_is_read(served: Served) -> None:
     reply = client.call("POST", f"/sign/{SLUG}", body, {"Content-Type": content_type})
     assert reply.status == 413
     assert _signatures(served) == []
+
+
+def test_sign_on_tokens_stay_out_of_the_access_log() -> None:
+    from capitolmail.web.security import logged_path
+
+    assert logged_path(f"/sign/{SLUG}/confirm/abc.def") == f"/sign/{SLUG}/confirm/…"
+    assert logged_path(f"/sign/{SLUG}/withdraw/abc.def?x=1") == f"/sign/{SLUG}/withdraw/…?…"
+    assert logged_path(f"/sign/{SLUG}") == f"/sign/{SLUG}"
