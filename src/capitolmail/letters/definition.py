@@ -175,6 +175,12 @@ class LetterDefinition(_Strict):
         used = [key for key in wrong if getattr(self.audience, key)]
         if self.sign_on is not None and self.kind != "joint":
             raise ValueError("[sign_on] is for a joint letter: alerts have no signers")
+        if self.sign_on is not None:
+            # It is the subject of the confirmation mail: one line, no CR/LF.
+            try:
+                header_text(self.description)
+            except ValueError as err:
+                raise ValueError(f"description {err} (it is the sign-on mail's subject)") from None
         if used:
             other = "an alert" if self.kind == "joint" else "a joint letter"
             raise ValueError(

@@ -27,7 +27,8 @@ from capitolmail.tracking.sendgrid import load_public_key
 from capitolmail.web.context import WebContext
 from capitolmail.web.pages import page_environment, render
 from capitolmail.web.security import SecurityHeaders, internal_error, route_name
-from capitolmail.web.sign_on import confirm_link, sign_form, staff_page, withdraw_link
+from capitolmail.web.sign_on import confirm_link, sign_form, withdraw_link
+from capitolmail.web.sign_on_staff import staff_page
 from capitolmail.web.status import healthz, status_page
 from capitolmail.web.unsubscribe import unsubscribe_page
 from capitolmail.web.webhooks import sendgrid_webhook

@@ -22,10 +22,10 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 
-from capitolmail.errors import CapitolmailError, SignOnTokenError
+from capitolmail.errors import CapitolmailError, SignOnTokenError, StoreError
 from capitolmail.letters.definition import load_letter
 from capitolmail.letters.identity import resolve_sender
 from capitolmail.signon import signing, tokens
@@ -35,8 +35,7 @@ from capitolmail.signon.preview import letter_text
 from capitolmail.signon.signing import Desk, FormState
 from capitolmail.timing.when import describe_instant
 from capitolmail.web.context import WebContext, read_body, web_context
-from capitolmail.web.pages import SECURITY_HEADERS, render
-from capitolmail.web.status import presented_token, token_matches
+from capitolmail.web.pages import render
 from capitolmail.web.unsubscribe import mask_address
 
 log = logging.getLogger("capitolmail.web.sign_on")
@@ -44,15 +43,16 @@ log = logging.getLogger("capitolmail.web.sign_on")
 # The logo's cap (signon/logos.py) plus the fields and the multipart framing.
 MAX_BODY = 640 * 1024
 MAX_FIELDS = 20
+# Past this an oversized body is not read to its end: the connection is dropped.
+DRAIN_LIMIT = 4 * 1024 * 1024
 COOKIE = "capitolmail_sign_on"
 FORM_FOR = timedelta(hours=4)
 HONEYPOT = "website"
-_CHALLENGE = {"WWW-Authenticate": 'Basic realm="capitolmail sign-on", charset="UTF-8"'}
 
 
 async def sign_form(request: Request) -> Response:
     web = web_context(request)
-    desk = await _desk(web, request)
+    desk = await desk_for(web, request)
     if isinstance(desk, Response):
         return desk
     now = datetime.now(UTC)
@@ -60,10 +60,7 @@ async def sign_form(request: Request) -> Response:
         return await _form_page(web, desk, request, now, Checked({}), 200)
     if desk.state(now) is not FormState.OPEN:
         return _closed(web, desk, now, 403)
-    length = request.headers.get("content-length", "")
-    body = (
-        None if length.isdigit() and int(length) > MAX_BODY else await read_body(request, MAX_BODY)
-    )
+    body = await _read_capped(request)
     if body is None:
         return _message(
             web, 413, "Too large", "The form was too large: the logo may be at most 512 KB."
@@ -93,7 +90,13 @@ async def sign_form(request: Request) -> Response:
         except LogoError as err:
             checked = Checked(text_form, {"logo": str(err)})
             return await _form_page(web, desk, request, now, checked, 400)
-    submitted = await run_in_threadpool(signing.submit, desk, text_form, logo, now)
+    try:
+        submitted = await run_in_threadpool(signing.submit, desk, text_form, logo, now)
+    except CapitolmailError as err:  # the StoreError handler answers database failures
+        if isinstance(err, StoreError):
+            raise
+        log.error("could not take a signature for %s: %s", desk.letter.slug, err)
+        return _unavailable(web)
     if submitted.signature is None:
         return await _form_page(web, desk, request, now, submitted.checked, 400)
     return _thanks(web, desk, submitted.signature.email)
@@ -109,7 +112,7 @@ async def withdraw_link(request: Request) -> Response:
 
 async def _link(request: Request, purpose: str) -> Response:
     web = web_context(request)
-    desk = await _desk(web, request)
+    desk = await desk_for(web, request)
     if isinstance(desk, Response):
         return desk
     token = request.path_params["token"]
@@ -122,7 +125,7 @@ async def _link(request: Request, purpose: str) -> Response:
                 "sign_link.html.j2",
                 purpose=purpose,
                 signature=signature,
-                title=_title(desk),
+                title=page_title(desk),
                 action=request.url.path,
             )
         await read_body(request, 4096)
@@ -140,70 +143,34 @@ async def _link(request: Request, purpose: str) -> Response:
         web.pages,
         "sign_link_done.html.j2",
         signature=signature,
-        title=_title(desk),
+        title=page_title(desk),
         purpose=purpose,
     )
 
 
-async def staff_page(request: Request) -> Response:
-    web = web_context(request)
-    desk = await _desk(web, request)
-    if isinstance(desk, Response):
-        return desk
-    token = web.settings.status_token
-    if token is None or not token.get_secret_value():
-        return PlainTextResponse(
-            "The staff page is switched off: set CAPITOLMAIL_STATUS_TOKEN and restart.",
-            503,
-            headers=SECURITY_HEADERS,
-        )
-    presented = presented_token(request.headers.get("authorization"))
-    if not token_matches(presented, token.get_secret_value()):
-        return PlainTextResponse(
-            "Authorization required: the status token as a bearer token, or as the password "
-            "of HTTP basic auth.",
-            401,
-            headers={**SECURITY_HEADERS, **_CHALLENGE},
-        )
-    now = datetime.now(UTC)
-    signatures = await run_in_threadpool(web.store.list_signatures, desk.letter.slug)
-    _, closes = desk.sign_on.window(desk.zone)
-    return render(
-        web.pages,
-        "sign_staff.html.j2",
-        title=_title(desk),
-        slug=desk.letter.slug,
-        signatures=signatures,
-        state=str(desk.state(now)),
-        closes=describe_instant(closes, desk.zone),
-        when=lambda moment: describe_instant(moment, desk.zone) if moment else "",
-    )
-
-
-async def _desk(web: WebContext, request: Request) -> Desk | Response:
+async def desk_for(web: WebContext, request: Request) -> Desk | Response:
     """The letter's sign-on desk, or the page saying why there is none."""
     slug = request.path_params["slug"]
     if web.root is None:
         return _message(web, 404, "Not found", "There is no sign-on form here.")
     try:
         letter = await run_in_threadpool(load_letter, web.root, slug)
-        sender = resolve_sender(letter, web.settings.organisation, web.settings.sender)
     except CapitolmailError:
         letter = None
     if letter is None or letter.definition.sign_on is None:
         return _message(web, 404, "Not found", "There is no sign-on form for this letter.")
+    try:
+        sender = resolve_sender(letter, web.settings.organisation, web.settings.sender)
+    except CapitolmailError as err:
+        log.error("cannot serve the sign-on form of %s: %s", slug, err)
+        return _unavailable(web)
     secret = web.settings.unsubscribe_secret
     if secret is None or not web.settings.web.base_url:
         log.error(
             "cannot serve the sign-on form: set CAPITOLMAIL_UNSUBSCRIBE_SECRET (it signs the "
             "confirmation links) and [web] base_url (where they point)"
         )
-        return render(
-            web.pages,
-            "unavailable.html.j2",
-            503,
-            message="Signing is temporarily unavailable. Please try again later.",
-        )
+        return _unavailable(web)
     return Desk(
         letter=letter,
         store=web.store,
@@ -231,7 +198,7 @@ async def _form_page(
         web.pages,
         "sign_form.html.j2",
         status,
-        title=_title(desk),
+        title=page_title(desk),
         letter_text=text,
         closes=describe_instant(closes, desk.zone),
         values=checked.values,
@@ -291,6 +258,25 @@ async def _limited(web: WebContext, desk: Desk, request: Request, now: datetime)
     return None
 
 
+async def _read_capped(request: Request) -> bytes | None:
+    """The body, or None past MAX_BODY. What is left of an oversized body is read and
+    dropped (up to DRAIN_LIMIT, then the connection is simply closed), so a browser
+    receives the 413 page rather than a reset connection; none of it is kept."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= DRAIN_LIMIT:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= MAX_BODY:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks) if size <= MAX_BODY else None
+
+
 async def _parse(request: Request, body: bytes) -> dict[str, Any]:
     """The form's text fields, and the logo's bytes under "logo" (None without one);
     ValueError when the body is not a form. Uploaded files are closed here."""
@@ -325,14 +311,22 @@ def _closed(web: WebContext, desk: Desk, now: datetime, status: int) -> Response
     opens, closes = desk.sign_on.window(desk.zone)
     state = desk.state(now)
     when = describe_instant(opens if state is FormState.NOT_YET and opens else closes, desk.zone)
-    return render(
-        web.pages, "sign_closed.html.j2", status, title=_title(desk), state=str(state), when=when
-    )
+    shown = {"title": page_title(desk), "state": str(state), "when": when}
+    return render(web.pages, "sign_closed.html.j2", status, **shown)
 
 
 def _thanks(web: WebContext, desk: Desk, email: str) -> Response:
     return render(
-        web.pages, "sign_thanks.html.j2", title=_title(desk), masked_address=mask_address(email)
+        web.pages, "sign_thanks.html.j2", title=page_title(desk), masked_address=mask_address(email)
+    )
+
+
+def _unavailable(web: WebContext) -> Response:
+    return render(
+        web.pages,
+        "unavailable.html.j2",
+        503,
+        message="Signing is temporarily unavailable. Please try again later.",
     )
 
 
@@ -340,5 +334,5 @@ def _message(web: WebContext, status: int, heading: str, text: str) -> Response:
     return render(web.pages, "sign_message.html.j2", status, heading=heading, text=text)
 
 
-def _title(desk: Desk) -> str:
+def page_title(desk: Desk) -> str:
     return desk.letter.definition.description or desk.letter.slug
