@@ -75,6 +75,8 @@ def test_pending_signatures_make_queue_warn_and_status_count_them(served: Served
         f"{SLUG}: Sign-on: 0 confirmed (to review), 1 pending (unconfirmed), 1 approved"
         in status.stderr
     )
+    # The confirmation mails are small jobs of their own, listed like any other.
+    assert f"{SLUG}:sign-on" in status.stdout
     assert queued.exit_code == 0, queued.output
     assert (
         f"Warning: 1 signature of {SLUG} still pending (1 unconfirmed, 0 to review)"
