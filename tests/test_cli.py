@@ -178,7 +178,8 @@ def test_unknown_letter_suggests_the_closest(cli: Invoke) -> None:
     assert result.stderr == (
         'Error: letters/block-arm-sale/letter.toml: no letter "block-arm-sale" '
         '(did you mean "block-arms-sale"?); letters in this workspace: '
-        "block-arms-sale, urge-senators, urge-the-administration, urge-the-president\n"
+        "block-arms-sale, protect-aid-workers, urge-senators, urge-the-administration,"
+        " urge-the-president\n"
     )
 
 

@@ -20,6 +20,7 @@
     ├── WebhookVerificationError  missing or bad signature; deliberately terse
     ├── MalformedBodyError        a webhook body that is not a JSON list of events: 400
     ├── UnsubscribeTokenError     tampered, truncated or foreign unsubscribe token; terse
+    ├── SignOnTokenError          a sign-on link or form token: forged, foreign or expired
     └── HandoverRefused           the sender must not hand this message over: never sent
 
 `InputError` collects every `Problem` before refusing, so a user fixes a whole
@@ -250,6 +251,14 @@ class UnsubscribeTokenError(CapitolmailError):
 
     def __init__(self) -> None:
         super().__init__("this unsubscribe link is not valid; it may have been cut or altered")
+
+
+class SignOnTokenError(CapitolmailError):
+    """A sign-on link or form token was not made with our secret, was altered, was for
+    another purpose or letter, or has expired. One message for all, as for unsubscribing."""
+
+    def __init__(self) -> None:
+        super().__init__("this sign-on link is not valid or has expired")
 
 
 class HandoverRefused(CapitolmailError):

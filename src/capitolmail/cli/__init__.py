@@ -26,6 +26,7 @@ from capitolmail.cli.job_commands import queue_command, send_command
 from capitolmail.cli.letter_commands import letters_group
 from capitolmail.cli.proof_commands import proof_command
 from capitolmail.cli.report_commands import report_command
+from capitolmail.cli.signer_commands import signers_group
 from capitolmail.cli.target_commands import targets_group
 from capitolmail.cli.web_commands import serve_command
 from capitolmail.cli.worker_commands import worker_command
@@ -68,6 +69,7 @@ for _command in (
     targets_group,
     suppress_group,
     letters_group,
+    signers_group,
     queue_command,
     send_command,
     worker_command,

@@ -13,6 +13,7 @@ from capitolmail.job_view import counts_text, job_json
 from capitolmail.outbox import JobState, MessageState
 from capitolmail.reports.summary import figures_json, summary_lines
 from capitolmail.sending.starting import resume
+from capitolmail.signon.review import count_json, count_line, sign_on_slugs
 from capitolmail.workspace import Workspace
 
 
@@ -46,10 +47,14 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
                         "replies": replies[j.id],
                     }
                     for j in jobs
-                ]
+                ],
+                **({"sign_on": sign_on} if (sign_on := _sign_on_json(workspace)) else {}),
             }
         )
         return
+    if job is None:
+        for slug in _signed_letters(workspace):
+            err.print(f"{slug}: {count_line(workspace.store, slug)}")
     if not jobs:
         err.print("No jobs yet: `capitolmail queue SLUG` creates one.")
         return
@@ -76,6 +81,18 @@ def status_command(workspace: Workspace, job: int | None, as_json: bool, message
             out.print()
             out.print(f"Job {j.id} ({j.letter_slug}): {counts_text(j.counts)}")
             out.print(messages_table(store.list_messages(j.id)))
+
+
+def _signed_letters(workspace: Workspace) -> list[str]:
+    """Sign-on letters that have any signature: the ones whose counts say something."""
+    store = workspace.store
+    return [
+        slug for slug in sign_on_slugs(workspace.root) if any(store.signature_counts(slug).values())
+    ]
+
+
+def _sign_on_json(workspace: Workspace) -> dict[str, dict[str, int]]:
+    return {slug: count_json(workspace.store, slug) for slug in _signed_letters(workspace)}
 
 
 @click.command("pause")

@@ -18,7 +18,7 @@ from capitolmail.workspace import Workspace
 )
 @pass_workspace
 def serve_command(workspace: Workspace, host: str | None, port: int | None) -> None:
-    """Receive SendGrid events, serve one-click unsubscribe and the status page.
+    """Receive SendGrid events; serve one-click unsubscribe, sign-on forms and the status page.
 
     Uses the workspace's settings and database, like `capitolmail worker`. Run it
     behind an HTTPS proxy that forwards to this address.
@@ -30,7 +30,7 @@ def serve_command(workspace: Workspace, host: str | None, port: int | None) -> N
     from capitolmail.web.security import HideTokensFilter
 
     settings = workspace.settings
-    app = create_app(settings, workspace.store)
+    app = create_app(settings, workspace.store, workspace.root)
     host = host or settings.web.host
     port = port or settings.web.port
     logging.getLogger("uvicorn.access").addFilter(HideTokensFilter())

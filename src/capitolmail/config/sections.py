@@ -218,7 +218,8 @@ class WebSettings(_Section):
     team's proxy); one-click unsubscribe links in alerts point there, so alerts
     cannot be queued without it. `sendgrid_public_key` is the verification key
     SendGrid shows for the signed event webhook: public, so it may live here.
-    Switching `verify_webhooks` off is for a local test only.
+    Switching `verify_webhooks` off is for a local test only. The `sign_on_*` limits
+    cap how fast one client, and all clients together, can add signatures to a letter.
     """
 
     base_url: str = ""
@@ -226,6 +227,10 @@ class WebSettings(_Section):
     port: int = Field(default=8025, ge=1, le=65535)
     sendgrid_public_key: str = ""
     verify_webhooks: bool = True
+    # Sign-on forms (/sign/SLUG): signatures accepted per client address, and per letter,
+    # in any hour. Beyond them the form answers 429 and stores nothing.
+    sign_on_per_address_per_hour: int = Field(default=10, ge=1)
+    sign_on_per_letter_per_hour: int = Field(default=300, ge=1)
 
     @field_validator("base_url")
     @classmethod

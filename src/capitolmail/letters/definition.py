@@ -9,13 +9,16 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -27,6 +30,7 @@ from capitolmail.letters.copies import check_copies, copy_addresses
 from capitolmail.message import Tracking
 from capitolmail.recipients.addresses import normalised_address
 from capitolmail.text_files import read_text
+from capitolmail.timing.when import parse_when
 from capitolmail.workspace_paths import (
     LETTERS_DIR,
     check_slug,
@@ -36,6 +40,7 @@ from capitolmail.workspace_paths import (
 )
 
 LETTER_FILE = "letter.toml"
+_UTC_ZONE = ZoneInfo("UTC")
 DEFAULT_TEXT_BODY = "body.txt.j2"
 DEFAULT_HTML_BODY = "body.html.j2"
 
@@ -133,6 +138,52 @@ class TrackingChoice(_Strict):
     clicks: bool | None = None
 
 
+class SignOn(_Strict):
+    """`[sign_on]`: organisations sign this joint letter through `capitolmail serve`.
+
+    `opens` and `closes` are dates and times in the workspace's time zone (or ISO 8601
+    with an offset); the form refuses signatures outside them. `passphrase` is for a
+    closed coalition: it is a secret, masked wherever settings are shown. `notify` lists
+    the staff addresses told of each confirmed signature.
+    """
+
+    opens: str = ""
+    closes: str
+    passphrase: SecretStr | None = None
+    notify: list[str] = Field(default_factory=list)
+
+    @field_validator("opens", "closes", mode="before")
+    @classmethod
+    def _when_text(cls, value: object) -> object:
+        # TOML's own datetimes arrive as datetime objects; a date alone has no time of day.
+        if isinstance(value, datetime):
+            return value.isoformat(sep=" ")
+        if isinstance(value, date):
+            raise ValueError(f"{value} has no time of day; write it like 2026-12-01 17:00")
+        return value
+
+    @field_validator("opens", "closes")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        if value:
+            try:
+                parse_when(value, _UTC_ZONE, datetime.now(UTC))
+            except ValueError as err:
+                raise ValueError(str(err).replace("UTC", "the workspace's time zone")) from None
+        return value
+
+    @field_validator("notify")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        return [normalise_address(address) for address in value]
+
+    def window(self, zone: Any) -> tuple[datetime | None, datetime]:
+        """(opens, closes) as instants in `zone`, the workspace's time zone."""
+        now = datetime.now(UTC)
+        opens = parse_when(self.opens, zone, now) if self.opens else None
+        return opens, parse_when(self.closes, zone, now)
+
+
 class LetterDefinition(_Strict):
     """A joint letter to offices, or an action alert to supporters (`kind`).
 
@@ -155,6 +206,7 @@ class LetterDefinition(_Strict):
     audience: Audience
     tracking: TrackingChoice = Field(default_factory=TrackingChoice)
     alert: AlertTargets | None = None
+    sign_on: SignOn | None = None
 
     @field_validator("list_name")
     @classmethod
@@ -181,6 +233,14 @@ class LetterDefinition(_Strict):
             )
         wrong = _ALERT_ONLY if self.kind == "joint" else _JOINT_ONLY
         used = [key for key in wrong if getattr(self.audience, key)]
+        if self.sign_on is not None and self.kind != "joint":
+            raise ValueError("[sign_on] is for a joint letter: alerts have no signers")
+        if self.sign_on is not None:
+            # It is the subject of the confirmation mail: one line, no CR/LF.
+            try:
+                header_text(self.description)
+            except ValueError as err:
+                raise ValueError(f"description {err} (it is the sign-on mail's subject)") from None
         if used:
             other = "an alert" if self.kind == "joint" else "a joint letter"
             raise ValueError(
@@ -344,6 +404,8 @@ def _choices(section: list[str]) -> list[str]:
     for part in section:
         field = model.model_fields.get(part)
         model = field.annotation if field else None
+        # An optional table (`SignOn | None`): its keys are the model's.
+        model = next((arg for arg in get_args(model) if arg is not type(None)), model)
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return []
     return list(model.model_fields)

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from capitolmail.errors import InputError
 from capitolmail.letters.definition import load_letter
 from capitolmail.letters.html_review import HtmlReview
 from capitolmail.letters.kind import LetterKind, Progress, Screen
@@ -24,6 +25,7 @@ from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import QueuedMessage
 from capitolmail.recipients.congress import stale_data_warning
 from capitolmail.recipients.legislators import workspace_roster
+from capitolmail.signon.review import approved_signers, count_line, queue_warning
 from capitolmail.workspace import Workspace
 
 # `display.progress_bar`'s shape: (label, total) -> a context giving `advance(done, total)`.
@@ -46,13 +48,22 @@ def load(workspace: Workspace, slug: str) -> LetterKind:
             web=settings.web,
             unsubscribe_secret=secret.get_secret_value() if secret else None,
         )
-    return prepare_joint(
+    signed = approved_signers(workspace.store, slug) if letter.definition.sign_on else ()
+    prepared = prepare_joint(
         letter,
         root=workspace.root,
         roster=roster,
         contacts_path=workspace.contacts_path,
         organisation=settings.organisation,
         sender=settings.sender,
+        signed=signed,
+    )
+    if letter.definition.sign_on is None:
+        return prepared
+    return replace(
+        prepared,
+        sign_on_count=count_line(workspace.store, slug),
+        sign_on_warning=queue_warning(workspace.store, slug),
     )
 
 
@@ -71,6 +82,14 @@ def queue_letter(
     `check_only` (`letters check`) renders everything with no resend refusal,
     and leaves the outbox closed when the recipients do not live in it.
     """
+    signers = getattr(kind, "signers", None)
+    no_signers = signers is not None and not len(signers)
+    if kind.letter.definition.sign_on and no_signers and not (dry_run or check_only):
+        raise InputError(
+            "no signers yet: approve signatures (`capitolmail signers pending "
+            f"{kind.letter.slug}`) or add rows to {kind.letter.signers_display}",
+            path=kind.letter.display_path,
+        )
     sizes, size_note = size_screen(
         workspace.settings, outbox_dir=workspace.outbox_dir, source=kind.letter.display_path
     )

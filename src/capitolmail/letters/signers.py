@@ -42,6 +42,8 @@ class Signer:
     title: str | None = None
     state: str | None = None
     line: int = 0
+    # Where a signer not from the CSV came from ("sign-on signature 12"); None for a CSV row.
+    source: str | None = None
 
     @property
     def is_national(self) -> bool:
@@ -65,11 +67,17 @@ class Duplicate:
     organisation: str
     kept_line: int
     kept_organisation: str
+    # Set when a row is a sign-on signature rather than a CSV line ("sign-on signature 12").
+    source: str | None = None
+    kept_source: str | None = None
 
     def __str__(self) -> str:
+        where = self.source or f"{self.path}:{self.line}"
+        kept = f"({self.kept_source})" if self.kept_source else f"on line {self.kept_line}"
+        what = "signature was merged into it" if self.source else "row was dropped"
         return (
-            f'{self.path}:{self.line}: "{self.organisation}" is the same organisation as '
-            f'"{self.kept_organisation}" on line {self.kept_line}; this row was dropped'
+            f'{where}: "{self.organisation}" is the same organisation as '
+            f'"{self.kept_organisation}" {kept}; this {what}'
         )
 
 
@@ -122,19 +130,30 @@ def _clean(value: str) -> str:
 
 
 def load_signers(
-    path: Path, *, display_path: str, lead: Sequence[str] = (), lead_source: str = "letter.toml"
+    path: Path,
+    *,
+    display_path: str,
+    lead: Sequence[str] = (),
+    lead_source: str = "letter.toml",
+    signed: Sequence[Signer] = (),
+    sign_on: bool = False,
 ) -> SignerList:
     """Read, check, de-duplicate and order the signers; raise InputError listing every problem.
 
     `lead` holds the lead organisations' names as letter.toml gives them; they are matched
-    with the same key as duplicates, so "the aclu" need not be typed exactly.
+    with the same key as duplicates, so "the aclu" need not be typed exactly. `signed`
+    are the approved sign-on signatures, after the CSV's rows: the same key folds them
+    with the CSV and with each other, and the same order places them. A `sign_on`
+    letter may have no CSV (or one with no rows): its signers come from the form.
     """
-    reader = _Reader(display_path)
-    rows = reader.read(_read_lines(path, display_path))
+    reader = _Reader(display_path, rows_required=not sign_on)
+    rows: list[Signer] = []
+    if not (sign_on and not path.is_file()):
+        rows = reader.read(_read_lines(path, display_path))
     problems = reader.problems
     kept: dict[str, Signer] = {}
     duplicates: list[Duplicate] = []
-    for signer in rows:
+    for signer in (*rows, *signed):
         key = organisation_key(signer.organisation)
         first = kept.get(key)
         if first is None:
@@ -142,7 +161,13 @@ def load_signers(
         else:
             duplicates.append(
                 Duplicate(
-                    display_path, signer.line, signer.organisation, first.line, first.organisation
+                    display_path,
+                    signer.line,
+                    signer.organisation,
+                    first.line,
+                    first.organisation,
+                    source=signer.source,
+                    kept_source=first.source,
                 )
             )
 
@@ -190,8 +215,9 @@ def _read_lines(path: Path, display_path: str) -> list[str]:
 class _Reader:
     """Parses the rows after the comments, collecting every problem rather than stopping."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, rows_required: bool = True) -> None:
         self.path = path
+        self.rows_required = rows_required
         self.problems: list[Problem] = []
 
     def problem(self, line: int | None, message: str, field: str | None = None) -> None:
@@ -212,7 +238,7 @@ class _Reader:
             signer = self.row(record.values, columns, record.line)
             if signer is not None:
                 signers.append(signer)
-        if not seen_rows:
+        if not seen_rows and self.rows_required:
             self.problem(None, "no signers; add one organisation per row under the header")
         return signers
 

@@ -224,3 +224,32 @@ inbox_messages = Table(
     Column("outcome", String(20), nullable=False),
     Column("read_at", UTCDateTime, nullable=False),
 )
+
+signatures = Table(
+    "signatures",
+    metadata,
+    # Sign-on signatures collected by `capitolmail serve`'s /sign/SLUG form (0013).
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("letter_slug", String(200), nullable=False),
+    Column("organisation", Text, nullable=False),
+    # letters.signers.organisation_key: "The A & B" and "a and b" are one organisation.
+    Column("organisation_key", String(400), nullable=False),
+    Column("signatory", Text, nullable=False),
+    Column("title", Text, nullable=True),
+    Column("state", String(2), nullable=True),  # USPS code; None for a national organisation
+    Column("email", String(320), nullable=False),
+    Column("email_key", String(320), nullable=False),
+    # pending (unconfirmed) | confirmed | approved | rejected | withdrawn
+    Column("status", String(20), nullable=False),
+    # The earlier signature of the same organisation this one was merged with, if any.
+    Column("merged_into", Integer, nullable=True),
+    Column("logo", LargeBinary, nullable=True),  # re-encoded PNG, or sanitised SVG
+    Column("logo_type", String(40), nullable=True),
+    Column("confirm_job_id", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime, nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_signatures_letter_slug_status", "letter_slug", "status"),
+    Index("ix_signatures_letter_slug_organisation_key", "letter_slug", "organisation_key"),
+)

@@ -10,6 +10,7 @@ them carry the headers of `security.py`.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
@@ -21,10 +22,13 @@ from starlette.routing import Route
 from capitolmail.config import Settings
 from capitolmail.errors import StoreError
 from capitolmail.outbox import Store
+from capitolmail.signon.limits import AddressLimiter
 from capitolmail.tracking.sendgrid import load_public_key
 from capitolmail.web.context import WebContext
 from capitolmail.web.pages import page_environment, render
 from capitolmail.web.security import SecurityHeaders, internal_error, route_name
+from capitolmail.web.sign_on import confirm_link, sign_form, withdraw_link
+from capitolmail.web.sign_on_staff import staff_page
 from capitolmail.web.status import healthz, status_page
 from capitolmail.web.unsubscribe import unsubscribe_page
 from capitolmail.web.webhooks import sendgrid_webhook
@@ -32,8 +36,11 @@ from capitolmail.web.webhooks import sendgrid_webhook
 log = logging.getLogger("capitolmail.web")
 
 
-def create_app(settings: Settings, store: Store) -> Starlette:
-    """The ASGI app over `store`; ConfigError when the webhook key is not a valid key."""
+def create_app(settings: Settings, store: Store, root: Path | None = None) -> Starlette:
+    """The ASGI app over `store`; ConfigError when the webhook key is not a valid key.
+
+    `root` is the workspace folder, whose letters with `[sign_on]` get a form.
+    """
     key_text = settings.web.sendgrid_public_key.strip()
     key = load_public_key(key_text) if key_text else None
     if key is None and settings.web.verify_webhooks:
@@ -48,10 +55,16 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         pages=page_environment(),
         zone=ZoneInfo(settings.timezone),
         sendgrid_key=key,
+        root=root,
+        sign_on_limiter=AddressLimiter(settings.web.sign_on_per_address_per_hour),
     )
     routes = [
         Route("/webhooks/sendgrid", sendgrid_webhook, methods=["POST"]),
         Route("/u/{token}", unsubscribe_page, methods=["GET", "POST"]),
+        Route("/sign/{slug}", sign_form, methods=["GET", "POST"]),
+        Route("/sign/{slug}/confirm/{token}", confirm_link, methods=["GET", "POST"]),
+        Route("/sign/{slug}/withdraw/{token}", withdraw_link, methods=["GET", "POST"]),
+        Route("/sign/{slug}/staff", staff_page, methods=["GET"]),
         Route("/status", status_page, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]

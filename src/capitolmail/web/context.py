@@ -6,7 +6,8 @@ CLI's commands take them from the Workspace.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
@@ -15,6 +16,7 @@ from starlette.requests import Request
 
 from capitolmail.config import Settings
 from capitolmail.outbox import Store
+from capitolmail.signon.limits import AddressLimiter
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ class WebContext:
     zone: ZoneInfo
     # None when no key is configured; verification then refuses every request.
     sendgrid_key: EllipticCurvePublicKey | None
+    # The workspace folder, where sign-on letters are read; None serves no sign-on form.
+    root: Path | None = None
+    sign_on_limiter: AddressLimiter = field(default_factory=lambda: AddressLimiter(10))
 
 
 def web_context(request: Request) -> WebContext:

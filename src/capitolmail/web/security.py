@@ -94,8 +94,13 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 
 
 def route_name(path: str) -> str:
-    """The path without an unsubscribe token, which must not reach the log."""
-    return "/u/…" if path.startswith("/u/") else path
+    """The path without an unsubscribe or sign-on token, which must not reach the log."""
+    if path.startswith("/u/"):
+        return "/u/…"
+    parts = path.split("/")
+    if len(parts) >= 5 and parts[1] == "sign" and parts[3] in ("confirm", "withdraw"):
+        return "/".join([*parts[:4], "…"])
+    return path
 
 
 class HideTokensFilter(logging.Filter):

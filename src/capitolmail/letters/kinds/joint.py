@@ -11,7 +11,7 @@ it or nothing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from capitolmail.letters.kind import (
     shared_context,
 )
 from capitolmail.letters.recipient_shape import office_shape, target_shape
-from capitolmail.letters.signers import SignerList, load_signers
+from capitolmail.letters.signers import Signer, SignerList, load_signers
 from capitolmail.outbox import QueuedMessage, Store, email_key
 from capitolmail.recipients.contacts import DepartedContact, OfficeContact, load_contact_sheet
 from capitolmail.recipients.legislators import Legislator, Roster
@@ -70,6 +70,9 @@ class JointLetter:
     # Rows of offices.csv whose member is no longer serving: never sent to, noted.
     departed_contacts: tuple[DepartedContact, ...] = ()
     targets: tuple[Target, ...] = ()
+    # For a sign-on letter: its signature counts, and the warning when some await a decision.
+    sign_on_count: str | None = None
+    sign_on_warning: str | None = None
 
     labels = Labels(
         job_kind="joint", people="recipients", reached_people="recipient(s)", progress="Rendering"
@@ -213,11 +216,13 @@ class JointTally:
         if dry_run:
             return [
                 *self.notes(),
+                *self.sign_on_lines(warn=True),
                 f"Dry run: {self.messages} messages to {self._whom(offices)}; nothing stored.",
             ]
         skipped = f"; {self.suppressed} suppressed, not to be sent" if self.suppressed else ""
         return [
             *self.notes(),
+            *self.sign_on_lines(warn=True),
             f"Queued job {job_id}: {self.messages} messages to {self._whom(offices, skipped)}. "
             f"Send it with: capitolmail send {job_id}",
         ]
@@ -229,7 +234,17 @@ class JointTally:
             count = len(self.prepared.targets)
             target_text = f"{count} target{'s' * (count != 1)}"
             whom = f"{whom} and {target_text}" if offices else target_text
-        return [*self.notes(), f"OK: {slug} renders {self.messages} messages to {whom}."]
+        return [
+            *self.notes(),
+            *self.sign_on_lines(warn=False),
+            f"OK: {slug} renders {self.messages} messages to {whom}.",
+        ]
+
+    def sign_on_lines(self, *, warn: bool) -> list[str]:
+        lines = [self.prepared.sign_on_count] if self.prepared.sign_on_count else []
+        if warn and self.prepared.sign_on_warning:
+            lines.append(self.prepared.sign_on_warning)
+        return lines
 
 
 def prepare_joint(
@@ -240,8 +255,12 @@ def prepare_joint(
     contacts_path: Path,
     organisation: OrganisationSettings,
     sender: SenderSettings,
+    signed: Sequence[Signer] = (),
 ) -> JointLetter:
-    """Load and validate everything a joint letter needs, collecting every problem at once."""
+    """Load and validate everything a joint letter needs, collecting every problem at once.
+
+    `signed` are the letter's approved sign-on signatures (signon/review.py).
+    """
     definition, audience = letter.definition, letter.definition.audience
     problems: list[Problem] = []
     contacts_shown = display_path(contacts_path, root)
@@ -252,6 +271,8 @@ def prepare_joint(
             display_path=letter.signers_display,
             lead=definition.lead_signers,
             lead_source=letter.display_path,
+            signed=signed,
+            sign_on=definition.sign_on is not None,
         ),
     )
     offices_named = any(getattr(audience, key) for key in OFFICE_KEYS)

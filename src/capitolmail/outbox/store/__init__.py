@@ -32,6 +32,7 @@ from capitolmail.outbox.store.job_reads import JobReads
 from capitolmail.outbox.store.provider_events import ProviderEvents
 from capitolmail.outbox.store.reports import ReportReads
 from capitolmail.outbox.store.sending import Sending
+from capitolmail.outbox.store.signatures import Signatures
 from capitolmail.outbox.store.workers import WorkerRows
 
 
@@ -45,6 +46,7 @@ class Store(
     ProviderEvents,
     ReportReads,
     InboxReadings,
+    Signatures,
 ):
     """The outbox database. Safe to share between threads; open one per process.
 
