@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
+from capitolmail.attachment import Attachment
 from capitolmail.errors import InputError, PermanentSendError, Problem
 from capitolmail.message import (
     HeaderError,
@@ -75,6 +76,7 @@ def compose(kind: LetterKind, envelope: Envelope) -> OutgoingMessage:
         raise for_recipient(err, envelope.who) from err
     kind.check(rendered, envelope)
     try:
+        attachments = kind.attachments(envelope)
         return compose_message(
             sender=kind.sender,
             to_email=envelope.to_email,
@@ -83,6 +85,7 @@ def compose(kind: LetterKind, envelope: Envelope) -> OutgoingMessage:
             source=letter.display_path,
             headers=envelope.headers,
             categories=(letter.slug,),
+            attachments=attachments,
         )
     except InputError as err:
         raise for_recipient(err, envelope.who) from err
@@ -107,6 +110,7 @@ def compose_message(
     headers: Iterable[tuple[str, str]] = (),
     categories: Iterable[str] = (),
     job_id: str = "",
+    attachments: Iterable[Attachment] = (),
 ) -> OutgoingMessage:
     """One message, checked as every provider would check it; InputError naming `source`.
 
@@ -139,6 +143,7 @@ def compose_message(
         reply_to=sender.reply_to or None,
         headers=tuple(headers),
         categories=tuple(categories),
+        attachments=tuple(attachments),
     )
     try:
         message.header_lines()

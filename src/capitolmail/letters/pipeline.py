@@ -47,6 +47,7 @@ def load(workspace: Workspace, slug: str) -> LetterKind:
         contacts_path=workspace.contacts_path,
         organisation=settings.organisation,
         sender=settings.sender,
+        timezone=settings.timezone,
     )
 
 

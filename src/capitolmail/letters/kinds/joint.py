@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from capitolmail.attachment import Attachment
 from capitolmail.config import Settings
 from capitolmail.config.sections import OrganisationSettings, SenderSettings
 from capitolmail.errors import CapitolmailError, InputError, Problem, display_path
+from capitolmail.letters.addressee import for_legislator
 from capitolmail.letters.definition import Letter
 from capitolmail.letters.example_values import refuse_in_letter
 from capitolmail.letters.identity import Sender, resolve_sender
@@ -29,6 +31,7 @@ from capitolmail.letters.kind import (
     letter_templates,
     shared_context,
 )
+from capitolmail.letters.pdf_letter import PdfLetter, prepare_pdf
 from capitolmail.letters.signers import SignerList, load_signers
 from capitolmail.outbox import QueuedMessage, Store
 from capitolmail.recipients.contacts import OfficeContact, load_contacts
@@ -56,6 +59,8 @@ class JointLetter:
     recipients: tuple[Recipient, ...]
     offices_without_contacts: tuple[Legislator, ...]
     contacts_display: str
+    # [pdf]: the printed letter each message carries; None for an email-only letter.
+    pdf: PdfLetter | None = None
 
     labels = Labels(
         job_kind="joint", people="recipients", reached_people="recipient(s)", progress="Rendering"
@@ -80,6 +85,8 @@ class JointLetter:
                 **shared_context(self.letter, self.organisation, self.sender),
                 "legislator": legislator,
                 "contact": contact,
+                "recipient": for_legislator(legislator),
+                **({"date": self.pdf.date_line} if self.pdf is not None else {}),
             },
             bioguide=legislator.bioguide,
             contact_role=contact.role,
@@ -87,6 +94,24 @@ class JointLetter:
 
     def check(self, rendered: RenderedLetter, envelope: Envelope) -> None:
         """Nothing beyond compose's rules: an office letter carries no list headers."""
+
+    def attachments(self, envelope: Envelope) -> tuple[Attachment, ...]:
+        """The office's PDF (or the letter's one shared PDF) when letter.toml has [pdf]."""
+        if self.pdf is None:
+            return ()
+        return (self.pdf.attachment(envelope.context, envelope.bioguide),)
+
+    def office_pdf(self, office: Legislator | None) -> Attachment:
+        """One office's PDF (the shared one for None), the same bytes its messages carry:
+        the PDF sees no contact, so it is built from the same names here."""
+        assert self.pdf is not None
+        names: dict[str, Any] = {
+            "signers": self.signers,
+            **shared_context(self.letter, self.organisation, self.sender),
+        }
+        if office is not None:
+            names.update(legislator=office, recipient=for_legislator(office))
+        return self.pdf.attachment(names, office.bioguide if office is not None else None)
 
     def tally(self) -> JointTally:
         return JointTally(self)
@@ -176,6 +201,7 @@ def prepare_joint(
     contacts_path: Path,
     organisation: OrganisationSettings,
     sender: SenderSettings,
+    timezone: str = "America/New_York",
 ) -> JointLetter:
     """Load and validate everything a joint letter needs, collecting every problem at once."""
     definition, audience = letter.definition, letter.definition.audience
@@ -195,6 +221,10 @@ def prepare_joint(
     )
     offices = _collect(problems, lambda: _select_offices(letter, roster))
     templates = _collect(problems, lambda: letter_templates(letter, root))
+    pdf = _collect(
+        problems,
+        lambda: prepare_pdf(letter, templates, timezone=timezone) if templates else None,
+    )
     if problems:
         raise InputError(problems)
     recipients, without = _match_contacts(offices, contacts, audience.roles)
@@ -215,6 +245,7 @@ def prepare_joint(
         recipients=tuple(recipients),
         offices_without_contacts=tuple(without),
         contacts_display=contacts_shown,
+        pdf=pdf,
     )
 
 

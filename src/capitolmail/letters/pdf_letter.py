@@ -1,0 +1,144 @@
+"""A joint letter's `[pdf]`: the printed letter on letterhead, one per office or one shared.
+
+Made at queue time with the message, from the letter's own template in the one
+sandboxed environment (templates/), and stored frozen with it: what `letters
+preview --format pdf` wrote is byte for byte what the office receives. The two
+contacts of one office get the same file, rendered once (the render is most of
+the cost: WeasyPrint lays out every page).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from capitolmail.attachment import Attachment, safe_filename
+from capitolmail.errors import InputError
+from capitolmail.letters.definition import Letter, PdfOptions
+from capitolmail.letters.pdf_render import render_pdf
+from capitolmail.templates.render import LetterTemplates
+
+PDF_TYPE = "application/pdf"
+# Every PDF embeds the logo; a large one would make every office's message large.
+MAX_LOGO_BYTES = 2_000_000
+_LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+_LOGO_TYPES[".svg"] = "image/svg+xml"
+# What the PDF template sees beside `pdf` and `date`; never the staff contact, so an
+# office's PDF is the same for each of its contacts and fit to print once.
+OFFICE_NAMES = ("signers", "organisation", "sender", "letter", "legislator", "recipient")
+SHARED_NAMES = ("signers", "organisation", "sender", "letter")
+_CACHED = 8
+
+
+def us_date(day: date) -> str:
+    """ "December 1, 2026": a US letter's date line."""
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def letter_day(options: PdfOptions, timezone: str, now: datetime | None = None) -> date:
+    """[pdf] date, or today where the team works (a letter queued at 8 pm in
+    Washington is dated that day, not tomorrow's UTC date)."""
+    if options.date is not None:
+        return options.date
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone)).date()
+
+
+@dataclass
+class PdfLetter:
+    """The prepared `[pdf]` of one letter: options, date line, logo; renders per recipient."""
+
+    letter: Letter
+    templates: LetterTemplates
+    options: PdfOptions
+    date_line: str
+    logo_uri: str | None
+    _made: OrderedDict[str, Attachment] = field(default_factory=OrderedDict, repr=False)
+
+    @property
+    def per_office(self) -> bool:
+        return self.options.per_office
+
+    def context(self, names: Mapping[str, Any]) -> dict[str, Any]:
+        """The template's names: the recipient's, minus the contact, plus `pdf` and `date`."""
+        wanted = OFFICE_NAMES if self.per_office else SHARED_NAMES
+        context = {name: names[name] for name in wanted if name in names}
+        context["date"] = self.date_line
+        context["pdf"] = {
+            "logo": self.logo_uri,
+            "re": self.options.re,
+            "columns": self.options.columns,
+            "per_office": self.per_office,
+        }
+        return context
+
+    def filename(self, office_id: str | None) -> str:
+        stem = self.options.filename or self.letter.slug
+        if self.per_office and office_id:
+            stem = f"{stem}-{office_id}"
+        return safe_filename(f"{stem}.pdf")
+
+    def attachment(self, names: Mapping[str, Any], office_id: str | None) -> Attachment:
+        """The PDF for one recipient: rendered now, or the same office's from a moment ago."""
+        html = self.templates.render_document(self.context(names))
+        key = hashlib.sha256(html.encode("utf-8")).hexdigest()
+        made = self._made.get(key)
+        if made is None:
+            made = Attachment(
+                filename=self.filename(office_id),
+                content_type=PDF_TYPE,
+                content=render_pdf(html, source=self.source),
+                fingerprint=self._fingerprint(html),
+            )
+            self._made[key] = made
+            if len(self._made) > _CACHED:
+                self._made.popitem(last=False)
+        return made
+
+    @property
+    def source(self) -> str:
+        path = self.letter.pdf_template
+        return self.letter.display(path.name) if path is not None else self.letter.display_path
+
+    def _fingerprint(self, html: str) -> str:
+        """What the PDF says without its date, for the resend check (attachment.py)."""
+        return hashlib.sha256(html.replace(self.date_line, "").encode("utf-8")).hexdigest()
+
+
+def prepare_pdf(
+    letter: Letter, templates: LetterTemplates, *, timezone: str, now: datetime | None = None
+) -> PdfLetter | None:
+    """The letter's [pdf], checked (logo type and size) before anything renders."""
+    options = letter.definition.pdf
+    if options is None:
+        return None
+    return PdfLetter(
+        letter=letter,
+        templates=templates,
+        options=options,
+        date_line=us_date(letter_day(options, timezone, now)),
+        logo_uri=_logo_uri(letter.logo_file, letter.display_path),
+    )
+
+
+def _logo_uri(path: Path | None, source: str) -> str | None:
+    """The logo as a data: URL, the one resource a PDF may load (pdf_render.py)."""
+    if path is None:
+        return None
+    kind = _LOGO_TYPES.get(path.suffix.casefold())
+    if kind is None:
+        raise InputError(f'[pdf] logo "{path.name}" must be a PNG, JPEG or SVG file', path=source)
+    data = path.read_bytes()
+    if len(data) > MAX_LOGO_BYTES:
+        raise InputError(
+            f'[pdf] logo "{path.name}" is {len(data):,} bytes; every PDF carries it, so keep it '
+            f"under {MAX_LOGO_BYTES:,}",
+            path=source,
+        )
+    return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
