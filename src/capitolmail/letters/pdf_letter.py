@@ -3,17 +3,16 @@
 Made at queue time with the message, from the letter's own template in the one
 sandboxed environment (templates/), and stored frozen with it: what `letters
 preview --format pdf` wrote is byte for byte what the office receives. The two
-contacts of one office get the same file, rendered once (the render is most of
-the cost: WeasyPrint lays out every page).
+contacts of one office get the same file, laid out once (pdf_render.py keeps
+what it made; the layout is most of the cost).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,6 @@ _LOGO_TYPES[".svg"] = "image/svg+xml"
 # office's PDF is the same for each of its contacts and fit to print once.
 OFFICE_NAMES = ("signers", "organisation", "sender", "letter", "legislator", "recipient")
 SHARED_NAMES = ("signers", "organisation", "sender", "letter")
-_CACHED = 8
 
 
 def us_date(day: date) -> str:
@@ -59,7 +57,6 @@ class PdfLetter:
     options: PdfOptions
     date_line: str
     logo_uri: str | None
-    _made: OrderedDict[str, Attachment] = field(default_factory=OrderedDict, repr=False)
 
     @property
     def per_office(self) -> bool:
@@ -87,19 +84,12 @@ class PdfLetter:
     def attachment(self, names: Mapping[str, Any], office_id: str | None) -> Attachment:
         """The PDF for one recipient: rendered now, or the same office's from a moment ago."""
         html = self.templates.render_document(self.context(names))
-        key = hashlib.sha256(html.encode("utf-8")).hexdigest()
-        made = self._made.get(key)
-        if made is None:
-            made = Attachment(
-                filename=self.filename(office_id),
-                content_type=PDF_TYPE,
-                content=render_pdf(html, source=self.source),
-                fingerprint=self._fingerprint(html),
-            )
-            self._made[key] = made
-            if len(self._made) > _CACHED:
-                self._made.popitem(last=False)
-        return made
+        return Attachment(
+            filename=self.filename(office_id),
+            content_type=PDF_TYPE,
+            content=render_pdf(html, source=self.source),
+            fingerprint=self._fingerprint(html),
+        )
 
     @property
     def source(self) -> str:

@@ -90,11 +90,20 @@ def combine(slug: str, made: list[tuple[str, str, Attachment]]) -> bytes:
     from pypdf import PdfReader, PdfWriter
 
     readers = [PdfReader(io.BytesIO(attachment.content)) for _, _, attachment in made]
-    starts, page = [], 2
-    for reader in readers:
-        starts.append(page)
-        page += len(reader.pages)
-    index = PdfReader(io.BytesIO(render_pdf(_index_html(slug, made, starts), source=slug)))
+    index_pages, index = 1, None
+    # The index says where each letter starts, which depends on its own length: lay it
+    # out again until the page count it assumed is the one it has (a long audience).
+    for _ in range(4):
+        starts, page = [], index_pages + 1
+        for reader in readers:
+            starts.append(page)
+            page += len(reader.pages)
+        html = _index_html(slug, made, starts)
+        index = PdfReader(io.BytesIO(render_pdf(html, source=slug)))
+        if len(index.pages) == index_pages:
+            break
+        index_pages = len(index.pages)
+    assert index is not None
     writer = PdfWriter()
     writer.append(index)
     for (name, _, _), reader in zip(made, readers, strict=True):

@@ -14,10 +14,12 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
 import re
 import threading
+from collections import OrderedDict
 from typing import Any
 
 from capitolmail.errors import CapitolmailError, InputError
@@ -33,6 +35,11 @@ _DEBIAN_PACKAGES = {
 ALL_PACKAGES = "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation"
 _weasyprint: Any = None
 _lock = threading.Lock()
+# PDFs made in this process, by the SHA-256 of their HTML. The output depends on the
+# HTML alone (no date, no id; the logo is in it), so one office's two contacts, and a
+# `letters check` then `queue` in one process, lay each letter out once.
+_made: OrderedDict[str, bytes] = OrderedDict()
+_MADE_KEPT = 64
 
 
 class PdfUnavailable(CapitolmailError):
@@ -81,6 +88,19 @@ def missing_library_message(error: str) -> str:
 
 def render_pdf(html: str, *, source: str) -> bytes:
     """The PDF of `html`; InputError naming `source` for a resource it may not load."""
+    key = hashlib.sha256(html.encode("utf-8")).hexdigest()
+    with _lock:
+        made = _made.get(key)
+    if made is None:
+        made = _render(html, source)
+        with _lock:
+            _made[key] = made
+            while len(_made) > _MADE_KEPT:
+                _made.popitem(last=False)
+    return made
+
+
+def _render(html: str, source: str) -> bytes:
     weasyprint = weasyprint_module()
     fetcher = _refusing_fetcher(weasyprint)()
     document = weasyprint.HTML(string=html, base_url=None, url_fetcher=fetcher)
