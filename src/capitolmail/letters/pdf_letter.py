@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from capitolmail.attachment import Attachment, safe_filename
 from capitolmail.errors import InputError
 from capitolmail.letters.definition import Letter, PdfOptions
-from capitolmail.letters.pdf_render import render_pdf
+from capitolmail.letters.pdf_render import render_pdf, weasyprint_module
 from capitolmail.templates.render import LetterTemplates
 
 PDF_TYPE = "application/pdf"
@@ -40,10 +40,10 @@ def us_date(day: date) -> str:
     return f"{day:%B} {day.day}, {day.year}"
 
 
-def letter_day(options: PdfOptions, timezone: str, now: datetime | None = None) -> date:
+def letter_day(options: PdfOptions | None, timezone: str, now: datetime | None = None) -> date:
     """[pdf] date, or today where the team works (a letter queued at 8 pm in
     Washington is dated that day, not tomorrow's UTC date)."""
-    if options.date is not None:
+    if options is not None and options.date is not None:
         return options.date
     return (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone)).date()
 
@@ -108,6 +108,7 @@ def prepare_pdf(
     options = letter.definition.pdf
     if options is None:
         return None
+    weasyprint_module()  # a missing system library is said once, before anything renders
     return PdfLetter(
         letter=letter,
         templates=templates,

@@ -31,7 +31,7 @@ from capitolmail.letters.kind import (
     letter_templates,
     shared_context,
 )
-from capitolmail.letters.pdf_letter import PdfLetter, prepare_pdf
+from capitolmail.letters.pdf_letter import PdfLetter, letter_day, prepare_pdf, us_date
 from capitolmail.letters.signers import SignerList, load_signers
 from capitolmail.outbox import QueuedMessage, Store
 from capitolmail.recipients.contacts import OfficeContact, load_contacts
@@ -61,6 +61,8 @@ class JointLetter:
     contacts_display: str
     # [pdf]: the printed letter each message carries; None for an email-only letter.
     pdf: PdfLetter | None = None
+    # The letter's date, "December 1, 2026" (`date` in every template).
+    date_line: str = ""
 
     labels = Labels(
         job_kind="joint", people="recipients", reached_people="recipient(s)", progress="Rendering"
@@ -86,7 +88,7 @@ class JointLetter:
                 "legislator": legislator,
                 "contact": contact,
                 "recipient": for_legislator(legislator),
-                **({"date": self.pdf.date_line} if self.pdf is not None else {}),
+                "date": self.date_line,
             },
             bioguide=legislator.bioguide,
             contact_role=contact.role,
@@ -246,6 +248,7 @@ def prepare_joint(
         offices_without_contacts=tuple(without),
         contacts_display=contacts_shown,
         pdf=pdf,
+        date_line=pdf.date_line if pdf else us_date(letter_day(None, timezone)),
     )
 
 
