@@ -11,7 +11,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -342,6 +342,8 @@ def _choices(section: list[str]) -> list[str]:
     for part in section:
         field = model.model_fields.get(part)
         model = field.annotation if field else None
+        # An optional table ([pdf]) is `PdfOptions | None`: its keys are PdfOptions'.
+        model = next((a for a in get_args(model) if a is not type(None)), model)
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return []
     return list(model.model_fields)
