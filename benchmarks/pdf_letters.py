@@ -53,8 +53,26 @@ def build(directory: Path) -> tuple[Path, int]:
     return workspace, len(members)
 
 
-def queue_once(workspace: Path) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of one `capitolmail queue` in a fresh child process."""
+def tree_rss_mb(pid: int) -> float:
+    """RSS of `pid` and every process below it (the layout pool), from /proc."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def queue_once(workspace: Path) -> tuple[float, float, float]:
+    """Seconds, the queue process's peak RSS and the peak RSS of it and its layout pool
+    together (MB, sampled every 0.1 s) of one `capitolmail queue` in a fresh child."""
     state = workspace / ".capitolmail"
     for name in ("capitolmail.db", "capitolmail.db-wal", "capitolmail.db-shm"):
         (state / name).unlink(missing_ok=True)
@@ -65,13 +83,17 @@ def queue_once(workspace: Path) -> tuple[float, float]:
     command = [sys.executable, "-m", "capitolmail", "--workspace", str(workspace), "queue",
                "block-arms-sale"]  # fmt: skip
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, err = process.communicate(timeout=1800)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    tree_peak = 0.0
+    while process.poll() is None:
+        tree_peak = max(tree_peak, tree_rss_mb(process.pid))
+        time.sleep(0.1)
     elapsed = time.perf_counter() - started
+    err = process.stderr.read() if process.stderr else b""
     if process.returncode != 0:
         raise SystemExit(f"queue failed: {err.decode(errors='replace')}")
     # The largest of the children so far: each run is one child, so this is its peak.
-    return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, tree_peak
 
 
 def layout_ceiling(workspace: Path, count: int) -> float:
@@ -111,6 +133,7 @@ def main() -> None:
         runs = [queue_once(workspace) for _ in range(args.repeats)]
         seconds = statistics.median(r[0] for r in runs)
         rss = max(r[1] for r in runs)
+        tree = max(r[2] for r in runs)
         ceiling = layout_ceiling(workspace, args.ceiling_samples)
     print(f"offices (one PDF each, one contact each): {members}")
     print(
@@ -118,8 +141,9 @@ def main() -> None:
         f"(target: under {TARGET_SECONDS:.0f} s) {'OK' if seconds < TARGET_SECONDS else 'MISSED'}"
     )
     print(
-        f"peak RSS of the queue process: {rss:.0f} MB (target: under {TARGET_RSS_MB:.0f} MB) "
-        f"{'OK' if rss < TARGET_RSS_MB else 'MISSED'}"
+        f"peak RSS of the queue process: {rss:.0f} MB; with its layout pool, all together: "
+        f"{tree:.0f} MB (target: under {TARGET_RSS_MB:.0f} MB) "
+        f"{'OK' if tree < TARGET_RSS_MB else 'MISSED'}"
     )
     print(f"ceiling, WeasyPrint layout alone in this process: {ceiling:.1f} PDFs/s")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from capitolmail.attachment import Attachment, safe_filename
 from capitolmail.errors import InputError
 from capitolmail.letters.definition import Letter, PdfOptions
+from capitolmail.letters.pdf_pool import AHEAD, lay_out_ahead
 from capitolmail.letters.pdf_render import render_pdf, weasyprint_module
 from capitolmail.templates.render import LetterTemplates
 
@@ -81,9 +82,13 @@ class PdfLetter:
             stem = f"{stem}-{office_id}"
         return safe_filename(f"{stem}.pdf")
 
+    def html(self, names: Mapping[str, Any]) -> str:
+        return self.templates.render_document(self.context(names))
+
     def attachment(self, names: Mapping[str, Any], office_id: str | None) -> Attachment:
-        """The PDF for one recipient: rendered now, or the same office's from a moment ago."""
-        html = self.templates.render_document(self.context(names))
+        """The PDF for one recipient: laid out now, or found made (the same office's from
+        a moment ago, or the pool's, pdf_pool.py)."""
+        html = self.html(names)
         return Attachment(
             filename=self.filename(office_id),
             content_type=PDF_TYPE,
@@ -99,6 +104,33 @@ class PdfLetter:
     def _fingerprint(self, html: str) -> str:
         """What the PDF says without its date, for the resend check (attachment.py)."""
         return hashlib.sha256(html.replace(self.date_line, "").encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Lookahead:
+    """Which offices' PDFs are made or on their way to the pool.
+
+    The pool starts at the second office asked for: a preview wants one, and a
+    queue asks for every office in order, so from then on the next AHEAD offices
+    are laid out together on every core.
+    """
+
+    asked: set[str] = field(default_factory=set)
+
+    def before(
+        self, office: str, order: Sequence[str], html_for: Callable[[str], str | None]
+    ) -> None:
+        if office in self.asked:
+            return
+        first = not self.asked
+        self.asked.add(office)
+        if first or office not in order:
+            return
+        start = order.index(office)
+        batch = [office] + [o for o in order[start + 1 : start + AHEAD] if o not in self.asked]
+        self.asked.update(batch)
+        htmls = [html for html in map(html_for, batch) if html is not None]
+        lay_out_ahead(htmls)
 
 
 def prepare_pdf(

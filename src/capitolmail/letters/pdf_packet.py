@@ -20,6 +20,7 @@ from capitolmail.errors import CapitolmailError, InputError
 from capitolmail.letters.addressee import for_legislator
 from capitolmail.letters.kind import LetterKind
 from capitolmail.letters.kinds.joint import JointLetter
+from capitolmail.letters.pdf_pool import AHEAD, lay_out_ahead
 from capitolmail.letters.pdf_render import render_pdf
 
 _INDEX_STYLE = """
@@ -58,7 +59,10 @@ def office_pdfs(kind: LetterKind) -> list[tuple[str, str, Attachment]]:
     if not kind.pdf.per_office:
         return [("every office", "", kind.office_pdf(None))]
     made = []
-    for office in kind.offices:
+    for number, office in enumerate(kind.offices):
+        if number % AHEAD == 0:  # the next offices, laid out together on every core
+            ahead = kind.offices[number : number + AHEAD]
+            lay_out_ahead([kind.pdf.html(kind.pdf_names(o)) for o in ahead])
         addressee = for_legislator(office)
         where = ", ".join(addressee.address_lines[1:])
         made.append((addressee.name, where, kind.office_pdf(office)))

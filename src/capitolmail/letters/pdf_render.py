@@ -88,16 +88,30 @@ def missing_library_message(error: str) -> str:
 
 def render_pdf(html: str, *, source: str) -> bytes:
     """The PDF of `html`; InputError naming `source` for a resource it may not load."""
-    key = hashlib.sha256(html.encode("utf-8")).hexdigest()
     with _lock:
-        made = _made.get(key)
+        made = _made.get(_key(html))
     if made is None:
         made = _render(html, source)
-        with _lock:
-            _made[key] = made
-            while len(_made) > _MADE_KEPT:
-                _made.popitem(last=False)
+        keep(html, made)
     return made
+
+
+def is_made(html: str) -> bool:
+    with _lock:
+        return _key(html) in _made
+
+
+def keep(html: str, pdf: bytes) -> None:
+    """Remember the PDF of `html` (pdf_pool.py hands in what its processes made)."""
+    with _lock:
+        _made[_key(html)] = pdf
+        _made.move_to_end(_key(html))
+        while len(_made) > _MADE_KEPT:
+            _made.popitem(last=False)
+
+
+def _key(html: str) -> str:
+    return hashlib.sha256(html.encode("utf-8")).hexdigest()
 
 
 def _render(html: str, source: str) -> bytes:

@@ -31,7 +31,13 @@ from capitolmail.letters.kind import (
     letter_templates,
     shared_context,
 )
-from capitolmail.letters.pdf_letter import PdfLetter, letter_day, prepare_pdf, us_date
+from capitolmail.letters.pdf_letter import (
+    Lookahead,
+    PdfLetter,
+    letter_day,
+    prepare_pdf,
+    us_date,
+)
 from capitolmail.letters.signers import SignerList, load_signers
 from capitolmail.outbox import QueuedMessage, Store
 from capitolmail.recipients.contacts import OfficeContact, load_contacts
@@ -63,6 +69,8 @@ class JointLetter:
     pdf: PdfLetter | None = None
     # The letter's date, "December 1, 2026" (`date` in every template).
     date_line: str = ""
+    # Offices whose PDFs are laid out or on their way to every core (pdf_letter.py).
+    lookahead: Lookahead = field(default_factory=Lookahead, compare=False, repr=False)
 
     labels = Labels(
         job_kind="joint", people="recipients", reached_people="recipient(s)", progress="Rendering"
@@ -101,19 +109,37 @@ class JointLetter:
         """The office's PDF (or the letter's one shared PDF) when letter.toml has [pdf]."""
         if self.pdf is None:
             return ()
+        if self.pdf.per_office and envelope.bioguide:
+            order = list(dict.fromkeys(r.legislator.bioguide for r in self.recipients))
+            self.lookahead.before(envelope.bioguide, order, self._office_html)
         return (self.pdf.attachment(envelope.context, envelope.bioguide),)
 
-    def office_pdf(self, office: Legislator | None) -> Attachment:
-        """One office's PDF (the shared one for None), the same bytes its messages carry:
-        the PDF sees no contact, so it is built from the same names here."""
-        assert self.pdf is not None
+    def _office_html(self, bioguide: str) -> str | None:
+        """One office's PDF HTML for the pool; None if it fails (reported in its turn)."""
+        office = next((o for o in self.offices if o.bioguide == bioguide), None)
+        if office is None or self.pdf is None:
+            return None
+        try:
+            return self.pdf.html(self.pdf_names(office))
+        except InputError:
+            return None
+
+    def pdf_names(self, office: Legislator | None) -> dict[str, Any]:
+        """What the PDF template is given for `office` (None: the shared PDF)."""
         names: dict[str, Any] = {
             "signers": self.signers,
             **shared_context(self.letter, self.organisation, self.sender),
         }
         if office is not None:
             names.update(legislator=office, recipient=for_legislator(office))
-        return self.pdf.attachment(names, office.bioguide if office is not None else None)
+        return names
+
+    def office_pdf(self, office: Legislator | None) -> Attachment:
+        """One office's PDF (the shared one for None), the same bytes its messages carry:
+        the PDF sees no contact, so it is built from the same names here."""
+        assert self.pdf is not None
+        office_id = office.bioguide if office is not None else None
+        return self.pdf.attachment(self.pdf_names(office), office_id)
 
     def tally(self) -> JointTally:
         return JointTally(self)
