@@ -112,6 +112,9 @@ def test_the_addressee_block_and_signer_groups_of_one_office(cli: Invoke, worksp
     assert lead < text.index(LEAD[1]) < national
     assert local < text.index("Action Network for Peace (California)")
     assert "Jordan Avery, Director of Government Relations" in text
+    # The text preview says what is attached.
+    shown = cli("letters", "preview", "block-arms-sale", "--to", BOOKER).stdout.splitlines()
+    assert shown[-1].startswith(f"[attached: coalition-letter-{BOOKER}.pdf, application/pdf, ")
 
 
 def test_the_stored_attachment_is_byte_identical_to_the_preview(

@@ -142,3 +142,8 @@ def _show(message: OutgoingMessage, slug: str, fmt: str) -> None:
             click.echo(f"{name}: {value}")
         click.echo(f"Subject: {message.subject}\n")
         click.echo(message.text)
+        for attachment in message.attachments:
+            click.echo(
+                f"[attached: {attachment.filename}, {attachment.content_type}, "
+                f"{len(attachment.content):,} bytes; see it with --format pdf]"
+            )
