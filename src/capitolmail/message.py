@@ -17,6 +17,7 @@ from email import quoprimime
 from email.header import Header
 from email.utils import format_datetime
 
+from capitolmail.attachment import Attachment
 from capitolmail.errors import HeaderError
 
 # RFC 5322: header lines should stay under 78 characters; no line may pass 998.
@@ -148,6 +149,8 @@ class OutgoingMessage:
     # in the headers, Bcc only in the envelope (SMTP RCPT TO, SendGrid's bcc).
     cc: tuple[str, ...] = ()
     bcc: tuple[str, ...] = ()
+    # Files sent with the message (the letter as a PDF), made at queue time.
+    attachments: tuple[Attachment, ...] = ()
     # content_hash() remembered: queueing asks twice per message (the resend check,
     # then the insert), and a 300,000-message alert should hash each body once.
     _content_hash: str | None = field(default=None, init=False, repr=False, compare=False)
@@ -157,9 +160,12 @@ class OutgoingMessage:
 
         Two messages with the same digest are the same letter, whatever slug or job
         they came from: the outbox keeps it so a copy queued again is recognised.
+        Attachments count by what they say (`Attachment.identity`), so a short
+        cover note with a new letter attached is a new letter.
         """
         if self._content_hash is None:
-            parts = (self.subject, self.text, self.html or "")
+            parts: tuple[str, ...] = (self.subject, self.text, self.html or "")
+            parts += tuple(attachment.identity() for attachment in self.attachments)
             normalised = "\0".join(" ".join(part.casefold().split()) for part in parts)
             digest = hashlib.sha256(normalised.encode("utf-8")).hexdigest()
             object.__setattr__(self, "_content_hash", digest)  # frozen: set once, here
@@ -214,20 +220,37 @@ class OutgoingMessage:
         """
         lines = self.header_lines(date=date)
         lines.append("MIME-Version: 1.0")
-        if self.html is None:
-            part = _text_part(self.text, "plain")
-            # The final CRLF below ends the body; a trailing newline must not add another.
-            lines.extend(part[:-1] if part[-1] == "" else part)
-        else:
-            boundary = f"=_capitolmail_{uuid.uuid4().hex}"
-            lines.append("Content-Type: multipart/alternative;")
-            lines.append(f' boundary="{boundary}"')
-            lines.append("")
-            for body, subtype in ((self.text, "plain"), (self.html, "html")):
+        if self.attachments:
+            # multipart/mixed: the readable body first, then each file (RFC 2046 5.1.3).
+            boundary = f"=_capitolmail_mixed_{uuid.uuid4().hex}"
+            lines.extend(_multipart_header("mixed", boundary))
+            lines.append(f"--{boundary}")
+            lines.extend(self._body_lines())
+            for attachment in self.attachments:
                 lines.append(f"--{boundary}")
-                lines.extend(_text_part(body, subtype))
+                lines.extend(attachment.mime_lines())
             lines.append(f"--{boundary}--")
+        else:
+            body = self._body_lines()
+            # The final CRLF below ends the body; a trailing newline must not add another.
+            lines.extend(body[:-1] if body[-1] == "" else body)
         return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+    def _body_lines(self) -> list[str]:
+        """The text part, or text and HTML as multipart/alternative, as lines."""
+        if self.html is None:
+            return _text_part(self.text, "plain")
+        boundary = f"=_capitolmail_{uuid.uuid4().hex}"
+        lines = _multipart_header("alternative", boundary)
+        for body, subtype in ((self.text, "plain"), (self.html, "html")):
+            lines.append(f"--{boundary}")
+            lines.extend(_text_part(body, subtype))
+        lines.append(f"--{boundary}--")
+        return lines
+
+
+def _multipart_header(subtype: str, boundary: str) -> list[str]:
+    return [f"Content-Type: multipart/{subtype};", f' boundary="{boundary}"', ""]
 
 
 def build_header(name: str, value: str) -> str:

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from capitolmail.cli import main
 
 from ..conftest import Invoke
+from ..pdfs import attached_pdfs, pdf_text
 
 DATA = Path(__file__).resolve().parents[2] / "src/capitolmail/recipients/data/congress-legislators"
 
@@ -109,17 +110,22 @@ def test_demo_sends_one_email_per_committee_office_contact(tmp_path: Path) -> No
         assert msg["Date"] is not None
         assert msg["Message-ID"].endswith("@example.org>")
         assert msg["Message-ID"][1:37] in path.name
-        assert msg.get_content_type() == "multipart/alternative"
+        # A cover email (text and HTML) with the letter itself as the office's PDF.
+        assert msg.get_content_type() == "multipart/mixed"
 
         text = msg.get_body(("plain",)).get_content()
         html = msg.get_body(("html",)).get_content()
         salutation = f"Dear Senator {members[contact['bioguide']]}:"
         assert text.startswith(salutation + "\n\n")
         assert f"<p>{salutation}</p>" in html
-        positions = [text.index(name) for name in EXPECTED_SIGNERS]
+        [(filename, pdf)] = attached_pdfs(msg)
+        assert filename == f"coalition-letter-{contact['bioguide']}.pdf"
+        letter = pdf_text(pdf)
+        assert salutation in letter
+        positions = [letter.index(name) for name in EXPECTED_SIGNERS]
         assert positions == sorted(positions)
         # The duplicate row of the lead signer is listed once.
-        assert text.count("Center for Civilian Protection") == 1
+        assert letter.count("Center for Civilian Protection") == 1
 
     assert sorted(seen) == sorted(
         (bioguide, role) for bioguide in members for role in ("Chief of Staff", "Foreign Policy LA")

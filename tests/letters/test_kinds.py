@@ -70,6 +70,9 @@ class Targets:
         name, email = recipient
         return Envelope(to_email=email, to_name=name, who=f"for {email}", context={"name": name})
 
+    def attachments(self, envelope: Envelope) -> tuple[()]:
+        return ()
+
     def check(self, rendered: RenderedLetter, envelope: Envelope) -> None:
         pass
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from typing import Any
 
 import pytest
 
+from capitolmail.attachment import Attachment
 from capitolmail.errors import PermanentSendError
 from capitolmail.providers.sendgrid_payload import (
     build_payload,
@@ -109,6 +111,9 @@ def test_sample_payload_matches_the_published_schema(spec: dict[str, Any]) -> No
     for payload in (
         build_payload(message, sandbox_mode=True, unsubscribe_group_id=7),
         build_payload(sample_message(html=None, to_name="", reply_to=None)),
+        build_payload(
+            sample_message(attachments=(Attachment("letter.pdf", "application/pdf", b"%PDF-"),))
+        ),
     ):
         assert schema_problems(validator, payload) == []
 
@@ -283,3 +288,19 @@ def test_the_same_address_in_two_personalizations_is_refused() -> None:
 def test_reserved_header_in_a_personalization_is_refused() -> None:
     with pytest.raises(PermanentSendError, match='"CC" is reserved'):
         check_limits(payload_with(headers={"CC": "someone@example.org"}))
+
+
+def test_an_attachment_goes_as_base64_with_its_type_name_and_disposition() -> None:
+    pdf = b"%PDF-1.7\n" + bytes(range(256)) + b"\n%%EOF\n"
+    letter = Attachment("coalition-letter-B001288.pdf", "application/pdf", pdf)
+    payload, body = build_request(sample_message(attachments=(letter,)))
+    assert payload["attachments"] == [
+        {
+            "content": base64.b64encode(pdf).decode("ascii"),
+            "type": "application/pdf",
+            "filename": "coalition-letter-B001288.pdf",
+            "disposition": "attachment",
+        }
+    ]
+    assert json.loads(body)["attachments"] == payload["attachments"]
+    assert "attachments" not in build_payload(sample_message())

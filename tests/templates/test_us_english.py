@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import Invoke
+from ..pdfs import attached_pdfs, pdf_text
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src/capitolmail"
 BRITISH = re.compile(
@@ -30,6 +31,7 @@ READ_BY_RECIPIENTS = sorted(
         *(PACKAGE / "templates/layouts").iterdir(),
         *(PACKAGE / "web/templates").iterdir(),
         *(PACKAGE / "example/letters").glob("*/body.*"),
+        *(PACKAGE / "example/letters").glob("*/*.pdf.html.j2"),
         *(PACKAGE / "example/templates").glob("*.j2"),
     ]
 )
@@ -64,13 +66,13 @@ def test_signer_block_headings_are_us_english(workspace: Path, cli: Invoke) -> N
             assert body is not None
             content = str(body.get_content())
             assert BRITISH.findall(content) == [], message["To"]
-    letter = messages[0]
-    text = str(letter.get_body(("plain",)).get_content()).replace("\r\n", "\n")  # type: ignore[union-attr]
-    html = str(letter.get_body(("html",)).get_content())  # type: ignore[union-attr]
+    # The joint letter itself is the attached PDF, its headings set in capitals.
+    [(_, pdf)] = attached_pdfs(messages[0])
+    letter = pdf_text(pdf)
+    assert BRITISH.findall(letter) == []
     for heading in (
         "Lead organizations",
         "National organizations",
         "State and local organizations",
     ):
-        assert f"\n{heading}\n" in text
-        assert f"<strong>{heading}</strong>" in html
+        assert heading.upper() in letter

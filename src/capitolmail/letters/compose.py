@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
+from capitolmail.attachment import Attachment
 from capitolmail.errors import InputError, PermanentSendError, Problem
 from capitolmail.letters.copies import copies_for
 from capitolmail.message import (
@@ -75,6 +76,7 @@ def compose(kind: LetterKind, envelope: Envelope) -> OutgoingMessage:
     definition = letter.definition
     refuse_copy_to_recipient(envelope.to_email, definition.cc, definition.bcc, letter.display_path)
     try:
+        attachments = kind.attachments(envelope)
         return compose_message(
             sender=kind.sender,
             to_email=envelope.to_email,
@@ -86,6 +88,7 @@ def compose(kind: LetterKind, envelope: Envelope) -> OutgoingMessage:
             tracking=letter.definition.effective_tracking,
             cc=definition.cc,
             bcc=definition.bcc,
+            attachments=attachments,
         )
     except InputError as err:
         raise for_recipient(err, envelope.who) from err
@@ -152,6 +155,7 @@ def compose_message(
     tracking: Tracking | None = None,
     cc: Iterable[str] = (),
     bcc: Iterable[str] = (),
+    attachments: Iterable[Attachment] = (),
 ) -> OutgoingMessage:
     """One message, checked as every provider would check it; InputError naming `source`.
 
@@ -192,6 +196,7 @@ def compose_message(
         tracking=tracking or Tracking(),
         cc=kept_cc,
         bcc=kept_bcc,
+        attachments=tuple(attachments),
     )
     try:
         message.header_lines()

@@ -39,10 +39,14 @@ from capitolmail.workspace_paths import (
     workspace_file,
 )
 
+# `date` for annotations where a field is itself called `date` ([pdf]).
+CalendarDate = date
+
 LETTER_FILE = "letter.toml"
 _UTC_ZONE = ZoneInfo("UTC")
 DEFAULT_TEXT_BODY = "body.txt.j2"
 DEFAULT_HTML_BODY = "body.html.j2"
+DEFAULT_PDF_TEMPLATE = "letter.pdf.html.j2"
 
 
 class _Strict(BaseModel):
@@ -184,6 +188,33 @@ class SignOn(_Strict):
         return opens, parse_when(self.closes, zone, now)
 
 
+class PdfOptions(_Strict):
+    """`[pdf]`: the letter also goes as a PDF on letterhead, made at queue time.
+
+    `template` (in the letter's folder or templates/) extends
+    "capitolmail/letterhead.html.j2"; `per_office = false` makes one PDF for the
+    whole letter instead of one per office, with no addressee block. `filename` is
+    the attachment's name without ".pdf" (the slug by default; per office, the
+    bioguide id is added). `logo` is an image file (PNG, JPEG or SVG) in the
+    letter's folder or templates/. `re` is the RE: line. `columns` lays the signers
+    out in 2 or 3 columns. `date` fixes the letter's date; by default it is the day
+    it is queued, in the workspace's time zone.
+    """
+
+    template: str = DEFAULT_PDF_TEMPLATE
+    per_office: bool = True
+    filename: str = ""
+    logo: str = ""
+    re: str = ""
+    columns: int = Field(default=2, ge=2, le=3)
+    date: CalendarDate | None = None
+
+    @field_validator("re", "filename")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return header_text(value)
+
+
 class LetterDefinition(_Strict):
     """A joint letter to offices, or an action alert to supporters (`kind`).
 
@@ -207,6 +238,7 @@ class LetterDefinition(_Strict):
     tracking: TrackingChoice = Field(default_factory=TrackingChoice)
     alert: AlertTargets | None = None
     sign_on: SignOn | None = None
+    pdf: PdfOptions | None = None
 
     @field_validator("list_name")
     @classmethod
@@ -269,6 +301,12 @@ class LetterDefinition(_Strict):
             clicks=default if clicks is None else clicks,
         )
 
+    @model_validator(mode="after")
+    def _pdf_for_joint_letters(self) -> LetterDefinition:
+        if self.pdf is not None and self.kind != "joint":
+            raise ValueError('[pdf] is for joint letters (kind = "joint"), not alerts')
+        return self
+
 
 @dataclass(frozen=True, slots=True)
 class Letter:
@@ -283,6 +321,9 @@ class Letter:
     html_template: Path | None
     signers_file: Path
     signers_display: str
+    # [pdf]'s template and logo, resolved and checked like the bodies; None without them.
+    pdf_template: Path | None = None
+    logo_file: Path | None = None
 
     def display(self, name: str) -> str:
         """The workspace-relative path of a file in this letter's folder."""
@@ -326,6 +367,7 @@ def load_letter(workspace: Path, slug: str) -> Letter:
         raise InputError(_problems(err, display_path, raw_text)) from None
 
     signers, text, html = _letter_files(workspace, folder, definition, display_path, raw_text)
+    pdf_template, logo = _pdf_files(workspace, folder, definition, display_path, raw_text)
     return Letter(
         slug,
         folder.resolve(),
@@ -335,7 +377,36 @@ def load_letter(workspace: Path, slug: str) -> Letter:
         html,
         signers,
         _shown(workspace, signers),
+        pdf_template,
+        logo,
     )
+
+
+def _pdf_files(
+    workspace: Path, folder: Path, definition: LetterDefinition, source: str, raw_text: str
+) -> tuple[Path | None, Path | None]:
+    """[pdf]'s template and logo, checked by workspace_paths and to exist."""
+    if definition.pdf is None:
+        return None, None
+    problems: list[Problem] = []
+    found: list[Path | None] = []
+    for key, name in (("template", definition.pdf.template), ("logo", definition.pdf.logo)):
+        if not name:
+            found.append(None)
+            continue
+        line = _line_of(raw_text, key)
+        path = letter_file(workspace, folder, name, source=source, field=f"pdf.{key}", line=line)
+        if isinstance(path, Problem):
+            problems.append(path)
+            path = None
+        elif not path.is_file():
+            message = f'file "{name}" not found in {LETTERS_DIR}/{folder.name}/'
+            problems.append(Problem(source, message, line=line, field=f"pdf.{key}"))
+            path = None
+        found.append(path)
+    if problems:
+        raise InputError(problems)
+    return found[0], found[1]
 
 
 def _letter_files(

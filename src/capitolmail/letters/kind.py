@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from capitolmail.attachment import Attachment
 from capitolmail.config import Settings
 from capitolmail.config.sections import OrganisationSettings
 from capitolmail.errors import InputError
@@ -94,6 +95,8 @@ class LetterKind(Protocol):
     def envelope(self, recipient: Any) -> Envelope: ...
     # A rule only this kind has (an alert must show its unsubscribe link).
     def check(self, rendered: RenderedLetter, envelope: Envelope) -> None: ...
+    # The files sent with one recipient's message (a joint letter's PDF), made now.
+    def attachments(self, envelope: Envelope) -> tuple[Attachment, ...]: ...
     # The counts and lines `queue` and `letters check` report.
     def tally(self) -> Tally: ...
     # The recipient `letters preview --to` shows (the first when `to` is None).
@@ -117,6 +120,7 @@ def letter_templates(letter: Letter, root: Path) -> LetterTemplates:
         text_template=letter.text_template,
         html_template=letter.html_template,
         source=letter.display_path,
+        document_template=letter.pdf_template,
     )
 
 

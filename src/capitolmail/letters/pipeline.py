@@ -57,6 +57,7 @@ def load(workspace: Workspace, slug: str) -> LetterKind:
         organisation=settings.organisation,
         sender=settings.sender,
         signed=signed,
+        timezone=settings.timezone,
     )
     if letter.definition.sign_on is None:
         return prepared

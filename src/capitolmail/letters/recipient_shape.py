@@ -1,9 +1,11 @@
 """One shape for whoever a letter is addressed to: a congressional office or a target.
 
 Templates use `recipient.name`, `recipient.title`, `recipient.salutation`,
-`recipient.organization`, `recipient.address_lines` and `recipient.email`
-whatever the kind, so one letter layout (and its addressee block) serves a
-senator's office and the White House alike. The older names (`legislator`,
+`recipient.organization`, `recipient.address_lines` (postal lines),
+`recipient.addressee_lines` (the whole addressee block of a printed letter) and
+`recipient.email` whatever the kind, so one letter layout (and its addressee
+block) serves a senator's office and the White House alike. An office's block is
+the formal one of congressional correspondence (addressee.py). The older names (`legislator`,
 `contact`) stay in an office's context; a target's context has `target` instead.
 """
 
@@ -13,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from capitolmail.letters.addressee import for_legislator
 from capitolmail.recipients.contacts import OfficeContact
 from capitolmail.recipients.members import Legislator
 from capitolmail.recipients.target_rows import Target
@@ -44,21 +47,29 @@ class RecipientShape:
     email: str
     contact_url: str | None = None
     phone: str | None = None
+    # The addressee block of a printed letter, name first (the PDF letterhead's).
+    addressee_lines: tuple[str, ...] = ()
 
 
-def office_shape(legislator: Legislator, contact: OfficeContact) -> RecipientShape:
-    """A member's office: "Senator", "Dear Senator Murkowski:", the Capitol office address."""
+def office_shape(legislator: Legislator, contact: OfficeContact | None = None) -> RecipientShape:
+    """A member's office: "Senator", "Dear Senator Murkowski:", the Capitol office address.
+
+    Without `contact` (a printed letter, which is the same for every staffer of the
+    office), `email` is empty.
+    """
+    formal = for_legislator(legislator)
     return RecipientShape(
         kind="office",
         id=legislator.bioguide,
         name=legislator.official_full,
         title=legislator.title,
-        salutation=f"Dear {legislator.title} {legislator.last}:",
+        salutation=formal.salutation,
         organization=CHAMBER_NAMES.get(legislator.chamber, ""),
         address_lines=office_address_lines(legislator),
-        email=contact.email,
+        email=contact.email if contact is not None else "",
         contact_url=legislator.contact_form,
         phone=legislator.phone,
+        addressee_lines=formal.address_lines,
     )
 
 
@@ -75,6 +86,11 @@ def target_shape(target: Target) -> RecipientShape:
         email=target.email or "",
         contact_url=target.contact_url,
         phone=target.phone,
+        addressee_lines=tuple(
+            line
+            for line in (target.name, target.title, target.organization, *target.address_lines)
+            if line
+        ),
     )
 
 

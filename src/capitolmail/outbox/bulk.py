@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, update
 from sqlalchemy.exc import DBAPIError
 
+from capitolmail.outbox.attachments import BlobWriter, listed
 from capitolmail.outbox.events import BATCH, record_event
 from capitolmail.outbox.records import QueuedMessage, email_key
 from capitolmail.outbox.schema import jobs, messages
@@ -78,6 +79,7 @@ class _MessageWriter:
     def __init__(self, conn: Connection, job_id: int, now: datetime) -> None:
         self.conn = conn
         self.count = 0
+        self.blobs = BlobWriter(conn, job_id)
         dialect = conn.dialect
         self.copy = dialect.driver == "psycopg"
         self.compiled = insert(messages).compile(dialect=dialect)
@@ -109,6 +111,7 @@ class _MessageWriter:
     def write(self, batch: Sequence[QueuedMessage]) -> None:
         rows = []
         for item in batch:
+            self.blobs.write(item.message.attachments)
             values = dict(self.same_for_all)
             for name, value in _per_message(self.count, item).items():
                 values[name] = self.bind(name, value)
@@ -169,4 +172,5 @@ def _per_message(seq: int, item: QueuedMessage) -> dict[str, Any]:
         "content_hash": message.content_hash(),
         "cc": list(message.cc),
         "bcc": list(message.bcc),
+        "attachments": listed(message.attachments),
     }

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 
 from capitolmail.errors import StoreError
+from capitolmail.outbox.attachments import read_blobs
 from capitolmail.outbox.events import chunked, move_messages
 from capitolmail.outbox.records import ClaimedMessage, message_from_row
 from capitolmail.outbox.schema import UTCDateTime, events, jobs, messages, suppressions, workers
@@ -100,6 +101,7 @@ _CLAIMED_COLUMNS = (
     type_coerce(messages.c.tracking, Text).label("tracking"),
     type_coerce(messages.c.cc, Text).label("cc"),
     type_coerce(messages.c.bcc, Text).label("bcc"),
+    type_coerce(messages.c.attachments, Text).label("attachments"),
 )
 _CLAIM_UPDATE = (
     update(messages)
@@ -161,9 +163,10 @@ def _mark_claimed(
             rows.extend(conn.execute(_CLAIMED_ROWS, params))
         conn.execute(_CLAIM_EVENTS, params)
     rows.sort(key=lambda row: (row.job_id, row.seq))
+    blobs = read_blobs(conn, rows)
     return [
         ClaimedMessage(
-            message=message_from_row(row),
+            message=message_from_row(row, blobs),
             job_id=row.job_id,
             attempts=row.attempts,
             job_rate=_text(rates[row.job_id]),

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from capitolmail.message import OutgoingMessage, Tracking
+from capitolmail.outbox.attachments import Blobs, attachments_of
 from capitolmail.outbox.states import JobState, MessageState
 from capitolmail.timing.pacing import Pacing
 
@@ -156,7 +157,8 @@ def email_key(address: str) -> str:
     return address.strip().lower()
 
 
-def message_from_row(row: Any) -> OutgoingMessage:
+def message_from_row(row: Any, blobs: Blobs | None = None) -> OutgoingMessage:
+    """The stored message; `blobs` holds the bytes of the files it lists (attachments.py)."""
     return OutgoingMessage(
         message_id=row.id,
         job_id=str(row.job_id),
@@ -173,6 +175,7 @@ def message_from_row(row: Any) -> OutgoingMessage:
         tracking=Tracking.from_stored(row.tracking),
         cc=_addresses(row.cc),
         bcc=_addresses(row.bcc),
+        attachments=attachments_of(row, blobs or {}),
     )
 
 

@@ -126,6 +126,9 @@ messages = Table(
     # Copies from letter.toml: ["a@b.org", ...]; None (rows before 0008) means none.
     Column("cc", JSON, nullable=True),
     Column("bcc", JSON, nullable=True),
+    # [[filename, content_type, sha256], ...]: the files sent with it, whose bytes are
+    # in `attachments` (0007); None for a message without any.
+    Column("attachments", JSON, nullable=True),
     UniqueConstraint("job_id", "seq", name="uq_messages_job_id_seq"),
     # (job_id, state, seq): claim_due reads "this job's queued rows in order" as one
     # index range, however many of the job's rows are already sent.
@@ -133,6 +136,16 @@ messages = Table(
     Index("ix_messages_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ix_messages_to_email_key", "to_email_key"),
     Index("ix_messages_content_hash", "content_hash"),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    # A job's attached files, each stored once however many messages carry it (the
+    # two contacts of one office share their office's PDF; a shared PDF is one row).
+    Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+    Column("content", LargeBinary, nullable=False),
 )
 
 events = Table(

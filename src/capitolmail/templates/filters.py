@@ -131,9 +131,19 @@ def _html_group(heading: str, group: list[Any]) -> Markup:
     return Markup('<p style="margin:0 0 16px 0;">{}</p>').format(body)
 
 
+def signer_groups(signers: Any) -> list[tuple[str, list[tuple[str, str | None]]]]:
+    """(heading, [(organisation with its state, "Name, Title" or None)]) per non-empty
+    group: what the PDF letterhead lays out in columns, worded as `signer_block` words it."""
+    return [
+        (heading, [_signer_line(signer) for signer in group])
+        for heading, group in _groups(signers, (LEAD_HEADING, NATIONAL_HEADING, STATE_HEADING))
+    ]
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "salutation": salutation,
     "state_name": state_name,
     "join_and": join_and,
     "signer_block": signer_block,
+    "signer_groups": signer_groups,
 }

@@ -56,6 +56,7 @@ class LetterTemplates:
         text_template: str | Path | None,
         html_template: str | Path | None,
         source: str,
+        document_template: str | Path | None = None,
     ) -> None:
         if text_template is None and html_template is None:
             raise InputError(
@@ -70,6 +71,9 @@ class LetterTemplates:
         self._content_lines: dict[str | None, int] = {}
         self._text = self._compile(letter_dir, text_template) if text_template else None
         self._html = self._compile(letter_dir, html_template) if html_template else None
+        # The printed letter (letters/pdf_letter.py makes it a PDF), compiled in the same
+        # environment with the same checks; rendered on its own budget.
+        self._document = self._compile(letter_dir, document_template) if document_template else None
         if has_line_break(subject):
             raise self._failures.subject_error("the subject must be one line")
         try:
@@ -85,6 +89,19 @@ class LetterTemplates:
             return self._render_letter(context)
         finally:
             end_budget(budget)
+
+    def render_document(self, context: Mapping[str, Any]) -> str:
+        """The printed letter's HTML for one recipient, within its own render budget."""
+        if self._document is None:
+            raise ValueError("this letter has no document template")
+        budget = start_budget()
+        try:
+            html = self._render(self._document, context)
+        finally:
+            end_budget(budget)
+        if html_is_blank(html):
+            raise self._empty_error(self._document, "pdf", "PDF letter, once tags are removed,")
+        return html
 
     def _render_letter(self, context: Mapping[str, Any]) -> RenderedLetter:
         html = self._render(self._html, context) if self._html else None

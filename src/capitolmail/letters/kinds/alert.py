@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+from capitolmail.attachment import Attachment
 from capitolmail.config import Settings
 from capitolmail.config.sections import OrganisationSettings, SenderSettings, WebSettings
 from capitolmail.errors import CapitolmailError, ConfigError, InputError
@@ -146,6 +147,10 @@ class Alert:
             ),
             supporter_id=str(info.id),
         )
+
+    def attachments(self, envelope: Envelope) -> tuple[Attachment, ...]:
+        """Alerts carry no files: a supporter reads the email itself."""
+        return ()
 
     def check(self, rendered: RenderedLetter, envelope: Envelope) -> None:
         """Every part must show the unsubscribe link and the postal address (CAN-SPAM)."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from capitolmail.attachment import Attachment
 from capitolmail.config import Settings
 from capitolmail.config.sections import OrganisationSettings, SenderSettings
 from capitolmail.errors import CapitolmailError, InputError, Problem, display_path
@@ -29,6 +30,13 @@ from capitolmail.letters.kind import (
     Screen,
     letter_templates,
     shared_context,
+)
+from capitolmail.letters.pdf_letter import (
+    Lookahead,
+    PdfLetter,
+    letter_day,
+    prepare_pdf,
+    us_date,
 )
 from capitolmail.letters.recipient_shape import office_shape, target_shape
 from capitolmail.letters.signers import Signer, SignerList, load_signers
@@ -73,6 +81,12 @@ class JointLetter:
     # For a sign-on letter: its signature counts, and the warning when some await a decision.
     sign_on_count: str | None = None
     sign_on_warning: str | None = None
+    # [pdf]: the printed letter each message carries; None for an email-only letter.
+    pdf: PdfLetter | None = None
+    # The letter's date, "December 1, 2026" (`date` in every template).
+    date_line: str = ""
+    # Offices whose PDFs are laid out or on their way to every core (pdf_letter.py).
+    lookahead: Lookahead = field(default_factory=Lookahead, compare=False, repr=False)
 
     labels = Labels(
         job_kind="joint", people="recipients", reached_people="recipient(s)", progress="Rendering"
@@ -115,6 +129,7 @@ class JointLetter:
                 "recipient": office_shape(legislator, contact),
                 "legislator": legislator,
                 "contact": contact,
+                "date": self.date_line,
             },
             bioguide=legislator.bioguide,
             contact_role=contact.role,
@@ -122,6 +137,42 @@ class JointLetter:
 
     def check(self, rendered: RenderedLetter, envelope: Envelope) -> None:
         """Nothing beyond compose's rules: an office letter carries no list headers."""
+
+    def attachments(self, envelope: Envelope) -> tuple[Attachment, ...]:
+        """The office's PDF (or the letter's one shared PDF) when letter.toml has [pdf]."""
+        if self.pdf is None:
+            return ()
+        if self.pdf.per_office and envelope.bioguide:
+            order = list(dict.fromkeys(r.legislator.bioguide for r in self.recipients))
+            self.lookahead.before(envelope.bioguide, order, self._office_html)
+        return (self.pdf.attachment(envelope.context, envelope.bioguide or envelope.target_id),)
+
+    def _office_html(self, bioguide: str) -> str | None:
+        """One office's PDF HTML for the pool; None if it fails (reported in its turn)."""
+        office = next((o for o in self.offices if o.bioguide == bioguide), None)
+        if office is None or self.pdf is None:
+            return None
+        try:
+            return self.pdf.html(self.pdf_names(office))
+        except InputError:
+            return None
+
+    def pdf_names(self, office: Legislator | None) -> dict[str, Any]:
+        """What the PDF template is given for `office` (None: the shared PDF)."""
+        names: dict[str, Any] = {
+            "signers": self.signers,
+            **shared_context(self.letter, self.organisation, self.sender),
+        }
+        if office is not None:
+            names.update(legislator=office, recipient=office_shape(office))
+        return names
+
+    def office_pdf(self, office: Legislator | None) -> Attachment:
+        """One office's PDF (the shared one for None), the same bytes its messages carry:
+        the PDF sees no contact, so it is built from the same names here."""
+        assert self.pdf is not None
+        office_id = office.bioguide if office is not None else None
+        return self.pdf.attachment(self.pdf_names(office), office_id)
 
     def tally(self) -> JointTally:
         return JointTally(self)
@@ -256,6 +307,7 @@ def prepare_joint(
     organisation: OrganisationSettings,
     sender: SenderSettings,
     signed: Sequence[Signer] = (),
+    timezone: str = "America/New_York",
 ) -> JointLetter:
     """Load and validate everything a joint letter needs, collecting every problem at once.
 
@@ -286,6 +338,10 @@ def prepare_joint(
         offices = _collect(problems, lambda: _select_offices(letter, roster))
     targets = _collect(problems, lambda: _select_targets(letter, root)) if targets_named else []
     templates = _collect(problems, lambda: letter_templates(letter, root))
+    pdf = _collect(
+        problems,
+        lambda: prepare_pdf(letter, templates, timezone=timezone) if templates else None,
+    )
     if problems:
         raise InputError(problems)
     contacts = list(sheet.contacts) if sheet is not None else []
@@ -310,6 +366,8 @@ def prepare_joint(
         contacts_display=contacts_shown,
         departed_contacts=tuple(sheet.departed) if sheet is not None else (),
         targets=tuple(targets),
+        pdf=pdf,
+        date_line=pdf.date_line if pdf else us_date(letter_day(None, timezone)),
     )
 
 
