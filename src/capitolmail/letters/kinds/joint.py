@@ -143,7 +143,8 @@ class JointLetter:
         if self.pdf is None:
             return ()
         if self.pdf.per_office and envelope.bioguide:
-            order = list(dict.fromkeys(r.legislator.bioguide for r in self.recipients))
+            offices = (r for r in self.recipients if not isinstance(r, TargetRecipient))
+            order = list(dict.fromkeys(r.legislator.bioguide for r in offices))
             self.lookahead.before(envelope.bioguide, order, self._office_html)
         return (self.pdf.attachment(envelope.context, envelope.bioguide or envelope.target_id),)
 
