@@ -90,9 +90,11 @@ def sent_to(workspace: Path, job: int) -> list[str]:
     ]
 
 
-def test_the_sync_reads_one_of_each(walkthrough: tuple[Path, str]) -> None:
+def test_the_sync_reads_one_of_each_as_the_readme_shows(walkthrough: tuple[Path, str]) -> None:
     workspace, printed = walkthrough
     assert SYNC_LINE in printed.splitlines()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"$ capitolmail inbox sync\n{SYNC_LINE}\n" in readme[readme.index(HEADING) :]
     again = capitolmail(workspace, "inbox", "sync")
     assert again.startswith("Inbox: 0 read:"), again
 
@@ -134,5 +136,6 @@ def test_the_report_shows_the_bounce_the_reply_and_the_auto_reply(
     assert "<b>22 of 22</b>offices reached" in html
     assert "550 5.1.1" in html
 
+    assert "Unsubscribes: 1" in capitolmail(workspace, "status", "2")
     report = json.loads(capitolmail(workspace, "status", "2", "--json"))["jobs"][0]["report"]
     assert report["unsubscribes"] == 1
