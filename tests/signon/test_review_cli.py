@@ -10,6 +10,7 @@ import csv
 import io
 import json
 
+from tests.pdfs import pdf_text
 from tests.web.sign_on_support import SIGNER, SLUG, Served, link_path, served, set_window
 
 __all__ = ["served"]
@@ -61,6 +62,22 @@ def test_approved_signers_join_the_letter_in_order_without_duplicates(served: Se
     check = served.cli("letters", "check", SLUG)
     assert "Sign-on: 0 confirmed (to review), 0 pending (unconfirmed), 3 approved" in check.stderr
     assert "this signature was merged into it" in check.stderr
+
+    # The printed letter lists them too, in the same order ([pdf] on letterhead).
+    folder = served.root / "letters" / SLUG
+    (folder / "letter.pdf.html.j2").write_text(
+        '{% extends "capitolmail/letterhead.html.j2" %}'
+        "{% block body %}<p>Protect humanitarian aid workers.</p>{% endblock %}\n"
+    )
+    toml = folder / "letter.toml"
+    toml.write_text(toml.read_text() + '\n[pdf]\nre = "Humanitarian aid workers"\n')
+    out = served.root / "letter.pdf"
+    pdf = served.cli("letters", "preview", SLUG, "--format", "pdf", "-o", str(out))
+    assert pdf.exit_code == 0, pdf.output
+    printed = pdf_text(out.read_bytes())
+    assert printed.index("Example Rights Coalition") < printed.index("Aid Workers Alliance")
+    assert printed.index("Aid Workers Alliance") < printed.index("The Center for Aid & Development")
+    assert printed.count("Center for Aid") == 1 and "Spam Org" not in printed
 
 
 def test_pending_signatures_make_queue_warn_and_status_count_them(served: Served) -> None:
