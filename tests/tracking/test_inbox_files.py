@@ -3,10 +3,14 @@ samples, about messages this test sent), hostile mail, and each message read onc
 
 from __future__ import annotations
 
+import email
+import email.policy
+import email.utils
 import json
 import mailbox
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -288,3 +292,32 @@ def test_imap_without_a_password_or_token_names_the_variables(workspace: Path, c
     assert result.exit_code == 1
     assert "CAPITOLMAIL_INBOX_PASSWORD" in result.stderr
     assert "CAPITOLMAIL_INBOX_OAUTH2_TOKEN" in result.stderr
+
+
+def test_a_mailto_unsubscribe_dated_before_the_send_still_counts_in_the_report(
+    workspace: Path, cli: Invoke, tmp_path: Path
+) -> None:
+    """The mail's Date is the supporter's clock: it may read earlier than our send."""
+    supporters = workspace / "recipients" / "supporters.csv"
+    assert cli("supporters", "import", str(supporters)).exit_code == 0
+    assert cli("queue", "urge-senators").stdout == "1\n"
+    assert cli("send", "1").exit_code == 0
+    assert cli("worker", "--once").exit_code == 0
+    first = sorted((workspace / ".capitolmail/outbox/1").glob("*.eml"))[0]
+    alert = email.message_from_bytes(first.read_bytes(), policy=email.policy.default)
+    mailto = next(
+        part.strip(" <>") for part in str(alert["List-Unsubscribe"]).split(",") if "mailto:" in part
+    )
+    address, _, query = mailto.removeprefix("mailto:").partition("?subject=")
+    mail = EmailMessage()
+    mail["From"] = str(alert["To"])
+    mail["To"] = address
+    mail["Subject"] = query or "unsubscribe"
+    mail["Date"] = email.utils.format_datetime(datetime.now(UTC) - timedelta(hours=1))
+    mail.set_content("Please take me off this list.")
+    box = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    box.add(bytes(mail))
+    use_mailbox(workspace, "maildir", tmp_path / "Maildir")
+    assert json.loads(cli("inbox", "sync", "--json").stdout)["unsubscribes"] == 1
+    (job,) = json.loads(cli("status", "1", "--json").stdout)["jobs"]
+    assert job["report"]["unsubscribes"] == 1

@@ -159,7 +159,9 @@ def _act(
     if reading.kind is Kind.BOUNCE:
         return _bounce(ledger, reading, event_id, at, report)
     if reading.kind is Kind.UNSUBSCRIBE:
-        return _unsubscribe(ledger, reading, event_id, at, unsubscribe_address, report)
+        # Suppressed as of now, when it is honoured: the mail's Date is the sender's
+        # clock, to the second, and could fall before the message it answers was sent.
+        return _unsubscribe(ledger, reading, event_id, ledger.now, unsubscribe_address, report)
     if reading.kind in _EVENT_NAMES:
         event_type, name = _EVENT_NAMES[reading.kind]
         target = reading.our_ids[-1] if reading.our_ids else None
