@@ -28,7 +28,7 @@ from capitolmail.workspace import init_workspace
 
 from .servers.sendgrid import SendGridStandIn
 from .servers.smtp import running_mail_server
-from .workers import handed_over_by, kill, start_worker, use_smtp
+from .workers import handed_over_by, kill, senate_wide, start_worker, use_smtp
 
 API_KEY = "SG.capitolmail-test.abcdefghijklmnopqrstuvwxyz"
 
@@ -85,10 +85,7 @@ def _smtp(workspace: Path, concurrency: int, slow: float) -> Iterator[_Receiver]
 @contextmanager
 def _sendgrid(workspace: Path, concurrency: int, slow: float) -> Iterator[_Receiver]:
     with SendGridStandIn(API_KEY, latency=slow) as server:
-        letter = workspace / "letters/block-arms-sale/letter.toml"
-        letter.write_text(
-            letter.read_text().replace('committees = ["SSFR"]', 'chambers = ["senate"]')
-        )
+        senate_wide(workspace)
         config = workspace / "capitolmail.toml"
         config.write_text(
             config.read_text().replace('name = "file"', 'name = "sendgrid"')

@@ -21,6 +21,7 @@ import pytest
 
 from .conftest import Invoke
 from .servers.smtp import MailServer, running_mail_server
+from .workers import senate_wide
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 CONCURRENCY = 4
@@ -29,8 +30,7 @@ TOTAL = 200  # every senator's Chief of Staff and Foreign Policy LA
 
 @pytest.fixture
 def smtp_workspace(workspace: Path, cli: Invoke) -> Iterator[tuple[Path, MailServer]]:
-    letter = workspace / "letters/block-arms-sale/letter.toml"
-    letter.write_text(letter.read_text().replace('committees = ["SSFR"]', 'chambers = ["senate"]'))
+    senate_wide(workspace)
     with running_mail_server() as server:
         server.slow("DATA", 0.02)
         with (workspace / "capitolmail.toml").open("a") as config:

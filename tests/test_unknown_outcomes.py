@@ -28,6 +28,7 @@ from capitolmail.outbox import Outcome, Store
 from .conftest import Invoke, use_smtp_relay
 from .servers.sendgrid import SendGridStandIn, load_spec
 from .servers.smtp import running_mail_server
+from .workers import senate_wide
 
 API_KEY = "SG.capitolmail-test.abcdefghijklmnopqrstuvwxyz"
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -55,8 +56,7 @@ def use_sendgrid(workspace: Path, base_url: str, *, timeout: float = 2, **worker
 
 def every_senator(workspace: Path) -> None:
     """The example letter to every senator's two contacts: 200 messages."""
-    letter = workspace / "letters/block-arms-sale/letter.toml"
-    letter.write_text(letter.read_text().replace('committees = ["SSFR"]', 'chambers = ["senate"]'))
+    senate_wide(workspace)
 
 
 @pytest.fixture

@@ -28,10 +28,18 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 TOTAL = 200  # every senator's Chief of Staff and Foreign Policy LA
 
 
+def senate_wide(workspace: Path) -> None:
+    """The example letter to every senator's two contacts (TOTAL messages), as a plain
+    cover email: these tests are about sending, and 100 PDFs laid out per queue would
+    only cost time (the PDF letter has tests of its own, tests/letters/test_pdf_*)."""
+    letter = workspace / "letters/block-arms-sale/letter.toml"
+    text = letter.read_text().replace('committees = ["SSFR"]', 'chambers = ["senate"]')
+    letter.write_text(text[: text.index("\n[pdf]")] + "\n")
+
+
 def use_smtp(workspace: Path, server: MailServer, *, concurrency: int, worker: str = "") -> None:
     """Send the Senate-wide letter through `server`; `worker` adds [worker] settings."""
-    letter = workspace / "letters/block-arms-sale/letter.toml"
-    letter.write_text(letter.read_text().replace('committees = ["SSFR"]', 'chambers = ["senate"]'))
+    senate_wide(workspace)
     config = workspace / "capitolmail.toml"
     text_ = config.read_text().replace('name = "file"', 'name = "smtp"')
     text_ += (
