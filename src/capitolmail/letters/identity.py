@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from capitolmail.config.sections import OrganisationSettings, SenderSettings
 from capitolmail.errors import ConfigError
-from capitolmail.letters.definition import Letter, normalise_address
+from capitolmail.letters.definition import Letter
+from capitolmail.letters.letter_tables import normalise_address
 from capitolmail.message import control_character
 
 

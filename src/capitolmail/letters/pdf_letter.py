@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 
 from capitolmail.attachment import Attachment, safe_filename
 from capitolmail.errors import InputError
-from capitolmail.letters.definition import Letter, PdfOptions
+from capitolmail.letters.definition import Letter
+from capitolmail.letters.letter_tables import PdfOptions
 from capitolmail.letters.pdf_pool import AHEAD, lay_out_ahead
 from capitolmail.letters.pdf_render import render_pdf, weasyprint_module
 from capitolmail.letters.recipient_shape import RecipientShape

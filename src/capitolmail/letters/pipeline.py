@@ -17,7 +17,7 @@ from capitolmail.letters.definition import load_letter
 from capitolmail.letters.html_review import HtmlReview
 from capitolmail.letters.kind import LetterKind, Progress, Screen
 from capitolmail.letters.kinds.alert import prepare_alert
-from capitolmail.letters.kinds.joint import prepare_joint
+from capitolmail.letters.kinds.joint_prepare import prepare_joint
 from capitolmail.letters.proof import proof_messages
 from capitolmail.letters.queue import QueueResult, preview, queue
 from capitolmail.letters.sizes import size_screen

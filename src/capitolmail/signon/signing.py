@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 
 from capitolmail.config.sections import OrganisationSettings
 from capitolmail.errors import CapitolmailError, SignOnTokenError
-from capitolmail.letters.definition import Letter, SignOn
+from capitolmail.letters.definition import Letter
 from capitolmail.letters.identity import Sender
+from capitolmail.letters.letter_tables import SignOn
 from capitolmail.outbox import Store
 from capitolmail.outbox.signatures import SignatureInfo
 from capitolmail.signon import mail, tokens

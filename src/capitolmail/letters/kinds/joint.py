@@ -11,41 +11,35 @@ it or nothing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from capitolmail.attachment import Attachment
 from capitolmail.config import Settings
-from capitolmail.config.sections import OrganisationSettings, SenderSettings
-from capitolmail.errors import CapitolmailError, InputError, Problem, display_path
-from capitolmail.letters.definition import OFFICE_KEYS, Letter
+from capitolmail.config.sections import OrganisationSettings
+from capitolmail.errors import CapitolmailError, InputError
+from capitolmail.letters.definition import Letter
 from capitolmail.letters.example_values import refuse_in_letter
-from capitolmail.letters.identity import Sender, resolve_sender
+from capitolmail.letters.identity import Sender
 from capitolmail.letters.kind import (
     Envelope,
     Labels,
     Page,
     Screen,
-    letter_templates,
     shared_context,
 )
 from capitolmail.letters.pdf_letter import (
     Lookahead,
     PdfLetter,
-    letter_day,
-    prepare_pdf,
-    us_date,
 )
 from capitolmail.letters.recipient_shape import office_shape, target_shape
-from capitolmail.letters.signers import Signer, SignerList, load_signers
+from capitolmail.letters.signers import SignerList
 from capitolmail.outbox import QueuedMessage, Store, email_key
-from capitolmail.recipients.contacts import DepartedContact, OfficeContact, load_contact_sheet
-from capitolmail.recipients.legislators import Legislator, Roster
+from capitolmail.recipients.contacts import DepartedContact, OfficeContact
+from capitolmail.recipients.legislators import Legislator
 from capitolmail.recipients.target_rows import Target
-from capitolmail.recipients.targeting import select_legislators
-from capitolmail.recipients.targets import TARGETS_DISPLAY, workspace_targets
+from capitolmail.recipients.targets import TARGETS_DISPLAY
 from capitolmail.templates.render import LetterTemplates, RenderedLetter
 
 
@@ -299,79 +293,6 @@ class JointTally:
         return lines
 
 
-def prepare_joint(
-    letter: Letter,
-    *,
-    root: Path,
-    roster: Roster,
-    contacts_path: Path,
-    organisation: OrganisationSettings,
-    sender: SenderSettings,
-    signed: Sequence[Signer] = (),
-    timezone: str = "America/New_York",
-) -> JointLetter:
-    """Load and validate everything a joint letter needs, collecting every problem at once.
-
-    `signed` are the letter's approved sign-on signatures (signon/review.py).
-    """
-    definition, audience = letter.definition, letter.definition.audience
-    problems: list[Problem] = []
-    contacts_shown = display_path(contacts_path, root)
-    signers = _collect(
-        problems,
-        lambda: load_signers(
-            letter.signers_file,
-            display_path=letter.signers_display,
-            lead=definition.lead_signers,
-            lead_source=letter.display_path,
-            signed=signed,
-            sign_on=definition.sign_on is not None,
-        ),
-    )
-    offices_named = any(getattr(audience, key) for key in OFFICE_KEYS)
-    targets_named = bool(audience.targets or audience.target_tags)
-    sheet = None
-    offices: list[Legislator] = []
-    if offices_named or not targets_named:
-        sheet = _collect(
-            problems, lambda: load_contact_sheet(contacts_path, roster, display_path=contacts_shown)
-        )
-        offices = _collect(problems, lambda: _select_offices(letter, roster))
-    targets = _collect(problems, lambda: _select_targets(letter, root)) if targets_named else []
-    templates = _collect(problems, lambda: letter_templates(letter, root))
-    pdf = _collect(
-        problems,
-        lambda: prepare_pdf(letter, templates, timezone=timezone) if templates else None,
-    )
-    if problems:
-        raise InputError(problems)
-    contacts = list(sheet.contacts) if sheet is not None else []
-    recipients, without = _match_contacts(offices, contacts, audience.roles)
-    if offices and not recipients:
-        roles = ", ".join(audience.roles) or "any role"
-        raise InputError(
-            f"none of the {len(offices)} selected offices has a contact with {roles} in "
-            f"{contacts_shown}; add contacts or change audience.roles",
-            path=letter.display_path,
-        )
-    _refuse_shared_addresses(letter, targets, recipients)
-    return JointLetter(
-        letter=letter,
-        signers=signers,
-        templates=templates,
-        sender=resolve_sender(letter, organisation, sender),
-        organisation=organisation,
-        offices=tuple(offices),
-        recipients=(*(TargetRecipient(t) for t in targets), *recipients),
-        offices_without_contacts=tuple(without),
-        contacts_display=contacts_shown,
-        departed_contacts=tuple(sheet.departed) if sheet is not None else (),
-        targets=tuple(targets),
-        pdf=pdf,
-        date_line=pdf.date_line if pdf else us_date(letter_day(None, timezone)),
-    )
-
-
 def departed_notes(departed: Iterable[DepartedContact], contacts_display: str) -> list[str]:
     """One note per member no longer serving who still has rows in offices.csv.
 
@@ -393,82 +314,6 @@ def departed_notes(departed: Iterable[DepartedContact], contacts_display: str) -
             f"(line{'s' * (len(rows) != 1)} {lines}) not sent to; delete them"
         )
     return notes
-
-
-def _refuse_shared_addresses(
-    letter: Letter, targets: list[Target], recipients: list[Recipient]
-) -> None:
-    """A target whose email is also an office contact's would get the letter twice."""
-    contacts = {r.contact.email.casefold(): r for r in recipients}
-    for target in targets:
-        office = contacts.get((target.email or "").casefold())
-        if office is not None:
-            raise InputError(
-                f"target {target.id} ({TARGETS_DISPLAY} line {target.line}) and the contact "
-                f"of {office.legislator.full_name} (recipients/offices.csv line "
-                f"{office.contact.line}) share the address {target.email}, which would get "
-                "this letter twice; keep one",
-                path=letter.display_path,
-            )
-
-
-def _select_targets(letter: Letter, root: Path) -> list[Target]:
-    """The targets the audience names; each needs an email, since it gets a message."""
-    audience = letter.definition.audience
-    chosen = workspace_targets(root).select(
-        audience.targets, audience.target_tags, source=letter.display_path, section="audience"
-    )
-    without = [t for t in chosen if t.email is None]
-    if without:
-        names = ", ".join(f"{t.id} (line {t.line})" for t in without)
-        raise InputError(
-            f"target{'s' * (len(without) > 1)} {names} in {TARGETS_DISPLAY} "
-            "has no email, and a joint letter is sent by email; fill in the email column "
-            "or take the target out of audience.targets / target_tags",
-            path=letter.display_path,
-        )
-    return chosen
-
-
-def _select_offices(letter: Letter, roster: Roster) -> list[Legislator]:
-    audience = letter.definition.audience
-    return select_legislators(
-        roster,
-        chambers=audience.chambers,
-        states=audience.states,
-        committees=audience.committees,
-        parties=audience.parties,
-        include=audience.include,
-        exclude=audience.exclude,
-        everyone=audience.everyone,
-        source=letter.display_path,
-    )
-
-
-def _match_contacts(
-    offices: list[Legislator], contacts: list[OfficeContact], roles: list[str]
-) -> tuple[list[Recipient], list[Legislator]]:
-    wanted = {role.casefold() for role in roles}
-    by_office: dict[str, list[OfficeContact]] = {}
-    for contact in contacts:
-        if not wanted or contact.role.casefold() in wanted:
-            by_office.setdefault(contact.bioguide, []).append(contact)
-    recipients: list[Recipient] = []
-    without: list[Legislator] = []
-    for office in offices:
-        matched = by_office.get(office.bioguide, [])
-        if not matched:
-            without.append(office)
-        recipients.extend(Recipient(office, contact) for contact in matched)
-    return recipients, without
-
-
-def _collect(problems: list[Problem], load: Callable[[], Any]) -> Any:
-    try:
-        return load()
-    except InputError as err:
-        problems.extend(err.problems)
-        return None
 
 
 def _names(recipient: Recipient | TargetRecipient) -> tuple[str, ...]:
