@@ -68,10 +68,7 @@ class ImapMailbox:
             selected = self._client.select_folder(account.folder, readonly=not account.delete)
         except LoginError as err:
             self._close()
-            raise CapitolmailError(
-                f"{where} refused the login of {account.username} ({self._said(err)}); check "
-                "[inbox] username and CAPITOLMAIL_INBOX_PASSWORD or CAPITOLMAIL_INBOX_OAUTH2_TOKEN"
-            ) from None
+            raise CapitolmailError(self._refused(where, err)) from None
         except ssl.SSLError as err:
             self._close()
             raise CapitolmailError(
@@ -84,6 +81,20 @@ class ImapMailbox:
         validity = selected.get(b"UIDVALIDITY", b"0")
         self.mailbox += f";UIDVALIDITY={_text(validity)}"
         return self
+
+    def _refused(self, where: str, err: LoginError) -> str:
+        """Names the one credential that was tried: a token, unlike a password, expires."""
+        name = self._account.username
+        if self._account.oauth2_token:
+            return (
+                f"{where} refused the XOAUTH2 login of {name} ({self._said(err)}); the access "
+                "token in CAPITOLMAIL_INBOX_OAUTH2_TOKEN has expired or is not for this account: "
+                "put a fresh one there and check [inbox] username"
+            )
+        return (
+            f"{where} refused the login of {name} ({self._said(err)}); check "
+            "[inbox] username and CAPITOLMAIL_INBOX_PASSWORD (or an app password)"
+        )
 
     def _connect(self) -> IMAPClient:
         account = self._account
