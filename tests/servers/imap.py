@@ -110,8 +110,17 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _config(root: Path, mail: Path, port: int, tls_port: int, uid: int, gid: int) -> str:
+def _config(
+    root: Path, mail: Path, port: int, tls_port: int, uid: int, gid: int, oauth2: bool
+) -> str:
     certificate = root / "cert.pem"
+    mechanisms = "plain login xoauth2 oauthbearer" if oauth2 else "plain login"
+    oauth2_passdb = (
+        f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+        f"  args = {root}/dovecot-oauth2.conf.ext\n}}\n"
+        if oauth2
+        else ""
+    )
     return f"""
 base_dir = {root}/run
 state_dir = {root}/state
@@ -125,16 +134,11 @@ ssl_key = <{root}/key.pem
 disable_plaintext_auth = no
 first_valid_uid = {uid}
 first_valid_gid = {gid}
-auth_mechanisms = plain login xoauth2 oauthbearer
+auth_mechanisms = {mechanisms}
 auth_failure_delay = 0
 auth_verbose = yes
 mail_location = maildir:{mail}/%u
-passdb {{
-  driver = oauth2
-  mechanisms = xoauth2 oauthbearer
-  args = {root}/dovecot-oauth2.conf.ext
-}}
-passdb {{
+{oauth2_passdb}passdb {{
   driver = passwd-file
   mechanisms = plain login
   args = scheme=PLAIN {root}/passwd
@@ -162,8 +166,11 @@ service anvil {{
 
 
 @contextmanager
-def running_imap_server(directory: Path) -> Iterator[ImapServer]:
-    """Dovecot on two free loopback ports; skips the test, saying why, when it cannot run."""
+def running_imap_server(directory: Path, *, oauth2: bool = True) -> Iterator[ImapServer]:
+    """Dovecot on two free loopback ports; skips the test, saying why, when it cannot run.
+
+    `oauth2=False` leaves XOAUTH2 and OAUTHBEARER out, as a server taking passwords only.
+    """
     if not Path(DOVECOT).exists():
         pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd; .ci/run does)")
     certificates = make_certificates(directory / "certificates")
@@ -185,7 +192,9 @@ def running_imap_server(directory: Path) -> Iterator[ImapServer]:
             name = pwd.getpwuid(uid).pw_name
             extra = f"default_login_user = {name}\ndefault_internal_user = {name}\n"
         port, tls_port = _free_port(), _free_port()
-        (root / "dovecot.conf").write_text(_config(root, mail, port, tls_port, uid, gid) + extra)
+        (root / "dovecot.conf").write_text(
+            _config(root, mail, port, tls_port, uid, gid, oauth2) + extra
+        )
         process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(root / "dovecot.conf")],
             stdout=subprocess.DEVNULL,

@@ -363,3 +363,27 @@ def test_a_refused_xoauth2_token_is_one_line_naming_the_variable_without_the_tok
         assert piece not in result.output
     assert reason in imap.log_file.read_text()  # refused for the reason the test means
     assert len(imap.unseen(folder)) == 1
+
+
+def test_a_server_without_xoauth2_is_said_plainly_not_blamed_on_the_token(
+    workspace: Path, cli: Invoke, imap: ImapServer, tmp_path: Path
+) -> None:
+    token = imap.oauth2_token()  # valid for `imap`, but this server takes passwords only
+    with running_imap_server(tmp_path / "imap", oauth2=False) as passwords_only:
+        client = passwords_only.client()
+        try:
+            assert not client.has_capability("AUTH=XOAUTH2")
+        finally:
+            client.logout()
+        use_imap(workspace, passwords_only, "INBOX")
+        use_oauth2_token(workspace, token)
+
+        result = cli("inbox", "sync")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: IMAP server 127.0.0.1:{passwords_only.port} does not offer XOAUTH2 login; "
+        "remove CAPITOLMAIL_INBOX_OAUTH2_TOKEN and set CAPITOLMAIL_INBOX_PASSWORD "
+        "(or an app password) instead\n"
+    )
+    assert token not in result.output

@@ -61,7 +61,7 @@ class ImapMailbox:
         try:
             self._client = self._connect()
             if account.oauth2_token:
-                self._client.oauth2_login(account.username, account.oauth2_token)
+                self._oauth2_login(self._client, account.oauth2_token)
             else:
                 assert account.password is not None
                 self._client.login(account.username, account.password)
@@ -81,6 +81,19 @@ class ImapMailbox:
         validity = selected.get(b"UIDVALIDITY", b"0")
         self.mailbox += f";UIDVALIDITY={_text(validity)}"
         return self
+
+    def _oauth2_login(self, client: IMAPClient, token: str) -> None:
+        """XOAUTH2 where the server offers it; where it does not, its refusal would read as
+        a bad token, so say plainly that this server takes a password instead."""
+        if not client.has_capability("AUTH=XOAUTH2"):
+            account = self._account
+            self._close()
+            raise CapitolmailError(
+                f"IMAP server {account.host}:{account.port} does not offer XOAUTH2 login; "
+                "remove CAPITOLMAIL_INBOX_OAUTH2_TOKEN and set CAPITOLMAIL_INBOX_PASSWORD "
+                "(or an app password) instead"
+            )
+        client.oauth2_login(self._account.username, token)
 
     def _refused(self, where: str, err: LoginError) -> str:
         """Names the one credential that was tried: a token, unlike a password, expires."""
