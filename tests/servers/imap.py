@@ -1,6 +1,8 @@
 """A real IMAP server for the inbox tests: Debian's Dovecot, started on loopback ports with a
 throwaway configuration (a passwd-file user, a Maildir in a temporary folder, a self-signed
-certificate for the TLS ports) and stopped after the test module.
+certificate for the TLS ports) and stopped after the test module. The same user can also
+log in with XOAUTH2 or OAUTHBEARER: Dovecot's oauth2 passdb validates the access token
+itself (a JWT signed with `OAUTH2_KEY`), so no OAuth2 server is needed.
 
 Dovecot refuses to run mail processes as root, so when the suite runs as root the
 mailbox belongs to Dovecot's own `dovecot` user, in a folder of its own under the
@@ -9,6 +11,10 @@ system's temporary directory (pytest's folders are private to root).
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import os
 import pwd
 import shutil
@@ -29,6 +35,9 @@ from tests.servers.smtp import make_certificates
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 USER = "inbox"
 PASSWORD = "dovecot-test-password-6d1f"
+# The HMAC key Dovecot's oauth2 passdb checks HS256 access tokens with (local validation,
+# no OAuth2 server); tests sign tokens with it through `ImapServer.oauth2_token`.
+OAUTH2_KEY = b"dovecot-test-oauth2-hmac-key-3a9e7c51"
 
 
 @dataclass(frozen=True)
@@ -39,11 +48,23 @@ class ImapServer:
     ca_file: Path
     user: str
     password: str
+    log_file: Path  # Dovecot's log: which mechanism a login used, why one failed
 
     def client(self) -> IMAPClient:
         client = IMAPClient(self.host, port=self.port, ssl=False, timeout=10)
         client.login(self.user, self.password)
         return client
+
+    def oauth2_token(
+        self, *, expires_in: int = 600, key: bytes = OAUTH2_KEY, subject: str | None = None
+    ) -> str:
+        """An HS256 access token for the user, as an OAuth2 provider would issue one.
+
+        `expires_in` below zero gives a token that has already expired, another `key`
+        one the server cannot verify, another `subject` one for someone else's mailbox.
+        """
+        claims = {"sub": subject or self.user, "exp": int(time.time()) + expires_in}
+        return hs256_jwt(claims, key)
 
     def append(self, *messages: bytes, folder: str = "INBOX") -> None:
         client = self.client()
@@ -70,14 +91,36 @@ class ImapServer:
             client.logout()
 
 
+def hs256_jwt(claims: dict[str, object], key: bytes) -> str:
+    """A JWT (RFC 7519) signed with HMAC-SHA256: header.claims.signature, each base64url
+    without padding. Built here with the standard library (PyJWT is not a dependency)."""
+
+    def part(data: bytes) -> bytes:
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    header = part(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = part(json.dumps(claims).encode())
+    signature = part(hmac.new(key, header + b"." + body, hashlib.sha256).digest())
+    return (header + b"." + body + b"." + signature).decode("ascii")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def _config(root: Path, mail: Path, port: int, tls_port: int, uid: int, gid: int) -> str:
+def _config(
+    root: Path, mail: Path, port: int, tls_port: int, uid: int, gid: int, oauth2: bool
+) -> str:
     certificate = root / "cert.pem"
+    mechanisms = "plain login xoauth2 oauthbearer" if oauth2 else "plain login"
+    oauth2_passdb = (
+        f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+        f"  args = {root}/dovecot-oauth2.conf.ext\n}}\n"
+        if oauth2
+        else ""
+    )
     return f"""
 base_dir = {root}/run
 state_dir = {root}/state
@@ -91,10 +134,13 @@ ssl_key = <{root}/key.pem
 disable_plaintext_auth = no
 first_valid_uid = {uid}
 first_valid_gid = {gid}
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
+auth_failure_delay = 0
+auth_verbose = yes
 mail_location = maildir:{mail}/%u
-passdb {{
+{oauth2_passdb}passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN {root}/passwd
 }}
 userdb {{
@@ -120,8 +166,11 @@ service anvil {{
 
 
 @contextmanager
-def running_imap_server(directory: Path) -> Iterator[ImapServer]:
-    """Dovecot on two free loopback ports; skips the test, saying why, when it cannot run."""
+def running_imap_server(directory: Path, *, oauth2: bool = True) -> Iterator[ImapServer]:
+    """Dovecot on two free loopback ports; skips the test, saying why, when it cannot run.
+
+    `oauth2=False` leaves XOAUTH2 and OAUTHBEARER out, as a server taking passwords only.
+    """
     if not Path(DOVECOT).exists():
         pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd; .ci/run does)")
     certificates = make_certificates(directory / "certificates")
@@ -129,6 +178,7 @@ def running_imap_server(directory: Path) -> Iterator[ImapServer]:
     try:
         _write_certificate(certificates, root)
         (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
+        _write_oauth2_validation(root)
         mail = root / "mail"
         mail.mkdir()
         if os.geteuid() == 0:
@@ -142,14 +192,18 @@ def running_imap_server(directory: Path) -> Iterator[ImapServer]:
             name = pwd.getpwuid(uid).pw_name
             extra = f"default_login_user = {name}\ndefault_internal_user = {name}\n"
         port, tls_port = _free_port(), _free_port()
-        (root / "dovecot.conf").write_text(_config(root, mail, port, tls_port, uid, gid) + extra)
+        (root / "dovecot.conf").write_text(
+            _config(root, mail, port, tls_port, uid, gid, oauth2) + extra
+        )
         process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(root / "dovecot.conf")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
         try:
-            server = ImapServer("127.0.0.1", port, tls_port, root / "ca.pem", USER, PASSWORD)
+            server = ImapServer(
+                "127.0.0.1", port, tls_port, root / "ca.pem", USER, PASSWORD, root / "dovecot.log"
+            )
             _wait_for_login(server, process, root)
             yield server
         finally:
@@ -163,6 +217,22 @@ def running_imap_server(directory: Path) -> Iterator[ImapServer]:
                 process.stderr.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _write_oauth2_validation(root: Path) -> None:
+    """Dovecot's oauth2 passdb validating JWTs itself: the key for a token with no `azp`
+    and no `kid`, signed HS256, is the file keys/default/HS256/default, holding the key in
+    base64; the login name must equal the token's `sub`."""
+    keys = root / "keys"
+    (keys / "default" / "HS256").mkdir(parents=True)
+    (keys / "default" / "HS256" / "default").write_text(
+        base64.b64encode(OAUTH2_KEY).decode("ascii")
+    )
+    (root / "dovecot-oauth2.conf.ext").write_text(
+        f"introspection_mode = local\n"
+        f"local_validation_key_dict = fs:posix:prefix={keys}/\n"
+        "username_attribute = sub\n"
+    )
 
 
 def _write_certificate(certificates: object, root: Path) -> None:

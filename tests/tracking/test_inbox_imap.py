@@ -232,6 +232,7 @@ def test_wrong_password_is_one_line_without_the_password(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"Error: IMAP server 127.0.0.1:{imap.port} refused the login of")
+    assert "CAPITOLMAIL_INBOX_PASSWORD" in lines[0]
     assert "not-the-password-8c2e" not in result.output
     assert "Traceback" not in result.output
 
@@ -291,3 +292,98 @@ def test_a_password_in_capitolmail_toml_is_refused(workspace: Path, cli: Invoke)
     result = cli("inbox", "sync")
     assert result.exit_code == 1
     assert "CAPITOLMAIL_INBOX_PASSWORD" in result.stderr
+
+
+def use_oauth2_token(workspace: Path, token: str) -> None:
+    """The .env of a team whose mailbox takes only OAuth2 tokens: no password at all."""
+    env = workspace / ".env"
+    kept = [
+        line for line in env.read_text().splitlines() if "CAPITOLMAIL_INBOX_PASSWORD" not in line
+    ]
+    env.write_text("\n".join([*kept, f"CAPITOLMAIL_INBOX_OAUTH2_TOKEN={token}", ""]))
+
+
+def test_an_xoauth2_token_logs_in_and_the_mailbox_is_read(
+    workspace: Path, cli: Invoke, sent: list[Received], imap: ImapServer, folder: str
+) -> None:
+    imap.append(reply_to(sent[0], subject="Re: oauth", body="Read with a token."), folder=folder)
+    use_imap(workspace, imap, folder, security="tls")
+    token = imap.oauth2_token()
+    use_oauth2_token(workspace, token)
+    logins_before = imap.log_file.read_text().count("method=XOAUTH2")
+
+    result = cli("inbox", "sync")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Inbox: 1 read: 0 bounces, 0 soft bounces, 1 replies,")
+    assert messages_by_address(cli)[sent[0].rcpt_tos[0]]["state"] == "sent"
+    assert events_of(workspace, messages_by_address(cli)[sent[0].rcpt_tos[0]]["id"])[-1] == (
+        "event_replied",
+        f'reply: from {sent[0].rcpt_tos[0]}, subject "Re: oauth"',
+    )
+    log = imap.log_file.read_text()
+    assert log.count("method=XOAUTH2") == logins_before + 1  # Dovecot saw the token, not PLAIN
+    assert token not in result.output
+    assert token not in cli("config", "show").output
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("expired", "Token has expired"),
+        ("wrong key", "Incorrect JWT signature"),
+        ("another account", "did not match 'someone-else'"),
+    ],
+)
+def test_a_refused_xoauth2_token_is_one_line_naming_the_variable_without_the_token(
+    workspace: Path, cli: Invoke, imap: ImapServer, folder: str, case: str, reason: str
+) -> None:
+    if case == "expired":
+        token = imap.oauth2_token(expires_in=-600)
+    elif case == "wrong key":
+        token = imap.oauth2_token(key=b"a-key-the-server-does-not-have")
+    else:
+        token = imap.oauth2_token(subject="someone-else")
+    imap.append(plain_mail("news@example.net", "policy@example.org", "Unread"), folder=folder)
+    use_imap(workspace, imap, folder)
+    use_oauth2_token(workspace, token)
+
+    result = cli("inbox", "sync")
+
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(
+        f"Error: IMAP server 127.0.0.1:{imap.port} refused the XOAUTH2 login"
+    )
+    assert "CAPITOLMAIL_INBOX_OAUTH2_TOKEN" in lines[0]
+    assert "CAPITOLMAIL_INBOX_PASSWORD" not in lines[0]  # not the credential that was tried
+    assert "Traceback" not in result.output
+    for piece in token.split("."):  # neither the token nor any part of it
+        assert piece not in result.output
+    assert reason in imap.log_file.read_text()  # refused for the reason the test means
+    assert len(imap.unseen(folder)) == 1
+
+
+def test_a_server_without_xoauth2_is_said_plainly_not_blamed_on_the_token(
+    workspace: Path, cli: Invoke, imap: ImapServer, tmp_path: Path
+) -> None:
+    token = imap.oauth2_token()  # valid for `imap`, but this server takes passwords only
+    with running_imap_server(tmp_path / "imap", oauth2=False) as passwords_only:
+        client = passwords_only.client()
+        try:
+            assert not client.has_capability("AUTH=XOAUTH2")
+        finally:
+            client.logout()
+        use_imap(workspace, passwords_only, "INBOX")
+        use_oauth2_token(workspace, token)
+
+        result = cli("inbox", "sync")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: IMAP server 127.0.0.1:{passwords_only.port} does not offer XOAUTH2 login; "
+        "remove CAPITOLMAIL_INBOX_OAUTH2_TOKEN and set CAPITOLMAIL_INBOX_PASSWORD "
+        "(or an app password) instead\n"
+    )
+    assert token not in result.output

@@ -61,17 +61,14 @@ class ImapMailbox:
         try:
             self._client = self._connect()
             if account.oauth2_token:
-                self._client.oauth2_login(account.username, account.oauth2_token)
+                self._oauth2_login(self._client, account.oauth2_token)
             else:
                 assert account.password is not None
                 self._client.login(account.username, account.password)
             selected = self._client.select_folder(account.folder, readonly=not account.delete)
         except LoginError as err:
             self._close()
-            raise CapitolmailError(
-                f"{where} refused the login of {account.username} ({self._said(err)}); check "
-                "[inbox] username and CAPITOLMAIL_INBOX_PASSWORD or CAPITOLMAIL_INBOX_OAUTH2_TOKEN"
-            ) from None
+            raise CapitolmailError(self._refused(where, err)) from None
         except ssl.SSLError as err:
             self._close()
             raise CapitolmailError(
@@ -84,6 +81,33 @@ class ImapMailbox:
         validity = selected.get(b"UIDVALIDITY", b"0")
         self.mailbox += f";UIDVALIDITY={_text(validity)}"
         return self
+
+    def _oauth2_login(self, client: IMAPClient, token: str) -> None:
+        """XOAUTH2 where the server offers it; where it does not, its refusal would read as
+        a bad token, so say plainly that this server takes a password instead."""
+        if not client.has_capability("AUTH=XOAUTH2"):
+            account = self._account
+            self._close()
+            raise CapitolmailError(
+                f"IMAP server {account.host}:{account.port} does not offer XOAUTH2 login; "
+                "remove CAPITOLMAIL_INBOX_OAUTH2_TOKEN and set CAPITOLMAIL_INBOX_PASSWORD "
+                "(or an app password) instead"
+            )
+        client.oauth2_login(self._account.username, token)
+
+    def _refused(self, where: str, err: LoginError) -> str:
+        """Names the one credential that was tried: a token, unlike a password, expires."""
+        name = self._account.username
+        if self._account.oauth2_token:
+            return (
+                f"{where} refused the XOAUTH2 login of {name} ({self._said(err)}); the access "
+                "token in CAPITOLMAIL_INBOX_OAUTH2_TOKEN has expired or is not for this account: "
+                "put a fresh one there and check [inbox] username"
+            )
+        return (
+            f"{where} refused the login of {name} ({self._said(err)}); check "
+            "[inbox] username and CAPITOLMAIL_INBOX_PASSWORD (or an app password)"
+        )
 
     def _connect(self) -> IMAPClient:
         account = self._account
