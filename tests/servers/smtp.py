@@ -46,6 +46,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from capitolmail.verp import envelope_sender
 from tests.headers import wire_format_problems
 
 # Returned as a status: close the connection without answering.
@@ -117,6 +118,9 @@ class MailServer:
         self.open_sessions = 0
         self.most_open_sessions = 0
         self.port = 0
+        # With a VERP return path (capitolmail/verp.py) the envelope sender must be its
+        # +MESSAGE-ID form for the message's own id, instead of the From address.
+        self.return_path: str | None = None
 
     # -- the script -----------------------------------------------------------------
 
@@ -210,9 +214,14 @@ class MailServer:
             with self._lock:
                 self.malformed.append((raw, problems))
             return f"554 5.6.0 malformed message: {problems[0]}"
-        from_header = parseaddr(str(_parse(raw, headers_only=True)["From"]))[1]
-        if from_header != envelope.mail_from:
-            return f"553 5.7.1 envelope sender <{envelope.mail_from}> is not From <{from_header}>"
+        headers = _parse(raw, headers_only=True)
+        from_header = parseaddr(str(headers["From"]))[1]
+        expected = from_header
+        if self.return_path is not None:
+            message_id = str(headers["Message-ID"]).strip("<> ").partition("@")[0]
+            expected = envelope_sender(self.return_path, message_id)
+        if expected != envelope.mail_from:
+            return f"553 5.7.1 envelope sender <{envelope.mail_from}> is not <{expected}>"
         rule = self._next_rule("DATA", envelope.rcpt_tos[0])
         reply = rule.reply if rule else ""
         if rule and reply not in ("", HANG_UP) and not reply.startswith("2"):

@@ -52,6 +52,7 @@ def run_inbox_sync(workspace: Workspace, *, progress: Progress | None = None) ->
         delete_processed=settings.inbox.delete_processed,
         clock=now,
         progress=progress,
+        return_path=settings.provider.smtp.return_path,
     )
 
 

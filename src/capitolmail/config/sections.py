@@ -79,6 +79,19 @@ class SmtpSettings(_Section):
     connect_timeout: float = Field(default=10.0, gt=0)
     timeout: float = Field(default=30.0, gt=0)
     local_hostname: str | None = None
+    # VERP (verp.py): "bounces@example.org" sends each message from
+    # bounces+MESSAGE-UUID@example.org, so the inbound mailbox matches every bounce.
+    return_path: str = ""
+
+    @field_validator("return_path")
+    @classmethod
+    def _return_path(cls, value: str) -> str:
+        if not value:
+            return value
+        address = header_address(value)
+        if "+" in address.partition("@")[0]:
+            raise ValueError("must not contain '+': capitolmail adds +MESSAGE-ID itself")
+        return address
 
 
 class SendGridSettings(_Section):

@@ -47,6 +47,7 @@ from capitolmail.message import OutgoingMessage
 from capitolmail.providers.base import ProviderBase, Receipt
 from capitolmail.providers.smtp_pool import Connection, ConnectionPool, describe
 from capitolmail.providers.throttling import is_throttling
+from capitolmail.verp import envelope_sender
 
 # Postfix "250 2.0.0 Ok: queued as 4Xk2Lq0Zr3z9"; Exim "250 OK id=1rT7yA-000ABC-2x".
 _QUEUE_ID = re.compile(r"\bqueued as ([^\s;,]+)|\bid=([^\s;,]+)", re.IGNORECASE)
@@ -160,11 +161,15 @@ class SmtpProvider(ProviderBase):
         """
         smtp = conn.smtp
         conn.sent += 1
+        return_path = self.settings.return_path
+        sender = (
+            envelope_sender(return_path, message.message_id) if return_path else message.from_email
+        )
         size = [f"SIZE={len(payload)}"] if smtp.has_extn("size") else []
         # Every recipient must be taken (To, Cc, Bcc) or the message is not sent at all:
         # a letter that reached the office without the copy the team asked for is wrong too.
         steps = (
-            (f"MAIL FROM:<{message.from_email}>", lambda: smtp.mail(message.from_email, size)),
+            (f"MAIL FROM:<{sender}>", lambda: smtp.mail(sender, size)),
             *(
                 (f"RCPT TO:<{address}>", functools.partial(smtp.rcpt, address))
                 for address in message.envelope_recipients()

@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from capitolmail.redaction import shorten
 from capitolmail.tracking.inbox.bounces import Bounce, find_bounce
+from capitolmail.verp import message_id_in
 
 # Our Message-ID: a UUID at the From domain (message.py). Case-insensitive, since
 # some relays upper-case what they quote back.
@@ -73,25 +74,34 @@ class Reading:
     auto_reason: str = field(default="", compare=False)
 
 
-def read_mail(raw: bytes, now: datetime, unsubscribe_address: str) -> Reading:
-    """Classify one message. Never raises: a message that cannot be read is UNPARSED."""
+def read_mail(
+    raw: bytes, now: datetime, unsubscribe_address: str, *, return_path: str = ""
+) -> Reading:
+    """Classify one message. Never raises: a message that cannot be read is UNPARSED.
+
+    With `return_path` (VERP, verp.py), a bounce delivered to one of its
+    +MESSAGE-ID addresses names that message first, before any id it quotes.
+    """
     try:
         message = email.message_from_bytes(raw)
         if not message.keys():
             return Reading(Kind.UNPARSED, problem="no headers")
-        return _classify(message, now, unsubscribe_address)
+        return _classify(message, now, unsubscribe_address, return_path)
     except Exception as err:  # hostile MIME must not stop a sync: the mail is left alone
         return Reading(Kind.UNPARSED, problem=f"{type(err).__name__}: {one_line(str(err), 200)}")
 
 
-def _classify(message: Message, now: datetime, unsubscribe_address: str) -> Reading:
+def _classify(
+    message: Message, now: datetime, unsubscribe_address: str, return_path: str
+) -> Reading:
     sender = _first_address(message, "From")
     subject = shorten(header_text(message, "Subject"), SUBJECT_LIMIT)
     at = _date(message, now)
     common = {"sender": sender, "subject": subject, "at": at}
     bounce = find_bounce(message)
     if bounce is not None:
-        ids = _ids_anywhere(message)
+        verp = [message_id_in(return_path, a) for a in _recipients(message)] if return_path else []
+        ids = _unique([found for found in verp if found] + list(_ids_anywhere(message)))
         return Reading(Kind.BOUNCE, our_ids=ids, bounce=bounce, **common)
     auto = auto_reply_reason(message, subject)
     recipients = _recipients(message)

@@ -87,9 +87,14 @@ def sync_inbox(
     delete_processed: bool,
     clock: Callable[[], datetime],
     progress: Progress | None = None,
+    return_path: str = "",
 ) -> InboxReport:
     """Read every message of `source` not read before; CapitolmailError when the mailbox
-    cannot be opened or read (what was applied by then stays applied)."""
+    cannot be opened or read (what was applied by then stays applied).
+
+    `return_path` is the SMTP relay's VERP return path (verp.py), if one is set: a
+    bounce sent to its +MESSAGE-ID address names its message even when it quotes
+    nothing of it."""
     report = InboxReport()
     with source:
         acted: list[str] = []
@@ -99,7 +104,8 @@ def sync_inbox(
 
         for batch in source.new_messages(already_read):
             for message in batch:
-                if _one(store, source.mailbox, message, unsubscribe_address, clock(), report):
+                addresses = (unsubscribe_address, return_path)
+                if _one(store, source.mailbox, message, addresses, clock(), report):
                     acted.append(message.key)
             if progress is not None:
                 progress(report.read, source.pending)
@@ -113,7 +119,7 @@ def _one(
     store: Store,
     mailbox: str,
     message: MailboxMessage,
-    unsubscribe_address: str,
+    addresses: tuple[str, str],
     now: datetime,
     report: InboxReport,
 ) -> bool:
@@ -121,12 +127,12 @@ def _one(
     if message.raw is None:
         reading = Reading(Kind.UNPARSED, problem=f"{message.size} bytes, over max_message_bytes")
     else:
-        reading = read_mail(message.raw, now, unsubscribe_address)
+        reading = read_mail(message.raw, now, addresses[0], return_path=addresses[1])
     counted = InboxReport()
     try:
         with store.record_deliveries(now) as ledger:
             event_id = _event_id(mailbox, message.key)
-            outcome = _act(ledger, reading, event_id, unsubscribe_address, counted)
+            outcome = _act(ledger, reading, event_id, addresses[0], counted)
             if not ledger.first_inbox_reading(mailbox, message.key, outcome):
                 raise _AlreadyRead()  # another sync read it first: roll this one back
     except _AlreadyRead:
