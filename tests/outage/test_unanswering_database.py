@@ -7,6 +7,7 @@ would wait on it forever. The listener here accepts and then says nothing.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -38,6 +39,8 @@ def silent_server() -> Iterator[int]:
         yield listener.getsockname()[1]
     finally:
         done.set()
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
         listener.close()
         for conn in accepted:
             conn.close()
