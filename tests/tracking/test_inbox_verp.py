@@ -14,6 +14,8 @@ import json
 import mailbox
 from pathlib import Path
 
+import pytest
+
 from ..conftest import Invoke, use_smtp_relay
 from ..servers.smtp import running_mail_server
 from .test_inbox_files import BOUNCES, job, use_mailbox
@@ -57,8 +59,18 @@ def test_a_bounce_to_a_verp_address_names_its_message(
     assert [entry["email"] for entry in suppressed] == [first["to"]]
 
 
-def test_a_return_path_with_its_own_plus_is_refused(workspace: Path, cli: Invoke) -> None:
-    use_smtp_relay(workspace, 2525, smtp='return_path = "bounces+x@example.org"\n')
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("bounces+x@example.org", "must not contain '+'"),
+        ("rückläufer@example.org", "non-ASCII"),
+        ("bounces@example.org\\r\\nBcc: x@example.net", "return_path"),
+    ],
+)
+def test_a_return_path_that_cannot_be_a_verp_sender_is_refused(
+    workspace: Path, cli: Invoke, value: str, said: str
+) -> None:
+    use_smtp_relay(workspace, 2525, smtp=f'return_path = "{value}"\n')
     result = cli("config", "show")
     assert result.exit_code == 1
-    assert "return_path" in result.output and "must not contain '+'" in result.output
+    assert "return_path" in result.output and said in result.output
