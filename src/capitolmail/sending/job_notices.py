@@ -94,6 +94,7 @@ class JobNoticeListener:
         conn: Any = raw.driver_connection
         raw.detach()  # ours alone: never back into the pool, closed here
         try:
+            conn.rollback()  # whatever the pool's ping began: autocommit needs none open
             conn.autocommit = True
             conn.execute(f"LISTEN {CHANNEL}")
             self.listening.set()
