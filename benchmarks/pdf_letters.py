@@ -98,8 +98,6 @@ def queue_once(workspace: Path) -> tuple[float, float, float]:
 
 def layout_ceiling(workspace: Path, count: int) -> float:
     """PDFs per second for WeasyPrint alone on one office's HTML (distinct each time)."""
-    from capitolmail.letters.addressee import for_legislator
-    from capitolmail.letters.kind import shared_context
     from capitolmail.letters.kinds.joint import JointLetter
     from capitolmail.letters.pdf_render import _render
     from capitolmail.letters.pipeline import load
@@ -108,14 +106,8 @@ def layout_ceiling(workspace: Path, count: int) -> float:
     opened = Workspace.open(workspace)
     kind = load(opened, "block-arms-sale")
     assert isinstance(kind, JointLetter) and kind.pdf is not None
-    office = kind.offices[0]
-    names = {
-        "signers": kind.signers,
-        **shared_context(kind.letter, kind.organisation, kind.sender),
-        "legislator": office,
-        "recipient": for_legislator(office),
-    }
-    html = kind.templates.render_document(kind.pdf.context(names))
+    # The names a queued office's PDF is made from (kinds/joint.py): the same HTML.
+    html = kind.templates.render_document(kind.pdf.context(kind.pdf_names(kind.offices[0])))
     started = time.perf_counter()
     for number in range(count):
         _render(html.replace("</body>", f"<!-- {number} --></body>"), "benchmark")
