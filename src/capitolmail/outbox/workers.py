@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
@@ -128,12 +129,20 @@ def recover_abandoned(
         detail=ABANDONED_ERROR,
         values={"last_error": ABANDONED_ERROR},
     )
-    requeued = move_messages(
+    requeued = _back_in_the_queue(
+        conn, where & messages.c.handed_over_at.is_(None), now, REQUEUED_DETAIL
+    )
+    return Recovered(unknown=unknown, requeued=requeued)
+
+
+def _back_in_the_queue(conn: Connection, where: Any, now: datetime, detail: str) -> int:
+    """`queued` again, unclaimed, the claim's attempt given back: it never reached a provider."""
+    return move_messages(
         conn,
-        where & messages.c.handed_over_at.is_(None),
+        where,
         to=MessageState.QUEUED,
         now=now,
-        detail=REQUEUED_DETAIL,
+        detail=detail,
         values={
             "attempts": messages.c.attempts - 1,
             "claimed_by": None,
@@ -141,7 +150,6 @@ def recover_abandoned(
             "next_attempt_at": None,
         },
     )
-    return Recovered(unknown=unknown, requeued=requeued)
 
 
 def release_lost_claims(
@@ -168,16 +176,4 @@ def release_lost_claims(
     ]
     if not lost:
         return 0
-    return move_messages(
-        conn,
-        mine & messages.c.id.in_(lost),
-        to=MessageState.QUEUED,
-        now=now,
-        detail=LOST_CLAIM_DETAIL,
-        values={
-            "attempts": messages.c.attempts - 1,
-            "claimed_by": None,
-            "claimed_at": None,
-            "next_attempt_at": None,
-        },
-    )
+    return _back_in_the_queue(conn, mine & messages.c.id.in_(lost), now, LOST_CLAIM_DETAIL)
