@@ -42,6 +42,9 @@ class Addressee:
     salutation: str
     # The id the recipient is picked by (`--to`): a bioguide id for a legislator.
     id: str = ""
+    # The chamber, and the lines after it: what an email's addressee block shows.
+    organization: str = ""
+    postal_lines: tuple[str, ...] = ()
 
 
 def for_legislator(legislator: Any) -> Addressee:
@@ -49,13 +52,15 @@ def for_legislator(legislator: Any) -> Addressee:
     name = f"The Honorable {legislator.full_name}"
     chamber = "senate" if legislator.chamber == "senate" else "house"
     street, zip_code = office_lines(legislator.address, ZIP_CODES[chamber])
-    lines = [name, CHAMBERS[chamber], *street, f"Washington, DC {zip_code}"]
+    postal = (*street, f"Washington, DC {zip_code}")
     return Addressee(
         name=name,
         title=legislator.title,
-        address_lines=tuple(lines),
+        address_lines=(name, CHAMBERS[chamber], *postal),
         salutation=salutation(legislator),
         id=legislator.bioguide,
+        organization=CHAMBERS[chamber],
+        postal_lines=postal,
     )
 
 

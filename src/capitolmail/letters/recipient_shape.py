@@ -11,7 +11,6 @@ the formal one of congressional correspondence (addressee.py). The older names (
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,13 +18,6 @@ from capitolmail.letters.addressee import for_legislator
 from capitolmail.recipients.contacts import OfficeContact
 from capitolmail.recipients.members import Legislator
 from capitolmail.recipients.target_rows import Target
-
-CHAMBER_NAMES = {
-    "senate": "United States Senate",
-    "house": "United States House of Representatives",
-}
-# congress-legislators writes "522 Hart Senate Office Building Washington DC 20510".
-_CITY_LINE = re.compile(r"\s*Washington,?\s+DC,?\s+(?P<zip>\d{5}(?:-\d{4})?)\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +56,8 @@ def office_shape(legislator: Legislator, contact: OfficeContact | None = None) -
         name=legislator.official_full,
         title=legislator.title,
         salutation=formal.salutation,
-        organization=CHAMBER_NAMES.get(legislator.chamber, ""),
-        address_lines=office_address_lines(legislator),
+        organization=formal.organization,
+        address_lines=formal.postal_lines,
         email=contact.email if contact is not None else "",
         contact_url=legislator.contact_form,
         phone=legislator.phone,
@@ -92,14 +84,3 @@ def target_shape(target: Target) -> RecipientShape:
             if line
         ),
     )
-
-
-def office_address_lines(legislator: Legislator) -> tuple[str, ...]:
-    """ "522 Hart Senate Office Building", "Washington, DC 20510"; () when unknown."""
-    address = (legislator.address or "").strip()
-    office = (legislator.office or "").strip()
-    match = _CITY_LINE.search(address)
-    if match is None:
-        return (address,) if address else ()
-    street = address[: match.start()].strip() or office
-    return tuple(line for line in (street, f"Washington, DC {match['zip']}") if line)
