@@ -166,6 +166,13 @@ def shorten(text: str, limit: int) -> str:
     return text[:limit] + "…"
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an error's text (its class name when it has none), for a log line
+    that must stay one line."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 _current = Redactor()
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from capitolmail.outbox.job_notices import CHANNEL, parse_notice
+from capitolmail.redaction import first_line
 
 log = logging.getLogger("capitolmail.worker")
 
@@ -123,6 +124,6 @@ def listening_for_jobs(engine: Engine, on_notice: OnNotice) -> Iterator[JobNotic
 
 
 def _first_line(err: BaseException, password: str | None) -> str:
-    text = str(getattr(err, "orig", None) or err).strip()
-    first = text.splitlines()[0] if text else type(err).__name__
+    """The driver's own error (not SQLAlchemy's wrapper), its first line, password masked."""
+    first = first_line(getattr(err, "orig", None) or err)
     return first.replace(password, "***") if password else first

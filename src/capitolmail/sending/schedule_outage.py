@@ -24,6 +24,7 @@ from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
 from capitolmail.outbox import connection_lost
+from capitolmail.redaction import first_line
 
 log = logging.getLogger("capitolmail.schedule")
 
@@ -53,7 +54,7 @@ class ScheduleOutage:
                 "the schedule lost the outbox database while it tried to %s (%s); "
                 "scheduled jobs start once it is back",
                 doing,
-                _first_line(err),
+                first_line(err),
             )
         return True
 
@@ -103,7 +104,3 @@ class OutageTolerantJobStore(SQLAlchemyJobStore):
             # store starts the job once whichever way it comes.
             if not self.outage.failed(err, f"remove {job_id} it has just fired"):
                 raise
-
-
-def _first_line(err: BaseException) -> str:
-    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
