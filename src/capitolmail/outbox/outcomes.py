@@ -99,6 +99,9 @@ def record_outcomes(
         return []
     job_states = _share_lock_jobs(conn, ids)
     rows = _lock_messages(conn, ids)
+    for message_id in ids:
+        if message_id not in rows:
+            raise MessageNotFound(message_id)
     repeated = _already_recorded(outcomes, rows, worker_id)
     fresh = [outcome for outcome in outcomes if outcome.message_id not in repeated]
     proven = _refuse_unclaimed(conn, fresh, rows, worker_id)
@@ -132,9 +135,6 @@ def _already_recorded(
 ) -> set[str]:
     """The ids whose row is already in the state the outcome sets, under the worker's
     own claim: recorded by a commit whose answer was lost."""
-    for outcome in outcomes:
-        if outcome.message_id not in rows:
-            raise MessageNotFound(outcome.message_id)
     if worker_id is None:
         return set()
     return {
@@ -152,8 +152,6 @@ def _refuse_unclaimed(
     was proved sent since its claim; the ids proved sent, whose outcome comes late and
     is only noted."""
     for outcome in outcomes:
-        if outcome.message_id not in rows:
-            raise MessageNotFound(outcome.message_id)
         _, state, claimed_by = rows[outcome.message_id]
         if worker_id is not None and state == MessageState.SENDING and claimed_by != worker_id:
             raise StoreError(
