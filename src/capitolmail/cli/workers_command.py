@@ -25,7 +25,8 @@ from capitolmail.workspace import Workspace
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
 @pass_workspace
 def workers_command(workspace: Workspace, as_json: bool) -> None:
-    """List live workers: host, pid, heartbeat, and the messages each is sending."""
+    """List the workers registered in the outbox: host, pid, heartbeat (stale when silent)
+    and the messages each is sending."""
     current = now()
     stale_after = workspace.settings.worker.stale_after.total_seconds()
     rows = workspace.store.list_workers()
