@@ -163,6 +163,21 @@ events = Table(
     Index("ix_events_message_id", "message_id"),
 )
 
+# The pace of each provider, shared by every worker (outbox/provider_pace.py) (0015).
+provider_paces = Table(
+    "provider_paces",
+    metadata,
+    Column("provider", String(40), primary_key=True),
+    # When the next message may go: a token bucket held as a time (GCRA).
+    Column("next_turn", UTCDateTime, nullable=True),
+    # The adaptive pace a throttling provider forced (None: none); sending/throttle.py.
+    Column("per_second", Float, nullable=True),
+    Column("cut", Integer, nullable=False),
+    Column("step", Float, nullable=False),
+    Column("lift_at", Float, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 workers = Table(
     "workers",
     metadata,

@@ -38,7 +38,8 @@ from capitolmail.sending.outage import OutageRider
 from capitolmail.sending.pauses import PendingPauses
 from capitolmail.sending.provider_calls import TICK, ProviderCalls, SendResult
 from capitolmail.sending.recording import OutcomeBook
-from capitolmail.sending.throttle import AdaptivePace, PaceChange
+from capitolmail.sending.shared_pace import provider_pace
+from capitolmail.sending.throttle import PaceChange
 from capitolmail.sending.verdicts import verdict
 from capitolmail.sending.workers import WorkerPresence, new_worker_id
 
@@ -98,13 +99,17 @@ class _SendLoop:
         self.stop = stop
         self.summary = SendSummary()
         self.worker_id = new_worker_id()
-        # Lowered when the provider throttles, for every job this worker sends (throttle.py).
-        self.pace = AdaptivePace(
+        # Lowered when the provider throttles, for every job and every worker (shared_pace.py).
+        self.pace = provider_pace(
+            store,
+            provider.name,
+            self.worker_id,
+            clock,
             options.overall_rate,
             label="relay" if provider.name == "smtp" else provider.name,
             on_change=self._note_pace,
         )
-        self.gate = ClaimGate(options.overall_rate, self.pace)
+        self.gate = ClaimGate(provider.name, options.overall_rate, self.pace)
         self.paused: set[int] = set()
         self.pauses = PendingPauses()  # written before the outcomes, ridden out like them
         self.presumed_dead = False  # another worker took our rows: record nothing more
@@ -190,7 +195,9 @@ class _SendLoop:
             try:
                 batch = self._record_and_claim(free)
             finally:
-                self.gate.refund(free - len(batch))
+                paced_out = self.gate.settle(len(batch))
+            if paced_out:
+                return True  # the provider's pace had no turn: _claimable waits for one
         for claimed in batch:
             # Claimed again, so an operator resumed the job since we paused it.
             self.paused.discard(claimed.job_id)
@@ -246,6 +253,7 @@ class _SendLoop:
             limit,
             handed_over=not self.reports_handover,
             record=not self.presumed_dead,
+            pace=self.gate.turn(),
         )
 
     def _idle(self, seconds: float) -> None:
