@@ -33,7 +33,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from capitolmail.outbox.schema import provider_paces, workers
 
 # The turns a claim may take ahead: this many seconds' worth, at least one message.
-BURST_SECONDS = 0.1
+# Enough that a worker a little late to its turn (a busy machine) loses none; small
+# enough that a paused-then-resumed send does not fire a volley at a Hill office.
+BURST_SECONDS = 1.0
 # Stored times have microseconds: a turn a microsecond short is a turn.
 _ROUNDING = 1e-4
 
@@ -103,8 +105,11 @@ def take_turns(conn: Connection, turn: PaceTurn, wanted: int, now: datetime) -> 
     burst = max(1.0, rate * BURST_SECONDS)
     at = max(row.next_turn or now, now)
     free = math.floor(burst - (at - now).total_seconds() * rate + _ROUNDING)
-    if free <= 0:
-        turn.wait = max((at - now).total_seconds() - (burst - 1) / rate, 0.001)
+    # A claim holds the row's lock to its commit: many claims of one message each
+    # would queue the workers behind it. So a claim waits for half a burst.
+    need = max(1, min(wanted, math.floor(burst / 2)))
+    if free < need:
+        turn.wait = max((at - now).total_seconds() - (burst - need) / rate, 0.001)
         return 0
     turn._rate, turn._turn = rate, at
     return min(wanted, free)
@@ -133,9 +138,11 @@ def change_pace(
     registered = conn.execute(select(func.count()).select_from(workers)).scalar_one()
     before = _state(row, workers=registered)
     after = change(before)
-    turn = max(row.next_turn or now, hold_until)
+    # A turn is free while next_turn is less than a burst ahead; so a burst beyond.
+    burst = timedelta(seconds=BURST_SECONDS)
+    turn = max(row.next_turn or now, hold_until + burst)
     if after.cut > before.cut and after.per_second:
-        turn = max(turn, now + timedelta(seconds=1 / after.per_second))
+        turn = max(turn, now + burst + timedelta(seconds=1 / after.per_second))
     _write(conn, provider, after, now, next_turn=turn)
     return after
 

@@ -241,7 +241,12 @@ class _SendLoop:
         allowed, wait = self.gate.take(free)
         if allowed == 0:
             self._record()
-            self.stop.wait(min(wait, TICK))
+            if self.calls:
+                # Waiting for the provider's next turn, serve the threads at the brink
+                # (their hand-over marks) and take their results meanwhile.
+                self._collect(block=True)
+            else:
+                self.stop.wait(min(wait, TICK))
             return None
         return allowed
 
