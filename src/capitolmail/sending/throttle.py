@@ -25,6 +25,9 @@ multiplicative decrease (AIMD).
   time slows the send down, but it never stalls it, so a message throttled many
   times still goes out.
 
+In the send loop the pace is shared by every worker of the provider (shared_pace.py
+makes the cuts and raises on the provider's row); this class keeps the bookkeeping.
+
 The sender also holds every send for the reply's `retry_after` (or its retry
 backoff) after a throttle, as it always has; the pace governs what follows.
 Everything here runs in the send loop's own thread.
