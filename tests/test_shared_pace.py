@@ -101,8 +101,9 @@ def test_three_workers_send_at_the_providers_rate_together(
         states = {m["id"]: m["state"] for m in job(cli)["messages"]}
         assert set(states.values()) == {"sent"}
         assert_exactly_once(states, server)
-        # All three took part, and between them kept to the one rate.
-        assert len(_senders(database_url)) == 3
+        # Several took part (whichever is first to a free turn takes it: at this rate
+        # two may take them all), and between them kept to the one rate.
+        assert len(_senders(database_url)) >= 2
         arrivals = [r.at for r in server.received()]
         measured = _rate(arrivals)
         assert measured == pytest.approx(RATE, rel=0.10), _per_second(arrivals)
