@@ -36,6 +36,9 @@ from capitolmail.outbox.schema import provider_paces, workers
 # Enough that a worker a little late to its turn (a busy machine) loses none; small
 # enough that a paused-then-resumed send does not fire a volley at a Hill office.
 BURST_SECONDS = 1.0
+# Under a pace a throttling provider forced, a tenth of that (as throttle.py banks):
+# a burst is what such a provider refuses.
+PACE_BURST_SECONDS = 0.1
 # Stored times have microseconds: a turn a microsecond short is a turn.
 _ROUNDING = 1e-4
 
@@ -102,7 +105,8 @@ def take_turns(conn: Connection, turn: PaceTurn, wanted: int, now: datetime) -> 
     if not rates:
         return wanted
     rate = min(rates)
-    burst = max(1.0, rate * BURST_SECONDS)
+    forced = state.per_second is not None and rate == state.per_second
+    burst = max(1.0, rate * (PACE_BURST_SECONDS if forced else BURST_SECONDS))
     at = max(row.next_turn or now, now)
     free = math.floor(burst - (at - now).total_seconds() * rate + _ROUNDING)
     # A claim holds the row's lock to its commit: many claims of one message each
@@ -139,7 +143,7 @@ def change_pace(
     before = _state(row, workers=registered)
     after = change(before)
     # A turn is free while next_turn is less than a burst ahead; so a burst beyond.
-    burst = timedelta(seconds=BURST_SECONDS)
+    burst = timedelta(seconds=PACE_BURST_SECONDS)
     turn = max(row.next_turn or now, hold_until + burst)
     if after.cut > before.cut and after.per_second:
         turn = max(turn, now + burst + timedelta(seconds=1 / after.per_second))
