@@ -113,7 +113,7 @@ def test_a_rescheduled_job_fires_at_its_new_time_only(store: Store) -> None:
     assert store.get_job(job_id).started_at >= soon  # type: ignore[operator]
 
 
-def test_stopping_while_the_mirror_runs_never_hangs(store: Store) -> None:
+def test_stopping_while_a_refresh_runs_never_hangs(store: Store) -> None:
     """APScheduler's shutdown(wait=True) would wait for a refresh that waits for it."""
     job_id = _queue(store)
     store.schedule_job(job_id, datetime.now(UTC) + timedelta(hours=1), datetime.now(UTC))
