@@ -4,7 +4,7 @@ Each worker keeps the schedule in memory, filled from the jobs table
 (sending/schedule.py), so there is no scheduler role to hand over: whichever
 workers are alive at a job's time fire it, and the store's row lock starts it
 once. Here the first worker is SIGKILLed before the time and the one that starts
-the job is SIGKILLed just after; the last one still sends every message once.
+the job is SIGKILLed mid-send; the last one still sends every message once.
 """
 
 from __future__ import annotations
@@ -19,9 +19,19 @@ from capitolmail.outbox import Store
 
 from .conftest import Invoke
 from .servers.smtp import running_mail_server
-from .workers import assert_exactly_once, job, kill, start_worker, stop, use_smtp, wait_until
+from .workers import (
+    assert_exactly_once,
+    handed_over_by,
+    job,
+    kill,
+    start_worker,
+    stop,
+    use_smtp,
+    wait_until,
+)
 
 CONCURRENCY = 4
+TOTAL = 44  # the committee's 22 members, two contacts each
 _STARTED = "job 1 started on schedule"
 
 
@@ -47,8 +57,13 @@ def test_a_scheduled_job_starts_once_when_the_workers_holding_it_are_killed(
         )
 
     with running_mail_server() as server:
-        server.slow("DATA", 0.05)  # 200 messages at 4 in flight: a few seconds of sending
+        server.slow("DATA", 0.1)  # 44 messages at 4 in flight: a second or two of sending
         use_smtp(workspace, server, concurrency=CONCURRENCY, worker="heartbeat_seconds = 0.5\n")
+        # Back to the committee's 44 contacts (still without PDFs): quicker to queue and send.
+        letter = workspace / "letters/block-arms-sale/letter.toml"
+        letter.write_text(
+            letter.read_text().replace('chambers = ["senate"]', 'committees = ["SSFR"]')
+        )
         assert cli("queue", "block-arms-sale").stdout == "1\n"
         assert cli("send", "1", "--at", _iso(_soon(3600))).exit_code == 0
         workers = [
@@ -76,7 +91,13 @@ def test_a_scheduled_job_starts_once_when_the_workers_holding_it_are_killed(
                 timeout=30,
             )
             starter = next(n for n in (1, 2) if _STARTED in logs[n].read_text())
-            kill(workers[starter])  # and the one that started it, straight after
+            # And the one that started it, once it is mid-send.
+            wait_until(
+                lambda: handed_over_by(database_url, workers[starter].pid) > 0,
+                what="the starter to hand a message over",
+            )
+            kill(workers[starter])
+            assert len(server.received()) < TOTAL, "the job finished before the kill"
             last = workers[3 - starter]
             wait_until(lambda: job(cli)["state"] == "done", what="the job done", timeout=120)
             stop(last)
@@ -93,6 +114,7 @@ def test_a_scheduled_job_starts_once_when_the_workers_holding_it_are_killed(
         assert datetime.fromisoformat(final["started_at"]) >= at
         states = {m["id"]: m["state"] for m in final["messages"]}
         counts = Counter(states.values())
+        assert sum(counts.values()) == TOTAL
         assert set(counts) <= {"sent", "unknown"}
         assert counts["unknown"] <= CONCURRENCY  # at most what the starter had in flight
         assert_exactly_once(states, server)
