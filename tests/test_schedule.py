@@ -13,8 +13,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import create_engine, inspect, make_url
 
 from capitolmail.outbox import JobState, QueuedMessage, Store
+from capitolmail.outbox.database import _alembic_config
 from capitolmail.sending.job_notices import listening_for_jobs
 from capitolmail.sending.schedule import JobScheduler
 
@@ -187,3 +192,34 @@ def test_every_workers_schedule_follows_the_jobs_table_and_a_job_starts_once(
     assert [e.kind for e in store.list_events(other)].count("job_sending") == 1
     assert store.get_job(other).started_at >= soon  # type: ignore[operator]
     assert store.get_job(job_id).state == JobState.CANCELLED
+
+
+def test_a_database_from_before_0016_loses_apschedulers_table_but_not_its_schedule(
+    database_url: str,
+) -> None:
+    """Earlier workers copied the schedule into `apscheduler_jobs`; the upgrade drops
+    the copy, and the jobs table, the truth, still holds the job and its time."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0013")
+        conn.exec_driver_sql(
+            "INSERT INTO apscheduler_jobs (id, next_run_time, job_state) "
+            "VALUES ('capitolmail-job-1', 1.0, X'00')"
+            if conn.dialect.name == "sqlite"
+            else "INSERT INTO apscheduler_jobs (id, next_run_time, job_state) "
+            "VALUES ('capitolmail-job-1', 1.0, '\\x00')"
+        )
+    engine.dispose()
+    with Store.open(database_url) as store:
+        with store.engine.connect() as conn:
+            assert "apscheduler_jobs" not in inspect(conn).get_table_names()
+        job_id = _queue(store)
+        at = datetime.now(UTC) + timedelta(hours=1)
+        store.schedule_job(job_id, at, datetime.now(UTC))
+        with JobScheduler(store, grace=GRACE, poll_seconds=0.2) as scheduler:
+            _holds(scheduler, {job_id: at})
