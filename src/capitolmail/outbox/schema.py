@@ -16,7 +16,6 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
-    Float,
     ForeignKey,
     Index,
     Integer,
@@ -171,17 +170,6 @@ workers = Table(
     Column("pid", Integer, nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("heartbeat_at", UTCDateTime, nullable=False),
-)
-
-# APScheduler's SQLAlchemyJobStore table, created by our migration 0003 so that
-# Alembic, not APScheduler, owns every table in the database. Same columns as
-# APScheduler 3.x defines; the job store is handed this engine and finds it there.
-apscheduler_jobs = Table(
-    "apscheduler_jobs",
-    metadata,
-    Column("id", String(191), primary_key=True),
-    Column("next_run_time", Float(25), index=True),
-    Column("job_state", LargeBinary, nullable=False),
 )
 
 supporters = Table(
