@@ -175,10 +175,9 @@ def print_throughput(provider: str, lines: list[Line], count: int, total: int, p
         )
     most = lines[-1]
     ratio = most.median("rate") / base
-    verdict = "MET" if ratio >= NO_COLLAPSE else "MISSED"
     print(
         f"  target: {most.workers} workers >= {NO_COLLAPSE:.0%} of {lines[0].workers}:"
-        f" {ratio:.0%}, {verdict}",
+        f" {ratio:.0%}, {verdict(ratio >= NO_COLLAPSE)}",
         flush=True,
     )
 
@@ -214,13 +213,19 @@ def claims_section(args: argparse.Namespace) -> None:
                 f" {latency.percentile(0.99):6.2f} ms  max {latency.percentile(1.0):6.2f} ms"
             )
         claim_ok = not any(plan.seq_scan for plan in plans if plan.step == "claim_due")
-        p99 = latencies[0].percentile(0.99)
-        verdict = "MET" if claim_ok and p99 < P99_TARGET_MS else "MISSED"
+        client, server = latencies[0].percentile(0.99), latencies[-1].percentile(0.99)
         print(
-            f"  target: the claim index-backed ({'yes' if claim_ok else 'no'}) and p99 under"
-            f" {P99_TARGET_MS:.0f} ms ({p99:.2f} ms): {verdict}",
+            f"  target: the claim index-backed ({'yes' if claim_ok else 'no'}) and its p99 under"
+            f" {P99_TARGET_MS:.0f} ms: as the client waits {client:.2f} ms,"
+            f" {verdict(claim_ok and client < P99_TARGET_MS)};\n  in the server"
+            f" {server:.2f} ms, {verdict(claim_ok and server < P99_TARGET_MS)}"
+            f" (load average now {os.getloadavg()[0]:.1f}: it shows in both, less in the second)",
             flush=True,
         )
+
+
+def verdict(met: bool) -> str:
+    return "MET" if met else "MISSED"
 
 
 def parse_counts(text: str) -> list[int]:
