@@ -6,8 +6,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, make_url, text
+
+if TYPE_CHECKING:
+    from capitolmail.message import OutgoingMessage
+    from capitolmail.outbox import Store
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -30,15 +35,14 @@ def fresh_schema(base: str, purpose: str) -> Iterator[str]:
         admin.dispose()
 
 
-def queue_fresh_job(store: object, corpus: list[object]) -> int:
+def queue_fresh_job(store: Store, corpus: list[OutgoingMessage], slug: str) -> int:
     """Empty the outbox, then queue `corpus` as one job started as a worker would.
 
     Emptied (and vacuumed) before each run, so that no run finds the dead rows of
     the one before it and every run claims from a table of the same shape.
     """
-    from capitolmail.outbox import QueuedMessage, Store
+    from capitolmail.outbox import QueuedMessage
 
-    assert isinstance(store, Store)
     with store.engine.begin() as conn:
         conn.execute(text("DELETE FROM events"))
         conn.execute(text("DELETE FROM jobs"))  # messages go with them (ON DELETE CASCADE)
@@ -48,9 +52,9 @@ def queue_fresh_job(store: object, corpus: list[object]) -> int:
         conn.execute(text("VACUUM ANALYZE events"))
     now = datetime.now(UTC)
     job_id = store.create_job(
-        letter_slug="arms-sale-2025",
+        letter_slug=slug,
         kind="letter",
-        messages=[QueuedMessage(m) for m in corpus],  # type: ignore[arg-type]
+        messages=[QueuedMessage(m) for m in corpus],
         now=now,
     )
     store.schedule_job(job_id, now, now)

@@ -121,7 +121,7 @@ def run_workers(
 
 
 def throughput(args: argparse.Namespace, provider: str, count: int, total: int) -> list[Line]:
-    from _corpus import messages
+    from _corpus import SLUG, messages
 
     from capitolmail.outbox import Store
 
@@ -135,8 +135,8 @@ def throughput(args: argparse.Namespace, provider: str, count: int, total: int) 
     ):
         for repeat in range(args.repeats):
             for line in lines:  # in turn, so a noisy minute hits every line alike
-                queue_fresh_job(store, corpus)
-                share = total if args.per_worker else max(1, total // line.workers)
+                queue_fresh_job(store, corpus, SLUG)
+                share = max(1, total // line.workers) if args.shared else total
                 before = sink.stats()["cpu"]
                 result = run_workers(sink, url, count, line.workers, provider, share)
                 result["sink_cpu"] = (result["sink_cpu"] - before) / result["seconds"]
@@ -150,12 +150,14 @@ def throughput(args: argparse.Namespace, provider: str, count: int, total: int) 
     return lines
 
 
-def print_throughput(provider: str, lines: list[Line], count: int, total: int, per: bool) -> None:
+def print_throughput(
+    provider: str, lines: list[Line], count: int, total: int, shared: bool
+) -> None:
     what = "connections" if provider == "smtp" else "requests in flight"
-    if per:
-        how = f"{total} {what} per worker"
-    else:
+    if shared:
         how = f"{total} {what} in all, shared out among the workers"
+    else:
+        how = f"{total} {what} per worker, as each would have from one capitolmail.toml"
     if provider == "smtp":
         how += f", {SMTP_THREADS_PER_CONNECTION} sending threads per connection"
     receiver = (
@@ -247,10 +249,12 @@ def main() -> None:
     parser.add_argument("--workers", type=parse_counts, default=[1, 2, 4])
     parser.add_argument("--smtp-messages", type=int, help="default 6000 (quick 1500)")
     parser.add_argument("--sendgrid-messages", type=int, help="default 10000 (quick 2500)")
-    parser.add_argument("--smtp-connections", type=int, default=8, help="in all (default 8)")
-    parser.add_argument("--sendgrid-in-flight", type=int, default=128, help="in all (128)")
+    parser.add_argument("--smtp-connections", type=int, default=8, help="per worker (8)")
+    parser.add_argument("--sendgrid-in-flight", type=int, default=64, help="per worker (64)")
     parser.add_argument(
-        "--per-worker", action="store_true", help="each worker gets the whole connection count"
+        "--shared",
+        action="store_true",
+        help="the counts above are for all workers together, shared out among them",
     )
     parser.add_argument("--rows", type=int, help="queued rows for the claim (1,000,000)")
     parser.add_argument("--claims", type=int, help="claims timed (1,000; quick 200)")
@@ -268,12 +272,10 @@ def main() -> None:
     print(f"median of {args.repeats} run(s) per line; PostgreSQL at {args.database_url}")
     if args.only in (None, "throughput", "smtp"):
         lines = throughput(args, "smtp", smtp_count, args.smtp_connections)
-        print_throughput("smtp", lines, smtp_count, args.smtp_connections, args.per_worker)
+        print_throughput("smtp", lines, smtp_count, args.smtp_connections, args.shared)
     if args.only in (None, "throughput", "sendgrid"):
         lines = throughput(args, "sendgrid", sendgrid_count, args.sendgrid_in_flight)
-        print_throughput(
-            "sendgrid", lines, sendgrid_count, args.sendgrid_in_flight, args.per_worker
-        )
+        print_throughput("sendgrid", lines, sendgrid_count, args.sendgrid_in_flight, args.shared)
     if args.only in (None, "claims"):
         claims_section(args)
     took = time.perf_counter() - started
