@@ -25,7 +25,10 @@ def fresh_schema(base: str, purpose: str) -> Iterator[str]:
     try:
         with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        # Named, so that pg_stat_activity tells the benchmark's sessions from others'.
+        url = make_url(base).update_query_dict(
+            {"options": f"-csearch_path={schema}", "application_name": "capitolmail-bench"}
+        )
         try:
             yield url.render_as_string(hide_password=False)
         finally:
