@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -133,6 +134,14 @@ messages = Table(
     # index range, however many of the job's rows are already sent.
     Index("ix_messages_job_id_state_seq", "job_id", "state", "seq"),
     Index("ix_messages_state_next_attempt_at", "state", "next_attempt_at"),
+    # A job's due retries, for claim_due; only rows waiting for a retry are in it (0014).
+    Index(
+        "ix_messages_retry_due",
+        "job_id",
+        "next_attempt_at",
+        postgresql_where=text("state = 'retry_wait'"),
+        sqlite_where=text("state = 'retry_wait'"),
+    ),
     Index("ix_messages_to_email_key", "to_email_key"),
     Index("ix_messages_content_hash", "content_hash"),
 )
