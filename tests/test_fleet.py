@@ -37,6 +37,8 @@ from .workers import kill, start_worker, stop, wait_until
 COUNT = int(os.environ.get("CAPITOLMAIL_TEST_FLEET_MESSAGES", "20000"))
 WORKERS = 4
 CONCURRENCY = 8  # per worker: no more than this can be in flight when one is killed
+# Waits fail past this: a rate of 20 messages a second, far below a quiet machine's.
+PATIENCE = max(120.0, COUNT / 20)
 MESSAGE_ID = re.compile(rb"^Message-ID: <([0-9a-f-]{36})@", re.MULTILINE | re.IGNORECASE)
 MARKED_UNKNOWN = re.compile(r"(\d+) marked unknown after a worker died")
 
@@ -145,11 +147,11 @@ def _run_and_kill_one(fleet: Fleet, kill_at: int) -> tuple[int, str]:
                 len(fleet.server.received()) >= kill_at and fleet.handed_over_by(victim.pid) > 0
             ),
             what=f"{kill_at} messages sent and the first worker mid-send",
-            timeout=300,
+            timeout=PATIENCE,
         )
         kill(victim)
         assert len(fleet.server.received()) < COUNT, "the job finished before the kill"
-        wait_until(lambda: fleet.job_state() == "done", what="the job to be done", timeout=300)
+        wait_until(lambda: fleet.job_state() == "done", what="the job to be done", timeout=PATIENCE)
         for worker in survivors:
             stop(worker)
     finally:
