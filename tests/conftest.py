@@ -95,7 +95,8 @@ def postgresql_server() -> Iterator[str | None]:
 
 NO_POSTGRESQL = (
     f"no PostgreSQL: {DATABASE_URL_VARIABLE} is not set and no server binaries "
-    f"(initdb, pg_ctl) in {SEARCHED}"
+    f"(initdb, pg_ctl) in {SEARCHED}; set it (e.g. "
+    "postgresql+psycopg://postgres@127.0.0.1:5432/test) or install PostgreSQL's server"
 )
 
 
