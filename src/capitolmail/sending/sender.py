@@ -9,14 +9,11 @@ it on and no verdict came back. A worker that dies in between leaves `sending`
 rows that every other worker looks for at each heartbeat: those handed over
 become `unknown`, never resent without an operator, because a duplicate letter to
 a Hill office costs more than a reported gap; the others go back to `queued`.
-
 A lost database connection does not end the run (outage.py rides it out).
 
-The provider's threads or its own event loop do the calls (as many in flight as
-its `capacity` says, provider_calls.py); this thread alone claims and records, in
-batches (recording.py), so the database sees a few large transactions rather than
-thousands of small ones. Claimed messages wait at the provider until it can take
-them; only those it handed over can be left `unknown` by a SIGKILL.
+The provider sends (as many in flight as its `capacity` says, provider_calls.py);
+this thread alone claims and records, in batches (recording.py): a few large
+transactions rather than thousands of small ones.
 """
 
 from __future__ import annotations
@@ -47,16 +44,12 @@ Clock = Callable[[], datetime]
 __all__ = ["RetryPolicy", "SendOptions", "SendSummary", "send_due"]
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def send_due(
     store: Store,
     provider: Provider,
     *,
     options: SendOptions | None = None,
-    clock: Clock = utcnow,
+    clock: Clock | None = None,
     stop: threading.Event | None = None,
     on_outcome: Callable[[ClaimedMessage, str], None] | None = None,
     once: bool = True,
@@ -70,7 +63,7 @@ def send_due(
         store,
         provider,
         options or SendOptions(),
-        clock,
+        clock or (lambda: datetime.now(UTC)),
         stop or threading.Event(),
         on_outcome,
         wake or threading.Event(),
@@ -109,12 +102,8 @@ class _SendLoop:
         self.presumed_dead = False  # another worker took our rows: record nothing more
         self.presence = WorkerPresence(store, self.worker_id, clock, self.summary, options)
         self.calls = ProviderCalls(provider)
-        # Whether the provider reports its irreversible step; if not, a claim marks
-        # the rows handed over at once, so a crash leaves them `unknown` as before.
-        self.reports_handover = hasattr(provider, "before_handover")
         self.not_ours: set[str] = set()  # another worker took these rows back
-        self.limit = options.concurrency  # in flight at once: the provider's capacity
-        self.min_claim = max(1, self.limit // 8)
+        self.limit = self.min_claim = 1  # in flight at once, claimed at once: see run()
         self.marks = HandoverMarks(
             store,
             self.worker_id,
@@ -144,8 +133,7 @@ class _SendLoop:
             with self.provider:
                 self.limit = max(1, self.provider.capacity(self.options.concurrency))
                 self.min_claim = max(1, self.limit // 8)
-                if self.reports_handover:
-                    self.provider.before_handover = self.marks.request
+                self.provider.before_handover = self.marks.request
                 try:
                     self._loop(once=once)
                     self.outage.run(self._drain)
@@ -155,8 +143,7 @@ class _SendLoop:
                     # No sending thread may wait for a mark that will never come.
                     self.marks.close()
                     self.calls.close(self.marks)
-                    if self.reports_handover:
-                        self.provider.before_handover = None
+                    self.provider.before_handover = None
             self.summary.finished_jobs += self.outage.run(lambda: store.finish_jobs(self.clock()))
         finally:
             self.presence.remove()
@@ -241,7 +228,7 @@ class _SendLoop:
         return self.book.record_and_claim(
             self.worker_id,
             limit,
-            handed_over=not self.reports_handover,
+            handed_over=False,  # every provider reports its irreversible step
             record=not self.presumed_dead,
         )
 
