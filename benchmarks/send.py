@@ -55,7 +55,6 @@ SMTP_TARGET_RATIO = 5.0
 SMTP_PIPELINED_SHARE = 0.85
 SMTP_PLAIN_SHARE = 0.75
 CEILING_SHARE = 0.90
-SENDGRID_TARGET = 1000.0
 
 
 @dataclass
@@ -379,18 +378,14 @@ def print_sendgrid(
         f" {best.rate / sequential.rate:.0f}x the official client,\n"
         f"  {share:.0%} of the ceiling at {best_concurrency} in flight"
     )
-    # Both halves of the target at one setting (the concurrency is the user's to choose),
-    # each against the ceiling measured at that same number in flight.
-    meeting = [
-        concurrency
-        for concurrency, figure in ours.items()
-        if figure.rate >= SENDGRID_TARGET
-        and figure.rate / ceilings[concurrency].rate >= CEILING_SHARE
-    ]
-    where = f" at {', '.join(map(str, meeting))} in flight" if meeting else ""
+    # Issue 17: >= 90 % of the ceiling measured at the same number in flight, at every
+    # concurrency measured (64, 128 and 256; --quick measures 64 and 128 only).
+    shares = {c: figure.rate / ceilings[c].rate for c, figure in ours.items()}
+    met = all(share >= CEILING_SHARE for share in shares.values())
+    listed = ", ".join(f"{share:.0%} at {c}" for c, share in shares.items())
     print(
-        f"  target: >= {SENDGRID_TARGET:,.0f} msg/s and >= {CEILING_SHARE:.0%} of the ceiling"
-        f" at one setting: {verdict(bool(meeting))}{where}",
+        f"  target: >= {CEILING_SHARE:.0%} of the ceiling at every concurrency ({listed}):"
+        f" {verdict(met)}",
         flush=True,
     )
 
