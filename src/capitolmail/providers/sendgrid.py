@@ -50,6 +50,8 @@ from capitolmail.providers.sendgrid_replies import (
 from capitolmail.redaction import Redactor
 
 if TYPE_CHECKING:
+    import asyncio
+
     import aiohttp
     from yarl import URL
 
@@ -120,6 +122,7 @@ class SendGridProvider(ProviderBase):
         }
         self._loop: SharedLoop | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._slots: asyncio.Semaphore | None = None  # made on the loop, with the session
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -162,10 +165,13 @@ class SendGridProvider(ProviderBase):
         loop.close()
 
     async def _make_session(self) -> aiohttp.ClientSession:
+        import asyncio
+
         import aiohttp
         from yarl import URL
 
         self._url = URL(str(self._url))  # parsed once, not at every request
+        self._slots = asyncio.Semaphore(self.pool_size)
         # limit: never more than pool_size connections; requests beyond wait for one.
         # sock_connect rather than connect, so waiting for a pooled connection is not
         # mistaken for SendGrid being unreachable; sock_read bounds each wait for the
@@ -221,6 +227,14 @@ class SendGridProvider(ProviderBase):
         return True
 
     async def _post(self, session: aiohttp.ClientSession, message: OutgoingMessage) -> Receipt:
+        """One request, once one of `pool_size` slots is free: taken before the hand-over
+        mark, so a message claimed ahead of the pool (`capacity`) waits unmarked (a crash
+        returns it to `queued`); aiohttp's limit is the same, so a slot finds a connection."""
+        assert self._slots is not None
+        async with self._slots:
+            return await self._request(session, message)
+
+    async def _request(self, session: aiohttp.ClientSession, message: OutgoingMessage) -> Receipt:
         import asyncio  # loaded by open() already, as is aiohttp; this only binds the names
 
         import aiohttp
