@@ -22,7 +22,7 @@ from capitolmail.providers.smtp import SmtpProvider
 
 from ..servers.smtp import MailServer, running_mail_server
 from .contract import sample_message
-from .test_smtp import HOUSE, OTHER, SENATE, message_to, settings_for
+from .test_smtp import HOUSE, OTHER, SENATE, message_to, settings_for, wait_for
 
 CC = "cc.office@house.example.org"
 BCC = "bcc.office@senate.example.org"
@@ -117,22 +117,26 @@ def test_a_refused_hand_over_sends_no_data_and_keeps_the_connection(relay: MailS
     assert relay.sessions == 1
 
 
-def test_the_mark_is_asked_after_the_group_is_written_and_waited_for_before_data(
-    relay: MailServer,
-) -> None:
-    asked: list[int] = []
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_the_mark_is_asked_once_the_last_rcpt_is_written_and_before_data(pipelining: bool) -> None:
+    asked: list[list[bytes]] = []
 
     def hook(message_id: str) -> Future[None]:
-        asked.append(len(_envelope_writes(relay)))
+        # Called in the sending thread: had it asked before writing the last RCPT,
+        # the relay could never see it, and this wait would fail.
+        wait_for(lambda: any(BCC.encode() in chunk for chunk in relay.writes()))
+        asked.append(_envelope_writes(relay))
         done: Future[None] = Future()
         done.set_result(None)
         return done
 
-    with SmtpProvider(settings_for(relay)) as provider:
-        provider.before_handover = hook
-        provider.send(_joint())  # type: ignore[arg-type]
-    assert len(asked) == 1 and asked[0] <= 1  # never before MAIL, never after DATA
-    assert len(relay.received()) == 1
+    with running_mail_server(pipelining=pipelining) as relay:
+        with SmtpProvider(settings_for(relay)) as provider:
+            provider.before_handover = hook
+            provider.send(_joint())  # type: ignore[arg-type]
+        [writes] = asked
+        assert not any(chunk.startswith(b"DATA") for chunk in writes)
+        assert len(relay.received()) == 1
 
 
 def test_a_relay_without_pipelining_gets_one_command_per_write() -> None:
