@@ -28,7 +28,6 @@ from capitolmail.config.sections import SendGridSettings
 from capitolmail.errors import (
     ConfigError,
     DeliveryUnknownError,
-    PermanentSendError,
     ProviderSettingsError,
     SendError,
     TransientSendError,
@@ -44,8 +43,8 @@ from capitolmail.providers.sendgrid_payload import (
 from capitolmail.providers.sendgrid_replies import (
     certificate_reason,
     reason,
+    refusal,
     reply_text,
-    seconds_until,
 )
 from capitolmail.redaction import Redactor
 
@@ -123,6 +122,7 @@ class SendGridProvider(ProviderBase):
         self._loop: SharedLoop | None = None
         self._session: aiohttp.ClientSession | None = None
         self._slots: asyncio.Semaphore | None = None  # made on the loop, with the session
+        self._refusals, self._refusal = 0, None  # the settings errors answered, the last
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -231,8 +231,16 @@ class SendGridProvider(ProviderBase):
         mark, so a message claimed ahead of the pool (`capacity`) waits unmarked (a crash
         returns it to `queued`); aiohttp's limit is the same, so a slot finds a connection."""
         assert self._slots is not None
+        refusals = self._refusals
         async with self._slots:
-            return await self._request(session, message)
+            if self._refusals != refusals and self._refusal is not None:
+                # Refused (key, base_url) while this one waited: it would be too.
+                raise ProviderSettingsError(str(self._refusal))
+            try:
+                return await self._request(session, message)
+            except ProviderSettingsError as err:
+                self._refusals, self._refusal = self._refusals + 1, err
+                raise
 
     async def _request(self, session: aiohttp.ClientSession, message: OutgoingMessage) -> Receipt:
         import asyncio  # loaded by open() already, as is aiohttp; this only binds the names
@@ -286,30 +294,7 @@ class SendGridProvider(ProviderBase):
     def _classify(self, status: int, headers: Mapping[str, str], data: bytes) -> Receipt:
         if 200 <= status < 300:
             return Receipt(provider_message_id=headers.get("X-Message-Id"))
-        reply = reply_text(data, self._redact)
-        if status == 429:
-            raise TransientSendError(
-                f"429 SendGrid rate limit: {reply}",
-                retry_after=seconds_until(headers.get("X-RateLimit-Reset")),
-                rate_limited=True,
-            )
-        if status in (401, 403):
-            raise ProviderSettingsError(
-                f"SendGrid refused the API key ({status}): {reply}; check that "
-                f"{_KEY_VARIABLE} holds a key with Mail Send access"
-            )
-        if status in (404, 405):
-            # Every message would fail the same way: a wrong base_url is a setting to
-            # fix, so the job stops (as for a refused key) instead of failing row by row.
-            raise ProviderSettingsError(
-                f"SendGrid answered {status} at {self.settings.base_url}/v3/mail/send; "
-                "check [provider.sendgrid] base_url"
-            )
-        if status == 400:
-            raise PermanentSendError(f"SendGrid refused the message: {reply}")
-        if 400 <= status < 500:
-            raise PermanentSendError(f"SendGrid refused the message ({status}): {reply}")
-        raise TransientSendError(f"SendGrid answered {status}: {reply}")
+        raise refusal(status, headers, reply_text(data, self._redact), self.settings.base_url)
 
     def _transport_error(self, err: BaseException) -> SendError:
         """Transient when no connection was made, so no byte of the request went out;

@@ -1,21 +1,56 @@
-"""Reading SendGrid's answers for people: its `errors` list, its rate-limit reset, and
-the operating system's or OpenSSL's words for a failed connection. Split from
-sendgrid.py, which classifies; everything here is redacted by the caller's Redactor.
+"""Reading SendGrid's answers: the error a status stands for, its `errors` list, its
+rate-limit reset, and the operating system's or OpenSSL's words for a failed
+connection. Split from sendgrid.py; `reply_text` redacts with the caller's Redactor.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from capitolmail.config.names import secret_variable
+from capitolmail.errors import (
+    PermanentSendError,
+    ProviderSettingsError,
+    SendError,
+    TransientSendError,
+)
 from capitolmail.redaction import shorten
 
 if TYPE_CHECKING:
     import aiohttp
 
 _EXCERPT = 200
+_KEY_VARIABLE = secret_variable("sendgrid_api_key")
+
+
+def refusal(status: int, headers: Mapping[str, str], reply: str, base_url: str) -> SendError:
+    """The error for a status that is not 2xx; `reply` is `reply_text` of the body."""
+    if status == 429:
+        return TransientSendError(
+            f"429 SendGrid rate limit: {reply}",
+            retry_after=seconds_until(headers.get("X-RateLimit-Reset")),
+            rate_limited=True,
+        )
+    if status in (401, 403):
+        return ProviderSettingsError(
+            f"SendGrid refused the API key ({status}): {reply}; check that "
+            f"{_KEY_VARIABLE} holds a key with Mail Send access"
+        )
+    if status in (404, 405):
+        # Every message would fail the same way: a wrong base_url is a setting to
+        # fix, so the job stops (as for a refused key) instead of failing row by row.
+        return ProviderSettingsError(
+            f"SendGrid answered {status} at {base_url}/v3/mail/send; "
+            "check [provider.sendgrid] base_url"
+        )
+    if status == 400:
+        return PermanentSendError(f"SendGrid refused the message: {reply}")
+    if 400 <= status < 500:
+        return PermanentSendError(f"SendGrid refused the message ({status}): {reply}")
+    return TransientSendError(f"SendGrid answered {status}: {reply}")
 
 
 def reply_text(data: bytes, redact: Callable[[str], str]) -> str:
