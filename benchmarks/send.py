@@ -46,7 +46,7 @@ MEASURE = HERE / "_measure.py"
 LATENCY = 0.05
 # (connections, concurrency): concurrency = connections, as the issue suggests, and one
 # with more threads than connections, so that claims come in larger batches. 2x2 is
-# left out to keep a full run near 6 minutes: it was the slowest (77-88 msg/s).
+# left out to keep a full run near 8 minutes: it was the slowest (77-88 msg/s).
 SMTP_CONFIGS = [(4, 4), (8, 8), (8, 32)]
 SENDGRID_CONCURRENCY = [64, 128, 256]
 # Issue 17: at the most connections, >= 85 % of the ceiling into a sink offering
