@@ -1,7 +1,9 @@
 """The receiving ends, each run in its own process so it never shares the sender's GIL.
 
-`python benchmarks/_sinks.py smtp` runs an aiosmtpd sink that answers 250 to
-everything and keeps nothing but counts; `python benchmarks/_sinks.py sendgrid
+`python benchmarks/_sinks.py smtp [--pipelining]` runs an aiosmtpd sink that
+answers 250 to everything and keeps nothing but counts (offering PIPELINING in
+its EHLO reply with the flag: aiosmtpd reads commands off the stream in order,
+so it handles pipelined input, but does not say so itself); `python benchmarks/_sinks.py sendgrid
 --latency 0.05 [--validate]` runs tests/servers/sendgrid.py's SendGridStandIn.
 Each prints one JSON line (`{"port": …}` or `{"url": …}`) once it listens, then
 answers commands read from stdin, one per line, with a JSON line:
@@ -100,9 +102,18 @@ class Sink:
 class _Counter:
     """aiosmtpd handler: accept and discard, counting messages and bytes."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, pipelining: bool = False) -> None:
         self.messages = 0
         self.bytes = 0
+        self.pipelining = pipelining
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # aiosmtpd leaves it to a handler with this hook
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages += 1
@@ -110,13 +121,13 @@ class _Counter:
         return "250 OK"
 
 
-def _serve_smtp() -> None:
+def _serve_smtp(pipelining: bool) -> None:
     from aiosmtpd.controller import Controller
 
     with socket.socket() as probe:  # aiosmtpd's self-check needs a real port, not 0
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    counter = _Counter()
+    counter = _Counter(pipelining=pipelining)
     controller = Controller(
         counter, hostname="127.0.0.1", port=port, server_hostname="sink.benchmark.test"
     )
@@ -173,7 +184,7 @@ def _answer(ready: dict[str, Any], stats: Any, reset: Any) -> None:
 def main(argv: list[str]) -> None:
     kind = argv[0]
     if kind == "smtp":
-        _serve_smtp()
+        _serve_smtp("--pipelining" in argv)
     elif kind == "sendgrid":
         latency = float(argv[argv.index("--latency") + 1]) if "--latency" in argv else 0.0
         _serve_sendgrid(latency, "--validate" in argv)

@@ -46,12 +46,15 @@ MEASURE = HERE / "_measure.py"
 LATENCY = 0.05
 # (connections, concurrency): concurrency = connections, as the issue suggests, and one
 # with more threads than connections, so that claims come in larger batches. 2x2 is
-# left out to keep a full run near 6 minutes: it was the slowest (77-88 msg/s).
+# left out to keep a full run near 8 minutes: it was the slowest (77-88 msg/s).
 SMTP_CONFIGS = [(4, 4), (8, 8), (8, 32)]
 SENDGRID_CONCURRENCY = [64, 128, 256]
-SMTP_TARGET_RATIO = 3.0
-CEILING_SHARE = 0.85
-SENDGRID_TARGET = 1000.0
+# Issue 17: at the most connections, >= 85 % of the ceiling into a sink offering
+# PIPELINING, >= 75 % into one that does not, and >= 5x mailmerge either way.
+SMTP_TARGET_RATIO = 5.0
+SMTP_PIPELINED_SHARE = 0.85
+SMTP_PLAIN_SHARE = 0.75
+CEILING_SHARE = 0.90
 
 
 @dataclass
@@ -180,16 +183,27 @@ def smtp_config(config: tuple[int, int]) -> str:
     return f"{config[0]} conn, concurrency {config[1]}"
 
 
-def smtp_section(work: Path, count: int, repeats: int, configs: list[tuple[int, int]]) -> Any:
+def smtp_section(
+    work: Path, count: int, repeats: int, configs: list[tuple[int, int]], sinks: list[bool]
+) -> Any:
+    """capitolmail into a sink without PIPELINING and one offering it (`sinks`: which),
+    mailmerge and the ceilings into the plain one (smtplib's sendmail never pipelines)."""
     store = work / "smtp.db"
-    ours = {config: Figure(f"capitolmail  {smtp_config(config)}") for config in configs}
+    ours = {
+        (pipelining, config): Figure(
+            f"capitolmail  {smtp_config(config)}{' PIPELINING' if pipelining else ''}"
+        )
+        for pipelining in sinks
+        for config in configs
+    }
     connection_counts = sorted({connections for connections, _ in configs})
     ceilings = {c: Figure(f"sink ceiling {c} persistent conn") for c in connection_counts}
     mailmerge = Figure("mailmerge 2.3.0 (new conn per message)")
     startup = mailmerge_startup(work / "mailmerge-startup")
-    with Sink("smtp") as sink:
+    with Sink("smtp") as plain, Sink("smtp", "--pipelining") as pipelined:
         for _ in range(repeats):
-            for (connections, concurrency), figure in ours.items():
+            for (pipelining, (connections, concurrency)), figure in ours.items():
+                sink = pipelined if pipelining else plain
                 against_capitolmail(
                     sink,
                     count,
@@ -202,21 +216,21 @@ def smtp_section(work: Path, count: int, repeats: int, configs: list[tuple[int, 
                 )
             for connections, figure in ceilings.items():
                 against(
-                    sink,
+                    plain,
                     count,
                     figure,
                     lambda c=connections: measure(
                         "smtp-ceiling",
                         payloads=str(work / "smtp.pickle"),
-                        port=sink.port,
+                        port=plain.port,
                         connections=c,
                     ),
                 )
             against(
-                sink,
+                plain,
                 count,
                 mailmerge,
-                lambda: run_mailmerge(work / "mailmerge", sink.port, count, startup),
+                lambda: run_mailmerge(work / "mailmerge", plain.port, count, startup),
             )
     return ours, ceilings, mailmerge, startup
 
@@ -309,38 +323,35 @@ def print_smtp(result: Any, count: int, size: float) -> None:
     ours, ceilings, mailmerge, startup = result
     print(
         f"\nSMTP: {count:,} messages of {size:,.0f} bytes, into an aiosmtpd sink"
-        " (own process, 250 to everything)"
+        " (own process, 250 to everything;\n  PIPELINING: into a second sink that offers it)"
     )
     print(HEADER)
-    for (connections, _), figure in ours.items():
+    for (_, (connections, _)), figure in ours.items():
         print(line(figure, ceilings[connections]))
     print(line(mailmerge))
     for figure in ceilings.values():
         print(line(figure))
-    best_config, best = max(ours.items(), key=lambda item: item[1].rate)
-    ceiling = ceilings[best_config[0]]
-    ratio = best.rate / mailmerge.rate
-    share = best.rate / ceiling.rate
-    needed = SMTP_TARGET_RATIO * mailmerge.rate
     print(
         f"  mailmerge: {startup:.2f} s of start-up (a --dry-run --limit 1) taken off its time;\n"
         f"  the sink got {mailmerge.median_of('sink_bytes') or 0:,.0f} bytes per message from it,"
-        f" {best.median_of('sink_bytes') or 0:,.0f} from capitolmail"
+        f" {next(iter(ours.values())).median_of('sink_bytes') or 0:,.0f} from capitolmail"
     )
-    print(
-        f"  best capitolmail ({smtp_config(best_config)}): {best.rate:,.0f} msg/s ="
-        f" {ratio:.2f}x mailmerge,\n  {share:.0%} of the {best_config[0]}-connection ceiling"
-    )
-    if ceiling.rate < needed:
-        met = share >= CEILING_SHARE
-        rule = (
-            f"the ceiling ({ceiling.rate:,.0f}) is under 3x mailmerge ({needed:,.0f}),"
-            f"\n  so >= {CEILING_SHARE:.0%} of the ceiling"
+    # Issue 17: the best line at the largest connection count, with and without PIPELINING.
+    most = max(connections for _, (connections, _) in ours)
+    for pipelining in sorted({pipelining for pipelining, _ in ours}, reverse=True):
+        figures = {c: f for (p, c), f in ours.items() if p == pipelining and c[0] == most}
+        best_config, best = max(figures.items(), key=lambda item: item[1].rate)
+        share = best.rate / ceilings[most].rate
+        ratio = best.rate / mailmerge.rate
+        needed = SMTP_PIPELINED_SHARE if pipelining else SMTP_PLAIN_SHARE
+        met = share >= needed and ratio >= SMTP_TARGET_RATIO
+        print(
+            f"  {'with' if pipelining else 'without'} PIPELINING, best"
+            f" ({smtp_config(best_config)}): {best.rate:,.0f} msg/s = {ratio:.2f}x mailmerge,"
+            f" {share:.0%} of the {most}-connection ceiling\n  target: >= {needed:.0%} of"
+            f" the ceiling and >= {SMTP_TARGET_RATIO:.0f}x mailmerge: {verdict(met)}",
+            flush=True,
         )
-    else:
-        met = ratio >= SMTP_TARGET_RATIO
-        rule = f">= 3x mailmerge = {needed:,.0f} msg/s"
-    print(f"  target: {rule}: {verdict(met)}", flush=True)
 
 
 def print_sendgrid(
@@ -367,18 +378,14 @@ def print_sendgrid(
         f" {best.rate / sequential.rate:.0f}x the official client,\n"
         f"  {share:.0%} of the ceiling at {best_concurrency} in flight"
     )
-    # Both halves of the target at one setting (the concurrency is the user's to choose),
-    # each against the ceiling measured at that same number in flight.
-    meeting = [
-        concurrency
-        for concurrency, figure in ours.items()
-        if figure.rate >= SENDGRID_TARGET
-        and figure.rate / ceilings[concurrency].rate >= CEILING_SHARE
-    ]
-    where = f" at {', '.join(map(str, meeting))} in flight" if meeting else ""
+    # Issue 17: >= 90 % of the ceiling measured at the same number in flight, at every
+    # concurrency measured (64, 128 and 256; --quick measures 64 and 128 only).
+    shares = {c: figure.rate / ceilings[c].rate for c, figure in ours.items()}
+    met = all(share >= CEILING_SHARE for share in shares.values())
+    listed = ", ".join(f"{share:.0%} at {c}" for c, share in shares.items())
     print(
-        f"  target: >= {SENDGRID_TARGET:,.0f} msg/s and >= {CEILING_SHARE:.0%} of the ceiling"
-        f" at one setting: {verdict(bool(meeting))}{where}",
+        f"  target: >= {CEILING_SHARE:.0%} of the ceiling at every concurrency ({listed}):"
+        f" {verdict(met)}",
         flush=True,
     )
 
@@ -402,6 +409,12 @@ def main() -> None:
         "--smtp-configs",
         type=parse_configs,
         help='SMTP "CONNECTIONSxCONCURRENCY,..." (default 4x4,8x8,8x32; quick 4x4,8x32)',
+    )
+    parser.add_argument(
+        "--pipelining",
+        choices=["both", "on", "off"],
+        default="both",
+        help="SMTP into a sink offering PIPELINING (on), one without (off), or both (default)",
     )
     parser.add_argument(
         "--validate",
@@ -432,7 +445,8 @@ def main() -> None:
         )
         if args.only != "sendgrid":
             configs = args.smtp_configs or ([(4, 4), (8, 32)] if args.quick else SMTP_CONFIGS)
-            result = smtp_section(work, smtp_count, repeats, configs)
+            sinks = {"both": [False, True], "on": [True], "off": [False]}[args.pipelining]
+            result = smtp_section(work, smtp_count, repeats, configs, sinks)
             print_smtp(result, smtp_count, sizes["smtp_bytes"])
         if args.only != "smtp":
             concurrencies = SENDGRID_CONCURRENCY[:2] if args.quick else SENDGRID_CONCURRENCY

@@ -1,8 +1,10 @@
 """Fixtures shared by the whole suite: real workspaces, a CLI runner, real databases.
 
-The store runs on a real SQLite file and, when CAPITOLMAIL_TEST_DATABASE_URL is
-set, on PostgreSQL too. Each PostgreSQL test gets its own schema (via the
-connection's search_path), created and dropped here, so tests never see each
+The store runs on a real SQLite file and on PostgreSQL too: the server
+CAPITOLMAIL_TEST_DATABASE_URL names when set, else a throwaway cluster the session
+starts from the installed server binaries (tests/pgcluster.py); with neither, the
+PostgreSQL half skips and says why. Each PostgreSQL test gets its own schema (via
+the connection's search_path), created and dropped here, so tests never see each
 other's tables.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,7 @@ from capitolmail.cli import main
 from capitolmail.outbox import Store
 from capitolmail.workspace import init_workspace
 from tests.headers import wire_format_problems
+from tests.pgcluster import SEARCHED, server_binaries, start_cluster
 
 Invoke = Callable[..., Result]
 
@@ -69,17 +73,36 @@ def cli(workspace: Path) -> Invoke:
 DATABASE_URL_VARIABLE = "CAPITOLMAIL_TEST_DATABASE_URL"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / '.capitolmail' / 'capitolmail.db'}"
-        return
+@pytest.fixture(scope="session")
+def postgresql_server() -> Iterator[str | None]:
+    """The PostgreSQL server the session's store tests use, as a URL: the variable's
+    when set (CI sets it), else a throwaway cluster started from the installed server
+    binaries (tests/pgcluster.py), else None and the PostgreSQL half skips."""
     base = os.environ.get(DATABASE_URL_VARIABLE)
-    if not base:
-        pytest.skip(
-            f"{DATABASE_URL_VARIABLE} is not set; set it to e.g. "
-            "postgresql+psycopg://postgres@127.0.0.1:5432/test to run the store on PostgreSQL"
-        )
+    if base:
+        yield base
+        return
+    bindir = server_binaries()
+    if bindir is None:
+        yield None
+        return
+    cluster = start_cluster(bindir)
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+NO_POSTGRESQL = (
+    f"no PostgreSQL: {DATABASE_URL_VARIABLE} is not set and no server binaries "
+    f"(initdb, pg_ctl) in {SEARCHED}; set it (e.g. "
+    "postgresql+psycopg://postgres@127.0.0.1:5432/test) or install PostgreSQL's server"
+)
+
+
+@contextmanager
+def _own_schema(base: str) -> Iterator[str]:
+    """`base` with a fresh schema on the search path, dropped afterwards."""
     schema = f"capitolmail_test_{uuid.uuid4().hex[:16]}"
     admin = create_engine(base)
     try:
@@ -91,6 +114,29 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The store on SQLite, then on PostgreSQL (in a schema of the test's own)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / '.capitolmail' / 'capitolmail.db'}"
+        return
+    # Asked for here, not as a parameter: a run of SQLite tests starts no cluster.
+    base = request.getfixturevalue("postgresql_server")
+    if not base:
+        pytest.skip(NO_POSTGRESQL)
+    with _own_schema(base) as url:
+        yield url
+
+
+@pytest.fixture
+def postgresql_url(postgresql_server: str | None) -> Iterator[str]:
+    """PostgreSQL only (in a schema of the test's own), for what SQLite cannot share."""
+    if not postgresql_server:
+        pytest.skip(NO_POSTGRESQL)
+    with _own_schema(postgresql_server) as url:
+        yield url
 
 
 @pytest.fixture

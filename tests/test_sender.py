@@ -24,10 +24,12 @@ from capitolmail.errors import (
 )
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import QueuedMessage, Store
-from capitolmail.providers import ProviderBase, Receipt
+from capitolmail.providers import ProviderBase, Receipt, SmtpProvider
 from capitolmail.sending.sender import RetryPolicy, SendOptions, send_due
 
 from .providers.contract import sample_message
+from .providers.test_smtp import settings_for
+from .servers.smtp import running_mail_server
 
 T0 = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
 
@@ -271,6 +273,37 @@ def test_at_most_concurrency_messages_are_in_flight(store: Store) -> None:
     assert transport.most == 4
     assert sorted(transport.calls) == sorted(f"office{n}@example.org" for n in range(40))
     assert store.get_job(job_id).counts == {"sent": 40}
+
+
+def test_the_providers_capacity_sets_how_many_are_in_flight(store: Store) -> None:
+    gathered = threading.Barrier(6, timeout=10)  # broken unless 6 are in hand at once
+
+    class Roomy(ScriptedTransport):
+        def capacity(self, concurrency: int) -> int:
+            return super().capacity(concurrency * 3)
+
+        def send(self, message: OutgoingMessage) -> Receipt:
+            gathered.wait()
+            return super().send(message)
+
+    job_id = _queue(store, 6)
+    summary = send_due(store, Roomy(), options=SendOptions(policy=POLICY, concurrency=2))
+    assert summary.sent == 6
+    assert store.get_job(job_id).counts == {"sent": 6}
+
+
+def test_smtp_through_a_pipelining_relay_sends_every_message_once_on_its_connections(
+    store: Store,
+) -> None:
+    job_id = _queue(store, 60)
+    with running_mail_server(pipelining=True) as relay:
+        provider = SmtpProvider(settings_for(relay, connections=3))
+        summary = send_due(store, provider, options=SendOptions(policy=POLICY, concurrency=12))
+        received = sorted(to for r in relay.received() for to in r.rcpt_tos)
+        assert relay.most_open_sessions <= 3
+    assert summary.sent == 60
+    assert received == sorted(f"office{n}@example.org" for n in range(60))
+    assert store.get_job(job_id).counts == {"sent": 60}
 
 
 def test_stop_finishes_what_is_in_flight_and_leaves_the_rest_queued(store: Store) -> None:

@@ -8,10 +8,10 @@ reach a running worker within about a second; two workers start a job once.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -56,41 +56,54 @@ def smtp_workspace(workspace: Path, server: MailServer, cli: Invoke) -> Path:
     return workspace
 
 
+_LOGS = itertools.count(1)
+
+
 class Worker:
-    """A `capitolmail worker` subprocess; stop() sends SIGTERM and returns its stderr."""
+    """A `capitolmail worker` subprocess; stop() sends SIGTERM and returns its stderr.
+
+    Its stderr goes to a file beside the workspace, so that a test can wait for a
+    line while the worker runs (`logged`)."""
 
     def __init__(self, workspace: Path, *args: str) -> None:
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
         }
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "capitolmail",
-                "--workspace",
-                str(workspace),
-                "worker",
-                "--poll",
-                "0.2",
-                *args,
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        self.log = workspace.parent / f"worker-{next(_LOGS)}.log"
+        with self.log.open("wb") as stderr:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "capitolmail",
+                    "--workspace",
+                    str(workspace),
+                    "worker",
+                    "--poll",
+                    "0.2",
+                    *args,
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+
+    def logged(self, text: str) -> Callable[[], bool]:
+        """True once the worker's stderr holds `text`."""
+        return lambda: text in self.log.read_text()
 
     def stop(self) -> str:
         self.process.send_signal(signal.SIGTERM)
-        _, stderr = self.process.communicate(timeout=60)
-        assert self.process.returncode == 0, stderr.decode()
-        return stderr.decode()
+        self.process.wait(timeout=60)
+        stderr = self.log.read_text()
+        assert self.process.returncode == 0, stderr
+        return stderr
 
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-            self.process.communicate(timeout=30)
+            self.process.wait(timeout=30)
 
 
 @pytest.fixture
@@ -114,22 +127,20 @@ def _until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "")
         time.sleep(0.05)
 
 
-def _scheduled_in_apscheduler(workspace: Path, job: int = 1) -> Callable[[], bool]:
-    """True once a worker has copied job `job`'s schedule into APScheduler's table: the
-    event a test waits for before stopping that worker, instead of a guessed delay."""
-    database = workspace / ".capitolmail" / "capitolmail.db"
+def _on_schedule(worker: Worker, job: int = 1) -> Callable[[], bool]:
+    """True once `worker` holds job `job` in its in-memory schedule: the event a test
+    waits for before stopping that worker, instead of a guessed delay."""
+    return worker.logged(f"job {job} is on this worker's schedule")
 
-    def copied() -> bool:
-        with sqlite3.connect(database) as conn:
-            try:
-                row = conn.execute(
-                    "SELECT 1 FROM apscheduler_jobs WHERE id = ?", (f"capitolmail-job-{job}",)
-                ).fetchone()
-            except sqlite3.OperationalError:  # not migrated yet
-                return False
-        return row is not None
 
-    return copied
+def _held_then_stopped(cli: Invoke, workspace: Path, start_worker: Callable[..., Worker]) -> Worker:
+    """Job 1 scheduled an hour ahead, held by a worker that is then stopped: a worker
+    that ran and went away, whatever its start-up took on a loaded machine."""
+    assert cli("send", "1", "--at", _iso(_soon(3600))).exit_code == 0
+    first = start_worker(workspace)
+    _until(_on_schedule(first), what="the job in the worker's schedule")
+    first.stop()
+    return first
 
 
 def _soon(seconds: float) -> datetime:
@@ -201,13 +212,12 @@ def test_a_running_worker_sends_a_job_at_its_time_and_not_before(
 def test_a_worker_down_at_the_time_starts_the_job_when_back_within_the_grace_period(
     smtp_workspace: Path, server: MailServer, cli: Invoke, start_worker: Callable[..., Worker]
 ) -> None:
-    at = _soon(3)
+    first = _held_then_stopped(cli, smtp_workspace, start_worker)
+    at = _soon(2)  # brought forward while no worker runs
     assert cli("send", "1", "--at", _iso(at)).exit_code == 0
-    first = start_worker(smtp_workspace)
-    _until(_scheduled_in_apscheduler(smtp_workspace), what="the schedule in APScheduler's table")
-    first.stop()
     _sleep_until(at + timedelta(seconds=1))
     assert server.received() == []
+    assert "job 1 started" not in first.log.read_text()
 
     second = start_worker(smtp_workspace)
     _until(lambda: len(server.received()) == TOTAL, what="every message")
@@ -221,17 +231,14 @@ def test_a_worker_back_after_the_grace_period_marks_the_job_missed_and_sends_not
 ) -> None:
     _use_smtp(workspace, server, "\n[worker]\ngrace_period = 1\n")
     assert cli("queue", "block-arms-sale").exit_code == 0
-    # Far enough ahead that the first worker, however slowly it starts on a loaded
-    # machine, mirrors the schedule and stops before the time comes.
-    at = _soon(6)
+    _held_then_stopped(cli, workspace, start_worker)
+    at = _soon(2)  # brought forward while no worker runs
     assert cli("send", "1", "--at", _iso(at)).exit_code == 0
-    first = start_worker(workspace)
-    _until(_scheduled_in_apscheduler(workspace), what="the schedule in APScheduler's table")
-    first.stop()
     _sleep_until(at + timedelta(seconds=2.5))
 
     second = start_worker(workspace)
-    _until(lambda: _job(cli)["state"] == "missed", what="the job to be marked missed")
+    _until(second.logged("job 1 missed its time"), what="the worker to log the job missed")
+    assert _job(cli)["state"] == "missed"
     time.sleep(0.5)
     second.stop()
 

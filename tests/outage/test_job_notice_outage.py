@@ -1,8 +1,8 @@
 """The job-notice listener rides out a database restart and says it may have missed some.
 
 A notice sent while the listening connection is down is lost for good, so after
-reconnecting the listener reports `(None, "reconnected")`: the worker then mirrors
-the schedule and looks for work as if it had heard of a change.
+reconnecting the listener reports `(None, "reconnected")`: the worker then refreshes
+its schedule and looks for work as if it had heard of a change.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A long-running worker through a database outage: its schedule and its send.
 
-The worker's APScheduler mirror reads the same database as the sender, so a cut
+The worker's schedule is refreshed from the same database the sender uses, so a cut
 (tests/outage/conftest.py) takes both. Neither may end the worker, spin or lose the
 schedule: a job whose time passes during the outage starts once when the database
 is back, and the job sending finishes with every message exactly once. Past
@@ -18,13 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from apscheduler.jobstores.base import JobLookupError
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.date import DateTrigger
-from sqlalchemy import create_engine, exc, text
 
-from capitolmail.sending.schedule import SharedJobStore, start_scheduled_job
-from capitolmail.sending.schedule_outage import OutageTolerantJobStore, ScheduleOutage
+from capitolmail.outbox import JobState, QueuedMessage, Store
+from capitolmail.sending.schedule import JobScheduler
 
 from ..conftest import Invoke
 from ..servers.smtp import MailServer
@@ -37,32 +33,30 @@ def _soon(seconds: float) -> datetime:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).replace(microsecond=0)
 
 
-def _mirrored(database_url: str, job_id: int) -> Callable[[], bool]:
-    """True once a worker copied job `job_id`'s schedule into APScheduler's table."""
-
-    def copied() -> bool:
-        engine = create_engine(database_url)
-        try:
-            with engine.connect() as conn:
-                row = conn.execute(
-                    text("SELECT 1 FROM apscheduler_jobs WHERE id = :id"),
-                    {"id": f"capitolmail-job-{job_id}"},
-                ).first()
-        except exc.ProgrammingError:  # the worker has not created the table yet
-            return False
-        finally:
-            engine.dispose()
-        return row is not None
-
-    return copied
+def _on_schedule(log: Path, job_id: int) -> Callable[[], bool]:
+    """True once the worker logging to `log` holds job `job_id` in its schedule."""
+    return lambda: f"job {job_id} is on this worker's schedule" in log.read_text()
 
 
-def _queue_two(workspace: Path, server: MailServer, cli: Invoke, outage_seconds: float) -> datetime:
-    """Job 1 sending, job 2 (the same letter again) scheduled a little later: its time."""
+def _queue_two(workspace: Path, server: MailServer, cli: Invoke, outage_seconds: float) -> None:
+    """Job 1 sending, job 2 (the same letter again) scheduled an hour ahead."""
     queue_senate_letter(workspace, server, cli, outage_seconds)
     assert cli("queue", "block-arms-sale", "--allow-resend").stdout == "2\n"
-    at = _soon(8)
-    assert cli("send", "2", "--at", at.strftime("%Y-%m-%dT%H:%M:%SZ")).exit_code == 0
+    assert cli("send", "2", "--at", _iso(_soon(3600))).exit_code == 0
+
+
+def _iso(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _bring_forward(cli: Invoke, log: Path, seconds: float) -> datetime:
+    """Reschedule job 2 for `seconds` from now and wait until the running worker
+    holds the new time (a job notice): the timing no longer hangs on how slowly
+    the worker started. Job 2's new time."""
+    at = _soon(seconds)
+    assert cli("send", "2", "--at", _iso(at)).exit_code == 0
+    held = f"job 2 is on this worker's schedule for {at.isoformat()}"
+    wait_until(lambda: held in log.read_text(), what="job 2's new time in the worker's schedule")
     return at
 
 
@@ -70,11 +64,12 @@ def test_a_running_worker_keeps_its_schedule_and_its_send_through_a_database_res
     workspace: Path, cli: Invoke, sending: MailServer, proxy: TcpProxy, postgresql_url: str
 ) -> None:
     server, log = sending, workspace / "worker.log"
-    at = _queue_two(workspace, server, cli, outage_seconds=120)
+    _queue_two(workspace, server, cli, outage_seconds=120)
     worker = start_worker(workspace, database_url=through(proxy, postgresql_url), log=log)
     try:
-        wait_until(_mirrored(postgresql_url, 2), what="job 2 in the worker's schedule")
+        wait_until(_on_schedule(log, 2), what="job 2 in the worker's schedule")
         wait_until(lambda: len(server.received()) >= 20, what="20 messages before the cut")
+        at = _bring_forward(cli, log, 3)
         proxy.cut()
         # The premise: job 1 is sending and job 2 has not come due when the database goes.
         assert job(cli, 2)["state"] == "scheduled"
@@ -124,7 +119,7 @@ def test_a_running_worker_gives_up_past_the_limit_leaving_only_what_it_logged(
     _queue_two(workspace, server, cli, outage_seconds=2)
     worker = start_worker(workspace, database_url=through(proxy, postgresql_url), log=log)
     try:
-        wait_until(_mirrored(postgresql_url, 2), what="job 2 in the worker's schedule")
+        wait_until(_on_schedule(log, 2), what="job 2 in the worker's schedule")
         wait_until(lambda: len(server.received()) >= 20, what="20 messages before the cut")
         proxy.cut()
         worker.wait(timeout=60)
@@ -146,6 +141,8 @@ def test_a_running_worker_gives_up_past_the_limit_leaving_only_what_it_logged(
     proxy.restore()
     rest = start_worker(workspace, database_url=postgresql_url, log=workspace / "rest.log")
     try:
+        wait_until(_on_schedule(workspace / "rest.log", 2), what="job 2 in the next worker")
+        _bring_forward(cli, workspace / "rest.log", 1)
         wait_until(lambda: job(cli, 2)["state"] == "done", what="job 2 done", timeout=120)
         wait_until(lambda: job(cli, 1)["state"] == "done", what="job 1 done")
         rest.send_signal(signal.SIGTERM)
@@ -159,39 +156,39 @@ def test_a_running_worker_gives_up_past_the_limit_leaving_only_what_it_logged(
     assert Counter(states.values())["unknown"] <= CONCURRENCY + len(held)
 
 
-def test_apschedulers_store_answers_through_a_cut_instead_of_ending_its_thread(
+def test_the_schedule_rides_out_a_cut_and_starts_the_job_once_back(
     proxy: TcpProxy, postgresql_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """APScheduler's loop calls these three in one pass and survives only the first
-    raising; here none raises, and the copy left in the table is still there after."""
-    engine = create_engine(through(proxy, postgresql_url), pool_pre_ping=True)
-    outage = ScheduleOutage()
-    store = SharedJobStore(engine=engine, outage=outage)
-    scheduler = BackgroundScheduler(timezone=UTC, jobstores={"default": store})
-    scheduler.start(paused=True)
-    try:
-        at = _soon(3600)
-        scheduler.add_job(
-            start_scheduled_job, DateTrigger(run_date=at), args=[1], id="capitolmail-job-1"
+    """The job comes due while the worker cannot reach the database: its start fails,
+    it leaves APScheduler's memory, and the first refresh after the cut puts it back;
+    the thread never ends, and the loss is said once, the return once."""
+    with Store.open(postgresql_url) as direct, Store.open(through(proxy, postgresql_url)) as cut:
+        job_id = direct.create_job(
+            letter_slug="arms-sale", kind="joint", messages=[_one()], now=datetime.now(UTC)
         )
-        later = at + timedelta(hours=1)
-        proxy.cut()
-        with caplog.at_level(logging.WARNING, logger="capitolmail.schedule"):
-            assert store.get_due_jobs(later) == []
-            next_run = store.get_next_run_time()
-            assert next_run is not None and next_run <= datetime.now(UTC) + timedelta(seconds=5)
-            store.remove_job("capitolmail-job-1")
-            assert outage.down
+        at = datetime.now(UTC) + timedelta(seconds=1.5)
+        direct.schedule_job(job_id, at, datetime.now(UTC))
+        with (
+            caplog.at_level(logging.WARNING, logger="capitolmail.schedule"),
+            JobScheduler(cut, grace=timedelta(hours=1), poll_seconds=0.2) as scheduler,
+        ):
+            assert scheduler.wait_for(lambda: scheduler.planned() == {job_id: at}, timeout=10)
+            proxy.cut()
+            # Fired during the cut: the start could not be written, so not on the plan.
+            assert scheduler.wait_for(lambda: scheduler.planned() == {}, timeout=10)
+            wait_until(lambda: proxy.refused >= 3, what="refreshes refused during the cut")
+            assert direct.get_job(job_id).state == JobState.SCHEDULED
             proxy.restore()
-            assert [j.id for j in store.get_due_jobs(later)] == ["capitolmail-job-1"]
-            assert store.get_next_run_time() == at
-        assert not outage.down
-        said = [r.getMessage() for r in caplog.records]
-        assert len(said) == 2, said  # once gone, once back: not once a call
-        assert said[0].startswith("the schedule lost the outbox database")
-        assert said[1] == "the schedule reached the outbox database again"
-        with pytest.raises(JobLookupError):  # not an outage: still APScheduler's to handle
-            OutageTolerantJobStore.remove_job(store, "no-such-job")
-    finally:
-        scheduler.shutdown(wait=False)
-        engine.dispose()
+            assert scheduler.wait_for(lambda: scheduler.started == [job_id], timeout=15)
+        assert direct.get_job(job_id).state == JobState.SENDING
+        assert [e.kind for e in direct.list_events(job_id)].count("job_sending") == 1
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2, said  # once gone, once back: not once a refresh
+    assert said[0].startswith("the schedule lost the outbox database")
+    assert said[1] == "the schedule reached the outbox database again"
+
+
+def _one() -> QueuedMessage:
+    from ..outbox.test_store import outgoing
+
+    return QueuedMessage(outgoing(0))

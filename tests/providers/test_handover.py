@@ -96,3 +96,34 @@ def test_sendgrid_writes_no_request_for_a_refused_mark() -> None:
             provider.send(sample_message())
         assert asked == [sample_message().message_id]
         assert server.requests == 1
+
+
+def test_sendgrid_marks_no_more_messages_than_its_pool_while_more_are_claimed_ahead() -> None:
+    """Claimed ahead (`capacity` > pool_size), a message waits for a slot unmarked: a
+    crash then returns it to `queued` instead of leaving it `unknown`."""
+    with SendGridStandIn(API_KEY) as server:
+        provider = SendGridProvider(
+            SendGridSettings(base_url=server.url), api_key=SecretStr(API_KEY), pool_size=2
+        )
+        asked: list[Future[None]] = []
+
+        def hook(message_id: str) -> Future[None]:
+            asked.append(Future())  # held: its request waits for the mark
+            return asked[-1]
+
+        with provider:
+            assert provider.capacity(2) == 3
+            provider.before_handover = hook
+            sends = [
+                provider.submit(sample_message(message_id=f"6f1c2d3e-0000-4000-8000-{n:012d}"))
+                for n in range(5)
+            ]
+            provider.pump(lambda: len(asked) > 2, 0.5)
+            assert len(asked) == 2  # the other three wait for a slot, unmarked
+            while not all(send.done() for send in sends):
+                for mark in asked:
+                    if not mark.done():
+                        mark.set_result(None)
+                provider.pump(lambda: any(not mark.done() for mark in asked), 0.05)
+        assert len(asked) == 5
+        assert server.requests == 5

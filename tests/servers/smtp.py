@@ -17,6 +17,11 @@ one is refused with 554 and fails the test when the server stops.
 Sessions are counted as the TCP connections the client opens, with the most
 that were open at once, so tests can see pooling and connection limits.
 
+`running_mail_server(pipelining=True)` offers PIPELINING (RFC 2920) in its EHLO
+reply; aiosmtpd reads commands off the stream in order, so it handles pipelined
+input without being told. `writes` keeps every chunk of bytes the server read,
+as the client wrote them, so tests can see which commands came in one write.
+
 `throttle(limit, per)` makes it a relay with a rate limit, like Postfix's anvil
 (`smtpd_client_message_rate_limit`) or a policy service: beyond `limit`
 messages in a window of `per` seconds it defers MAIL or RCPT with `450 4.7.1
@@ -121,6 +126,8 @@ class MailServer:
         # With a VERP return path (capitolmail/verp.py) the envelope sender must be its
         # +MESSAGE-ID form for the message's own id, instead of the From address.
         self.return_path: str | None = None
+        self.pipelining = False
+        self._writes: list[bytes] = []
 
     # -- the script -----------------------------------------------------------------
 
@@ -174,6 +181,15 @@ class MailServer:
         with self._lock:
             return list(self._received)
 
+    def writes(self) -> list[bytes]:
+        """What the server read, one item per chunk the network delivered."""
+        with self._lock:
+            return list(self._writes)
+
+    def read(self, data: bytes) -> None:
+        with self._lock:
+            self._writes.append(bytes(data))
+
     def session_opened(self) -> int:
         with self._lock:
             self.sessions += 1
@@ -186,6 +202,19 @@ class MailServer:
             self.open_sessions -= 1
 
     # -- aiosmtpd hooks -----------------------------------------------------------------
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname  # aiosmtpd leaves it to a handler with this hook
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -298,6 +327,11 @@ class _SMTP(SMTP):
         if first and self.counted:
             self.session_number = self.mailbox.session_opened()
 
+    def data_received(self, data: bytes) -> None:
+        if self.counted:
+            self.mailbox.read(data)
+        super().data_received(data)
+
     def connection_lost(self, error: Exception | None) -> None:
         if self.session_number:
             self.session_number = 0
@@ -341,6 +375,7 @@ def running_mail_server(
     implicit_tls: ssl.SSLContext | None = None,
     idle_timeout: float = 300,
     data_size_limit: int | None = None,
+    pipelining: bool = False,
 ) -> Iterator[MailServer]:
     """Start a server for one test and stop it after; `idle_timeout` drops quiet sessions.
 
@@ -348,6 +383,7 @@ def running_mail_server(
     aiosmtpd's own default is 32 MiB (0: no SIZE limit).
     """
     mailbox = MailServer()
+    mailbox.pipelining = pipelining
     sizes = {} if data_size_limit is None else {"data_size_limit": data_size_limit}
     controller = _Controller(
         mailbox,

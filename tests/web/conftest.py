@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -149,3 +151,68 @@ def sent_job(store: Store, emails: Sequence[str], *, unsent: int = 0) -> tuple[i
     for message_id in ids:
         store.record_outcomes([Outcome(message_id, "sent", provider_message_id=None)], NOW)
     return job_id, ids
+
+
+# -- a real browser (tests/web/test_browser.py, test_sign_on_browser.py) ---------------
+
+BROWSER_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+DRIVER_PATHS = ("/usr/bin/chromedriver",)
+
+
+def _first(paths: tuple[str, ...], name: str) -> str | None:
+    found = [path for path in paths if Path(path).is_file()]
+    return found[0] if found else shutil.which(name)
+
+
+@pytest.fixture(scope="session")
+def _chromium() -> Iterator[Any]:
+    """One headless Chromium for the session: starting it costs seconds, and `browser`
+    gives each test a clean one (see _fresh)."""
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium is not installed (pip install '.[test]')"
+    )
+    binary = _first(BROWSER_PATHS, "chromium")
+    driver_path = _first(DRIVER_PATHS, "chromedriver")
+    if binary is None or driver_path is None:
+        pytest.skip(
+            "headless Chromium is not installed: install Debian's chromium and chromium-driver "
+            "packages (.ci/run does when apt-get is available)"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--no-first-run"):
+        options.add_argument(argument)
+    service = webdriver.ChromeService(executable_path=driver_path)
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _fresh(driver: Any, size: dict[str, int]) -> None:
+    """Undo what a test may have changed: extra headers (a bearer token), cookies (they
+    ignore the port, so one test's would reach the next server), cache, extra windows,
+    the window's size, the page."""
+    for handle in driver.window_handles[1:]:
+        driver.switch_to.window(handle)
+        driver.close()
+    driver.switch_to.window(driver.window_handles[0])
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+    driver.execute_cdp_cmd("Network.disable", {})
+    driver.get("about:blank")
+    driver.set_window_size(size["width"], size["height"])
+
+
+@pytest.fixture
+def browser(_chromium: Any) -> Iterator[Any]:
+    size = _chromium.get_window_size()
+    _fresh(_chromium, size)
+    try:
+        yield _chromium
+    finally:
+        _fresh(_chromium, size)

@@ -2,54 +2,17 @@
 
 Debian's `chromium` and `chromium-driver` packages provide the browser and its
 driver (.ci/run installs them when missing). Where they cannot be installed the
-test skips and says why, rather than passing without a browser.
+test skips and says why, rather than passing without a browser. The `browser`
+fixture (tests/web/conftest.py) is one Chromium for the session, cleaned per test.
 """
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from capitolmail.letters.tokens import make_token
 from capitolmail.outbox import Store
 from tests.web.conftest import STATUS_TOKEN, UNSUBSCRIBE_SECRET, Serve, sent_job
-
-BROWSER_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
-DRIVER_PATHS = ("/usr/bin/chromedriver",)
-
-
-def _first(paths: tuple[str, ...], name: str) -> str | None:
-    found = [path for path in paths if Path(path).is_file()]
-    return found[0] if found else shutil.which(name)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    webdriver = pytest.importorskip(
-        "selenium.webdriver", reason="selenium is not installed (pip install '.[test]')"
-    )
-    binary = _first(BROWSER_PATHS, "chromium")
-    driver_path = _first(DRIVER_PATHS, "chromedriver")
-    if binary is None or driver_path is None:
-        pytest.skip(
-            "headless Chromium is not installed: install Debian's chromium and chromium-driver "
-            "packages (.ci/run does when apt-get is available)"
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--no-first-run"):
-        options.add_argument(argument)
-    service = webdriver.ChromeService(executable_path=driver_path)
-    driver = webdriver.Chrome(options=options, service=service)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def test_a_person_unsubscribes_with_the_button(store: Store, serve: Serve, browser: Any) -> None:

@@ -17,9 +17,8 @@ from PIL import Image
 
 from tests.web.conftest import STATUS_TOKEN
 from tests.web.sign_on_support import SLUG, Served, link_path, served
-from tests.web.test_browser import browser
 
-__all__ = ["browser", "served"]
+__all__ = ["served"]
 
 
 def _screenshot(browser: Any, folder: Path, name: str) -> Path:

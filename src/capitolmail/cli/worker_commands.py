@@ -94,9 +94,9 @@ def run_worker(
     ):
 
         def heard(_job_id: int | None, _change: str) -> None:
-            # A job was scheduled, started, resumed or requeued somewhere: mirror the
-            # schedule now (a job due now starts, and wakes the sender), and wake the
-            # sender for a job another worker started or requeued.
+            # A job was scheduled, paused, cancelled, started, resumed or requeued
+            # somewhere: refresh this worker's schedule now (a job due now starts, and
+            # wakes the sender), and wake the sender for a job another worker started.
             scheduler.sync()
             wake.set()
 

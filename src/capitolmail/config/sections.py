@@ -134,7 +134,7 @@ class WorkerSettings(_Section):
     # How long a worker that lost the database keeps reconnecting before it gives up.
     database_outage_seconds: float = Field(default=300.0, ge=0)
     # A worker that comes back later than this after a job's time marks it
-    # `missed` rather than sending late (APScheduler's own default is 1 second).
+    # `missed` rather than sending late (Store.start_due_jobs decides, for every worker).
     grace_period: timedelta = Field(default=timedelta(hours=12), ge=timedelta(0))
     # How often a running worker looks for new, paused, resumed or cancelled jobs.
     poll_seconds: float = Field(default=1.0, gt=0, le=60)

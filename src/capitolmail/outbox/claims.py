@@ -272,10 +272,12 @@ def next_paced_turn(conn: Connection, now: datetime) -> datetime | None:
 def _due_in_job(conn: Connection, job_id: int, limit: int, now: datetime) -> list[str]:
     """The ids of up to `limit` due messages of one job, in seq order, locked.
 
-    Two queries rather than one with OR: each is a single range of the
-    (job_id, state, seq) index, so the cost does not grow with the rows already
-    sent. SKIP LOCKED lets concurrent PostgreSQL workers take the next rows instead
-    of waiting; SQLite ignores it, and BEGIN IMMEDIATE already holds the file.
+    Two queries rather than one with OR: each is a single index range, so the cost
+    does not grow with the rows already sent nor with other jobs' retries: queued
+    rows from (job_id, state, seq), due retries from the partial retry index
+    (migration 0014; the state in that query must stay a literal). SKIP LOCKED
+    lets concurrent PostgreSQL workers take the next rows instead of waiting;
+    SQLite ignores it, and BEGIN IMMEDIATE already holds the file.
     """
     params = {"b_job": job_id, "b_limit": limit, "b_now": now}
     rows = [*conn.execute(_QUEUED_IN_JOB, params), *conn.execute(_RETRYING_IN_JOB, params)]
@@ -298,7 +300,8 @@ _RETRYING_IN_JOB = (
     select(messages.c.id, messages.c.seq)
     .where(
         messages.c.job_id == bindparam("b_job"),
-        messages.c.state == MessageState.RETRY_WAIT.value,
+        # Inline, not bound: the planners match it to the partial index's predicate.
+        messages.c.state == literal(MessageState.RETRY_WAIT.value, literal_execute=True),
         messages.c.next_attempt_at <= bindparam("b_now", type_=UTCDateTime()),
     )
     .order_by(messages.c.seq)

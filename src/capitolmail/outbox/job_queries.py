@@ -130,7 +130,7 @@ def get_message(conn: Connection, message_id: str) -> OutgoingMessage:
 
 
 def scheduled_jobs(conn: Connection) -> dict[int, datetime]:
-    """Every job waiting for its time, with that time: what the scheduler mirrors."""
+    """Every job waiting for its time, with that time: what each worker's schedule holds."""
     rows = conn.execute(
         select(jobs.c.id, jobs.c.scheduled_at).where(
             jobs.c.state == JobState.SCHEDULED.value, jobs.c.scheduled_at.is_not(None)

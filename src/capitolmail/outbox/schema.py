@@ -16,7 +16,6 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
-    Float,
     ForeignKey,
     Index,
     Integer,
@@ -26,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -134,6 +134,14 @@ messages = Table(
     # index range, however many of the job's rows are already sent.
     Index("ix_messages_job_id_state_seq", "job_id", "state", "seq"),
     Index("ix_messages_state_next_attempt_at", "state", "next_attempt_at"),
+    # A job's due retries, for claim_due; only rows waiting for a retry are in it (0014).
+    Index(
+        "ix_messages_retry_due",
+        "job_id",
+        "next_attempt_at",
+        postgresql_where=text("state = 'retry_wait'"),
+        sqlite_where=text("state = 'retry_wait'"),
+    ),
     Index("ix_messages_to_email_key", "to_email_key"),
     Index("ix_messages_content_hash", "content_hash"),
 )
@@ -186,17 +194,6 @@ workers = Table(
     Column("pid", Integer, nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("heartbeat_at", UTCDateTime, nullable=False),
-)
-
-# APScheduler's SQLAlchemyJobStore table, created by our migration 0003 so that
-# Alembic, not APScheduler, owns every table in the database. Same columns as
-# APScheduler 3.x defines; the job store is handed this engine and finds it there.
-apscheduler_jobs = Table(
-    "apscheduler_jobs",
-    metadata,
-    Column("id", String(191), primary_key=True),
-    Column("next_run_time", Float(25), index=True),
-    Column("job_state", LargeBinary, nullable=False),
 )
 
 supporters = Table(

@@ -11,12 +11,30 @@ it has committed the message's `handed_over_at`, so a worker that dies before
 then left a row that provably never reached the transport and may go back to
 `queued`; one that dies after leaves `unknown`. A Future failed with
 `HandoverRefused` means the message must not be handed over at all.
+
+The sender drives every provider one way (sending/provider_calls.py):
+
+* `capacity(concurrency)`, once, after `open()`: how many messages to keep in
+  flight, given the worker's `concurrency`. More than the transport carries at
+  once keeps it busy while the send loop claims and records: a message claimed
+  but never handed over goes back to `queued` if the worker dies, so claiming
+  ahead widens nothing a crash leaves `unknown`.
+* `submit(message)`: start sending, from the send loop's thread, and get a
+  Future of the Receipt (or of the error `send` would raise) at once.
+* `pump(until, timeout)`: called while the loop waits for a Future. A provider
+  whose requests run on an event loop of its own runs it here, in the sender's
+  thread, and says so (True); a thread-driven provider returns False at once.
+
+`ProviderBase` gives thread-driven defaults: `submit` runs `send` on a pool of
+`concurrency` threads. SMTP has a sending thread per connection; SendGrid's
+requests share one asyncio loop, pumped by the sender.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -55,6 +73,12 @@ class Provider(Protocol):
 
     def send(self, message: OutgoingMessage) -> Receipt: ...
 
+    def capacity(self, concurrency: int) -> int: ...
+
+    def submit(self, message: OutgoingMessage) -> Future[Receipt]: ...
+
+    def pump(self, until: Callable[[], bool], timeout: float) -> bool: ...
+
     def max_message_bytes(self) -> int | None: ...
 
     def message_size(self, message: OutgoingMessage) -> int: ...
@@ -76,6 +100,37 @@ class ProviderBase:
 
     name: ClassVar[str] = ""
     before_handover: BeforeHandover | None = None
+    _threads: int = 1
+    _send_pool: ThreadPoolExecutor | None = None
+    _send_pool_lock = threading.Lock()
+
+    def send(self, message: OutgoingMessage) -> Receipt:
+        raise NotImplementedError
+
+    def capacity(self, concurrency: int) -> int:
+        """A thread each: `concurrency` messages in flight, on as many threads."""
+        self._threads = max(1, concurrency)
+        return self._threads
+
+    def submit(self, message: OutgoingMessage) -> Future[Receipt]:
+        """`send` on a pool thread; the Future holds what it returns or raises."""
+        with self._send_pool_lock:
+            if self._send_pool is None:
+                self._send_pool = ThreadPoolExecutor(
+                    max_workers=self._threads, thread_name_prefix=f"capitolmail-{self.name}"
+                )
+            return self._send_pool.submit(self.send, message)
+
+    def pump(self, until: Callable[[], bool], timeout: float) -> bool:
+        """Threads do the work: nothing to run here, so the caller waits itself."""
+        return False
+
+    def _stop_threads(self) -> None:
+        """Wait for the pool's sends to end; `close()` calls it, a later submit starts anew."""
+        with self._send_pool_lock:
+            pool, self._send_pool = self._send_pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def hand_over(self, message_id: str) -> None:
         """Block until the sender has committed the mark; raises HandoverRefused."""
@@ -113,6 +168,7 @@ class ProviderBase:
 
     def close(self) -> None:
         """Release connections. Safe even when open() never ran."""
+        self._stop_threads()
 
     def __enter__(self) -> Self:
         self.open()

@@ -8,16 +8,14 @@ httpx.Client on 64 threads 394. urllib3 on 64/128 threads did 1,143/1,624 but at
 payload, record), so one aiohttp pool on one event loop (providers/event_loop.py)
 holds every request: aiohttp alone did 1,178/1,990/2,092 at 64/128/256 in flight.
 The sender hands messages over with `submit()`, gets a Future back and runs the
-loop with `run_until()` while it waits; `send()` runs the loop until its own reply
-is in. Both are safe from any number of threads.
+loop with `pump()` while it waits (providers/base.py); `send()` runs the loop until
+its own reply is in. Both are safe from any number of threads.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import threading
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, ClassVar
@@ -30,7 +28,6 @@ from capitolmail.config.sections import SendGridSettings
 from capitolmail.errors import (
     ConfigError,
     DeliveryUnknownError,
-    PermanentSendError,
     ProviderSettingsError,
     SendError,
     TransientSendError,
@@ -43,9 +40,17 @@ from capitolmail.providers.sendgrid_payload import (
     build_request,
     request_size,
 )
-from capitolmail.redaction import Redactor, shorten
+from capitolmail.providers.sendgrid_replies import (
+    certificate_reason,
+    reason,
+    refusal,
+    reply_text,
+)
+from capitolmail.redaction import Redactor
 
 if TYPE_CHECKING:
+    import asyncio
+
     import aiohttp
     from yarl import URL
 
@@ -53,8 +58,9 @@ if TYPE_CHECKING:
 
 SEND_PATH = "/v3/mail/send"
 _KEY_VARIABLE = secret_variable("sendgrid_api_key")
+# capacity(): a quarter of the pool claimed ahead (benchmarks/README.md has the figures).
+CLAIM_AHEAD_DIVISOR = 4
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "[::1]", "localhost"})
-_EXCERPT = 200
 
 
 class SendGridProvider(ProviderBase):
@@ -115,6 +121,8 @@ class SendGridProvider(ProviderBase):
         }
         self._loop: SharedLoop | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._slots: asyncio.Semaphore | None = None  # made on the loop, with the session
+        self._refusals, self._refusal = 0, None  # the settings errors answered, the last
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -157,10 +165,13 @@ class SendGridProvider(ProviderBase):
         loop.close()
 
     async def _make_session(self) -> aiohttp.ClientSession:
+        import asyncio
+
         import aiohttp
         from yarl import URL
 
         self._url = URL(str(self._url))  # parsed once, not at every request
+        self._slots = asyncio.Semaphore(self.pool_size)
         # limit: never more than pool_size connections; requests beyond wait for one.
         # sock_connect rather than connect, so waiting for a pooled connection is not
         # mistaken for SendGrid being unreachable; sock_read bounds each wait for the
@@ -184,7 +195,7 @@ class SendGridProvider(ProviderBase):
         """Hand a message to the provider's event loop; the Future holds the Receipt or
         the TransientSendError, PermanentSendError, DeliveryUnknownError or
         ProviderSettingsError `send` raises.
-        It progresses while some thread runs the loop: `run_until` or `send`."""
+        It progresses while some thread runs the loop: `pump` or `send`."""
         if self._session is None:
             self.open()
         loop, session = self._loop, self._session
@@ -197,14 +208,41 @@ class SendGridProvider(ProviderBase):
         failed.set_exception(TransientSendError("the SendGrid provider was closed while sending"))
         return failed
 
-    def run_until(self, until: Callable[[], bool], timeout: float) -> None:
+    def capacity(self, concurrency: int) -> int:
+        """Requests in flight: the pool, and a quarter more claimed ahead of it.
+
+        While the send loop claims and records, the requests that finished leave
+        their connections idle; the ones claimed ahead take them at once. Claimed
+        ahead, a message is not yet handed over, so a crash returns it to `queued`.
+        """
+        return self.pool_size + max(1, self.pool_size // CLAIM_AHEAD_DIVISOR)
+
+    def pump(self, until: Callable[[], bool], timeout: float) -> bool:
         """Run the requests in flight in this thread until `until()` holds, checked as
         each one finishes, or `timeout` seconds have passed (0: what is ready now)."""
         loop = self._loop
-        if loop is not None:
-            loop.run_until(until, timeout)
+        if loop is None:
+            return False
+        loop.run_until(until, timeout)
+        return True
 
     async def _post(self, session: aiohttp.ClientSession, message: OutgoingMessage) -> Receipt:
+        """One request, once one of `pool_size` slots is free: taken before the hand-over
+        mark, so a message claimed ahead of the pool (`capacity`) waits unmarked (a crash
+        returns it to `queued`); aiohttp's limit is the same, so a slot finds a connection."""
+        assert self._slots is not None
+        refusals = self._refusals
+        async with self._slots:
+            if self._refusals != refusals and self._refusal is not None:
+                # Refused (key, base_url) while this one waited: it would be too.
+                raise ProviderSettingsError(str(self._refusal))
+            try:
+                return await self._request(session, message)
+            except ProviderSettingsError as err:
+                self._refusals, self._refusal = self._refusals + 1, err
+                raise
+
+    async def _request(self, session: aiohttp.ClientSession, message: OutgoingMessage) -> Receipt:
         import asyncio  # loaded by open() already, as is aiohttp; this only binds the names
 
         import aiohttp
@@ -256,30 +294,7 @@ class SendGridProvider(ProviderBase):
     def _classify(self, status: int, headers: Mapping[str, str], data: bytes) -> Receipt:
         if 200 <= status < 300:
             return Receipt(provider_message_id=headers.get("X-Message-Id"))
-        reply = _reply_text(data, self._redact)
-        if status == 429:
-            raise TransientSendError(
-                f"429 SendGrid rate limit: {reply}",
-                retry_after=_seconds_until(headers.get("X-RateLimit-Reset")),
-                rate_limited=True,
-            )
-        if status in (401, 403):
-            raise ProviderSettingsError(
-                f"SendGrid refused the API key ({status}): {reply}; check that "
-                f"{_KEY_VARIABLE} holds a key with Mail Send access"
-            )
-        if status in (404, 405):
-            # Every message would fail the same way: a wrong base_url is a setting to
-            # fix, so the job stops (as for a refused key) instead of failing row by row.
-            raise ProviderSettingsError(
-                f"SendGrid answered {status} at {self.settings.base_url}/v3/mail/send; "
-                "check [provider.sendgrid] base_url"
-            )
-        if status == 400:
-            raise PermanentSendError(f"SendGrid refused the message: {reply}")
-        if 400 <= status < 500:
-            raise PermanentSendError(f"SendGrid refused the message ({status}): {reply}")
-        raise TransientSendError(f"SendGrid answered {status}: {reply}")
+        raise refusal(status, headers, reply_text(data, self._redact), self.settings.base_url)
 
     def _transport_error(self, err: BaseException) -> SendError:
         """Transient when no connection was made, so no byte of the request went out;
@@ -292,78 +307,27 @@ class SendGridProvider(ProviderBase):
             # Every message would meet the same certificate: stop the job, as for a bad key.
             return ProviderSettingsError(
                 self._redact(
-                    f"the certificate of {where} is not trusted ({_certificate_reason(err)}):"
+                    f"the certificate of {where} is not trusted ({certificate_reason(err)}):"
                     " check [provider.sendgrid] base_url; behind a proxy that inspects TLS,"
                     " add its CA to the system's trusted certificates"
                 )
             )
         if isinstance(err, aiohttp.ClientSSLError):
-            return TransientSendError(self._redact(f"TLS with {where} failed: {_reason(err)}"))
+            return TransientSendError(self._redact(f"TLS with {where} failed: {reason(err)}"))
         if isinstance(err, aiohttp.ConnectionTimeoutError):
             return TransientSendError(
                 f"no connection to SendGrid at {where} within {self.settings.connect_timeout} s"
             )
         if isinstance(err, aiohttp.ClientConnectorError):
             return TransientSendError(
-                self._redact(f"cannot connect to SendGrid at {where}: {_reason(err)}")
+                self._redact(f"cannot connect to SendGrid at {where}: {reason(err)}")
             )
         if isinstance(err, TimeoutError):  # aiohttp.SocketTimeoutError, asyncio's too
             text = f"SendGrid did not answer within {self.settings.timeout:g} s"
         elif isinstance(err, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError | OSError):
-            text = f"SendGrid closed the connection without an answer ({_reason(err)})"
+            text = f"SendGrid closed the connection without an answer ({reason(err)})"
         else:
-            text = f"the request to SendGrid ended without an answer: {_reason(err)}"
+            text = f"the request to SendGrid ended without an answer: {reason(err)}"
         return DeliveryUnknownError(
             self._redact(f"{text}; it may have accepted the message (not retried)")
         )
-
-
-def _reply_text(data: bytes, redact: Callable[[str], str]) -> str:
-    """SendGrid's `errors` as "field: message; …", else an excerpt of whatever came back.
-
-    Redacted whole, then cut: the other way round, a key straddling the cut survives.
-    """
-    try:
-        document = json.loads(data)
-    except ValueError:
-        document = None
-    if isinstance(document, dict) and isinstance(document.get("errors"), list):
-        parts = []
-        for error in document["errors"]:
-            if not isinstance(error, dict):
-                continue
-            text = str(error.get("message") or "").strip()
-            field = error.get("field")
-            parts.append(f"{field}: {text}" if field and field != "null" else text)
-        if any(parts):
-            return redact("; ".join(part for part in parts if part))
-    # A bounded prefix, so redaction is not run over megabytes of an error page; what it
-    # cuts is far beyond the excerpt, and a secret cut there is still found by its fragments.
-    text = redact(" ".join(data[: _EXCERPT * 20].decode("utf-8", "replace").split()))
-    return shorten(text, _EXCERPT) if text else "(no details in the reply)"
-
-
-def _seconds_until(reset: str | None) -> float | None:
-    """`X-RateLimit-Reset` is the Unix time the window reopens; None lets the sender jitter."""
-    if reset is None:
-        return None
-    try:
-        return max(0.0, float(reset) - time.time())
-    except ValueError:
-        return None
-
-
-def _certificate_reason(err: aiohttp.ClientConnectorCertificateError) -> str:
-    """OpenSSL's words for why, e.g. "self-signed certificate in certificate chain"."""
-    cause = err.certificate_error
-    return str(getattr(cause, "verify_message", None) or cause)
-
-
-def _reason(err: BaseException) -> str:
-    """The operating system's words where there are some, else the error's own."""
-    os_error = getattr(err, "os_error", None)  # aiohttp.ClientConnectorError keeps the cause
-    if isinstance(os_error, OSError) and os_error.strerror:
-        return os_error.strerror
-    if isinstance(err, OSError) and err.strerror:
-        return err.strerror
-    return str(err) or type(err).__name__

@@ -1,10 +1,11 @@
-"""Persistent SMTP connections for `SmtpProvider`: opened securely, shared between threads.
+"""Persistent SMTP connections for `SmtpProvider`: opened securely, one per sending thread.
 
-At most `connections` are open at once, however many threads send: a relay
-that sees more parallel sessions than its limit answers 421 to all of them.
-A thread borrows a connection, uses it alone, and gives it back; one that is
-broken, or has carried `max_messages_per_connection` messages (some receivers
-drop a session after about 20), is closed instead of pooled.
+At most `connections` are open at once, one for each of the provider's sending
+threads (smtp_senders.py): a relay that sees more parallel sessions than its
+limit answers 421 to all of them. A thread keeps its connection from message to
+message; one that is broken, or has carried `max_messages_per_connection`
+messages (some receivers drop a session after about 20), is closed and the
+thread's next message opens a new one.
 
 Failures while connecting are classified here. A refused or timed-out connect,
 a 4xx greeting or an interrupted handshake become `TransientSendError`: nothing
@@ -20,7 +21,6 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -44,12 +44,18 @@ _PLAIN_TEXT_ANSWER = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", 
 @dataclass(eq=False)
 class Connection:
     smtp: smtplib.SMTP
-    generation: int
     sent: int = 0
     last_used: float = field(default_factory=time.monotonic)
 
+    @property
+    def pipelining(self) -> bool:
+        """Whether the relay offered PIPELINING (RFC 2920) in its EHLO reply."""
+        return bool(self.smtp.has_extn("pipelining"))
+
 
 class ConnectionPool:
+    """Opens and retires the sending threads' connections; each thread holds its own."""
+
     def __init__(self, settings: SmtpSettings, password: SecretStr | None) -> None:
         self.settings = settings
         self.where = f"{settings.host}:{settings.port}"
@@ -58,55 +64,28 @@ class ConnectionPool:
         self.redact = Redactor([password.get_secret_value() if password else None])
         self._context = None if settings.security == "none" else _tls_context(settings)
         self._ehlo_name = settings.local_hostname or fully_qualified_name()
-        self._slots = threading.BoundedSemaphore(settings.connections)
-        self._lock = threading.Lock()
-        self._idle: list[Connection] = []
-        self._generation = 0
 
-    def acquire(self, *, fresh: bool = False) -> Connection:
-        """Borrow a connection, waiting while all of them are in use.
+    def ready(self, conn: Connection | None, *, fresh: bool = False) -> Connection:
+        """The connection to send the next message on: `conn` if it still works, else a new one.
 
-        `fresh` skips pooled connections: after one broke, its idle siblings
-        may have been dropped by the relay the same way.
+        `fresh` replaces `conn` even so: it just broke before DATA was accepted.
         """
-        self._slots.acquire()
-        try:
-            while not fresh and (conn := self._take_idle()) is not None:
-                if self._alive(conn):
-                    return conn
-                drop(conn)
-            return Connection(self._connect(), self._generation)
-        except BaseException:
-            self._slots.release()
-            raise
+        if conn is not None:
+            if not fresh and self._alive(conn):
+                return conn
+            drop(conn)
+        return Connection(self._connect())
 
-    def release(self, conn: Connection, *, reusable: bool) -> None:
-        try:
-            if not reusable:
-                drop(conn)
-            elif (
-                conn.generation != self._generation
-                or conn.sent >= self.settings.max_messages_per_connection
-            ):
-                quit_quietly(conn)
-            else:
-                conn.last_used = time.monotonic()
-                with self._lock:
-                    self._idle.append(conn)
-        finally:
-            self._slots.release()
-
-    def close(self) -> None:
-        """QUIT every idle connection; those in use are closed when given back."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-            self._generation += 1
-        for conn in idle:
+    def finished(self, conn: Connection, *, reusable: bool) -> Connection | None:
+        """After a message: the connection to keep for the next one, or None."""
+        if not reusable:
+            drop(conn)
+            return None
+        if conn.sent >= self.settings.max_messages_per_connection:
             quit_quietly(conn)
-
-    def _take_idle(self) -> Connection | None:
-        with self._lock:
-            return self._idle.pop() if self._idle else None
+            return None
+        conn.last_used = time.monotonic()
+        return conn
 
     def _alive(self, conn: Connection) -> bool:
         if time.monotonic() - conn.last_used < IDLE_CHECK_AFTER:
@@ -127,7 +106,7 @@ class ConnectionPool:
         try:
             return smtp.esmtp_features.get("size", "") if smtp.does_esmtp else ""
         finally:
-            quit_quietly(Connection(smtp, self._generation))
+            quit_quietly(Connection(smtp))
 
     def _connect(self, *, login: bool = True) -> smtplib.SMTP:
         """Connect, greet, secure, log in. The host name given is the one the certificate must name.

@@ -3,8 +3,9 @@
 A provider calls `request(message_id)` just before its irreversible step (SMTP
 DATA, the SendGrid request) and waits for the Future; it is resolved once
 `handed_over_at` is committed (outbox/handover.py says why the mark matters).
-An SMTP thread holds a pooled connection while it waits, so the wait is paid
-in throughput: every millisecond a mark takes, that connection carries nothing.
+An SMTP sending thread's connection carries nothing while it waits (the
+provider asks a round trip before DATA to hide most of it, smtp_session.py), so
+what is left of the wait is paid in throughput.
 Hence:
 
 * Group commit. The send loop commits every request waiting as soon as it

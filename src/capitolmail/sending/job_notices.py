@@ -2,9 +2,10 @@
 
 Every job change announces itself when it commits (outbox/job_notices.py). One
 thread here holds a connection of its own, in autocommit mode, LISTENing; each
-notice makes the schedule mirror the jobs table at once and wakes the sender's
-idle wait, so a `send`, `resume` or `requeue` typed in a terminal reaches an
-idle worker on another machine in milliseconds rather than at its next poll.
+notice makes the worker refresh its schedule from the jobs table at once and
+wakes the sender's idle wait, so a `send`, `resume` or `requeue` typed in a
+terminal reaches an idle worker on another machine in milliseconds rather than
+at its next poll.
 
 Notices are a shortcut, not the truth: the jobs table is. A notice sent while
 the connection was down is lost, so the worker keeps polling, and after

@@ -1,25 +1,24 @@
 """Driving the provider: the messages in flight, and the one queue their ends arrive on.
 
-A provider with `submit(message) -> Future[Receipt]` and `run_until(until,
-timeout)` (SendGrid's, which keeps every request on one asyncio loop) gets the
-messages through `submit` instead of a thread each, and the send loop's thread
-runs the provider's loop whenever it waits for sends to finish: at hundreds of
-requests in flight a thread per request cost more of the process's one core (the
-GIL) than claiming, building and recording together, and a loop in a thread of
-its own kept taking the GIL from the store's transactions (providers/event_loop.py).
-Other providers get a pool thread per send, running the provider call and nothing
-else. Either way a finished send lands in `done`, as do the providers' requests
-to mark a message handed over (handovers.py), and only the send loop reads it.
+Every provider is driven one way (providers/base.py): `submit` hands it a message
+and gives back a Future, and whenever the send loop waits for sends to finish it
+calls the provider's `pump` first. SendGrid's requests share one asyncio loop that
+runs only there, in this thread: at hundreds of requests in flight a thread per
+request cost more of the process's one core (the GIL) than claiming, building and
+recording together, and a loop in a thread of its own kept taking the GIL from the
+store's transactions (providers/event_loop.py). SMTP has a sending thread per
+connection, and file and console a pool thread per send; for them `pump` returns
+at once and the loop waits on the queue. Either way a finished send lands in
+`done`, as do the providers' requests to mark a message handed over
+(handovers.py), and only the send loop reads it.
 """
 
 from __future__ import annotations
 
 import queue
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
-from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import ClaimedMessage
 from capitolmail.providers import Provider, Receipt
 from capitolmail.sending.handovers import HandoverMarks, HandoverRequest
@@ -55,29 +54,18 @@ class ProviderCalls:
         # whichever thread finished or is about to hand over.
         self.done: queue.SimpleQueue[Future[Receipt] | HandoverRequest] = queue.SimpleQueue()
         self.sending_ids: set[str] = set()
-        self._submit: Callable[[OutgoingMessage], Future[Receipt]] | None = getattr(
-            provider, "submit", None
-        )
-        self._run: Callable[[Callable[[], bool], float], None] | None = getattr(
-            provider, "run_until", None
-        )
-        if self._submit is None or self._run is None:
-            self._submit = self._run = None
 
     def __len__(self) -> int:
         return len(self.in_flight)
 
-    def submit(self, pool: ThreadPoolExecutor, claimed: ClaimedMessage) -> None:
+    def submit(self, claimed: ClaimedMessage) -> None:
         """Start sending `claimed`; what the provider raises is kept in the Future."""
         future: Future[Receipt]
-        if self._submit is None:
-            future = pool.submit(self.provider.send, claimed.message)
-        else:
-            try:
-                future = self._submit(claimed.message)
-            except Exception as err:
-                future = Future()
-                future.set_exception(err)
+        try:
+            future = self.provider.submit(claimed.message)
+        except Exception as err:
+            future = Future()
+            future.set_exception(err)
         self.in_flight[future] = claimed
         self.sending_ids.add(claimed.message.message_id)
         future.add_done_callback(self.done.put)
@@ -90,8 +78,7 @@ class ProviderCalls:
         """
         if not self.in_flight:
             return [], []
-        if self._run is not None:
-            self._run(lambda: not self.done.empty(), TICK if block else 0.0)
+        if self.provider.pump(lambda: not self.done.empty(), TICK if block else 0.0):
             block = False
         try:
             item = self.done.get(timeout=TICK) if block else self.done.get_nowait()
@@ -115,11 +102,12 @@ class ProviderCalls:
         """Let the requests just marked be written now, before the loop's next transaction.
 
         A crash in between would leave `unknown` what never left. Three turns of the
-        provider's loop: the Future's callback, the task's wake-up, the write.
+        provider's loop: the Future's callback, the task's wake-up, the write
+        (nothing to do for a thread-driven provider: its threads woke already).
         """
-        if self._run is not None:
-            for _ in range(3):
-                self._run(lambda: False, 0.0)
+        for _ in range(3):
+            if not self.provider.pump(lambda: False, 0.0):
+                return
 
     def close(self, marks: HandoverMarks) -> None:
         """Refuse the hand-over requests still waiting; forget the sends that ended."""

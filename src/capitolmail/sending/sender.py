@@ -9,14 +9,11 @@ it on and no verdict came back. A worker that dies in between leaves `sending`
 rows that every other worker looks for at each heartbeat: those handed over
 become `unknown`, never resent without an operator, because a duplicate letter to
 a Hill office costs more than a reported gap; the others go back to `queued`.
-
 A lost database connection does not end the run (outage.py rides it out).
 
-Threads or the provider's own event loop do the provider calls (N in flight,
-provider_calls.py); this thread alone claims and records, in batches
-(recording.py), so the database sees a few large transactions rather than
-thousands of small ones. Messages are claimed only when a thread is free to send
-them, so a SIGKILL leaves at most `concurrency` messages `unknown`.
+The provider sends (as many in flight as its `capacity` says, provider_calls.py);
+this thread alone claims and records, in batches (recording.py): a few large
+transactions rather than thousands of small ones.
 """
 
 from __future__ import annotations
@@ -25,7 +22,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from capitolmail.errors import StoreError
@@ -49,16 +45,12 @@ Clock = Callable[[], datetime]
 __all__ = ["RetryPolicy", "SendOptions", "SendSummary", "send_due"]
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def send_due(
     store: Store,
     provider: Provider,
     *,
     options: SendOptions | None = None,
-    clock: Clock = utcnow,
+    clock: Clock | None = None,
     stop: threading.Event | None = None,
     on_outcome: Callable[[ClaimedMessage, str], None] | None = None,
     once: bool = True,
@@ -72,7 +64,7 @@ def send_due(
         store,
         provider,
         options or SendOptions(),
-        clock,
+        clock or (lambda: datetime.now(UTC)),
         stop or threading.Event(),
         on_outcome,
         wake or threading.Event(),
@@ -115,11 +107,8 @@ class _SendLoop:
         self.presumed_dead = False  # another worker took our rows: record nothing more
         self.presence = WorkerPresence(store, self.worker_id, clock, self.summary, options)
         self.calls = ProviderCalls(provider)
-        # Whether the provider reports its irreversible step; if not, a claim marks
-        # the rows handed over at once, so a crash leaves them `unknown` as before.
-        self.reports_handover = hasattr(provider, "before_handover")
         self.not_ours: set[str] = set()  # another worker took these rows back
-        self.min_claim = max(1, options.concurrency // 8)
+        self.limit = self.min_claim = 1  # in flight at once, claimed at once: see run()
         self.marks = HandoverMarks(
             store,
             self.worker_id,
@@ -146,16 +135,12 @@ class _SendLoop:
         self.presence.register()
         try:
             self.presence.recover()
-            with (
-                self.provider,
-                ThreadPoolExecutor(
-                    max_workers=self.options.concurrency, thread_name_prefix="capitolmail-send"
-                ) as pool,
-            ):
-                if self.reports_handover:
-                    self.provider.before_handover = self.marks.request
+            with self.provider:
+                self.limit = max(1, self.provider.capacity(self.options.concurrency))
+                self.min_claim = max(1, self.limit // 8)
+                self.provider.before_handover = self.marks.request
                 try:
-                    self._loop(pool, once=once)
+                    self._loop(once=once)
                     self.outage.run(self._drain)
                     self.outage.run(self._release_lost_claims)
                     self.pace.finish()
@@ -163,20 +148,19 @@ class _SendLoop:
                     # No sending thread may wait for a mark that will never come.
                     self.marks.close()
                     self.calls.close(self.marks)
-                    if self.reports_handover:
-                        self.provider.before_handover = None
+                    self.provider.before_handover = None
             self.summary.finished_jobs += self.outage.run(lambda: store.finish_jobs(self.clock()))
         finally:
             self.presence.remove()
         self.summary.stopped_early = self.stop.is_set()
         return self.summary
 
-    def _loop(self, pool: ThreadPoolExecutor, *, once: bool) -> None:
+    def _loop(self, *, once: bool) -> None:
         while not self.stop.is_set():
-            if not self.outage.run(lambda: self._turn(pool, once=once)):
+            if not self.outage.run(lambda: self._turn(once=once)):
                 return
 
-    def _turn(self, pool: ThreadPoolExecutor, *, once: bool) -> bool:
+    def _turn(self, *, once: bool) -> bool:
         """One pass of the loop; False when the run is over."""
         self._collect(block=bool(self.calls))
         self._release_lost_claims()
@@ -201,7 +185,7 @@ class _SendLoop:
         for claimed in batch:
             # Claimed again, so an operator resumed the job since we paused it.
             self.paused.discard(claimed.job_id)
-            self._submit(pool, claimed)
+            self._submit(claimed)
         if batch or self.calls:
             return True
         self.summary.finished_jobs += self.store.finish_jobs(self.clock())
@@ -232,7 +216,7 @@ class _SendLoop:
             self._record()
             self.stop.wait(min(hold, TICK))
             return None
-        free = self.options.concurrency - len(self.calls)
+        free = self.limit - len(self.calls)
         if free < self.min_claim and self.calls or self.stop.is_set():
             # Each claim is a write transaction with a fixed cost: wait until a
             # worthwhile batch of threads is free rather than claim one by one.
@@ -256,7 +240,7 @@ class _SendLoop:
         return self.book.record_and_claim(
             self.worker_id,
             limit,
-            handed_over=not self.reports_handover,
+            handed_over=False,  # every provider reports its irreversible step
             record=not self.presumed_dead,
             pace=self.gate.turn(),
         )
@@ -271,14 +255,14 @@ class _SendLoop:
             self.wake.wait(min(remaining, TICK * 2))
         self.wake.clear()
 
-    def _submit(self, pool: ThreadPoolExecutor, claimed: ClaimedMessage) -> None:
+    def _submit(self, claimed: ClaimedMessage) -> None:
         if self.stop.is_set():
             self.book.give_back(claimed, "not sent: the worker stopped")
             return
         # Ours again (claimed afresh): a refusal recorded for an earlier claim is over.
         self.not_ours.discard(claimed.message.message_id)
         self.pace.handing_over(claimed.message.message_id)
-        self.calls.submit(pool, claimed)
+        self.calls.submit(claimed)
 
     def _collect(self, *, block: bool) -> None:
         handovers, results = self.calls.finished(block=block)
@@ -335,12 +319,10 @@ class _SendLoop:
         self._write_pauses()
         if not self.book.waiting or self.presumed_dead:
             return
-        free = self.options.concurrency - len(self.calls)
+        free = self.limit - len(self.calls)
         if free < self.min_claim and self.calls and not self.stop.is_set() and not force:
             # Like a claim, a record is a write transaction with a fixed cost, so it
-            # waits for the same worthwhile batch. It still comes before every claim
-            # (_loop claims only past this same mark), so the rows in `sending` never
-            # outnumber the threads: at most `concurrency` are left `unknown` by a crash.
+            # waits for the same worthwhile batch; it still comes before every claim.
             return
         self.book.record()
 

@@ -74,7 +74,7 @@ class Store(
 
     @property
     def engine(self) -> Engine:
-        """For APScheduler's job store, which keeps its table in the same database."""
+        """For the job-notice listener, which holds a connection of its own (PostgreSQL)."""
         return self._engine
 
     @property
