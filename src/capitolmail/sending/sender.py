@@ -91,8 +91,7 @@ class _SendLoop:
         self.stop = stop
         self.summary = SendSummary()
         self.worker_id = new_worker_id()
-        # Lowered when the provider throttles, for every job and every worker (shared_pace.py).
-        self.pace = provider_pace(
+        self.pace = provider_pace(  # lowered by a throttle, for every worker (shared_pace.py)
             store,
             provider.name,
             self.worker_id,
@@ -302,9 +301,8 @@ class _SendLoop:
         return decided.outcome, claimed, decided.label
 
     def _write_pauses(self) -> None:
-        """Before any outcome: the message a refused provider put back must not be
-        claimed again for a job still `sending`. Raises, keeping them, if the
-        database is gone (pauses.py)."""
+        """Before any outcome, so a refused provider's message is not claimed again for
+        a job still `sending`; raises, keeping them, if the database is gone."""
         if self.pauses:
             self.summary.paused_jobs += self.pauses.apply(self.store)
 
@@ -327,21 +325,13 @@ class _SendLoop:
         self.book.record()
 
     def _release_lost_claims(self) -> None:
-        """After an outage, queue again the rows claimed by a commit whose answer was
-        lost with the connection: no thread sends them, and no other worker would
-        take them while this one beats."""
-        if not self.outage.came_back:
-            return
-        keep = set(self.calls.sending_ids)
-        keep.update(claimed.message.message_id for _, claimed, _ in self.book.waiting)
-        released = self.store.release_lost_claims(self.worker_id, keep, self.clock())
-        self.outage.came_back = False
-        if released:
-            self.summary.requeued += released
-            log.warning(
-                "%d messages were claimed just as the database connection broke; "
-                "they are queued again",
-                released,
+        """After an outage: the rows this worker holds but neither sends nor records
+        were claimed by a commit whose answer was lost; queue them again (outage.py)."""
+        if self.outage.came_back:
+            keep = set(self.calls.sending_ids)
+            keep.update(claimed.message.message_id for _, claimed, _ in self.book.waiting)
+            self.summary.requeued += self.outage.release_lost_claims(
+                self.worker_id, keep, self.clock()
             )
 
     def _drain(self) -> bool:
