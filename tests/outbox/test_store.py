@@ -112,6 +112,7 @@ def test_new_database_is_created_through_the_migration(database_url: str) -> Non
         "suppressions",
         "webhook_events",
         "inbox_messages",
+        "provider_paces",
         "alembic_version",
     } <= tables
     # Workers schedule in memory now (sending/schedule.py); 0016 dropped APScheduler's table.

@@ -115,7 +115,8 @@ class WorkerSettings(_Section):
     """How the send loop paces itself.
 
     `concurrency` is the number of messages in flight at once; `rate` caps all
-    jobs together ("600/min"); a job's own `--rate` caps it further. Retries of
+    jobs together ("600/min"), for every worker of the outbox together (the
+    provider's limit); a job's own `--rate` caps it further. Retries of
     transient failures back off exponentially from `retry_base_seconds`, with
     jitter, up to `retry_cap_seconds`, and fail after `max_attempts`.
     `grace_period` accepts seconds or ISO 8601 ("PT12H").

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from capitolmail.errors import StoreError
 from capitolmail.outbox.attachments import read_blobs
 from capitolmail.outbox.events import chunked, move_messages
+from capitolmail.outbox.provider_pace import PaceTurn, spend_turns, take_turns
 from capitolmail.outbox.records import ClaimedMessage, message_from_row
 from capitolmail.outbox.schema import UTCDateTime, events, jobs, messages, suppressions, workers
 from capitolmail.outbox.states import JobState, MessageState
@@ -40,10 +41,18 @@ from capitolmail.timing.rate import Rate
 
 
 def claim_due(
-    conn: Connection, worker_id: str, limit: int, now: datetime, *, handed_over: bool = True
+    conn: Connection,
+    worker_id: str,
+    limit: int,
+    now: datetime,
+    *,
+    handed_over: bool = True,
+    pace: PaceTurn | None = None,
 ) -> list[ClaimedMessage]:
     """`handed_over` marks the rows handed over at once, for a provider that does not
-    report its irreversible step (handover.py): if its worker dies they are `unknown`."""
+    report its irreversible step (handover.py): if its worker dies they are `unknown`.
+    `pace` limits the claim to the turns the provider's shared pace has free now
+    (provider_pace.py), taken in this same transaction."""
     if limit <= 0:
         return []
     registered = conn.execute(select(workers.c.id).where(workers.c.id == worker_id)).first()
@@ -51,6 +60,10 @@ def claim_due(
         # recover_abandoned treats rows of unregistered workers as abandoned, so a
         # claim by one would be marked `unknown` by the next worker to start.
         raise StoreError(f"worker {worker_id} is not registered; call register_worker first")
+    if pace is not None:
+        limit = take_turns(conn, pace, limit, now)
+        if limit <= 0:
+            return []
     due_jobs = [
         job
         for job in conn.execute(
@@ -73,7 +86,10 @@ def claim_due(
             picked.extend(_claim_paced(conn, job.id, rate, remaining, now))
 
     picked = _without_suppressed(conn, picked, now)
-    return _mark_claimed(conn, picked, worker_id, now, rates, handed_over=handed_over)
+    claimed = _mark_claimed(conn, picked, worker_id, now, rates, handed_over=handed_over)
+    if pace is not None:
+        spend_turns(conn, pace, len(claimed))
+    return claimed
 
 
 # Built once: SQLAlchemy caches their compiled forms, and claiming a batch is then one

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -169,6 +170,21 @@ events = Table(
     Column("url", String(300), nullable=True),
     Index("ix_events_job_id", "job_id"),
     Index("ix_events_message_id", "message_id"),
+)
+
+# The pace of each provider, shared by every worker (outbox/provider_pace.py) (0015).
+provider_paces = Table(
+    "provider_paces",
+    metadata,
+    Column("provider", String(40), primary_key=True),
+    # When the next message may go: a token bucket held as a time (GCRA).
+    Column("next_turn", UTCDateTime, nullable=True),
+    # The adaptive pace a throttling provider forced (None: none); sending/throttle.py.
+    Column("per_second", Float, nullable=True),
+    Column("cut", Integer, nullable=False),
+    Column("step", Float, nullable=False),
+    Column("lift_at", Float, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 workers = Table(

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
+from datetime import datetime
 from typing import NoReturn, TypeVar
 
 from capitolmail.errors import StoreError
@@ -103,6 +104,20 @@ class OutageRider:
                 self.came_back = True
                 log.warning("the outbox database is back; %d outcomes to record", self.held()[0])
             return result
+
+    def release_lost_claims(self, worker_id: str, keep: set[str], now: datetime) -> int:
+        """Queue again the rows `worker_id` claimed by a commit whose answer was lost
+        with the connection: no thread sends them, and no other worker would take
+        them while this one beats. `keep`: the ids it still sends or records."""
+        released = self.store.release_lost_claims(worker_id, keep, now)
+        self.came_back = False
+        if released:
+            log.warning(
+                "%d messages were claimed just as the database connection broke; "
+                "they are queued again",
+                released,
+            )
+        return released
 
     def _wait_out(self, seconds: float) -> None:
         """Collect what the sends finish while waiting to reconnect."""

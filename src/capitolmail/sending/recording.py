@@ -15,6 +15,7 @@ from datetime import datetime
 
 from capitolmail.errors import StoreError
 from capitolmail.outbox import ClaimedMessage, Outcome, Store, connection_lost
+from capitolmail.outbox.provider_pace import PaceTurn
 from capitolmail.sending.options import SendSummary
 
 log = logging.getLogger("capitolmail.sender")
@@ -76,12 +77,20 @@ class OutcomeBook:
         self._recorded(batch)
 
     def record_and_claim(
-        self, worker_id: str, limit: int, *, handed_over: bool, record: bool
+        self,
+        worker_id: str,
+        limit: int,
+        *,
+        handed_over: bool,
+        record: bool,
+        pace: PaceTurn | None = None,
     ) -> list[ClaimedMessage]:
         """Record the outcomes waiting (if `record`) and claim `limit` more in one
-        transaction."""
+        transaction, within the provider's shared `pace`."""
         if not self.waiting or not record:
-            return self.store.claim_due(worker_id, limit, self.clock(), handed_over=handed_over)
+            return self.store.claim_due(
+                worker_id, limit, self.clock(), handed_over=handed_over, pace=pace
+            )
         batch, self.waiting = self.waiting, []
         try:
             claimed = self.store.record_and_claim(
@@ -90,6 +99,7 @@ class OutcomeBook:
                 limit,
                 self.clock(),
                 handed_over=handed_over,
+                pace=pace,
             )
         except StoreError as err:
             self.waiting = batch + self.waiting
@@ -98,7 +108,9 @@ class OutcomeBook:
             # One refused outcome rolled the whole transaction back: sort them out
             # one by one, then claim alone.
             self.record()
-            return self.store.claim_due(worker_id, limit, self.clock(), handed_over=handed_over)
+            return self.store.claim_due(
+                worker_id, limit, self.clock(), handed_over=handed_over, pace=pace
+            )
         self._recorded(batch)
         return claimed
 

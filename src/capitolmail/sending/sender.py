@@ -34,7 +34,8 @@ from capitolmail.sending.outage import OutageRider
 from capitolmail.sending.pauses import PendingPauses
 from capitolmail.sending.provider_calls import TICK, ProviderCalls, SendResult
 from capitolmail.sending.recording import OutcomeBook
-from capitolmail.sending.throttle import AdaptivePace, PaceChange
+from capitolmail.sending.shared_pace import provider_pace
+from capitolmail.sending.throttle import PaceChange
 from capitolmail.sending.verdicts import verdict
 from capitolmail.sending.workers import WorkerPresence, new_worker_id
 
@@ -90,13 +91,16 @@ class _SendLoop:
         self.stop = stop
         self.summary = SendSummary()
         self.worker_id = new_worker_id()
-        # Lowered when the provider throttles, for every job this worker sends (throttle.py).
-        self.pace = AdaptivePace(
+        self.pace = provider_pace(  # lowered by a throttle, for every worker (shared_pace.py)
+            store,
+            provider.name,
+            self.worker_id,
+            clock,
             options.overall_rate,
             label="relay" if provider.name == "smtp" else provider.name,
             on_change=self._note_pace,
         )
-        self.gate = ClaimGate(options.overall_rate, self.pace)
+        self.gate = ClaimGate(provider.name, options.overall_rate, self.pace)
         self.paused: set[int] = set()
         self.pauses = PendingPauses()  # written before the outcomes, ridden out like them
         self.presumed_dead = False  # another worker took our rows: record nothing more
@@ -174,7 +178,9 @@ class _SendLoop:
             try:
                 batch = self._record_and_claim(free)
             finally:
-                self.gate.refund(free - len(batch))
+                paced_out = self.gate.settle(len(batch))
+            if paced_out:
+                return True  # the provider's pace had no turn: _claimable waits for one
         for claimed in batch:
             # Claimed again, so an operator resumed the job since we paused it.
             self.paused.discard(claimed.job_id)
@@ -218,7 +224,12 @@ class _SendLoop:
         allowed, wait = self.gate.take(free)
         if allowed == 0:
             self._record()
-            self.stop.wait(min(wait, TICK))
+            if self.calls:
+                # Waiting for the provider's next turn, serve the threads at the brink
+                # (their hand-over marks) and take their results meanwhile.
+                self._collect(block=True)
+            else:
+                self.stop.wait(min(wait, TICK))
             return None
         return allowed
 
@@ -230,6 +241,7 @@ class _SendLoop:
             limit,
             handed_over=False,  # every provider reports its irreversible step
             record=not self.presumed_dead,
+            pace=self.gate.turn(),
         )
 
     def _idle(self, seconds: float) -> None:
@@ -289,9 +301,8 @@ class _SendLoop:
         return decided.outcome, claimed, decided.label
 
     def _write_pauses(self) -> None:
-        """Before any outcome: the message a refused provider put back must not be
-        claimed again for a job still `sending`. Raises, keeping them, if the
-        database is gone (pauses.py)."""
+        """Before any outcome, so a refused provider's message is not claimed again for
+        a job still `sending`; raises, keeping them, if the database is gone."""
         if self.pauses:
             self.summary.paused_jobs += self.pauses.apply(self.store)
 
@@ -314,21 +325,13 @@ class _SendLoop:
         self.book.record()
 
     def _release_lost_claims(self) -> None:
-        """After an outage, queue again the rows claimed by a commit whose answer was
-        lost with the connection: no thread sends them, and no other worker would
-        take them while this one beats."""
-        if not self.outage.came_back:
-            return
-        keep = set(self.calls.sending_ids)
-        keep.update(claimed.message.message_id for _, claimed, _ in self.book.waiting)
-        released = self.store.release_lost_claims(self.worker_id, keep, self.clock())
-        self.outage.came_back = False
-        if released:
-            self.summary.requeued += released
-            log.warning(
-                "%d messages were claimed just as the database connection broke; "
-                "they are queued again",
-                released,
+        """After an outage: the rows this worker holds but neither sends nor records
+        were claimed by a commit whose answer was lost; queue them again (outage.py)."""
+        if self.outage.came_back:
+            keep = set(self.calls.sending_ids)
+            keep.update(claimed.message.message_id for _, claimed, _ in self.book.waiting)
+            self.summary.requeued += self.outage.release_lost_claims(
+                self.worker_id, keep, self.clock()
             )
 
     def _drain(self) -> bool:

@@ -25,6 +25,9 @@ multiplicative decrease (AIMD).
   time slows the send down, but it never stalls it, so a message throttled many
   times still goes out.
 
+In the send loop the pace is shared by every worker of the provider (shared_pace.py
+makes the cuts and raises on the provider's row); this class keeps the bookkeeping.
+
 The sender also holds every send for the reply's `retry_after` (or its retry
 backoff) after a throttle, as it always has; the pace governs what follows.
 Everything here runs in the send loop's own thread.
@@ -101,6 +104,27 @@ def format_pace(per_second: float) -> str:
     if per_second >= 1:
         return f"{per_second:.1f} msg/s"
     return f"{per_second:.2g} msg/s ({per_second * 60:.2g}/min)"
+
+
+def first_base(observed: float | None, ceiling: float | None) -> float:
+    """What the first cut halves: the rate observed, else the ceiling, else _START."""
+    base = observed or ceiling or _START
+    return base if ceiling is None else min(base, ceiling)
+
+
+def lowered_pace(base: float, floor: float = FLOOR) -> tuple[float, float]:
+    """(the pace after a cut from `base`, the step each raise adds back)."""
+    lowered = max(floor, base / 2)
+    return lowered, max(lowered / 10, floor / 10)
+
+
+def raised_pace(
+    per_second: float, step: float, lift_at: float | None, ceiling: float | None
+) -> float | None:
+    """The pace after one raise; None when it is back at the limit (the cap is lifted)."""
+    raised = per_second + step
+    limit = min(x for x in (lift_at, ceiling, math.inf) if x is not None)
+    return None if raised >= limit * (1 - 1e-9) else raised
 
 
 class AdaptivePace:
@@ -180,9 +204,7 @@ class AdaptivePace:
         if self._streak < INCREASE_AFTER:
             return
         self._streak = 0
-        raised = self.per_second + self._step
-        limit = min(x for x in (self._lift_at, self.ceiling, math.inf) if x is not None)
-        self._set(None if raised >= limit * (1 - 1e-9) else raised, lowered=False)
+        self._raise_pace()
 
     def throttled(self, message_id: str, hold: float, reason: str) -> None:
         """The provider asked us to slow down while sending `message_id`, due again in `hold` s."""
@@ -197,24 +219,7 @@ class AdaptivePace:
             return  # sent before the last cut: that cut already answered this signal
         if again and self._sent_since_cut:
             return  # this recipient is deferred; the others go through at this pace
-        self._cut += 1
-        self._sent_since_cut = 0
-        if self.per_second is None:
-            base = (
-                self._rate(self._accepted)
-                or self._rate(self._handed, _MIN_HANDED_SPAN)
-                or self.ceiling
-                or _START
-            )
-            if self.ceiling is not None:
-                base = min(base, self.ceiling)
-            self._lift_at = base
-        else:
-            base = self.per_second
-        lowered = max(self.floor, base / 2)
-        self._step = max(lowered / 10, self.floor / 10)
-        self._tickets = {m: c for m, c in self._tickets.items() if c >= self._cut - 1}
-        self._set(lowered, lowered=True, reason=reason)
+        self._cut_pace(hold, reason)
 
     def finish(self) -> None:
         """The run is over: note that no pace holds any more (the next run learns afresh)."""
@@ -223,6 +228,35 @@ class AdaptivePace:
         previous, self.per_second, self._bucket = self.per_second, None, None
         if self.on_change is not None:
             self.on_change(PaceChange(self.label, None, previous, lowered=False, ended=True))
+
+    # -- the two moves (sending/shared_pace.py makes them for every worker) --------------
+
+    def _raise_pace(self) -> None:
+        """A run of successes: a step up, or the cap lifted back at the limit."""
+        assert self.per_second is not None
+        self._set(
+            raised_pace(self.per_second, self._step, self._lift_at, self.ceiling), lowered=False
+        )
+
+    def _cut_pace(self, hold: float, reason: str) -> None:
+        """A fresh throttle: halve the pace (the first time, the rate just observed)."""
+        self._cut += 1
+        self._sent_since_cut = 0
+        if self.per_second is None:
+            base = first_base(self._observed_rate(), self.ceiling)
+            self._lift_at = base
+        else:
+            base = self.per_second
+        lowered, self._step = lowered_pace(base, self.floor)
+        self._forget_old_tickets()
+        self._set(lowered, lowered=True, reason=reason)
+
+    def _observed_rate(self) -> float | None:
+        """What the provider just accepted per second (or, if none yet, was handed)."""
+        return self._rate(self._accepted) or self._rate(self._handed, _MIN_HANDED_SPAN)
+
+    def _forget_old_tickets(self) -> None:
+        self._tickets = {m: c for m, c in self._tickets.items() if c >= self._cut - 1}
 
     # -- inside -------------------------------------------------------------------------
 
@@ -257,6 +291,11 @@ class AdaptivePace:
                 self._bucket = TokenBucket(rate, clock=self._clock, burst=burst, full=False)
             else:
                 self._bucket.change_rate(rate, burst=burst)
+        self._report(previous, lowered=lowered, reason=reason)
+
+    def _report(self, previous: float | None, *, lowered: bool, reason: str | None) -> None:
+        """Log the new pace and tell `on_change`; raises at most every few seconds."""
+        per_second = self.per_second
         now = self._clock()
         if not lowered and per_second is not None and now - self._last_report < _REPORT_EVERY:
             return

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from capitolmail.outbox import claims, handover, jobs, pace_notes
+from capitolmail.outbox import claims, handover, jobs, pace_notes, provider_pace
 from capitolmail.outbox.outcomes import record_outcomes
 from capitolmail.outbox.pace_notes import PaceNote
+from capitolmail.outbox.provider_pace import PaceChanger, PaceState, PaceTurn
 from capitolmail.outbox.records import ClaimedMessage, Outcome
 from capitolmail.outbox.states import MessageState
 from capitolmail.outbox.store.part import StorePart, aware
@@ -23,7 +24,13 @@ class Sending(StorePart):
             return claims.next_paced_turn(conn, aware("now", now))
 
     def claim_due(
-        self, worker_id: str, limit: int, now: datetime, *, handed_over: bool = True
+        self,
+        worker_id: str,
+        limit: int,
+        now: datetime,
+        *,
+        handed_over: bool = True,
+        pace: PaceTurn | None = None,
     ) -> list[ClaimedMessage]:
         """Move up to `limit` due messages to `sending` and commit before any is handed over.
 
@@ -36,10 +43,13 @@ class Sending(StorePart):
         With `handed_over=False` the claimed rows are not yet marked handed over: the
         caller marks each with `mark_handed_over` just before the transport's
         irreversible step, so one that never got there can go back to `queued`.
+
+        With `pace`, no more than the provider's shared pace has free now are claimed
+        (outbox/provider_pace.py); what it learned is left in `pace`.
         """
         aware("now", now)
         with self._write("claim messages") as conn:
-            return claims.claim_due(conn, worker_id, limit, now, handed_over=handed_over)
+            return claims.claim_due(conn, worker_id, limit, now, handed_over=handed_over, pace=pace)
 
     def mark_handed_over(
         self, worker_id: str, message_ids: Sequence[str], now: datetime
@@ -62,6 +72,7 @@ class Sending(StorePart):
         now: datetime,
         *,
         handed_over: bool = False,
+        pace: PaceTurn | None = None,
     ) -> list[ClaimedMessage]:
         """`record_outcomes`, then `claim_due(worker_id, claim, ...)`, in one transaction.
 
@@ -74,7 +85,7 @@ class Sending(StorePart):
         with self._write("record outcomes and claim messages") as conn:
             if outcomes:
                 record_outcomes(conn, outcomes, now, worker_id)
-            return claims.claim_due(conn, worker_id, claim, now, handed_over=handed_over)
+            return claims.claim_due(conn, worker_id, claim, now, handed_over=handed_over, pace=pace)
 
     def record_outcomes(
         self, outcomes: Sequence[Outcome], now: datetime, *, worker_id: str | None = None
@@ -109,6 +120,20 @@ class Sending(StorePart):
             return pace_notes.note_pace(conn, per_second, now)
 
     def current_paces(self, job_ids: Iterable[int]) -> dict[int, PaceNote]:
-        """The throttled pace noted for each of `job_ids` that has one in force."""
+        """The pace a throttling provider forces, for each of `job_ids` (sending jobs)."""
         with self._read() as conn:
             return pace_notes.current_paces(conn, job_ids)
+
+    def change_pace(
+        self, provider: str, change: PaceChanger, now: datetime, hold_until: datetime
+    ) -> PaceState:
+        """Change the provider's shared pace (a cut) and hold its turns; the pace after."""
+        aware("now", now)
+        with self._write("change the provider's pace") as conn:
+            return provider_pace.change_pace(conn, provider, change, now, hold_until)
+
+    def lift_pace(self, provider: str, worker_id: str, now: datetime) -> bool:
+        """Drop the provider's forced pace if `worker_id` is the last worker running."""
+        aware("now", now)
+        with self._write("lift the provider's pace") as conn:
+            return provider_pace.lift_pace(conn, provider, worker_id, now)

@@ -1,0 +1,61 @@
+"""The provider's pace is kept by the store, so `worker.rate` and a throttle's cut hold
+across workers: the claims take turns from one row, in their own transactions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from capitolmail.outbox import Store
+from capitolmail.outbox.provider_pace import PaceState, PaceTurn
+
+from .test_store import NOW, scheduled
+
+
+def _claim(store: Store, worker: str, at: float, *, limit: int = 100, rate: float = 2.0) -> int:
+    turn = PaceTurn("smtp", rate)
+    return len(store.claim_due(worker, limit, NOW + timedelta(seconds=at), pace=turn))
+
+
+def _halve(state: PaceState) -> PaceState:
+    return replace(state, per_second=(state.per_second or 4.0) / 2, cut=state.cut + 1)
+
+
+def test_two_workers_share_one_rate_and_a_claim_takes_only_what_it_claims(store: Store) -> None:
+    scheduled(store, 20)
+    store.register_worker("w1", "host-a", 1, NOW)
+    store.register_worker("w2", "host-b", 2, NOW)
+    assert _claim(store, "w1", 0, limit=1) == 1  # asked for one: the other turn stays
+    assert _claim(store, "w2", 0) == 1  # a second's worth at 2/s, shared
+    assert _claim(store, "w1", 0.2) == 0
+    assert _claim(store, "w2", 0.45) == 0  # the next turn is free at 0.5 s...
+    assert _claim(store, "w2", 0.5) == 1
+    # ...and over the next five seconds the two take ten turns between them, not twenty.
+    taken = sum(_claim(store, w, t / 10) for t in range(6, 56) for w in ("w1", "w2"))
+    assert taken == 10
+    assert _claim(store, "w1", 5.6) == 0
+
+
+def test_a_cut_holds_for_every_worker_and_one_throttle_is_cut_once(store: Store) -> None:
+    scheduled(store, 20)
+    store.register_worker("w1", "host-a", 1, NOW)
+    store.register_worker("w2", "host-b", 2, NOW)
+    first = store.change_pace("smtp", _halve, NOW, NOW + timedelta(seconds=1))
+    assert (first.per_second, first.cut, first.workers) == (2.0, 1, 2)
+    # The other worker met the same throttle and saw cut 0: the row says it is answered.
+    again = store.change_pace(
+        "smtp", lambda s: s if s.cut != 0 else _halve(s), NOW, NOW + timedelta(seconds=1)
+    )
+    assert again.per_second == 2.0
+    turn = PaceTurn("smtp", None)  # no worker.rate: only the cut limits
+    assert store.claim_due("w2", 100, NOW + timedelta(seconds=1), pace=turn) == []
+    assert turn.state.per_second == 2.0 and turn.wait > 0  # held, then a burst ahead
+    later = NOW + timedelta(seconds=3)
+    # Under a forced pace no burst: one at a time (a burst is what the provider refused).
+    assert len(store.claim_due("w2", 100, later, pace=PaceTurn("smtp", None))) == 1
+    assert store.current_paces([1])[1].per_second == 2.0  # what `status` shows
+    # Only the last worker to stop drops the pace; the next run learns afresh.
+    assert store.lift_pace("smtp", "w1", later) is False
+    store.remove_worker("w2")
+    assert store.lift_pace("smtp", "w1", later) is True
+    assert store.current_paces([1]) == {}
