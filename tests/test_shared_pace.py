@@ -146,8 +146,9 @@ def test_a_throttle_met_by_one_worker_slows_the_others(
         _use_relay(workspace, throttling, "retry_base_seconds = 0.1\nretry_cap_seconds = 0.2\n")
         other = _second_workspace(workspace, throttling, steady)
         assert cli("queue", "block-arms-sale").stdout == "1\n"
-        # 2 a second: less than the first worker's part of the burst a send starts with.
-        throttling.throttle(2, 1.0)
+        # One a second: less than the first worker's part of the shared rate, however
+        # the claims fall between three workers on a busy machine.
+        throttling.throttle(1, 1.0)
         with _workers([workspace, other, other], database_url, workspace.parent) as workers:
             assert cli("send", "1").exit_code == 0
             wait_until(lambda: throttling.throttled > 0, what="the first throttle")
