@@ -47,10 +47,13 @@ def child_env() -> dict[str, str]:
 class Sink:
     """A sink process: start it, ask it for stats between runs, stop it."""
 
+    # The script whose main() serves `kind`: this file, or a subclass's own.
+    script = Path(__file__).resolve()
+
     def __init__(self, kind: str, *args: str) -> None:
         self.kind = kind
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), kind, *args],
+            [sys.executable, str(self.script), kind, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
