@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from capitolmail.outbox import Store
-
 from .conftest import Invoke, use_smtp_relay
 from .servers.smtp import MailServer, running_mail_server
 from .workers import assert_exactly_once, job, kill, start_worker, stop, wait_until
@@ -60,16 +58,18 @@ def _senders(database_url: str) -> set[str]:
 
 @contextmanager
 def _workers(
-    workspaces: list[Path], database_url: str, log_dir: Path
+    workspaces: list[Path], database_url: str, log_dir: Path, *, first: int = 0
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """One worker per workspace given, all registered before the body runs."""
+    """One worker per workspace given, all registered before the body runs; their logs
+    are w{first}.log, w{first + 1}.log and so on, beside any started before them."""
     workers = [
         start_worker(ws, database_url=database_url, log=log_dir / f"w{n}.log")
-        for n, ws in enumerate(workspaces)
+        for n, ws in enumerate(workspaces, start=first)
     ]
     try:
         wait_until(
-            lambda: _registered(database_url) == len(workers), what="every worker to register"
+            lambda: _registered(database_url) == first + len(workers),
+            what="every worker to register",
         )
         yield workers
     finally:
@@ -149,21 +149,25 @@ def test_a_throttle_met_by_one_worker_slows_the_others(
         # One a second: less than the first worker's part of the shared rate, however
         # the claims fall between three workers on a busy machine.
         throttling.throttle(1, 1.0)
-        with _workers([workspace, other, other], database_url, workspace.parent) as workers:
+        # The throttled worker starts alone, so it meets the throttle however a busy
+        # machine would have shared the claims; the two others start after the cut and
+        # must take the pace it set from the database, never refused themselves.
+        with _workers([workspace], database_url, workspace.parent) as throttled:
             assert cli("send", "1").exit_code == 0
             wait_until(lambda: throttling.throttled > 0, what="the first throttle")
             throttling.throttle(1000, 1.0)  # met once is enough: the rest goes out sooner
-            wait_until(lambda: job(cli)["state"] == "done", what="the job to be done", timeout=90)
-            stderrs = [stop(worker) for worker in workers]
-        with Store.open(database_url) as store:
-            cuts = [e.at for e in store.list_events(1) if e.kind == "relay_pace"]
-        # Once the messages claimed before the cut are out, the steady relay's two
-        # workers go on at the shared, lowered pace: at most half the rate. Had they
-        # not shared the cut, they would have gone on at their part of RATE and more.
-        cut = cuts[0].timestamp() + 0.5
-        after = _arrived(steady, cut, cut + 2.0) / 2.0
-        assert max(r.at for r in steady.received()) > cut + 2.0, "sent before it could show"
-        assert after <= 0.6 * RATE, (after, _per_second([r.at for r in steady.received()]))
+            with _workers([other, other], database_url, workspace.parent, first=1) as others:
+                wait_until(
+                    lambda: job(cli)["state"] == "done", what="the job to be done", timeout=90
+                )
+                stderrs = [stop(worker) for worker in [*throttled, *others]]
+        # The steady relay's two workers began at the shared, lowered pace: at most half
+        # the rate. Had they not taken the cut, they would have gone at RATE between them.
+        arrivals = [r.at for r in steady.received()]
+        assert arrivals, "the two workers started after the cut sent nothing"
+        begin = min(arrivals)
+        after = _arrived(steady, begin, begin + 2.0) / 2.0
+        assert after <= 0.6 * RATE, (after, _per_second(arrivals))
         logs = [(workspace.parent / f"w{n}.log").read_text() for n in range(3)]
         assert "relay throttling: pace lowered to" in logs[0]
         assert any("as another worker set it" in log for log in logs[1:]), logs
