@@ -95,7 +95,13 @@ class Worker:
 
     def stop(self) -> str:
         self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=60)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            # What it was doing instead of stopping: every thread's stack, on SIGUSR1.
+            self.process.send_signal(signal.SIGUSR1)
+            _until(self.logged("most recent call first"), timeout=10, what="the stacks")
+            raise AssertionError(f"the worker did not stop:\n{self.log.read_text()}") from None
         stderr = self.log.read_text()
         assert self.process.returncode == 0, stderr
         return stderr

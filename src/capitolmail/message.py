@@ -212,7 +212,7 @@ def _text_part(body: str, subtype: str) -> list[str]:
     the CRLF before a boundary belongs to the boundary, so that line keeps it.
     """
     text = body.replace("\r\n", "\n").replace("\r", "\n")
-    if text.isascii() and all(len(line) <= _MAX_BODY_LINE for line in text.split("\n")):
+    if text.isascii() and max(map(len, text.split("\n"))) <= _MAX_BODY_LINE:
         charset, encoding, payload = "us-ascii", "7bit", text
     else:
         # quoprimime escapes each code point below 256 as one byte, so it is fed

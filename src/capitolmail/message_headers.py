@@ -113,7 +113,7 @@ def build_header(name: str, value: str) -> str:
     if not value.isascii():
         raise HeaderError(name, "must be ASCII (only free text such as Subject may be encoded)")
     folded = _fold_ascii(f"{name}: {value}")
-    if any(len(line) > _MAX_LINE for line in folded.split("\r\n")):
+    if max(map(len, folded.split("\r\n"))) > _MAX_LINE:
         raise HeaderError(name, f"has a word longer than a header line may be ({_MAX_LINE})")
     return folded
 
@@ -192,8 +192,9 @@ def _plain_text(name: str, value: str) -> bool:
     if not value.isascii() or "=?" in value or "  " in value or value != value.strip(" "):
         return False
     words = value.split(" ")
-    return len(name) + 2 + len(words[0]) <= _MAX_HEADER_LINE and all(
-        1 + len(word) <= _MAX_HEADER_LINE for word in words
+    return (
+        len(name) + 2 + len(words[0]) <= _MAX_HEADER_LINE
+        and 1 + max(map(len, words)) <= _MAX_HEADER_LINE
     )
 
 

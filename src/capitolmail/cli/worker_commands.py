@@ -6,8 +6,11 @@ and stopping it gracefully on SIGINT or SIGTERM.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -55,6 +58,7 @@ def worker_command(
     recorded, the rest stay queued for the next worker.
     """
     configure_logging(log_format, debug=_debug())
+    _stacks_on_sigusr1()
     # In JSON mode every line on stderr is a log record, the notices included.
     notice = log.info if log_format == "json" else err.print
     stop, wake = threading.Event(), threading.Event()
@@ -71,6 +75,16 @@ def worker_command(
         # Cron and CI read the exit code: a run that left letters unsent must not say 0.
         notice(verdict_line(problems))
         click.get_current_context().exit(1)
+
+
+def _stacks_on_sigusr1() -> None:
+    """`kill -USR1 PID` writes every thread's stack to stderr: what a worker that will
+    not stop is doing, without stopping it (README, troubleshooting). Only where
+    stderr is a file descriptor (not under a test runner's captured stream)."""
+    try:
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr.fileno(), all_threads=True)
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return
 
 
 def run_worker(
@@ -119,18 +133,50 @@ def _inbox_timer(workspace: Workspace) -> AbstractContextManager[object]:
 def stopping_on_signals(
     stop: threading.Event, wake: threading.Event, notice: Callable[[str], object] = err.print
 ) -> Iterator[None]:
-    def request_stop(signum: int, _frame: object) -> None:
-        if not stop.is_set():
-            notice(f"{signal.Signals(signum).name}: finishing messages in flight, then stopping.")
-        stop.set()
-        wake.set()
+    """On SIGINT or SIGTERM, say so once, then set `stop` and `wake`.
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    Not from the signal handler: Python runs it in the main thread between two
+    bytecodes, maybe while that thread holds `stop`'s or `wake`'s own lock (inside
+    `Event.wait`), and setting either there would wait on that lock for ever: a
+    worker that never stops. The handler does nothing; the interpreter writes the
+    signal's number to a pipe (`signal.set_wakeup_fd`), and a thread reading the
+    pipe does the rest, taking locks like any other thread.
+    """
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+
+    def watch() -> None:
+        while data := os.read(read_end, 64):
+            for signum in data:
+                if signum not in _STOP_SIGNALS:
+                    continue
+                if not stop.is_set():
+                    name = signal.Signals(signum).name
+                    notice(f"{name}: finishing messages in flight, then stopping.")
+                stop.set()
+                wake.set()
+
+    previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    previous = {sig: signal.signal(sig, _noted_by_the_pipe) for sig in _STOP_SIGNALS}
+    watcher = threading.Thread(target=watch, name="capitolmail-signals", daemon=True)
+    watcher.start()
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        signal.set_wakeup_fd(previous_fd)
+        os.close(write_end)  # the watcher reads the end of the pipe and returns
+        watcher.join(timeout=5)
+        if not watcher.is_alive():  # still printing a notice: leave it its pipe
+            os.close(read_end)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _noted_by_the_pipe(_signum: int, _frame: object) -> None:
+    """A handler must be set for the interpreter to write the number to the wakeup pipe."""
 
 
 def _debug() -> bool:

@@ -55,11 +55,6 @@ def claim_due(
     (provider_pace.py), taken in this same transaction."""
     if limit <= 0:
         return []
-    registered = conn.execute(select(workers.c.id).where(workers.c.id == worker_id)).first()
-    if registered is None:
-        # recover_abandoned treats rows of unregistered workers as abandoned, so a
-        # claim by one would be marked `unknown` by the next worker to start.
-        raise StoreError(f"worker {worker_id} is not registered; call register_worker first")
     if pace is not None:
         limit = take_turns(conn, pace, limit, now)
         if limit <= 0:
@@ -75,17 +70,22 @@ def claim_due(
     ]
     rates = {job.id: Pacing.from_stored(job.options).rate for job in due_jobs}
     picked: list[str] = []
+    blocked: list[str] = []
     for job in due_jobs:
         remaining = limit - len(picked)
         if remaining <= 0:
             break
         rate = rates[job.id]
         if rate is None:
-            picked.extend(_due_in_job(conn, job.id, remaining, now))
+            due = _due_in_job(conn, job.id, remaining, now)
         elif job.paced_until is None or job.paced_until <= now:
-            picked.extend(_claim_paced(conn, job.id, rate, remaining, now))
+            due = _claim_paced(conn, job.id, rate, remaining, now)
+        else:
+            continue
+        picked.extend(message_id for message_id, suppressed in due if not suppressed)
+        blocked.extend(message_id for message_id, suppressed in due if suppressed)
 
-    picked = _without_suppressed(conn, picked, now)
+    _suppress(conn, blocked, now)
     claimed = _mark_claimed(conn, picked, worker_id, now, rates, handed_over=handed_over)
     if pace is not None:
         spend_turns(conn, pace, len(claimed))
@@ -121,7 +121,13 @@ _CLAIMED_COLUMNS = (
 )
 _CLAIM_UPDATE = (
     update(messages)
-    .where(messages.c.id.in_(_CLAIMED_IDS))
+    .where(
+        messages.c.id.in_(_CLAIMED_IDS),
+        # recover_abandoned treats rows of unregistered workers as abandoned, so a
+        # claim by one would be marked `unknown` by the next worker to start: the
+        # UPDATE takes no row for one, and _mark_claimed refuses the claim.
+        select(workers.c.id).where(workers.c.id == bindparam("b_worker")).exists(),
+    )
     .values(
         state=MessageState.SENDING.value,
         attempts=messages.c.attempts + 1,
@@ -173,10 +179,14 @@ def _mark_claimed(
             "b_handed": now if handed_over else None,
         }
         if conn.dialect.update_returning:
-            rows.extend(conn.execute(_CLAIM, params))
+            marked = list(conn.execute(_CLAIM, params))
         else:
-            conn.execute(_CLAIM_UPDATE, params)
-            rows.extend(conn.execute(_CLAIMED_ROWS, params))
+            updated = conn.execute(_CLAIM_UPDATE, params).rowcount
+            marked = list(conn.execute(_CLAIMED_ROWS, params)) if updated == len(chunk) else []
+        if len(marked) < len(chunk):
+            # The rows are locked by this transaction: only the worker check refuses one.
+            raise StoreError(f"worker {worker_id} is not registered; call register_worker first")
+        rows.extend(marked)
         conn.execute(_CLAIM_EVENTS, params)
     rows.sort(key=lambda row: (row.job_id, row.seq))
     blobs = read_blobs(conn, rows)
@@ -191,7 +201,9 @@ def _mark_claimed(
     ]
 
 
-def _claim_paced(conn: Connection, job_id: int, rate: Rate, limit: int, now: datetime) -> list[str]:
+def _claim_paced(
+    conn: Connection, job_id: int, rate: Rate, limit: int, now: datetime
+) -> list[_Due]:
     """Claim at most one burst of a rate-limited job and push its next turn back.
 
     The job row is locked first (the order cancel_job uses), so two workers
@@ -214,26 +226,14 @@ def _claim_paced(conn: Connection, job_id: int, rate: Rate, limit: int, now: dat
     return picked
 
 
-def _without_suppressed(conn: Connection, picked: list[str], now: datetime) -> list[str]:
-    """Drop, as `suppressed`, the picked messages whose address is suppressed now.
+def _suppress(conn: Connection, blocked: list[str], now: datetime) -> None:
+    """Move to `suppressed` the picked messages whose address is suppressed now.
 
     The last look before a provider sees the message: a supporter who unsubscribed,
     or an office address that hard-bounced, after the job was queued is not sent
-    to. One indexed query per claim; the suppression list is small beside a job.
+    to. The pick itself asks the suppression list (one primary-key probe a row, in
+    the same query), so a claim with nobody suppressed writes nothing here.
     """
-    if not picked:
-        return picked
-    blocked: set[str] = set()
-    for chunk in chunked(picked):
-        blocked.update(
-            conn.execute(
-                select(messages.c.id)
-                .join(suppressions, suppressions.c.email_key == messages.c.to_email_key)
-                .where(messages.c.id.in_(chunk))
-            ).scalars()
-        )
-    if not blocked:
-        return picked
     for chunk in chunked(sorted(blocked)):
         move_messages(
             conn,
@@ -246,7 +246,6 @@ def _without_suppressed(conn: Connection, picked: list[str], now: datetime) -> l
                 "next_attempt_at": None,
             },
         )
-    return [message_id for message_id in picked if message_id not in blocked]
 
 
 def next_paced_turn(conn: Connection, now: datetime) -> datetime | None:
@@ -269,8 +268,9 @@ def next_paced_turn(conn: Connection, now: datetime) -> datetime | None:
     return value
 
 
-def _due_in_job(conn: Connection, job_id: int, limit: int, now: datetime) -> list[str]:
-    """The ids of up to `limit` due messages of one job, in seq order, locked.
+def _due_in_job(conn: Connection, job_id: int, limit: int, now: datetime) -> list[_Due]:
+    """Up to `limit` due messages of one job, in seq order, locked: each id, and
+    whether its address is on the suppression list now.
 
     Two queries rather than one with OR: each is a single index range, so the cost
     does not grow with the rows already sent nor with other jobs' retries: queued
@@ -282,12 +282,22 @@ def _due_in_job(conn: Connection, job_id: int, limit: int, now: datetime) -> lis
     params = {"b_job": job_id, "b_limit": limit, "b_now": now}
     rows = [*conn.execute(_QUEUED_IN_JOB, params), *conn.execute(_RETRYING_IN_JOB, params)]
     rows.sort(key=lambda row: row.seq)
-    return [row.id for row in rows[:limit]]
+    return [(row.id, bool(row.suppressed)) for row in rows[:limit]]
+
+
+# A picked message's id, and whether its address is suppressed.
+_Due = tuple[str, bool]
+_SUPPRESSED = (
+    select(suppressions.c.email_key)
+    .where(suppressions.c.email_key == messages.c.to_email_key)
+    .exists()
+    .label("suppressed")
+)
 
 
 # _due_in_job's two queries, built once (a claim runs them for every job it looks at).
 _QUEUED_IN_JOB = (
-    select(messages.c.id, messages.c.seq)
+    select(messages.c.id, messages.c.seq, _SUPPRESSED)
     .where(
         messages.c.job_id == bindparam("b_job"),
         messages.c.state == MessageState.QUEUED.value,
@@ -297,7 +307,7 @@ _QUEUED_IN_JOB = (
     .with_for_update(skip_locked=True)
 )
 _RETRYING_IN_JOB = (
-    select(messages.c.id, messages.c.seq)
+    select(messages.c.id, messages.c.seq, _SUPPRESSED)
     .where(
         messages.c.job_id == bindparam("b_job"),
         # Inline, not bound: the planners match it to the partial index's predicate.

@@ -58,8 +58,9 @@ if TYPE_CHECKING:
 
 SEND_PATH = "/v3/mail/send"
 _KEY_VARIABLE = secret_variable("sendgrid_api_key")
-# capacity(): a quarter of the pool claimed ahead (benchmarks/README.md has the figures).
-CLAIM_AHEAD_DIVISOR = 4
+# capacity(): a whole pool claimed ahead. The sender claims when half of what it keeps
+# in flight is free, so the pool is still full then (benchmarks/README.md has figures).
+CLAIM_AHEAD_POOLS = 2
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "[::1]", "localhost"})
 
 
@@ -209,13 +210,14 @@ class SendGridProvider(ProviderBase):
         return failed
 
     def capacity(self, concurrency: int) -> int:
-        """Requests in flight: the pool, and a quarter more claimed ahead of it.
+        """Requests in flight: the pool, and as many again claimed ahead of it.
 
         While the send loop claims and records, the requests that finished leave
-        their connections idle; the ones claimed ahead take them at once. Claimed
+        their connections idle; the ones claimed ahead take them at once, and the
+        loop claims again when half are free, so the pool stays full. Claimed
         ahead, a message is not yet handed over, so a crash returns it to `queued`.
         """
-        return self.pool_size + max(1, self.pool_size // CLAIM_AHEAD_DIVISOR)
+        return self.pool_size * CLAIM_AHEAD_POOLS
 
     def pump(self, until: Callable[[], bool], timeout: float) -> bool:
         """Run the requests in flight in this thread until `until()` holds, checked as

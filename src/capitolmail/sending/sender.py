@@ -136,7 +136,10 @@ class _SendLoop:
             self.presence.recover()
             with self.provider:
                 self.limit = max(1, self.provider.capacity(self.options.concurrency))
-                self.min_claim = max(1, self.limit // 8)
+                # Claim when half are free: each claim (and each record) is a write
+                # transaction whose fixed cost dwarfs a message's share, and the half
+                # still in flight keeps the transport busy meanwhile (capacity()).
+                self.min_claim = max(1, self.limit // 2)
                 self.provider.before_handover = self.marks.request
                 try:
                     self._loop(once=once)

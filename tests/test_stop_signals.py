@@ -1,0 +1,75 @@
+"""SIGTERM and SIGINT stop a worker whatever its main thread is doing when they come.
+
+Python runs a signal handler in the main thread between two bytecodes. A handler
+that set the worker's `stop` and `wake` events itself could come while that thread
+held one of their locks (inside `Event.wait`, which the send loop calls all the
+time), and then wait on that lock for ever: seen as a worker that logged the
+SIGTERM notice and never stopped. Each case runs in a process of its own, so that
+such a hang is a timeout here, not a stuck test run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+# The main thread holds `wake`'s lock, as Event.wait does before it sleeps, when the
+# signal comes; it lets go only after the handler has had its chance to run.
+HELD_LOCK = """
+import os, signal, threading, time
+from capitolmail.cli.worker_commands import stopping_on_signals
+stop, wake = threading.Event(), threading.Event()
+said = []
+with stopping_on_signals(stop, wake, said.append):
+    with wake._cond:
+        os.kill(os.getpid(), signal.{name})
+        for _ in range(1000):
+            pass  # bytecodes: the handler runs here, with the lock held
+    assert stop.wait(10), "the signal did not stop the worker"
+    assert wake.is_set()
+assert said == ["{name}: finishing messages in flight, then stopping."], said
+print("stopped")
+"""
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+def test_a_signal_that_comes_while_the_main_thread_holds_an_events_lock_still_stops(
+    name: str,
+) -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", HELD_LOCK.format(name=name)],
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (run.returncode, run.stdout) == (0, "stopped\n"), run.stderr
+
+
+AFTER = """
+import os, signal, threading
+from capitolmail.cli.worker_commands import stopping_on_signals
+stop, wake = threading.Event(), threading.Event()
+with stopping_on_signals(stop, wake, lambda _: None):
+    pass
+assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+assert signal.set_wakeup_fd(-1) == -1, "the wakeup pipe was left set"
+print(sorted(t.name for t in threading.enumerate()))
+"""
+
+
+def test_the_handlers_and_the_pipe_are_given_back_afterwards() -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", AFTER],
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (run.returncode, run.stdout) == (0, "['MainThread']\n"), run.stderr
