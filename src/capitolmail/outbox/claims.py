@@ -70,22 +70,17 @@ def claim_due(
     ]
     rates = {job.id: Pacing.from_stored(job.options).rate for job in due_jobs}
     picked: list[str] = []
-    blocked: list[str] = []
     for job in due_jobs:
         remaining = limit - len(picked)
         if remaining <= 0:
             break
         rate = rates[job.id]
         if rate is None:
-            due = _due_in_job(conn, job.id, remaining, now)
+            picked.extend(_due_in_job(conn, job.id, remaining, now))
         elif job.paced_until is None or job.paced_until <= now:
-            due = _claim_paced(conn, job.id, rate, remaining, now)
-        else:
-            continue
-        picked.extend(message_id for message_id, suppressed in due if not suppressed)
-        blocked.extend(message_id for message_id, suppressed in due if suppressed)
+            picked.extend(_claim_paced(conn, job.id, rate, remaining, now))
 
-    _suppress(conn, blocked, now)
+    picked = _without_suppressed(conn, picked, now)
     claimed = _mark_claimed(conn, picked, worker_id, now, rates, handed_over=handed_over)
     if pace is not None:
         spend_turns(conn, pace, len(claimed))
@@ -201,9 +196,7 @@ def _mark_claimed(
     ]
 
 
-def _claim_paced(
-    conn: Connection, job_id: int, rate: Rate, limit: int, now: datetime
-) -> list[_Due]:
+def _claim_paced(conn: Connection, job_id: int, rate: Rate, limit: int, now: datetime) -> list[str]:
     """Claim at most one burst of a rate-limited job and push its next turn back.
 
     The job row is locked first (the order cancel_job uses), so two workers
@@ -226,14 +219,28 @@ def _claim_paced(
     return picked
 
 
-def _suppress(conn: Connection, blocked: list[str], now: datetime) -> None:
-    """Move to `suppressed` the picked messages whose address is suppressed now.
+def _without_suppressed(conn: Connection, picked: list[str], now: datetime) -> list[str]:
+    """Drop, as `suppressed`, the picked messages whose address is suppressed now.
 
     The last look before a provider sees the message: a supporter who unsubscribed,
     or an office address that hard-bounced, after the job was queued is not sent
-    to. The pick itself asks the suppression list (one primary-key probe a row, in
-    the same query), so a claim with nobody suppressed writes nothing here.
+    to. One query per claim, probing the suppressions' primary key for each picked
+    row. Not an EXISTS in the pick itself: PostgreSQL then hashed the whole
+    suppression list at every claim (2 ms at 5,000 addresses, benchmarks/workers.py).
     """
+    if not picked:
+        return picked
+    blocked: set[str] = set()
+    for chunk in chunked(picked):
+        blocked.update(
+            conn.execute(
+                select(messages.c.id)
+                .join(suppressions, suppressions.c.email_key == messages.c.to_email_key)
+                .where(messages.c.id.in_(chunk))
+            ).scalars()
+        )
+    if not blocked:
+        return picked
     for chunk in chunked(sorted(blocked)):
         move_messages(
             conn,
@@ -246,6 +253,7 @@ def _suppress(conn: Connection, blocked: list[str], now: datetime) -> None:
                 "next_attempt_at": None,
             },
         )
+    return [message_id for message_id in picked if message_id not in blocked]
 
 
 def next_paced_turn(conn: Connection, now: datetime) -> datetime | None:
@@ -268,9 +276,8 @@ def next_paced_turn(conn: Connection, now: datetime) -> datetime | None:
     return value
 
 
-def _due_in_job(conn: Connection, job_id: int, limit: int, now: datetime) -> list[_Due]:
-    """Up to `limit` due messages of one job, in seq order, locked: each id, and
-    whether its address is on the suppression list now.
+def _due_in_job(conn: Connection, job_id: int, limit: int, now: datetime) -> list[str]:
+    """The ids of up to `limit` due messages of one job, in seq order, locked.
 
     Two queries rather than one with OR: each is a single index range, so the cost
     does not grow with the rows already sent nor with other jobs' retries: queued
@@ -282,22 +289,12 @@ def _due_in_job(conn: Connection, job_id: int, limit: int, now: datetime) -> lis
     params = {"b_job": job_id, "b_limit": limit, "b_now": now}
     rows = [*conn.execute(_QUEUED_IN_JOB, params), *conn.execute(_RETRYING_IN_JOB, params)]
     rows.sort(key=lambda row: row.seq)
-    return [(row.id, bool(row.suppressed)) for row in rows[:limit]]
-
-
-# A picked message's id, and whether its address is suppressed.
-_Due = tuple[str, bool]
-_SUPPRESSED = (
-    select(suppressions.c.email_key)
-    .where(suppressions.c.email_key == messages.c.to_email_key)
-    .exists()
-    .label("suppressed")
-)
+    return [row.id for row in rows[:limit]]
 
 
 # _due_in_job's two queries, built once (a claim runs them for every job it looks at).
 _QUEUED_IN_JOB = (
-    select(messages.c.id, messages.c.seq, _SUPPRESSED)
+    select(messages.c.id, messages.c.seq)
     .where(
         messages.c.job_id == bindparam("b_job"),
         messages.c.state == MessageState.QUEUED.value,
@@ -307,7 +304,7 @@ _QUEUED_IN_JOB = (
     .with_for_update(skip_locked=True)
 )
 _RETRYING_IN_JOB = (
-    select(messages.c.id, messages.c.seq, _SUPPRESSED)
+    select(messages.c.id, messages.c.seq)
     .where(
         messages.c.job_id == bindparam("b_job"),
         # Inline, not bound: the planners match it to the partial index's predicate.

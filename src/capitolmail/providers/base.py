@@ -102,7 +102,8 @@ class ProviderBase:
     before_handover: BeforeHandover | None = None
     _threads: int = 1
     _send_pool: ThreadPoolExecutor | None = None
-    _send_pool_lock = threading.Lock()
+    # Only to make each provider's own lock once (subclasses need not call __init__).
+    _making_locks: ClassVar[threading.Lock] = threading.Lock()
 
     def send(self, message: OutgoingMessage) -> Receipt:
         raise NotImplementedError
@@ -114,12 +115,20 @@ class ProviderBase:
 
     def submit(self, message: OutgoingMessage) -> Future[Receipt]:
         """`send` on a pool thread; the Future holds what it returns or raises."""
-        with self._send_pool_lock:
+        with self._pool_lock():
             if self._send_pool is None:
                 self._send_pool = ThreadPoolExecutor(
                     max_workers=self._threads, thread_name_prefix=f"capitolmail-{self.name}"
                 )
             return self._send_pool.submit(self.send, message)
+
+    def _pool_lock(self) -> threading.Lock:
+        """This provider's lock on its pool: two providers never wait on each other."""
+        lock: threading.Lock | None = self.__dict__.get("_send_pool_lock")
+        if lock is None:
+            with ProviderBase._making_locks:
+                lock = self.__dict__.setdefault("_send_pool_lock", threading.Lock())
+        return lock
 
     def pump(self, until: Callable[[], bool], timeout: float) -> bool:
         """Threads do the work: nothing to run here, so the caller waits itself."""
@@ -127,7 +136,7 @@ class ProviderBase:
 
     def _stop_threads(self) -> None:
         """Wait for the pool's sends to end; `close()` calls it, a later submit starts anew."""
-        with self._send_pool_lock:
+        with self._pool_lock():
             pool, self._send_pool = self._send_pool, None
         if pool is not None:
             pool.shutdown(wait=True)
