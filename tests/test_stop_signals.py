@@ -73,3 +73,34 @@ def test_the_handlers_and_the_pipe_are_given_back_afterwards() -> None:
         timeout=30,
     )
     assert (run.returncode, run.stdout) == (0, "['MainThread']\n"), run.stderr
+
+
+OUTSIDE_THE_MAIN_THREAD = """
+import os, threading
+from capitolmail.cli.worker_commands import stopping_on_signals
+before = len(os.listdir("/proc/self/fd"))
+said = []
+def run():
+    try:
+        with stopping_on_signals(threading.Event(), threading.Event()):
+            pass
+    except ValueError as err:
+        said.append(str(err))
+thread = threading.Thread(target=run)
+thread.start()
+thread.join()
+assert said and "main thread" in said[0], said
+assert len(os.listdir("/proc/self/fd")) == before, "the pipe was left open"
+print("refused")
+"""
+
+
+def test_outside_the_main_thread_it_refuses_and_leaves_no_pipe_open() -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", OUTSIDE_THE_MAIN_THREAD],
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (run.returncode, run.stdout) == (0, "refused\n"), run.stderr

@@ -156,7 +156,13 @@ def stopping_on_signals(
                 stop.set()
                 wake.set()
 
-    previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    try:
+        # Both raise ValueError outside the main thread, as signal.signal always did.
+        previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    except ValueError:
+        os.close(read_end)
+        os.close(write_end)
+        raise
     previous = {sig: signal.signal(sig, _noted_by_the_pipe) for sig in _STOP_SIGNALS}
     watcher = threading.Thread(target=watch, name="capitolmail-signals", daemon=True)
     watcher.start()
