@@ -19,6 +19,18 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
+
+def _python(script: str) -> subprocess.CompletedProcess[str]:
+    """`script` in a Python process of its own, with this checkout's capitolmail."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
 # The main thread holds `wake`'s lock, as Event.wait does before it sleeps, when the
 # signal comes; it lets go only after the handler has had its chance to run.
 HELD_LOCK = """
@@ -42,13 +54,7 @@ print("stopped")
 def test_a_signal_that_comes_while_the_main_thread_holds_an_events_lock_still_stops(
     name: str,
 ) -> None:
-    run = subprocess.run(
-        [sys.executable, "-c", HELD_LOCK.format(name=name)],
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    run = _python(HELD_LOCK.format(name=name))
     assert (run.returncode, run.stdout) == (0, "stopped\n"), run.stderr
 
 
@@ -65,13 +71,7 @@ print(sorted(t.name for t in threading.enumerate()))
 
 
 def test_the_handlers_and_the_pipe_are_given_back_afterwards() -> None:
-    run = subprocess.run(
-        [sys.executable, "-c", AFTER],
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    run = _python(AFTER)
     assert (run.returncode, run.stdout) == (0, "['MainThread']\n"), run.stderr
 
 
@@ -96,11 +96,5 @@ print("refused")
 
 
 def test_outside_the_main_thread_it_refuses_and_leaves_no_pipe_open() -> None:
-    run = subprocess.run(
-        [sys.executable, "-c", OUTSIDE_THE_MAIN_THREAD],
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    run = _python(OUTSIDE_THE_MAIN_THREAD)
     assert (run.returncode, run.stdout) == (0, "refused\n"), run.stderr
