@@ -132,3 +132,16 @@ def assert_exactly_once(states: dict[str, str], server: MailServer) -> None:
         else:
             assert state == "unknown", f"{message_id} ended {state}"
             assert received[message_id] <= 1
+
+
+def assert_once_after_a_kill(
+    states: dict[str, str], server: MailServer, *, total: int, in_flight: int
+) -> Counter[str]:
+    """Every one of `total` messages sent once or `unknown` (assert_exactly_once), and no
+    more `unknown` than the killed worker could have had in flight; the counts."""
+    counts = Counter(states.values())
+    assert sum(counts.values()) == total
+    assert set(counts) <= {"sent", "unknown"}
+    assert counts["unknown"] <= in_flight
+    assert_exactly_once(states, server)
+    return counts
