@@ -14,11 +14,16 @@ from __future__ import annotations
 import csv
 import random
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
 from capitolmail.message import OutgoingMessage
+
+if TYPE_CHECKING:
+    from capitolmail.outbox import Store
 
 FROM_NAME = "Coalition for Responsible Arms Sales"
 FROM_EMAIL = "letters@coalition.example.org"
@@ -144,6 +149,20 @@ def messages(count: int) -> list[OutgoingMessage]:
         )
         for row in rows(count)
     ]
+
+
+def queue_started_job(store: Store, corpus: list[OutgoingMessage], slug: str = SLUG) -> int:
+    """Queue `corpus` as one job scheduled now and started, as `capitolmail send` and a
+    worker leave it; its id."""
+    from capitolmail.outbox import QueuedMessage
+
+    now = datetime.now(UTC)
+    job_id = store.create_job(
+        letter_slug=slug, kind="letter", messages=[QueuedMessage(m) for m in corpus], now=now
+    )
+    store.schedule_job(job_id, now, now)
+    store.start_due_jobs(now, grace=timedelta(hours=1))
+    return job_id
 
 
 def write_mailmerge_inputs(directory: Path, count: int, port: int) -> tuple[Path, Path, Path]:

@@ -21,11 +21,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _corpus import FROM_EMAIL, SLUG, messages
+from _corpus import FROM_EMAIL, messages, queue_started_job
 from _sinks import API_KEY, cpu_seconds
 
 
@@ -58,7 +58,7 @@ def prepare(directory: str, smtp_count: int, sendgrid_count: int) -> dict[str, A
     Each store holds one job scheduled now, as `capitolmail send` leaves it; send.py
     copies the file for every run. The ceilings read their bytes from the pickles.
     """
-    from capitolmail.outbox import QueuedMessage, Store
+    from capitolmail.outbox import Store
     from capitolmail.providers.sendgrid_payload import build_request
 
     folder = Path(directory)
@@ -67,14 +67,7 @@ def prepare(directory: str, smtp_count: int, sendgrid_count: int) -> dict[str, A
     for name, count in (("smtp", smtp_count), ("sendgrid", sendgrid_count)):
         corpus = messages(count)
         with Store.open(f"sqlite:///{folder / name}.db") as store:
-            job_id = store.create_job(
-                letter_slug=SLUG,
-                kind="letter",
-                messages=[QueuedMessage(m) for m in corpus],
-                now=now,
-            )
-            store.schedule_job(job_id, now, now)
-            store.start_due_jobs(now, grace=timedelta(hours=1))  # as a worker would
+            queue_started_job(store, corpus)
         if name == "smtp":
             payloads = [(m.to_email, m.to_bytes(date=now)) for m in corpus]
             sizes["smtp_bytes"] = sum(len(data) for _, data in payloads) / count

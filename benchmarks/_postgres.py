@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, make_url, text
@@ -44,7 +43,7 @@ def queue_fresh_job(store: Store, corpus: list[OutgoingMessage], slug: str) -> i
     Emptied (and vacuumed) before each run, so that no run finds the dead rows of
     the one before it and every run claims from a table of the same shape.
     """
-    from capitolmail.outbox import QueuedMessage
+    from _corpus import queue_started_job
 
     with store.engine.begin() as conn:
         conn.execute(text("DELETE FROM events"))
@@ -53,13 +52,4 @@ def queue_fresh_job(store: Store, corpus: list[OutgoingMessage], slug: str) -> i
     with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE messages"))
         conn.execute(text("VACUUM ANALYZE events"))
-    now = datetime.now(UTC)
-    job_id = store.create_job(
-        letter_slug=slug,
-        kind="letter",
-        messages=[QueuedMessage(m) for m in corpus],
-        now=now,
-    )
-    store.schedule_job(job_id, now, now)
-    store.start_due_jobs(now, grace=timedelta(hours=1))
-    return job_id
+    return queue_started_job(store, corpus, slug)
