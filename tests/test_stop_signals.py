@@ -98,3 +98,24 @@ print("refused")
 def test_outside_the_main_thread_it_refuses_and_leaves_no_pipe_open() -> None:
     run = _python(OUTSIDE_THE_MAIN_THREAD)
     assert (run.returncode, run.stdout) == (0, "refused\n"), run.stderr
+
+
+STACKS = """
+import os, signal, threading
+from capitolmail.cli.worker_commands import stopping_on_signals
+stop, wake = threading.Event(), threading.Event()
+with stopping_on_signals(stop, wake, lambda _: None):
+    os.kill(os.getpid(), signal.SIGUSR1)
+    assert not stop.is_set(), "SIGUSR1 stopped the worker"
+assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL
+print("went on")
+"""
+
+
+def test_sigusr1_writes_every_threads_stack_and_the_worker_goes_on() -> None:
+    run = _python(STACKS)
+    assert (run.returncode, run.stdout) == (0, "went on\n"), run.stderr
+    assert "(most recent call first)" in run.stderr
+    # Every thread: the one the signal came to, and the watcher beside it.
+    assert "Current thread 0x" in run.stderr
+    assert "\nThread 0x" in f"\n{run.stderr}"

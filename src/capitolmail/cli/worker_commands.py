@@ -58,7 +58,6 @@ def worker_command(
     recorded, the rest stay queued for the next worker.
     """
     configure_logging(log_format, debug=_debug())
-    _stacks_on_sigusr1()
     # In JSON mode every line on stderr is a log record, the notices included.
     notice = log.info if log_format == "json" else err.print
     stop, wake = threading.Event(), threading.Event()
@@ -77,14 +76,16 @@ def worker_command(
         click.get_current_context().exit(1)
 
 
-def _stacks_on_sigusr1() -> None:
+def _stacks_on_sigusr1() -> bool:
     """`kill -USR1 PID` writes every thread's stack to stderr: what a worker that will
     not stop is doing, without stopping it (README, troubleshooting). Only where
-    stderr is a file descriptor (not under a test runner's captured stream)."""
+    stderr is a file descriptor (not under a test runner's captured stream); False
+    where it is not."""
     try:
         faulthandler.register(signal.SIGUSR1, file=sys.stderr.fileno(), all_threads=True)
     except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
-        return
+        return False
+    return True
 
 
 def run_worker(
@@ -133,7 +134,8 @@ def _inbox_timer(workspace: Workspace) -> AbstractContextManager[object]:
 def stopping_on_signals(
     stop: threading.Event, wake: threading.Event, notice: Callable[[str], object] = err.print
 ) -> Iterator[None]:
-    """On SIGINT or SIGTERM, say so once, then set `stop` and `wake`.
+    """On SIGINT or SIGTERM, say so once, then set `stop` and `wake`; on SIGUSR1, write
+    every thread's stack. For `worker` and `send --wait`, which both run a worker.
 
     Not from the signal handler: Python runs it in the main thread between two
     bytecodes, maybe while that thread holds `stop`'s or `wake`'s own lock (inside
@@ -164,11 +166,14 @@ def stopping_on_signals(
         os.close(write_end)
         raise
     previous = {sig: signal.signal(sig, _noted_by_the_pipe) for sig in _STOP_SIGNALS}
+    stacks = _stacks_on_sigusr1()
     watcher = threading.Thread(target=watch, name="capitolmail-signals", daemon=True)
     watcher.start()
     try:
         yield
     finally:
+        if stacks:
+            faulthandler.unregister(signal.SIGUSR1)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         signal.set_wakeup_fd(previous_fd)
