@@ -1054,25 +1054,27 @@ def test_message_rows_keep_the_lower_cased_key_for_lookups(store: Store) -> None
 
 
 def test_the_claim_lock_on_sqlite_is_taken_when_the_transaction_begins(tmp_path: Path) -> None:
-    """Without BEGIN IMMEDIATE, two claimers could both read the same queued rows."""
+    """Without BEGIN IMMEDIATE, two claimers could both read the same queued rows.
+
+    Read off SQLite's own trace of what it ran: the BEGIN bypasses SQLAlchemy's
+    statement events (database.py).
+    """
     with Store.open(sqlite_url(tmp_path)) as store:
         statements: list[str] = []
         engine = store._engine
         from sqlalchemy import event
 
-        def log(conn: object, cursor: object, statement: str, *args: object) -> None:
-            statements.append(statement)
+        def trace(dbapi_connection: sqlite3.Connection, record: object) -> None:
+            dbapi_connection.set_trace_callback(statements.append)
 
-        event.listen(engine, "before_cursor_execute", log)
-        try:
-            scheduled(store, 1)
-            statements.clear()
-            store.list_jobs()
-            reads = statements[:]
-            statements.clear()
-            claim_all(store)
-        finally:
-            event.remove(engine, "before_cursor_execute", log)
+        engine.dispose()  # every connection from here on is a traced one
+        event.listen(engine, "connect", trace)
+        scheduled(store, 1)
+        statements.clear()
+        store.list_jobs()
+        reads = statements[:]
+        statements.clear()
+        claim_all(store)
     assert statements.count("BEGIN IMMEDIATE") == 2  # register_worker, claim_due
     assert statements[0] == "BEGIN IMMEDIATE"
     # Reads take no write lock, so `status` never waits for the sender.

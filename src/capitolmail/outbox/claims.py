@@ -11,12 +11,12 @@ something else has already decided.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Row,
     String,
     Text,
     bindparam,
@@ -30,11 +30,13 @@ from sqlalchemy import (
 )
 
 from capitolmail.errors import StoreError
+from capitolmail.outbox import driver_sql
 from capitolmail.outbox.attachments import read_blobs
+from capitolmail.outbox.driver_sql import DriverSQL
 from capitolmail.outbox.events import chunked, move_messages
 from capitolmail.outbox.provider_pace import PaceTurn, spend_turns, take_turns
 from capitolmail.outbox.records import ClaimedMessage, message_from_row
-from capitolmail.outbox.schema import UTCDateTime, events, jobs, messages, suppressions, workers
+from capitolmail.outbox.schema import UTCDateTime, events, jobs, messages, workers
 from capitolmail.outbox.states import JobState, MessageState
 from capitolmail.timing.pacing import Pacing
 from capitolmail.timing.rate import Rate
@@ -60,13 +62,7 @@ def claim_due(
         if limit <= 0:
             return []
     due_jobs = [
-        job
-        for job in conn.execute(
-            select(jobs.c.id, jobs.c.options, jobs.c.paced_until)
-            .where(jobs.c.state == JobState.SENDING.value)
-            .order_by(jobs.c.id)
-        )
-        if Pacing.from_stored(job.options).is_open(now)
+        job for job in conn.execute(_SENDING_JOBS) if Pacing.from_stored(job.options).is_open(now)
     ]
     rates = {job.id: Pacing.from_stored(job.options).rate for job in due_jobs}
     picked: list[str] = []
@@ -87,6 +83,12 @@ def claim_due(
     return claimed
 
 
+# Built once, as the statements below: claim_due reads the sending jobs at every claim.
+_SENDING_JOBS = (
+    select(jobs.c.id, jobs.c.options, jobs.c.paced_until)
+    .where(jobs.c.state == JobState.SENDING.value)
+    .order_by(jobs.c.id)
+)
 # Built once: SQLAlchemy caches their compiled forms, and claiming a batch is then one
 # UPDATE ... RETURNING and one INSERT ... SELECT per chunk of ids, whatever the batch
 # size, with no event dict built per row. Bound names differ from column names:
@@ -135,7 +137,6 @@ _CLAIM_UPDATE = (
     )
 )
 # RETURNING needs SQLite 3.35 (2021); with an older library the rows are read after.
-_CLAIM = _CLAIM_UPDATE.returning(*_CLAIMED_COLUMNS)
 _CLAIMED_ROWS = select(*_CLAIMED_COLUMNS).where(messages.c.id.in_(_CLAIMED_IDS))
 # The `sending` events, from the rows just updated: "attempt N by worker W".
 _CLAIM_EVENTS = insert(events).from_select(
@@ -155,6 +156,40 @@ _CLAIM_EVENTS = insert(events).from_select(
 )
 
 
+# The claim as every batch runs it, written out (driver_sql.py): the same columns as
+# _CLAIMED_COLUMNS, the JSON ones as their text on SQLite (records.py parses each
+# value once) and as the driver parses them on PostgreSQL.
+_CLAIMED_NAMES = [column.name for column in _CLAIMED_COLUMNS]
+_ClaimedRow = namedtuple("_ClaimedRow", _CLAIMED_NAMES)  # type: ignore[misc]
+_CLAIM_SET = {
+    "sqlite": "SET state = :sending, attempts = attempts + 1, claimed_by = :worker,"
+    " claimed_at = :now, next_attempt_at = NULL, updated_at = :now, handed_over_at = :handed",
+    "postgresql": "SET state = %(sending)s, attempts = attempts + 1, claimed_by = %(worker)s,"
+    " claimed_at = %(now)s, next_attempt_at = NULL, updated_at = %(now)s,"
+    " handed_over_at = %(handed)s",
+}
+_CLAIM_WRITTEN = DriverSQL(
+    sqlite=f"UPDATE messages {_CLAIM_SET['sqlite']}"
+    " WHERE id IN (SELECT value FROM json_each(:ids))"
+    " AND EXISTS (SELECT 1 FROM workers WHERE workers.id = :worker)"
+    f" RETURNING {', '.join(_CLAIMED_NAMES)}",
+    postgresql=f"UPDATE messages {_CLAIM_SET['postgresql']}"
+    " WHERE id = ANY(%(ids)s) AND EXISTS (SELECT 1 FROM workers WHERE workers.id = %(worker)s)"
+    f" RETURNING {', '.join(_CLAIMED_NAMES)}",
+)
+# "attempt N by worker W", from the rows just updated.
+_CLAIM_EVENTS_WRITTEN = DriverSQL(
+    sqlite="INSERT INTO events (message_id, job_id, at, kind, detail)"
+    " SELECT id, job_id, :now, :sending, 'attempt ' || CAST(attempts AS TEXT) || ' by worker '"
+    " || :worker FROM messages WHERE id IN (SELECT value FROM json_each(:ids))"
+    " ORDER BY job_id, seq",
+    postgresql="INSERT INTO events (message_id, job_id, at, kind, detail)"
+    " SELECT id, job_id, %(now)s, %(sending)s, 'attempt ' || CAST(attempts AS TEXT)"
+    " || ' by worker ' || %(worker)s FROM messages WHERE id = ANY(%(ids)s)"
+    " ORDER BY job_id, seq",
+)
+
+
 def _mark_claimed(
     conn: Connection,
     picked: list[str],
@@ -165,24 +200,12 @@ def _mark_claimed(
     handed_over: bool,
 ) -> list[ClaimedMessage]:
     """Move the picked (and locked) rows to `sending`, one event each; in job and seq order."""
-    rows: list[Row[Any]] = []
-    for chunk in chunked(picked):
-        params = {
-            "b_ids": list(chunk),
-            "b_worker": worker_id,
-            "b_now": now,
-            "b_handed": now if handed_over else None,
-        }
-        if conn.dialect.update_returning:
-            marked = list(conn.execute(_CLAIM, params))
-        else:
-            updated = conn.execute(_CLAIM_UPDATE, params).rowcount
-            marked = list(conn.execute(_CLAIMED_ROWS, params)) if updated == len(chunk) else []
-        if len(marked) < len(chunk):
-            # The rows are locked by this transaction: only the worker check refuses one.
-            raise StoreError(f"worker {worker_id} is not registered; call register_worker first")
-        rows.extend(marked)
-        conn.execute(_CLAIM_EVENTS, params)
+    if not picked:
+        return []
+    if conn.dialect.update_returning:
+        rows: list[Any] = _mark_claimed_written_out(conn, picked, worker_id, now, handed_over)
+    else:
+        rows = _mark_claimed_built(conn, picked, worker_id, now, handed_over)
     rows.sort(key=lambda row: (row.job_id, row.seq))
     blobs = read_blobs(conn, rows)
     return [
@@ -194,6 +217,48 @@ def _mark_claimed(
         )
         for row in rows
     ]
+
+
+def _mark_claimed_written_out(
+    conn: Connection, picked: list[str], worker_id: str, now: datetime, handed_over: bool
+) -> list[Any]:
+    """The claim's UPDATE ... RETURNING and its events, on the driver's cursor (driver_sql.py)."""
+    dialect = conn.dialect
+    bind = driver_sql.bind_time(dialect)
+    params = {
+        "ids": driver_sql.in_list(dialect, picked),
+        "worker": worker_id,
+        "now": bind(now),
+        "handed": bind(now) if handed_over else None,
+        "sending": MessageState.SENDING.value,
+    }
+    rows = [_ClaimedRow._make(row) for row in driver_sql.rows(conn, _CLAIM_WRITTEN, params)]
+    if len(rows) < len(picked):
+        # The rows are locked by this transaction: only the worker check refuses one.
+        raise StoreError(f"worker {worker_id} is not registered; call register_worker first")
+    driver_sql.rowcount(conn, _CLAIM_EVENTS_WRITTEN, params)
+    return rows
+
+
+def _mark_claimed_built(
+    conn: Connection, picked: list[str], worker_id: str, now: datetime, handed_over: bool
+) -> list[Any]:
+    """The same through SQLAlchemy, for a SQLite library without RETURNING (before 3.35)."""
+    rows: list[Any] = []
+    for chunk in chunked(picked):
+        params = {
+            "b_ids": list(chunk),
+            "b_worker": worker_id,
+            "b_now": now,
+            "b_handed": now if handed_over else None,
+        }
+        updated = conn.execute(_CLAIM_UPDATE, params).rowcount
+        marked = list(conn.execute(_CLAIMED_ROWS, params)) if updated == len(chunk) else []
+        if len(marked) < len(chunk):
+            raise StoreError(f"worker {worker_id} is not registered; call register_worker first")
+        rows.extend(marked)
+        conn.execute(_CLAIM_EVENTS, params)
+    return rows
 
 
 def _claim_paced(conn: Connection, job_id: int, rate: Rate, limit: int, now: datetime) -> list[str]:
@@ -230,15 +295,8 @@ def _without_suppressed(conn: Connection, picked: list[str], now: datetime) -> l
     """
     if not picked:
         return picked
-    blocked: set[str] = set()
-    for chunk in chunked(picked):
-        blocked.update(
-            conn.execute(
-                select(messages.c.id)
-                .join(suppressions, suppressions.c.email_key == messages.c.to_email_key)
-                .where(messages.c.id.in_(chunk))
-            ).scalars()
-        )
+    listed = {"ids": driver_sql.in_list(conn.dialect, picked)}
+    blocked = {row[0] for row in driver_sql.rows(conn, _SUPPRESSED, listed)}
     if not blocked:
         return picked
     for chunk in chunked(sorted(blocked)):
@@ -254,6 +312,15 @@ def _without_suppressed(conn: Connection, picked: list[str], now: datetime) -> l
             },
         )
     return [message_id for message_id in picked if message_id not in blocked]
+
+
+_SUPPRESSED = DriverSQL(
+    sqlite="SELECT messages.id FROM messages JOIN suppressions"
+    " ON suppressions.email_key = messages.to_email_key"
+    " WHERE messages.id IN (SELECT value FROM json_each(:ids))",
+    postgresql="SELECT messages.id FROM messages JOIN suppressions"
+    " ON suppressions.email_key = messages.to_email_key WHERE messages.id = ANY(%(ids)s)",
+)
 
 
 def next_paced_turn(conn: Connection, now: datetime) -> datetime | None:
@@ -286,34 +353,32 @@ def _due_in_job(conn: Connection, job_id: int, limit: int, now: datetime) -> lis
     lets concurrent PostgreSQL workers take the next rows instead of waiting;
     SQLite ignores it, and BEGIN IMMEDIATE already holds the file.
     """
-    params = {"b_job": job_id, "b_limit": limit, "b_now": now}
-    rows = [*conn.execute(_QUEUED_IN_JOB, params), *conn.execute(_RETRYING_IN_JOB, params)]
-    rows.sort(key=lambda row: row.seq)
-    return [row.id for row in rows[:limit]]
+    params = {"job": job_id, "limit": limit, "now": driver_sql.bind_time(conn.dialect)(now)}
+    rows = [
+        *driver_sql.rows(conn, _QUEUED_IN_JOB, params),
+        *driver_sql.rows(conn, _RETRYING_IN_JOB, params),
+    ]
+    rows.sort(key=lambda row: row[1])
+    return [row[0] for row in rows[:limit]]
 
 
-# _due_in_job's two queries, built once (a claim runs them for every job it looks at).
-_QUEUED_IN_JOB = (
-    select(messages.c.id, messages.c.seq)
-    .where(
-        messages.c.job_id == bindparam("b_job"),
-        messages.c.state == MessageState.QUEUED.value,
-    )
-    .order_by(messages.c.seq)
-    .limit(bindparam("b_limit"))
-    .with_for_update(skip_locked=True)
+# _due_in_job's two queries, written out (driver_sql.py): a claim runs them for every
+# job it looks at. The states are literals, not parameters: the planners match the
+# retry query's to the partial index's predicate.
+_QUEUED_IN_JOB = DriverSQL(
+    sqlite=f"SELECT id, seq FROM messages WHERE job_id = :job"
+    f" AND state = '{MessageState.QUEUED.value}' ORDER BY seq LIMIT :limit",
+    postgresql=f"SELECT id, seq FROM messages WHERE job_id = %(job)s"
+    f" AND state = '{MessageState.QUEUED.value}' ORDER BY seq LIMIT %(limit)s"
+    " FOR UPDATE SKIP LOCKED",
 )
-_RETRYING_IN_JOB = (
-    select(messages.c.id, messages.c.seq)
-    .where(
-        messages.c.job_id == bindparam("b_job"),
-        # Inline, not bound: the planners match it to the partial index's predicate.
-        messages.c.state == literal(MessageState.RETRY_WAIT.value, literal_execute=True),
-        messages.c.next_attempt_at <= bindparam("b_now", type_=UTCDateTime()),
-    )
-    .order_by(messages.c.seq)
-    .limit(bindparam("b_limit"))
-    .with_for_update(skip_locked=True)
+_RETRYING_IN_JOB = DriverSQL(
+    sqlite=f"SELECT id, seq FROM messages WHERE job_id = :job"
+    f" AND state = '{MessageState.RETRY_WAIT.value}' AND next_attempt_at <= :now"
+    " ORDER BY seq LIMIT :limit",
+    postgresql=f"SELECT id, seq FROM messages WHERE job_id = %(job)s"
+    f" AND state = '{MessageState.RETRY_WAIT.value}' AND next_attempt_at <= %(now)s"
+    " ORDER BY seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED",
 )
 
 

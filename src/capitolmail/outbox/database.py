@@ -11,6 +11,7 @@ both decided to claim the same rows can no longer back out.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +29,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 # Execution option read by the SQLite "begin" hook: reads need no write lock.
 _READ_ONLY = "capitolmail_read_only"
+# Where the "begin" hook leaves the BEGIN statement for the dialect to issue.
+_BEGIN = "capitolmail_begin"
 
 # pg_advisory_xact_lock key so that two processes opening a fresh PostgreSQL
 # database at once migrate one after the other ("capi" in ASCII).
@@ -84,6 +87,10 @@ def create_store_engine(url: URL) -> Engine:
     engine = create_engine(url)
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
+    # The BEGIN itself goes straight to the driver, inside SQLAlchemy's own error
+    # handling: every transaction pays for it, and a statement through SQLAlchemy
+    # costs several times the BEGIN (a write transaction's fixed cost, halved).
+    engine.dialect.do_begin = _sqlite_do_begin  # type: ignore[method-assign]
     return engine
 
 
@@ -105,10 +112,13 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    if conn.get_execution_options().get(_READ_ONLY):
-        conn.exec_driver_sql("BEGIN")
-    else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    """Note for `_sqlite_do_begin` which BEGIN this transaction takes: reads need no lock."""
+    read_only = conn.get_execution_options().get(_READ_ONLY)
+    conn.connection.info[_BEGIN] = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+
+
+def _sqlite_do_begin(dbapi_connection: Any) -> None:
+    dbapi_connection.driver_connection.execute(dbapi_connection.info.pop(_BEGIN, "BEGIN IMMEDIATE"))
 
 
 @contextmanager
@@ -119,6 +129,60 @@ def transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Connecti
             conn.execution_options(**{_READ_ONLY: True})
         with conn.begin():
             yield conn
+
+
+class KeptConnection:
+    """One connection kept between one thread's transactions (the send loop's).
+
+    The send loop commits a transaction every few messages (claims, hand-over
+    marks, outcomes), and checking a connection out of the pool and back cost as
+    much as the transaction's own statements. Kept, it is still given back and
+    checked out afresh (so the pool's pre-ping tests it) after an idle second or
+    any failed transaction: a connection the server dropped meanwhile costs one
+    failed transaction at most, which the send loop rides out like an outage.
+    """
+
+    IDLE_SECONDS = 1.0
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+        self._read_only = False
+        self._used_at = 0.0
+
+    @contextmanager
+    def transaction(self, *, read_only: bool = False) -> Iterator[Connection]:
+        if self._conn is not None and time.monotonic() - self._used_at > self.IDLE_SECONDS:
+            self.close()
+        if self._conn is None:
+            self._conn = self.engine.connect()
+            self._read_only = False
+        conn = self._conn
+        if read_only != self._read_only:
+            conn.execution_options(**{_READ_ONLY: read_only})
+            self._read_only = read_only
+        try:
+            with conn.begin():
+                yield conn
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            self._used_at = time.monotonic()
+
+    @property
+    def busy(self) -> bool:
+        """In a transaction now: a store call made inside one takes a connection of its own."""
+        return self._conn is not None and self._conn.in_transaction()
+
+    def close(self) -> None:
+        """Give the connection back to the pool (a broken one is discarded there)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except exc.SQLAlchemyError:
+                conn.invalidate()
 
 
 @contextmanager

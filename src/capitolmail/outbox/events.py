@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, insert, literal, select, update
 
+from capitolmail.outbox import driver_sql
+from capitolmail.outbox.driver_sql import DriverSQL
 from capitolmail.outbox.records import EventInfo
 from capitolmail.outbox.schema import UTCDateTime, events, messages
 from capitolmail.outbox.states import MessageState
@@ -59,8 +61,18 @@ def stored_text(text: str | None) -> str | None:
 
 
 def record_events(conn: Connection, rows: Iterable[dict[str, object]]) -> None:
-    for chunk in chunked(list(rows)):
-        conn.execute(insert(events), list(chunk))
+    """Insert `rows` (from event_row) in one call to the driver: every outcome writes one."""
+    bind = driver_sql.bind_time(conn.dialect)
+    params = [{**row, "at": bind(row["at"])} for row in rows]  # type: ignore[arg-type]
+    driver_sql.run_many(conn, _INSERT_EVENT, params)
+
+
+_INSERT_EVENT = DriverSQL(
+    sqlite="INSERT INTO events (job_id, message_id, at, kind, detail, url)"
+    " VALUES (:job_id, :message_id, :at, :kind, :detail, :url)",
+    postgresql="INSERT INTO events (job_id, message_id, at, kind, detail, url)"
+    " VALUES (%(job_id)s, %(message_id)s, %(at)s, %(kind)s, %(detail)s, %(url)s)",
+)
 
 
 def record_event(

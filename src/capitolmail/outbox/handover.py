@@ -10,27 +10,28 @@ at once, so this is one UPDATE per batch, whatever the batch size.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Dialect
+from sqlalchemy import Connection
 
-from capitolmail.outbox.events import chunked
-from capitolmail.outbox.schema import UTCDateTime
+from capitolmail.outbox import driver_sql
+from capitolmail.outbox.driver_sql import DriverSQL
 from capitolmail.outbox.states import MessageState
 
-# Written out rather than built: a mark is on the path of every send, and
-# SQLAlchemy's statement machinery costs more than the UPDATE itself. SQLite gets
-# one placeholder per id (so the primary key finds each row), PostgreSQL an array.
-_SENDING = MessageState.SENDING.value
-_MARK_SQLITE = (
-    "UPDATE messages SET handed_over_at = ? WHERE id IN ({}) AND state = ? AND claimed_by = ?"
+# Written out rather than built: a mark is on the path of every send (driver_sql.py).
+_WHERE = {
+    "sqlite": "id IN (SELECT value FROM json_each(:ids))"
+    " AND state = :state AND claimed_by = :worker",
+    "postgresql": "id = ANY(%(ids)s) AND state = %(state)s AND claimed_by = %(worker)s",
+}
+_MARK = DriverSQL(
+    sqlite=f"UPDATE messages SET handed_over_at = :now WHERE {_WHERE['sqlite']}",
+    postgresql=f"UPDATE messages SET handed_over_at = %(now)s WHERE {_WHERE['postgresql']}",
 )
-_MARKED_SQLITE = "SELECT id FROM messages WHERE id IN ({}) AND state = ? AND claimed_by = ?"
-_MARK_POSTGRESQL = (
-    "UPDATE messages SET handed_over_at = %(now)s WHERE id = ANY(%(ids)s)"
-    " AND state = %(state)s AND claimed_by = %(worker)s RETURNING id"
+_MARKED = DriverSQL(
+    sqlite=f"SELECT id FROM messages WHERE {_WHERE['sqlite']}",
+    postgresql=f"SELECT id FROM messages WHERE {_WHERE['postgresql']}",
 )
 
 
@@ -53,25 +54,13 @@ def mark_handed_over(
     if not ids:
         return set()
     dialect = conn.dialect
-    stamp = _bind_time(dialect)(now)
-    if dialect.name == "postgresql":
-        params = {"now": stamp, "state": _SENDING, "worker": worker_id, "ids": ids}
-        return set(conn.exec_driver_sql(_MARK_POSTGRESQL, params).scalars())
-    marked: set[str] = set()
-    for chunk in chunked(ids):
-        listed = ", ".join("?" * len(chunk))
-        where = (*chunk, _SENDING, worker_id)
-        cursor = conn.exec_driver_sql(_MARK_SQLITE.format(listed), (stamp, *where))
-        if cursor.rowcount == len(chunk):
-            marked.update(chunk)  # the usual case: every row was still ours
-        else:
-            # Another worker took some back; the rows still ours are those marked.
-            rows = conn.exec_driver_sql(_MARKED_SQLITE.format(listed), where)
-            marked.update(rows.scalars())
-    return marked
-
-
-@functools.cache
-def _bind_time(dialect: Dialect) -> Callable[[datetime], object]:
-    processor = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
-    return processor or (lambda value: value)
+    params = {
+        "now": driver_sql.bind_time(dialect)(now),
+        "state": MessageState.SENDING.value,
+        "worker": worker_id,
+        "ids": driver_sql.in_list(dialect, ids),
+    }
+    if driver_sql.rowcount(conn, _MARK, params) == len(set(ids)):
+        return set(ids)  # the usual case: every row was still ours
+    # Another worker took some back; the rows still ours are those marked.
+    return {row[0] for row in driver_sql.rows(conn, _MARKED, params)}

@@ -32,9 +32,11 @@ from typing import Any
 from sqlalchemy import Connection, Integer, bindparam, func, select, update
 
 from capitolmail.errors import MessageNotFound, StoreError
+from capitolmail.outbox import driver_sql
+from capitolmail.outbox.driver_sql import DriverSQL
 from capitolmail.outbox.events import PROVED_BY, chunked, event_row, record_events, stored_text
 from capitolmail.outbox.records import Outcome
-from capitolmail.outbox.schema import UTCDateTime, events, jobs, messages
+from capitolmail.outbox.schema import UTCDateTime, events, messages
 from capitolmail.outbox.states import JobState, MessageState
 
 _TARGETS = {
@@ -48,17 +50,12 @@ _Row = tuple[int, str, str | None]
 # The event-log kind of an outcome that came after an event had proved the message sent.
 LATE_OUTCOME = "late_outcome"
 
-# Bound names differ from column names: SQLAlchemy reserves those for SET values.
-_MARK_SENT = (
-    update(messages)
-    .where(messages.c.id == bindparam("b_id"))
-    .values(
-        state=MessageState.SENT.value,
-        provider_message_id=bindparam("b_provider_id"),
-        last_error=None,
-        sent_at=bindparam("b_now", type_=UTCDateTime()),
-        updated_at=bindparam("b_now", type_=UTCDateTime()),
-    )
+# The statements every sent message passes through, written out (driver_sql.py).
+_MARK_SENT = DriverSQL(
+    sqlite="UPDATE messages SET state = 'sent', provider_message_id = :provider_id,"
+    " last_error = NULL, sent_at = :now, updated_at = :now WHERE id = :id",
+    postgresql="UPDATE messages SET state = 'sent', provider_message_id = %(provider_id)s,"
+    " last_error = NULL, sent_at = %(now)s, updated_at = %(now)s WHERE id = %(id)s",
 )
 # A late `sent` outcome keeps what the proving event recorded and adds only the id.
 _FILL_PROVIDER_ID = (
@@ -207,11 +204,7 @@ class _Writes:
         )
         if to is MessageState.SENT:
             self.sent.append(
-                {
-                    "b_id": outcome.message_id,
-                    "b_provider_id": outcome.provider_message_id,
-                    "b_now": now,
-                }
+                {"id": outcome.message_id, "provider_id": outcome.provider_message_id, "now": now}
             )
             return to
         self.unsent.append(
@@ -227,11 +220,12 @@ class _Writes:
         return to
 
     def run(self, conn: Connection) -> None:
-        for statement, params in (
-            (_MARK_SENT, self.sent),
-            (_MARK_UNSENT, self.unsent),
-            (_FILL_PROVIDER_ID, self.late_ids),
-        ):
+        if self.sent:
+            bind = driver_sql.bind_time(conn.dialect)
+            for row in self.sent:
+                row["now"] = bind(row["now"])
+            driver_sql.run_many(conn, _MARK_SENT, self.sent)
+        for statement, params in ((_MARK_UNSENT, self.unsent), (_FILL_PROVIDER_ID, self.late_ids)):
             for chunk in chunked(params):
                 conn.execute(statement, list(chunk))
         record_events(conn, self.events)
@@ -304,42 +298,30 @@ def _share_lock_jobs(conn: Connection, ids: Sequence[str]) -> dict[int, str]:
     it, cancel_job waits for this transaction and then finds the row to cancel.
     Jobs are locked before their messages, the order cancel_job and claim_due use.
     """
-    states: dict[int, str] = {}
-    for chunk in chunked(ids):
-        states.update(
-            (job_id, state) for job_id, state in conn.execute(_JOBS_OF, {"b_ids": list(chunk)})
-        )
-    return states
+    listed = {"ids": driver_sql.in_list(conn.dialect, ids)}
+    return dict(driver_sql.rows(conn, _JOBS_OF, listed))  # type: ignore[arg-type]
 
 
 def _lock_messages(conn: Connection, ids: Sequence[str]) -> dict[str, _Row]:
     """Each message's job, state and claimant, locked (in id order, so batches cannot
     deadlock)."""
-    found: dict[str, _Row] = {}
-    for chunk in chunked(sorted(ids)):
-        found.update(
-            (id_, (job_id, state, claimed_by))
-            for id_, job_id, state, claimed_by in conn.execute(
-                _MESSAGES_LOCKED, {"b_ids": list(chunk)}
-            )
-        )
-    return found
+    listed = {"ids": driver_sql.in_list(conn.dialect, ids)}
+    return {
+        id_: (job_id, state, claimed_by)
+        for id_, job_id, state, claimed_by in driver_sql.rows(conn, _MESSAGES_LOCKED, listed)
+    }
 
 
-# The two locking reads, built once: a send loop records a batch every few dozen messages.
-_JOBS_OF = (
-    select(jobs.c.id, jobs.c.state)
-    .where(
-        jobs.c.id.in_(
-            select(messages.c.job_id).where(messages.c.id.in_(bindparam("b_ids", expanding=True)))
-        )
-    )
-    .order_by(jobs.c.id)
-    .with_for_update(read=True)
+# The two locking reads, written out: a send loop records a batch every few dozen messages.
+_JOBS_OF = DriverSQL(
+    sqlite="SELECT id, state FROM jobs WHERE id IN (SELECT job_id FROM messages"
+    " WHERE id IN (SELECT value FROM json_each(:ids))) ORDER BY id",
+    postgresql="SELECT id, state FROM jobs WHERE id IN (SELECT job_id FROM messages"
+    " WHERE id = ANY(%(ids)s)) ORDER BY id FOR SHARE",
 )
-_MESSAGES_LOCKED = (
-    select(messages.c.id, messages.c.job_id, messages.c.state, messages.c.claimed_by)
-    .where(messages.c.id.in_(bindparam("b_ids", expanding=True)))
-    .order_by(messages.c.id)
-    .with_for_update()
+_MESSAGES_LOCKED = DriverSQL(
+    sqlite="SELECT id, job_id, state, claimed_by FROM messages"
+    " WHERE id IN (SELECT value FROM json_each(:ids)) ORDER BY id",
+    postgresql="SELECT id, job_id, state, claimed_by FROM messages"
+    " WHERE id = ANY(%(ids)s) ORDER BY id FOR UPDATE",
 )

@@ -30,6 +30,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from capitolmail.outbox import driver_sql
+from capitolmail.outbox.driver_sql import DriverSQL
 from capitolmail.outbox.schema import provider_paces, workers
 
 # The turns a claim may take ahead: this many seconds' worth, at least one message.
@@ -85,9 +87,9 @@ def take_turns(conn: Connection, turn: PaceTurn, wanted: int, now: datetime) -> 
     """How many of `wanted` messages the provider's pace lets this claim take now."""
     turn.wait, turn._rate, turn._turn = 0.0, None, None  # a claim tried again starts afresh
     if turn.ceiling is None and turn.change is None:
-        row = _read(conn, turn.provider, lock=False)
-        if row is None or row.per_second is None:
-            turn.state = _state(row)
+        found = driver_sql.rows(conn, _FORCED, {"provider": turn.provider})
+        if not found or found[0][0] is None:
+            turn.state = PaceState(*found[0]) if found else PaceState()
             turn.applied = True
             return wanted
     row = _read(conn, turn.provider, lock=True, now=now)
@@ -117,6 +119,14 @@ def take_turns(conn: Connection, turn: PaceTurn, wanted: int, now: datetime) -> 
         return 0
     turn._rate, turn._turn = rate, at
     return min(wanted, free)
+
+
+# The read every claim makes when nothing limits it, written out (driver_sql.py).
+_FORCED = DriverSQL(
+    sqlite="SELECT per_second, cut, step, lift_at FROM provider_paces WHERE provider = :provider",
+    postgresql="SELECT per_second, cut, step, lift_at FROM provider_paces"
+    " WHERE provider = %(provider)s",
+)
 
 
 def spend_turns(conn: Connection, turn: PaceTurn, count: int) -> None:

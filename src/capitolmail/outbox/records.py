@@ -172,7 +172,7 @@ def message_from_row(row: Any, blobs: Blobs | None = None) -> OutgoingMessage:
         reply_to=row.reply_to,
         headers=_header_pairs(row.headers),
         categories=_categories(row.categories),
-        tracking=Tracking.from_stored(row.tracking),
+        tracking=Tracking.from_stored(_json(row.tracking)),
         cc=_addresses(row.cc),
         bcc=_addresses(row.bcc),
         attachments=attachments_of(row, blobs or {}),
@@ -184,6 +184,10 @@ def message_from_row(row: Any, blobs: Blobs | None = None) -> OutgoingMessage:
 @functools.lru_cache(maxsize=64)
 def _parsed(text: str) -> Any:
     return json.loads(text)
+
+
+def _json(value: Any) -> Any:
+    return _parsed(value) if isinstance(value, str) else value
 
 
 def _header_pairs(value: Any) -> tuple[tuple[str, str], ...]:

@@ -130,6 +130,11 @@ class _SendLoop:
         )
 
     def run(self, *, once: bool) -> SendSummary:
+        # Claims, marks and outcomes commit every few messages: on one kept connection.
+        with self.store.keeping_a_connection():
+            return self._run(once=once)
+
+    def _run(self, *, once: bool) -> SendSummary:
         store = self.store
         self.presence.register()
         try:

@@ -13,6 +13,7 @@ turns database errors into a `StoreError`.
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 
 from sqlalchemy import URL, Engine, text
@@ -58,6 +59,7 @@ class Store(
     def __init__(self, engine: Engine, url: URL) -> None:
         self._engine = engine
         self._url = url
+        self._kept = threading.local()
 
     @classmethod
     def open(cls, url: str) -> Store:

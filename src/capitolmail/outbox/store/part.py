@@ -7,13 +7,14 @@ come from `_write` and `_read` here, so no method can forget either.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 
 from sqlalchemy import URL, Connection, Engine
 
-from capitolmail.outbox.database import storage_errors, transaction
+from capitolmail.outbox.database import KeptConnection, storage_errors, transaction
 
 
 def aware(name: str, value: datetime) -> datetime:
@@ -28,15 +29,40 @@ class StorePart:
 
     _engine: Engine
     _url: URL
+    _kept: threading.local  # .connection: the calling thread's KeptConnection, if any
+
+    @contextmanager
+    def keeping_a_connection(self) -> Iterator[None]:
+        """Run this thread's transactions on one kept connection until the block ends.
+
+        For a thread that commits many small transactions (the send loop):
+        database.KeptConnection says why, and when it checks out afresh.
+        """
+        if getattr(self._kept, "connection", None) is not None:
+            yield  # already kept by an enclosing block
+            return
+        kept = KeptConnection(self._engine)
+        self._kept.connection = kept
+        try:
+            yield
+        finally:
+            self._kept.connection = None
+            kept.close()
 
     @contextmanager
     def _write(self, doing: str) -> Iterator[Connection]:
         """One write transaction; `doing` ("pause the job") completes "could not ... in DB"."""
-        with storage_errors(self._url, doing), transaction(self._engine) as conn:
+        with storage_errors(self._url, doing), self._transaction(read_only=False) as conn:
             yield conn
 
     @contextmanager
     def _read(self, doing: str = "read the outbox") -> Iterator[Connection]:
         """One read-only transaction: on SQLite it takes no write lock."""
-        with storage_errors(self._url, doing), transaction(self._engine, read_only=True) as conn:
+        with storage_errors(self._url, doing), self._transaction(read_only=True) as conn:
             yield conn
+
+    def _transaction(self, *, read_only: bool) -> AbstractContextManager[Connection]:
+        kept: KeptConnection | None = getattr(self._kept, "connection", None)
+        if kept is not None and not kept.busy:
+            return kept.transaction(read_only=read_only)
+        return transaction(self._engine, read_only=read_only)
