@@ -7,6 +7,7 @@ belong to the moment of sending (the Date header) are added later.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -151,7 +152,7 @@ class OutgoingMessage:
             lines.append(address_header("Reply-To", "", self.reply_to))
         lines.append(build_header("Subject", self.subject))
         if date is not None:
-            lines.append(build_header("Date", format_datetime(date)))
+            lines.append(_date_header(date.replace(microsecond=0)))
         lines.append(build_header("Message-ID", self.message_id_header))
         for name, value in self.headers:
             if name.casefold() in OWN_HEADERS:
@@ -203,6 +204,12 @@ class OutgoingMessage:
 
 def _multipart_header(subtype: str, boundary: str) -> list[str]:
     return [f"Content-Type: multipart/{subtype};", f' boundary="{boundary}"', ""]
+
+
+@functools.lru_cache(maxsize=4)
+def _date_header(date: datetime) -> str:
+    """The Date header, to the second as RFC 5322 writes it: one per second, not per message."""
+    return build_header("Date", format_datetime(date))
 
 
 def _text_part(body: str, subtype: str) -> list[str]:

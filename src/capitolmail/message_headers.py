@@ -9,6 +9,7 @@ other header is ASCII only, and lines are folded under 998 octets.
 
 from __future__ import annotations
 
+import functools
 import re
 from email.header import Header
 
@@ -89,8 +90,12 @@ def check_header_text(header: str, value: str) -> None:
         raise HeaderError(header, str(err)) from None
 
 
+@functools.lru_cache(maxsize=1024)
 def build_header(name: str, value: str) -> str:
     """One header as it goes on the wire, folded (CRLF) so no line passes 998 octets.
+
+    Cached: a job's messages share most of their headers (From, Subject, the
+    job's own), and a send builds each message's again. A refusal is not cached.
 
     The one place a header is made: the name must be an RFC 5322 field name, the
     value may hold no control character, free-text headers (Subject) are
@@ -118,6 +123,7 @@ def build_header(name: str, value: str) -> str:
     return folded
 
 
+@functools.lru_cache(maxsize=1024)
 def address_header(header: str, display_name: str, address: str) -> str:
     """From, To or Reply-To: an optional display name, then the addr-spec.
 
