@@ -66,6 +66,30 @@ def rows(conn: Connection, sql: DriverSQL, params: dict[str, Any]) -> list[tuple
     return _run(conn, sql, params, lambda cursor: cursor.fetchall() if cursor.description else [])
 
 
+def rows_committed(
+    conn: Connection, sql: DriverSQL, params: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Run `sql` as a transaction of its own (autocommit); the rows it returns.
+
+    One call to the database rather than BEGIN, the statement and COMMIT: for a
+    statement that needs nothing else in its transaction (a hand-over mark), on a
+    connection with no transaction open.
+    """
+    if conn.in_transaction():
+        raise RuntimeError("rows_committed needs a connection outside any transaction")
+    driver = conn.connection.driver_connection
+    if conn.dialect.name != "postgresql":
+        # SQLite: the driver issues no BEGIN of its own (database.py), so a statement
+        # outside one commits by itself.
+        return rows(conn, sql, params)
+    driver.autocommit = True  # type: ignore[union-attr]
+    try:
+        return rows(conn, sql, params)
+    finally:
+        if not driver.closed:  # type: ignore[union-attr]
+            driver.autocommit = False  # type: ignore[union-attr]
+
+
 def rowcount(conn: Connection, sql: DriverSQL, params: dict[str, Any]) -> int:
     """Run `sql` in `conn`'s transaction; how many rows it changed."""
     return _run(conn, sql, params, lambda cursor: cursor.rowcount)

@@ -61,6 +61,18 @@ class StorePart:
         with storage_errors(self._url, doing), self._transaction(read_only=True) as conn:
             yield conn
 
+    @contextmanager
+    def _committing_alone(self, doing: str) -> Iterator[Connection]:
+        """A connection outside any transaction: each statement sent commits by itself."""
+        with storage_errors(self._url, doing):
+            kept: KeptConnection | None = getattr(self._kept, "connection", None)
+            if kept is not None and not kept.busy:
+                with kept.outside_a_transaction() as conn:
+                    yield conn
+            else:
+                with self._engine.connect() as conn:
+                    yield conn
+
     def _transaction(self, *, read_only: bool) -> AbstractContextManager[Connection]:
         kept: KeptConnection | None = getattr(self._kept, "connection", None)
         if kept is not None and not kept.busy:

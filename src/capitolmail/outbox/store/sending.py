@@ -58,10 +58,10 @@ class Sending(StorePart):
 
         The commit must come before the provider's irreversible step (SMTP DATA, the
         SendGrid request): an id not returned must not be handed over at all. The
-        transaction holds the mark alone: a thread is waiting for it at the brink.
+        mark is one statement committing alone: a thread is waiting for it at the brink.
         """
         aware("now", now)
-        with self._write("mark messages handed over") as conn:
+        with self._committing_alone("mark messages handed over") as conn:
             return handover.mark_handed_over(conn, worker_id, message_ids, now)
 
     def record_and_claim(
