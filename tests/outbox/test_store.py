@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -27,7 +29,7 @@ from capitolmail.outbox import (
     Recovered,
     Store,
 )
-from capitolmail.outbox.database import migrate
+from capitolmail.outbox.database import SCHEMA_HEAD, head_revisions, migrate
 from capitolmail.outbox.schema import jobs, messages, metadata
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -117,6 +119,27 @@ def test_new_database_is_created_through_the_migration(database_url: str) -> Non
     } <= tables
     # Workers schedule in memory now (sending/schedule.py); 0016 dropped APScheduler's table.
     assert "apscheduler_jobs" not in tables
+
+
+def test_the_schema_head_the_code_names_is_the_migrations_head() -> None:
+    # Store.open skips alembic for a database at SCHEMA_HEAD: a migration added
+    # without moving it would leave every existing outbox unmigrated.
+    assert head_revisions() == {SCHEMA_HEAD}
+
+
+def test_opening_a_database_at_head_loads_no_alembic(database_url: str) -> None:
+    Store.open(database_url).close()
+    script = (
+        "import sys\n"
+        "from capitolmail.outbox import Store\n"
+        f"with Store.open({database_url!r}) as store:\n"
+        "    store.list_jobs()\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_migrated_schema_matches_the_tables_the_code_queries(store: Store) -> None:
