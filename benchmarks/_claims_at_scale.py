@@ -158,12 +158,20 @@ class Explainer:
         cursor.execute("ROLLBACK TO SAVEPOINT capitolmail_explain")
         self.plans.append(Plan(self.step, " ".join(statement.split()), plan, statement, parameters))
 
+    def driver_hook(self, cursor: Any, statement: str, parameters: Any) -> None:
+        self.hook(None, cursor, statement, parameters)
+
     @contextmanager
     def listening(self, engine: Engine) -> Iterator[Explainer]:
+        """Every statement: SQLAlchemy's, and those the send path runs on the driver."""
+        from capitolmail.outbox import driver_sql
+
         event.listen(engine, "before_cursor_execute", self.hook)
+        driver_sql.before_statement.append(self.driver_hook)
         try:
             yield self
         finally:
+            driver_sql.before_statement.remove(self.driver_hook)
             event.remove(engine, "before_cursor_execute", self.hook)
 
 
