@@ -152,38 +152,28 @@ class KeptConnection:
 
     @contextmanager
     def transaction(self, *, read_only: bool = False) -> Iterator[Connection]:
-        conn = self._checked_out()
-        if read_only != self._read_only:
-            conn.execution_options(**{_READ_ONLY: read_only})
-            self._read_only = read_only
-        try:
+        with self.outside_a_transaction() as conn:
+            if read_only != self._read_only:
+                conn.execution_options(**{_READ_ONLY: read_only})
+                self._read_only = read_only
             with conn.begin():
                 yield conn
-        except BaseException:
-            self.close()
-            raise
-        finally:
-            self._used_at = time.monotonic()
 
     @contextmanager
     def outside_a_transaction(self) -> Iterator[Connection]:
         """The connection with no transaction open, for statements that commit alone."""
-        conn = self._checked_out()
-        try:
-            yield conn
-        except BaseException:
-            self.close()
-            raise
-        finally:
-            self._used_at = time.monotonic()
-
-    def _checked_out(self) -> Connection:
         if self._conn is not None and time.monotonic() - self._used_at > self.IDLE_SECONDS:
             self.close()
         if self._conn is None:
             self._conn = self.engine.connect()
             self._read_only = False
-        return self._conn
+        try:
+            yield self._conn
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            self._used_at = time.monotonic()
 
     @property
     def busy(self) -> bool:
