@@ -54,7 +54,7 @@ def _refused(message_id: str) -> Future[None]:
     return future
 
 
-def test_mail_and_every_rcpt_go_in_one_write_and_arrive_exactly(relay: MailServer) -> None:
+def test_mail_every_rcpt_and_data_go_in_one_write_and_arrive_exactly(relay: MailServer) -> None:
     message = _joint(html=None)  # one part: no random MIME boundary, so the bytes compare
     with SmtpProvider(settings_for(relay)) as provider:
         receipt = provider.send(message)  # type: ignore[arg-type]
@@ -63,14 +63,17 @@ def test_mail_and_every_rcpt_go_in_one_write_and_arrive_exactly(relay: MailServe
     assert receipt.provider_message_id == "Q000001"
     date = received.message["Date"].datetime
     assert received.raw == message.to_bytes(date=date.astimezone(UTC))  # type: ignore[attr-defined]
-    [envelope, data] = _envelope_writes(relay)
-    assert envelope.count(b"\r\n") == 4 and b"RCPT TO:<" + BCC.encode() + b">" in envelope
-    assert data == b"DATA\r\n"  # only once every recipient was taken
+    [envelope] = _envelope_writes(relay)
+    assert envelope.count(b"\r\n") == 5 and b"RCPT TO:<" + BCC.encode() + b">" in envelope
+    assert envelope.endswith(b"DATA\r\n")  # DATA ends the group (RFC 2920)
+    # The message itself went in a write of its own, after the relay's 354.
+    assert [chunk for chunk in relay.writes() if b"Subject:" in chunk][0].endswith(b"\r\n.\r\n")
 
 
-def test_a_refused_rcpt_in_the_group_refuses_the_message_and_rset_keeps_the_connection(
+def test_a_refused_rcpt_the_relay_answers_with_354_leaves_the_data_unfinished(
     relay: MailServer,
 ) -> None:
+    """One office refused, two taken: the relay takes DATA; the message must not follow."""
     relay.answer("RCPT", "550 5.1.1 <cc.office@house.example.org>: no such user", recipient=CC)
     with SmtpProvider(settings_for(relay)) as provider:
         with pytest.raises(PermanentSendError) as refused:
@@ -79,8 +82,23 @@ def test_a_refused_rcpt_in_the_group_refuses_the_message_and_rset_keeps_the_conn
         assert relay.received() == []  # not to the other two offices either
         provider.send(message_to(HOUSE, 2))
     assert [r.rcpt_tos for r in relay.received()] == [(HOUSE,)]
+    # The first connection was dropped in the middle of DATA; the next message took a new one.
+    assert [r.session for r in relay.received()] == [2]
+    # Only the second message's text ever went on the wire.
+    assert sum(b"Subject:" in chunk for chunk in relay.writes()) == 1
+
+
+def test_every_rcpt_refused_refuses_data_too_and_rset_keeps_the_connection(
+    relay: MailServer,
+) -> None:
+    relay.answer("RCPT", "550 5.1.1 no such user", recipient=SENATE)
+    with SmtpProvider(settings_for(relay)) as provider:
+        with pytest.raises(PermanentSendError) as refused:
+            provider.send(message_to(SENATE, 1))
+        assert f"refused RCPT TO:<{SENATE}>: 550 5.1.1" in str(refused.value)
+        provider.send(message_to(HOUSE, 2))
+    assert [r.rcpt_tos for r in relay.received()] == [(HOUSE,)]
     assert relay.sessions == 1
-    assert not any(chunk.startswith(b"DATA") for chunk in relay.writes()[:4])
 
 
 def test_a_421_in_the_middle_of_the_group_is_transient_and_retires_the_connection(
@@ -104,28 +122,32 @@ def test_a_connection_cut_after_the_data_is_unknown_and_not_retried(relay: MailS
     assert relay.sessions == 1
 
 
-def test_a_refused_hand_over_sends_no_data_and_keeps_the_connection(relay: MailServer) -> None:
+def test_a_refused_hand_over_sends_no_message_and_drops_the_unfinished_data(
+    relay: MailServer,
+) -> None:
     with SmtpProvider(settings_for(relay)) as provider:
         provider.before_handover = _refused
         with pytest.raises(HandoverRefused):
             provider.send(_joint())  # type: ignore[arg-type]
         assert relay.received() == []
-        assert not any(b"DATA" in chunk for chunk in relay.writes())
+        assert not any(b"Subject:" in chunk for chunk in relay.writes())
         provider.before_handover = None
         provider.send(_joint(2))  # type: ignore[arg-type]
     assert len(relay.received()) == 1
-    assert relay.sessions == 1
+    assert [r.session for r in relay.received()] == [2]
 
 
 @pytest.mark.parametrize("pipelining", [True, False])
-def test_the_mark_is_asked_once_the_last_rcpt_is_written_and_before_data(pipelining: bool) -> None:
+def test_the_mark_is_asked_once_the_last_rcpt_is_written_and_before_the_message(
+    pipelining: bool,
+) -> None:
     asked: list[list[bytes]] = []
 
     def hook(message_id: str) -> Future[None]:
         # Called in the sending thread: had it asked before writing the last RCPT,
         # the relay could never see it, and this wait would fail.
         wait_for(lambda: any(BCC.encode() in chunk for chunk in relay.writes()))
-        asked.append(_envelope_writes(relay))
+        asked.append(relay.writes())
         done: Future[None] = Future()
         done.set_result(None)
         return done
@@ -135,7 +157,12 @@ def test_the_mark_is_asked_once_the_last_rcpt_is_written_and_before_data(pipelin
             provider.before_handover = hook
             provider.send(_joint())  # type: ignore[arg-type]
         [writes] = asked
-        assert not any(chunk.startswith(b"DATA") for chunk in writes)
+        assert not any(b"Subject:" in chunk for chunk in writes)  # the message waits for it
+        envelope = [chunk for chunk in writes if chunk.startswith((b"MAIL", b"RCPT", b"DATA"))]
+        if pipelining:
+            assert envelope[-1].endswith(b"DATA\r\n")  # DATA ends the group, unanswered yet
+        else:
+            assert not any(chunk.startswith(b"DATA") for chunk in envelope)  # DATA waits too
         assert len(relay.received()) == 1
 
 
