@@ -4,7 +4,9 @@ So that the README's plain `python3 -m pytest` runs the store on PostgreSQL too
 wherever PostgreSQL is installed, not only where CAPITOLMAIL_TEST_DATABASE_URL
 points at a running server. `initdb` and `pg_ctl` in a temporary directory, on a
 free loopback port, trust authentication, no fsync (the data is thrown away);
-stopped and removed when the session ends.
+stopped and removed when the session ends. A watchdog process stops and removes
+it too if the session's process dies without ending it (a SIGKILL, an OOM kill, a
+CI timeout): it waits on the process's pidfd, so it notices at once and never polls.
 
 PostgreSQL refuses to run as root, and the tests run as root here and in CI, so
 as root the cluster runs as the `postgres` system user (else `nobody`), which owns
@@ -22,6 +24,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,12 +69,35 @@ def _unprivileged_user() -> pwd.struct_passwd | None:
     raise RuntimeError("running as root, and neither a postgres nor a nobody user exists")
 
 
+# The watchdog: argv is the pid to outlive, pg_ctl, the data directory, the root to
+# remove, and the uid and gid to stop the server as (-1: ourselves). Cluster.stop
+# writes "stopped" to its stdin once the cluster is gone; a stdin that closes
+# without it, or the pid's end, means the session died with the cluster running.
+_WATCHDOG = """
+import os, select, shutil, subprocess, sys
+pid, pg_ctl, data, root, uid, gid = sys.argv[1:]
+try:
+    watched = os.pidfd_open(int(pid))
+except ProcessLookupError:
+    watched = None  # gone already
+print("watching", flush=True)
+if watched is not None:
+    ready, _, _ = select.select([watched, sys.stdin], [], [])
+    if sys.stdin in ready and sys.stdin.readline().strip() == "stopped":
+        sys.exit(0)
+ids = {} if int(uid) < 0 else {"user": int(uid), "group": int(gid)}
+subprocess.run([pg_ctl, "stop", "-m", "immediate", "-D", data], capture_output=True, **ids)
+shutil.rmtree(root, ignore_errors=True)
+"""
+
+
 @dataclass
 class Cluster:
     bindir: Path
     root: Path
     port: int
     user: pwd.struct_passwd | None
+    watchdog: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -107,12 +133,24 @@ class Cluster:
         )
         log = str(self.root / "server.log")
         self.run("pg_ctl", "start", "-w", "-t", "60", "-D", data, "-l", log, "-o", options)
+        uid, gid = (self.user.pw_uid, self.user.pw_gid) if self.user else (-1, -1)
+        self.watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(self.bindir / "pg_ctl")]
+            + [data, str(self.root), str(uid), str(gid)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,  # a kill of pytest's process group spares it
+        )
+        assert self.watchdog.stdout is not None
+        self.watchdog.stdout.readline()  # it holds this process's pidfd from here on
 
     def stop(self) -> None:
         try:
             self.run("pg_ctl", "stop", "-m", "immediate", "-D", str(self.root / "data"))
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+            if self.watchdog is not None:
+                self.watchdog.communicate(b"stopped\n", timeout=30)
 
 
 def start_cluster(bindir: Path) -> Cluster:
