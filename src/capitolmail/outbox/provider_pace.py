@@ -18,6 +18,14 @@ Without a rate and with no pace forced, a claim only reads the row, unlocked: th
 workers' claims do not queue behind one another when nothing limits them.
 The row is one table on SQLite as on PostgreSQL (several workers on one machine
 share the file). Times are the workers' clocks: keep them in sync (NTP).
+
+Why the outbox's database and not Redis: the turns are taken inside the claim's
+own transaction, so a claim pays no extra round trip, never takes turns for
+messages it then does not claim, and cannot claim without its turns. A pace in a
+second store would need a reservation before each claim and a refund after it,
+and a second service whose outages (Redis restarted, unreachable) the send loop
+would have to ride out as it rides out the database's. When nothing limits the
+pace, the row costs a claim one primary-key read (benchmarks/workers.py).
 """
 
 from __future__ import annotations
