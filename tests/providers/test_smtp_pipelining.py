@@ -70,17 +70,25 @@ def test_mail_every_rcpt_and_data_go_in_one_write_and_arrive_exactly(relay: Mail
     assert [chunk for chunk in relay.writes() if b"Subject:" in chunk][0].endswith(b"\r\n.\r\n")
 
 
+def _refused_then_the_next(relay: MailServer, first: object) -> tuple[str, list[object]]:
+    """Send `first` (refused), then a letter to HOUSE; the refusal, and what the relay
+    had received between the two."""
+    with SmtpProvider(settings_for(relay)) as provider:
+        with pytest.raises(PermanentSendError) as refused:
+            provider.send(first)  # type: ignore[arg-type]
+        between = list(relay.received())
+        provider.send(message_to(HOUSE, 2))
+    return str(refused.value), between
+
+
 def test_a_refused_rcpt_the_relay_answers_with_354_leaves_the_data_unfinished(
     relay: MailServer,
 ) -> None:
     """One office refused, two taken: the relay takes DATA; the message must not follow."""
     relay.answer("RCPT", "550 5.1.1 <cc.office@house.example.org>: no such user", recipient=CC)
-    with SmtpProvider(settings_for(relay)) as provider:
-        with pytest.raises(PermanentSendError) as refused:
-            provider.send(_joint())  # type: ignore[arg-type]
-        assert f"refused RCPT TO:<{CC}>: 550 5.1.1" in str(refused.value)
-        assert relay.received() == []  # not to the other two offices either
-        provider.send(message_to(HOUSE, 2))
+    refusal, between = _refused_then_the_next(relay, _joint())
+    assert f"refused RCPT TO:<{CC}>: 550 5.1.1" in refusal
+    assert between == []  # not to the other two offices either
     assert [r.rcpt_tos for r in relay.received()] == [(HOUSE,)]
     # The first connection was dropped in the middle of DATA; the next message took a new one.
     assert [r.session for r in relay.received()] == [2]
@@ -92,11 +100,9 @@ def test_every_rcpt_refused_refuses_data_too_and_rset_keeps_the_connection(
     relay: MailServer,
 ) -> None:
     relay.answer("RCPT", "550 5.1.1 no such user", recipient=SENATE)
-    with SmtpProvider(settings_for(relay)) as provider:
-        with pytest.raises(PermanentSendError) as refused:
-            provider.send(message_to(SENATE, 1))
-        assert f"refused RCPT TO:<{SENATE}>: 550 5.1.1" in str(refused.value)
-        provider.send(message_to(HOUSE, 2))
+    refusal, between = _refused_then_the_next(relay, message_to(SENATE, 1))
+    assert f"refused RCPT TO:<{SENATE}>: 550 5.1.1" in refusal
+    assert between == []
     assert [r.rcpt_tos for r in relay.received()] == [(HOUSE,)]
     assert relay.sessions == 1
 
