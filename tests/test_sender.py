@@ -7,6 +7,7 @@ and the transport is the real sender.
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
+
+import pytest
 
 from capitolmail.errors import (
     DeliveryUnknownError,
@@ -26,6 +29,7 @@ from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import QueuedMessage, Store
 from capitolmail.providers import ProviderBase, Receipt, SmtpProvider
 from capitolmail.sending.sender import RetryPolicy, SendOptions, send_due
+from capitolmail.timing.rate import parse_rate
 
 from .providers.contract import sample_message
 from .providers.test_smtp import settings_for
@@ -404,3 +408,31 @@ def test_a_refused_key_in_a_job_cancelled_meanwhile_cancels_the_message_and_goes
     assert store.get_job(job_id).state == "cancelled"
     assert store.get_job(job_id).counts == {"cancelled": 2}
     assert store.get_job(other).counts == {"sent": 2}  # the worker kept sending
+
+
+def test_a_worker_whose_rate_differs_from_another_workers_says_so_and_keeps_to_the_lowest(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another worker registered with worker.rate 1/s; this one says 600/min (10/s)."""
+    job_id = _queue(store, 3)
+    store.register_worker("other-host:1", "other-host", 1, T0, rate_per_second=1.0)
+    transport = ScriptedTransport()
+    stop = threading.Event()
+    options = SendOptions(policy=POLICY, concurrency=4, overall_rate=parse_rate("600/min"))
+    with caplog.at_level(logging.WARNING, logger="capitolmail.sender"):
+        summary = send_due(
+            store,
+            transport,
+            options=options,
+            clock=Clock(),
+            stop=stop,
+            on_outcome=lambda claimed, label: stop.set(),
+        )
+    warned = [r.getMessage() for r in caplog.records if "worker.rate differs" in r.getMessage()]
+    assert warned == [
+        "worker.rate differs between the workers of this outbox (10 msg/s here, 1.0 msg/s on "
+        "others); the lowest holds for every worker until they agree"
+    ]
+    # The first claim took one second's worth at the lowest rate: one message, not three.
+    assert summary.sent == 1 and len(transport.calls) == 1
+    assert sorted(_states(store, job_id).values()) == ["queued", "queued", "sent"]

@@ -59,3 +59,25 @@ def test_a_cut_holds_for_every_worker_and_one_throttle_is_cut_once(store: Store)
     store.remove_worker("w2")
     assert store.lift_pace("smtp", "w1", later) is True
     assert store.current_paces([1]) == {}
+
+
+def test_the_lowest_worker_rate_registered_holds_for_every_worker(store: Store) -> None:
+    """w1 says 2/s, w2 says 8/s, w3 says nothing: the provider has one limit, the lowest."""
+    scheduled(store, 40)
+    assert store.register_worker("w1", "host-a", 1, NOW, rate_per_second=2.0) == []
+    assert store.register_worker("w2", "host-b", 2, NOW, rate_per_second=8.0) == [2.0]
+    assert sorted(store.register_worker("w3", "host-c", 3, NOW), key=str) == [2.0, 8.0]
+    assert _claim(store, "w2", 0, rate=8.0) == 2  # a second's worth at 2/s, not at 8/s
+    no_rate = PaceTurn("smtp", None)
+    assert store.claim_due("w3", 100, NOW + timedelta(seconds=0.2), pace=no_rate) == []
+    assert no_rate.wait > 0  # w3 set no rate, and still keeps to w1's
+    # Over the next five seconds the three take ten turns between them.
+    taken = sum(
+        len(store.claim_due(w, 100, NOW + timedelta(seconds=t / 10), pace=PaceTurn("smtp", r)))
+        for t in range(5, 55)
+        for w, r in (("w1", 2.0), ("w2", 8.0), ("w3", None))
+    )
+    assert taken == 10
+    # With w1 gone, w2's 8/s is the lowest: a second's worth is eight.
+    store.remove_worker("w1")
+    assert _claim(store, "w2", 7.0, rate=8.0) == 8

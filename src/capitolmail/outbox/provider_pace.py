@@ -14,7 +14,10 @@ to a relay that takes 600. So the provider's row holds them for everyone:
   A worker that meets a throttle rewrites them in a transaction of its own, at
   once, so the others slow down at their next claim; raises ride on claims.
 
-Without a rate and with no pace forced, a claim only reads the row, unlocked: the
+Each worker registers its `worker.rate` (0017), and every claim keeps to the
+lowest registered: a provider has one limit, and two workers configured with two
+rates would otherwise drain the one bucket at two paces. Without a rate at any
+worker and with no pace forced, a claim only reads the row, unlocked: the
 workers' claims do not queue behind one another when nothing limits them.
 The row is one table on SQLite as on PostgreSQL (several workers on one machine
 share the file). Times are the workers' clocks: keep them in sync (NTP).
@@ -77,8 +80,9 @@ PaceChanger = Callable[[PaceState], PaceState]
 class PaceTurn:
     """What one claim asks of the provider's pace, and what it learned there.
 
-    `ceiling` is the worker's `worker.rate` per second; `change` (a raise the
-    worker earned) is applied under the row's lock before the turns are taken.
+    `ceiling` is the worker's `worker.rate` per second (the lowest registered
+    worker's holds if lower); `change` (a raise the worker earned) is applied
+    under the row's lock before the turns are taken.
     """
 
     provider: str
@@ -94,12 +98,15 @@ class PaceTurn:
 def take_turns(conn: Connection, turn: PaceTurn, wanted: int, now: datetime) -> int:
     """How many of `wanted` messages the provider's pace lets this claim take now."""
     turn.wait, turn._rate, turn._turn = 0.0, None, None  # a claim tried again starts afresh
-    if turn.ceiling is None and turn.change is None:
-        found = driver_sql.rows(conn, _FORCED, {"provider": turn.provider})
-        if not found or found[0][0] is None:
-            turn.state = PaceState(*found[0]) if found else PaceState()
-            turn.applied = True
-            return wanted
+    ((per_second, cut, step, lift_at, lowest),) = driver_sql.rows(
+        conn, _FORCED, {"provider": turn.provider}
+    )
+    # The lowest `worker.rate` of the workers registered holds for all (0017).
+    ceiling = min((r for r in (turn.ceiling, lowest) if r is not None), default=None)
+    if ceiling is None and turn.change is None and per_second is None:
+        turn.state = PaceState(None, cut or 0, step or 0.0, lift_at)
+        turn.applied = True
+        return wanted
     row = _read(conn, turn.provider, lock=True, now=now)
     state = _state(row)
     if state.per_second is not None and _left_by_the_gone(conn, row):
@@ -111,7 +118,7 @@ def take_turns(conn: Connection, turn: PaceTurn, wanted: int, now: datetime) -> 
             _write(conn, turn.provider, changed, now)
             state = changed
     turn.state, turn.applied = state, True
-    rates = [r for r in (turn.ceiling, state.per_second) if r is not None]
+    rates = [r for r in (ceiling, state.per_second) if r is not None]
     if not rates:
         return wanted
     rate = min(rates)
@@ -129,11 +136,16 @@ def take_turns(conn: Connection, turn: PaceTurn, wanted: int, now: datetime) -> 
     return min(wanted, free)
 
 
-# The read every claim makes when nothing limits it, written out (driver_sql.py).
+# The read every claim makes first, written out (driver_sql.py): the provider's forced
+# pace, if any, and the lowest `worker.rate` registered; one row even before the
+# provider's row exists.
 _FORCED = DriverSQL(
-    sqlite="SELECT per_second, cut, step, lift_at FROM provider_paces WHERE provider = :provider",
-    postgresql="SELECT per_second, cut, step, lift_at FROM provider_paces"
-    " WHERE provider = %(provider)s",
+    sqlite="SELECT p.per_second, p.cut, p.step, p.lift_at,"
+    " (SELECT min(rate_per_second) FROM workers)"
+    " FROM (SELECT 1) AS one LEFT JOIN provider_paces AS p ON p.provider = :provider",
+    postgresql="SELECT p.per_second, p.cut, p.step, p.lift_at,"
+    " (SELECT min(rate_per_second) FROM workers)"
+    " FROM (SELECT 1) AS one LEFT JOIN provider_paces AS p ON p.provider = %(provider)s",
 )
 
 

@@ -195,6 +195,8 @@ workers = Table(
     Column("pid", Integer, nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("heartbeat_at", UTCDateTime, nullable=False),
+    # The worker's `worker.rate` per second; the lowest registered holds for all (0017).
+    Column("rate_per_second", Float, nullable=True),
 )
 
 supporters = Table(

@@ -76,11 +76,31 @@ def list_workers(conn: Connection) -> list[WorkerView]:
     ]
 
 
-def register_worker(conn: Connection, worker_id: str, host: str, pid: int, now: datetime) -> None:
+def register_worker(
+    conn: Connection,
+    worker_id: str,
+    host: str,
+    pid: int,
+    now: datetime,
+    rate_per_second: float | None = None,
+) -> None:
     conn.execute(delete(workers).where(workers.c.id == worker_id))
     conn.execute(
-        insert(workers).values(id=worker_id, host=host, pid=pid, started_at=now, heartbeat_at=now)
+        insert(workers).values(
+            id=worker_id,
+            host=host,
+            pid=pid,
+            started_at=now,
+            heartbeat_at=now,
+            rate_per_second=rate_per_second,
+        )
     )
+
+
+def registered_rates(conn: Connection) -> list[float | None]:
+    """The `worker.rate` of each registered worker, per second (None: it has none)."""
+    rates = conn.execute(select(workers.c.rate_per_second)).scalars()
+    return [None if rate is None else float(rate) for rate in rates]
 
 
 def heartbeat(conn: Connection, worker_id: str, now: datetime) -> bool:

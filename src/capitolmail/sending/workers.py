@@ -17,8 +17,13 @@ from datetime import datetime
 from capitolmail.errors import StoreError
 from capitolmail.outbox import Store, connection_lost
 from capitolmail.sending.options import SendOptions, SendSummary
+from capitolmail.sending.throttle import format_pace
 
 log = logging.getLogger("capitolmail.sender")
+
+
+def _shown(per_second: float | None) -> str:
+    return "none" if per_second is None else format_pace(per_second)
 
 
 def new_worker_id() -> str:
@@ -61,11 +66,25 @@ class WorkerPresence:
         self.summary = summary
         self.heartbeat_seconds = options.heartbeat_seconds
         self.stale_after = options.stale_after
+        self.rate = options.overall_rate
         self.next_heartbeat = 0.0
 
     def register(self) -> None:
-        self.store.register_worker(self.worker_id, socket.gethostname(), os.getpid(), self.clock())
+        """Register with this worker's `worker.rate`; say so when other workers have
+        another (the lowest holds for all of them, outbox/provider_pace.py)."""
+        own = self.rate.per_second if self.rate else None
+        others = self.store.register_worker(
+            self.worker_id, socket.gethostname(), os.getpid(), self.clock(), rate_per_second=own
+        )
         self.next_heartbeat = time.monotonic() + self.heartbeat_seconds
+        differing = {_shown(rate) for rate in others} - {_shown(own)}
+        if differing:
+            log.warning(
+                "worker.rate differs between the workers of this outbox (%s here, %s on "
+                "others); the lowest holds for every worker until they agree",
+                _shown(own),
+                ", ".join(sorted(differing)),
+            )
 
     def remove(self) -> None:
         try:

@@ -12,10 +12,22 @@ from capitolmail.outbox.store.part import StorePart, aware
 class WorkerRows(StorePart):
     """A worker registers, beats, and leaves; one that stops beating is recovered."""
 
-    def register_worker(self, worker_id: str, host: str, pid: int, now: datetime) -> None:
+    def register_worker(
+        self,
+        worker_id: str,
+        host: str,
+        pid: int,
+        now: datetime,
+        *,
+        rate_per_second: float | None = None,
+    ) -> list[float | None]:
+        """Register the worker with its `worker.rate` (per second, None: none); the
+        rates of the workers registered before it, for a warning when they differ."""
         aware("now", now)
         with self._write("register the worker") as conn:
-            workers.register_worker(conn, worker_id, host, pid, now)
+            others = workers.registered_rates(conn)
+            workers.register_worker(conn, worker_id, host, pid, now, rate_per_second)
+            return others
 
     def heartbeat(self, worker_id: str, now: datetime) -> bool:
         """False when the worker's row is gone: recover_abandoned declared it dead,
