@@ -14,6 +14,7 @@ rider (`connection_lost`) treat them as they treat any other statement's.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Callable, Sequence
@@ -126,9 +127,7 @@ def _run(
             cursor.executemany(statement, params)
         else:
             cursor.execute(statement, params)
-        result = read(cursor)
-        cursor.close()
-        return result
+        return read(cursor)
     except dialect.loaded_dbapi.Error as err:
         lost = dialect.is_disconnect(err, pooled, cursor)
         if lost:
@@ -142,3 +141,7 @@ def _run(
             dialect=dialect,
             ismulti=many,
         ) from err
+    finally:
+        if cursor is not None:
+            with contextlib.suppress(dialect.loaded_dbapi.Error):
+                cursor.close()
