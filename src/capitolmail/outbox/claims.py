@@ -89,10 +89,9 @@ _SENDING_JOBS = (
     .where(jobs.c.state == JobState.SENDING.value)
     .order_by(jobs.c.id)
 )
-# Built once: SQLAlchemy caches their compiled forms, and claiming a batch is then one
-# UPDATE ... RETURNING and one INSERT ... SELECT per chunk of ids, whatever the batch
-# size, with no event dict built per row. Bound names differ from column names:
-# SQLAlchemy reserves those for SET values.
+# The claim built with SQLAlchemy, for a SQLite library without RETURNING (the usual
+# claim is written out below). Built once: SQLAlchemy caches their compiled forms.
+# Bound names differ from column names: SQLAlchemy reserves those for SET values.
 _CLAIMED_IDS = bindparam("b_ids", expanding=True)
 # Only what a provider needs: every timestamp column would be parsed for nothing.
 _CLAIMED_COLUMNS = (
@@ -163,9 +162,9 @@ _ClaimedRow = namedtuple("_ClaimedRow", _CLAIMED_NAMES)  # type: ignore[misc]
 # PostgreSQL's driver would parse every JSON value of every row; as text, records.py
 # parses each distinct value once (a job's messages share them).
 _JSON_COLUMNS = {"headers", "categories", "tracking", "cc", "bcc", "attachments"}
-_CLAIMED_AS_TEXT = [
+_CLAIMED_AS_TEXT = ", ".join(
     f"{name}::text AS {name}" if name in _JSON_COLUMNS else name for name in _CLAIMED_NAMES
-]
+)
 _CLAIM_SET = {
     "sqlite": "SET state = :sending, attempts = attempts + 1, claimed_by = :worker,"
     " claimed_at = :now, next_attempt_at = NULL, updated_at = :now, handed_over_at = :handed",
@@ -173,24 +172,16 @@ _CLAIM_SET = {
     " claimed_at = %(now)s, next_attempt_at = NULL, updated_at = %(now)s,"
     " handed_over_at = %(handed)s",
 }
-# On PostgreSQL the claim's `sending` events ("attempt N by worker W") are written by
-# the same statement, from the rows it updated (a data-modifying WITH): one round trip
-# less a claim. SQLite has no such WITH, so it inserts them from the rows after.
 _CLAIM_WRITTEN = DriverSQL(
     sqlite=f"UPDATE messages {_CLAIM_SET['sqlite']}"
     " WHERE id IN (SELECT value FROM json_each(:ids))"
     " AND EXISTS (SELECT 1 FROM workers WHERE workers.id = :worker)"
     f" RETURNING {', '.join(_CLAIMED_NAMES)}",
-    postgresql=f"WITH claimed AS (UPDATE messages {_CLAIM_SET['postgresql']}"
+    postgresql=f"UPDATE messages {_CLAIM_SET['postgresql']}"
     " WHERE id = ANY(%(ids)s) AND EXISTS (SELECT 1 FROM workers WHERE workers.id = %(worker)s)"
-    f" RETURNING {', '.join(_CLAIMED_NAMES)}),"
-    " noted AS (INSERT INTO events (message_id, job_id, at, kind, detail)"
-    " SELECT id, job_id, %(now)s, %(sending)s, 'attempt ' || CAST(attempts AS TEXT)"
-    " || ' by worker ' || %(worker)s FROM claimed ORDER BY job_id, seq)"
-    f" SELECT {', '.join(_CLAIMED_AS_TEXT)} FROM claimed",
+    f" RETURNING {_CLAIMED_AS_TEXT}",
 )
-# The events on their own, from the rows just updated: for SQLite, whose claim cannot
-# write them itself.
+# The `sending` events ("attempt N by worker W"), from the rows just updated.
 _CLAIM_EVENTS_WRITTEN = DriverSQL(
     sqlite="INSERT INTO events (message_id, job_id, at, kind, detail)"
     " SELECT id, job_id, :now, :sending, 'attempt ' || CAST(attempts AS TEXT) || ' by worker '"
@@ -249,8 +240,7 @@ def _mark_claimed_written_out(
     if len(rows) < len(picked):
         # The rows are locked by this transaction: only the worker check refuses one.
         raise StoreError(f"worker {worker_id} is not registered; call register_worker first")
-    if dialect.name != "postgresql":  # PostgreSQL's claim wrote them (_CLAIM_WRITTEN)
-        driver_sql.rowcount(conn, _CLAIM_EVENTS_WRITTEN, params)
+    driver_sql.rowcount(conn, _CLAIM_EVENTS_WRITTEN, params)
     return rows
 
 
