@@ -107,7 +107,7 @@ def take_turns(conn: Connection, turn: PaceTurn, wanted: int, now: datetime) -> 
         turn.state = PaceState(None, cut or 0, step or 0.0, lift_at)
         turn.applied = True
         return wanted
-    row = _read(conn, turn.provider, lock=True, now=now)
+    row = _locked(conn, turn.provider, now)
     state = _state(row)
     if state.per_second is not None and _left_by_the_gone(conn, row):
         state = replace(state, per_second=None, lift_at=None)
@@ -168,7 +168,7 @@ def change_pace(
     A cut empties the bucket: the next message waits a full interval at the new
     pace, so it is not refused in the same window of the provider's limit.
     """
-    row = _read(conn, provider, lock=True, now=now)
+    row = _locked(conn, provider, now)
     registered = conn.execute(select(func.count()).select_from(workers)).scalar_one()
     before = _state(row, workers=registered)
     after = change(before)
@@ -189,7 +189,7 @@ def lift_pace(conn: Connection, provider: str, worker_id: str, now: datetime) ->
     others = conn.execute(select(func.count()).where(workers.c.id != worker_id)).scalar_one()
     if others:
         return False
-    row = _read(conn, provider, lock=True, now=now)
+    row = _locked(conn, provider, now)
     if row.per_second is None:
         return False
     _write(conn, provider, replace(_state(row), per_second=None, lift_at=None), now)
@@ -221,19 +221,18 @@ def _left_by_the_gone(conn: Connection, row: Row) -> bool:
     return oldest is not None and row.updated_at < oldest
 
 
-def _read(conn: Connection, provider: str, *, lock: bool, now: datetime | None = None) -> Row:
-    """The provider's row; with `lock`, locked for this transaction (created if missing)."""
-    query = select(provider_paces).where(provider_paces.c.provider == provider)
-    if not lock:
-        return conn.execute(query).first()  # type: ignore[return-value]
-    row = conn.execute(query.with_for_update()).first()
+def _locked(conn: Connection, provider: str, now: datetime) -> Row:
+    """The provider's row, locked for this transaction (created if missing). The
+    unlocked read every claim makes first is _FORCED."""
+    query = select(provider_paces).where(provider_paces.c.provider == provider).with_for_update()
+    row = conn.execute(query).first()
     if row is None:
         _create(conn, provider, now)
-        row = conn.execute(query.with_for_update()).one()
+        row = conn.execute(query).one()
     return row
 
 
-def _create(conn: Connection, provider: str, now: datetime | None) -> None:
+def _create(conn: Connection, provider: str, now: datetime) -> None:
     """Insert the provider's row; a worker that inserted it meanwhile wins, quietly."""
     values = {"provider": provider, "cut": 0, "step": 0.0, "updated_at": now}
     if conn.dialect.name == "postgresql":
@@ -244,9 +243,7 @@ def _create(conn: Connection, provider: str, now: datetime | None) -> None:
         conn.execute(insert(provider_paces).values(values))
 
 
-def _state(row: Row | None, *, workers: int = 1) -> PaceState:
-    if row is None:
-        return PaceState(workers=max(1, workers))
+def _state(row: Row, *, workers: int = 1) -> PaceState:
     return PaceState(row.per_second, row.cut, row.step, row.lift_at, max(1, workers))
 
 
