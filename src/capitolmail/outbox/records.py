@@ -187,21 +187,22 @@ def _parsed(text: str) -> Any:
 
 
 def _json(value: Any) -> Any:
+    """A JSON column's value: its text parsed (once per distinct text), or as the driver gave it."""
     return _parsed(value) if isinstance(value, str) else value
 
 
 def _header_pairs(value: Any) -> tuple[tuple[str, str], ...]:
-    pairs = _parsed(value) if isinstance(value, str) else value
+    pairs = _json(value)
     return tuple((str(name), str(text)) for name, text in pairs)
 
 
 def _categories(value: Any) -> tuple[str, ...]:
-    names = _parsed(value) if isinstance(value, str) else value
+    names = _json(value)
     return tuple(str(category) for category in names)
 
 
 def _addresses(value: Any) -> tuple[str, ...]:
-    addresses = _parsed(value) if isinstance(value, str) else value
+    addresses = _json(value)
     return tuple(str(address) for address in addresses or ())
 
 
