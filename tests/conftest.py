@@ -101,7 +101,7 @@ NO_POSTGRESQL = (
 
 
 @contextmanager
-def _own_schema(base: str) -> Iterator[str]:
+def own_schema(base: str) -> Iterator[str]:
     """`base` with a fresh schema on the search path, dropped afterwards."""
     schema = f"capitolmail_test_{uuid.uuid4().hex[:16]}"
     admin = create_engine(base)
@@ -126,7 +126,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     base = request.getfixturevalue("postgresql_server")
     if not base:
         pytest.skip(NO_POSTGRESQL)
-    with _own_schema(base) as url:
+    with own_schema(base) as url:
         yield url
 
 
@@ -135,7 +135,7 @@ def postgresql_url(postgresql_server: str | None) -> Iterator[str]:
     """PostgreSQL only (in a schema of the test's own), for what SQLite cannot share."""
     if not postgresql_server:
         pytest.skip(NO_POSTGRESQL)
-    with _own_schema(postgresql_server) as url:
+    with own_schema(postgresql_server) as url:
         yield url
 
 

@@ -8,6 +8,12 @@ committed and never for a change rolled back. Workers LISTEN for it
 poll. SQLite has no such channel; its workers keep polling, and so does every
 worker as a safety net for a notice missed while its listening connection was
 down.
+
+One PostgreSQL database can hold several outboxes, one per schema (staging
+beside production, or the test suite's schema per test), and NOTIFY reaches
+every listener in the database. So each notice names the schema it was made in
+and a listener keeps only its own outbox's: a job 7 paused in staging must not
+wake production's worker to look at its own job 7.
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 CHANNEL = "capitolmail_jobs"
-_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+# The payload is "<job id>:<change>" then a newline then the schema: the first two
+# are ours and never hold a newline, so the first newline splits it exactly.
+_NOTIFY = text("SELECT pg_notify(:channel, :payload || chr(10) || coalesce(current_schema(), ''))")
+OWN_SCHEMA = text("SELECT coalesce(current_schema(), '')")
 
 
 def announce(conn: Connection, job_id: int, change: str) -> None:
@@ -24,7 +33,10 @@ def announce(conn: Connection, job_id: int, change: str) -> None:
         conn.execute(_NOTIFY, {"channel": CHANNEL, "payload": f"{job_id}:{change}"})
 
 
-def parse_notice(payload: str) -> tuple[int, str] | None:
-    """The job id and change a notice names; None for one that is not ours."""
-    job, _, change = payload.partition(":")
+def parse_notice(payload: str, schema: str) -> tuple[int, str] | None:
+    """The job id and change a notice names; None for one not made in `schema`'s outbox."""
+    notice, _, made_in = payload.partition("\n")
+    if made_in != schema:
+        return None
+    job, _, change = notice.partition(":")
     return (int(job), change) if job.isdigit() else None

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from capitolmail.outbox.job_notices import CHANNEL, parse_notice
+from capitolmail.outbox.job_notices import CHANNEL, OWN_SCHEMA, parse_notice
 from capitolmail.redaction import first_line
 
 log = logging.getLogger("capitolmail.worker")
@@ -98,6 +98,7 @@ class JobNoticeListener:
         try:
             conn.rollback()  # whatever the pool's ping began: autocommit needs none open
             conn.autocommit = True
+            schema = conn.execute(str(OWN_SCHEMA)).fetchone()[0]
             conn.execute(f"LISTEN {CHANNEL}")
             self.listening.set()
             yield
@@ -105,7 +106,8 @@ class JobNoticeListener:
                 self.on_notice(None, "reconnected")
             while not self._stop.is_set():
                 for notice in conn.notifies(timeout=_LOOK_SECONDS):
-                    parsed = parse_notice(notice.payload) if notice.channel == CHANNEL else None
+                    ours = notice.channel == CHANNEL
+                    parsed = parse_notice(notice.payload, schema) if ours else None
                     if parsed is not None:
                         self.on_notice(*parsed)
         finally:
