@@ -13,7 +13,8 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from capitolmail.outbox import Store
-from capitolmail.outbox.claims import _RETRYING_IN_JOB, _due_in_job
+from capitolmail.outbox.claim_sql import CLAIM_IN_JOB, RETRYING_IN_JOB
+from capitolmail.outbox.claims import _due_in_job
 from capitolmail.outbox.driver_sql import bind_time
 from capitolmail.outbox.records import Outcome
 
@@ -21,13 +22,19 @@ from .test_store import LATER, NOW, claim_all, scheduled
 
 
 def _retry_query_plan(store: Store, job_id: int) -> str:
-    """The database's plan of the retry query `_due_in_job` sends, as one string."""
+    """The database's plan of the statement claim_due picks retries with, as one string:
+    `_due_in_job`'s retry query on SQLite, the one-statement claim on PostgreSQL."""
     engine = store.engine
     with engine.connect() as conn:
-        statement = _RETRYING_IN_JOB.text(conn.dialect)
-        parameters = {"job": job_id, "limit": 10, "now": bind_time(conn.dialect)(NOW)}
-        # What claim_due runs, run once as it runs it: the statement is a real one.
-        assert len(_due_in_job(conn, job_id, 10, NOW)) == 10
+        now = bind_time(conn.dialect)(NOW)
+        parameters = {"job": job_id, "limit": 10, "now": now}
+        if conn.dialect.name == "postgresql":
+            statement = CLAIM_IN_JOB.text(conn.dialect)
+            parameters |= {"worker": "w1", "handed": None, "sending": "sending"}
+        else:
+            statement = RETRYING_IN_JOB.text(conn.dialect)
+            # What claim_due runs, run once as it runs it: the statement is a real one.
+            assert len(_due_in_job(conn, job_id, 10, NOW)) == 10
         if conn.dialect.name == "postgresql":
             # A table this small is cheapest read whole; the question is which index.
             conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
@@ -64,3 +71,5 @@ def test_due_retries_are_read_from_the_retry_index(store: Store) -> None:
             {"j": job_id, "n": NOW},
         ).scalar_one()
     assert due == 10
+    (claimed,) = store.claim_due("w1", 1, NOW)  # and claim_due takes the first due retry
+    assert claimed.attempts == 2

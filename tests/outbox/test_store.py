@@ -537,6 +537,60 @@ def test_retry_wait_messages_are_claimed_again_only_when_due(store: Store) -> No
     assert (info.state, info.last_error, info.next_attempt_at) == ("sending", "429 slow down", None)
 
 
+def test_a_claim_skips_addresses_suppressed_since_queueing_and_logs_each_row(
+    store: Store,
+) -> None:
+    job_id = queue(store, emails=[f"office{i}@mail.house.gov" for i in range(6)])
+    store.schedule_job(job_id, EARLIER, NOW)
+    store.start_due_jobs(NOW, grace=GRACE)
+    for blocked in ("Office1@Mail.House.gov", "office4@mail.house.gov"):
+        store.add_suppression(blocked, "bounce", at=NOW)
+    store.register_worker("w1", "host-a", 1000, NOW)
+
+    claimed = store.claim_due("w1", 4, NOW)  # four picked, one of them suppressed
+
+    assert [c.message.to_email for c in claimed] == [
+        "office0@mail.house.gov",
+        "office2@mail.house.gov",
+        "office3@mail.house.gov",
+    ]
+    assert [c.attempts for c in claimed] == [1, 1, 1]
+    states = {info.to_email: info.state for info in store.list_messages(job_id)}
+    assert states["office1@mail.house.gov"] == "suppressed"
+    assert states["office4@mail.house.gov"] == "queued"  # not picked yet: not looked at
+    (last,) = store.claim_due("w1", 10, NOW)
+    assert last.message.to_email == "office5@mail.house.gov"
+
+    infos = {info.to_email: info for info in store.list_messages(job_id)}
+    for address in ("office1@mail.house.gov", "office4@mail.house.gov"):
+        assert infos[address].state == "suppressed"
+        assert infos[address].attempts == 0
+        assert "suppression list" in (infos[address].last_error or "")
+    by_message: dict[str | None, list[tuple[str, str | None]]] = {}
+    for event in store.list_events(job_id):
+        by_message.setdefault(event.message_id, []).append((event.kind, event.detail))
+    for one in [*claimed, last]:
+        assert by_message[one.message.message_id][-1] == ("sending", "attempt 1 by worker w1")
+    for address in ("office1@mail.house.gov", "office4@mail.house.gov"):
+        kind, detail = by_message[infos[address].id][-1]
+        assert kind == "suppressed" and "suppression list" in (detail or "")
+    assert sum(kind == "sending" for kinds in by_message.values() for kind, _ in kinds) == 4
+
+
+def test_one_claim_takes_from_each_sending_job_in_turn(store: Store) -> None:
+    first = scheduled(store, 3, slug="first")
+    second = scheduled(store, 3, slug="second")
+    store.register_worker("w1", "host-a", 1000, NOW)
+
+    claimed = store.claim_due("w1", 5, NOW)
+
+    assert [(c.job_id, c.message.to_email) for c in claimed] == [
+        *[(first, f"Staffer{i}@Mail.House.gov") for i in range(3)],
+        *[(second, f"Staffer{i}@Mail.House.gov") for i in range(2)],
+    ]
+    assert message_states(store, second) == ["sending", "sending", "queued"]
+
+
 def test_claim_by_an_unregistered_worker_is_refused(store: Store) -> None:
     scheduled(store, 1)
     with pytest.raises(StoreError, match="not registered"):

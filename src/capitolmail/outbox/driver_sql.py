@@ -46,7 +46,11 @@ class DriverSQL:
     postgresql: str
 
     def text(self, dialect: Dialect) -> str:
-        return self.postgresql if dialect.name == "postgresql" else self.sqlite
+        """The statement for `dialect`; an empty text is one that database never runs."""
+        statement = self.postgresql if dialect.name == "postgresql" else self.sqlite
+        if not statement:
+            raise RuntimeError(f"this statement is not written for {dialect.name}")
+        return statement
 
 
 def in_list(dialect: Dialect, values: Sequence[Any]) -> Any:

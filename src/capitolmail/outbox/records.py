@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from capitolmail.message import OutgoingMessage, Tracking
 from capitolmail.outbox.attachments import Blobs, attachments_of
 from capitolmail.outbox.states import JobState, MessageState
 from capitolmail.timing.pacing import Pacing
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,38 +175,33 @@ def message_from_row(row: Any, blobs: Blobs | None = None) -> OutgoingMessage:
         reply_to=row.reply_to,
         headers=_header_pairs(row.headers),
         categories=_categories(row.categories),
-        tracking=Tracking.from_stored(_json(row.tracking)),
+        tracking=_tracking(row.tracking),
         cc=_addresses(row.cc),
         bcc=_addresses(row.bcc),
         attachments=attachments_of(row, blobs or {}),
     )
 
 
-# A claim may read the two JSON columns as their text (claims._CLAIM does, on SQLite):
-# a job's messages share the same few values, so each is parsed once, not per message.
-@functools.lru_cache(maxsize=64)
-def _parsed(text: str) -> Any:
-    return json.loads(text)
+def _by_text(convert: Callable[[Any], T]) -> Callable[[Any], T]:
+    """A JSON column's reader: `convert` of its parsed value.
+
+    A claim reads the JSON columns as their text (claims.py), and a job's messages
+    share the same few values, so the text is parsed and converted once per distinct
+    value rather than once per message. What `convert` makes must be immutable: it is
+    shared. A value the driver already parsed is converted as it is.
+    """
+    cached = functools.lru_cache(maxsize=64)(lambda text: convert(json.loads(text)))
+
+    def read(value: Any) -> T:
+        return cached(value) if isinstance(value, str) else convert(value)
+
+    return read
 
 
-def _json(value: Any) -> Any:
-    """A JSON column's value: its text parsed (once per distinct text), or as the driver gave it."""
-    return _parsed(value) if isinstance(value, str) else value
-
-
-def _header_pairs(value: Any) -> tuple[tuple[str, str], ...]:
-    pairs = _json(value)
-    return tuple((str(name), str(text)) for name, text in pairs)
-
-
-def _categories(value: Any) -> tuple[str, ...]:
-    names = _json(value)
-    return tuple(str(category) for category in names)
-
-
-def _addresses(value: Any) -> tuple[str, ...]:
-    addresses = _json(value)
-    return tuple(str(address) for address in addresses or ())
+_header_pairs = _by_text(lambda pairs: tuple((str(name), str(text)) for name, text in pairs))
+_categories = _by_text(lambda names: tuple(str(category) for category in names))
+_addresses = _by_text(lambda addresses: tuple(str(address) for address in addresses or ()))
+_tracking = _by_text(Tracking.from_stored)
 
 
 def message_info_from_row(row: Any) -> MessageInfo:
