@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from capitolmail.outbox import Store
+from sqlalchemy import event
+
+from capitolmail.outbox import Store, driver_sql
 from capitolmail.outbox.provider_pace import PaceState, PaceTurn
 
 from .test_store import NOW, scheduled
@@ -81,3 +83,39 @@ def test_the_lowest_worker_rate_registered_holds_for_every_worker(store: Store) 
     # With w1 gone, w2's 8/s is the lowest: a second's worth is eight.
     store.remove_worker("w1")
     assert _claim(store, "w2", 7.0, rate=8.0) == 8
+
+
+def test_a_claim_under_a_worker_rate_reads_the_provider_row_once(store: Store) -> None:
+    """Locked, with the lowest rate in the same read; an unlimited claim reads it unlocked."""
+    scheduled(store, 20)
+    store.register_worker("w1", "host-a", 1, NOW, rate_per_second=2.0)
+    reads: list[str] = []
+
+    def seen(statement: str) -> None:
+        if "provider_paces" in statement and statement.lstrip().upper().startswith("SELECT"):
+            reads.append(statement)
+
+    def on_driver(_cursor: object, statement: str, _parameters: object) -> None:
+        seen(statement)
+
+    def on_execute(*args: object) -> None:
+        seen(str(args[2]))
+
+    driver_sql.before_statement.append(on_driver)
+    event.listen(store.engine, "before_cursor_execute", on_execute)
+    try:
+        assert _claim(store, "w1", 0, limit=1) == 1  # the first claim makes the row
+        reads.clear()
+        assert _claim(store, "w1", 0) == 1  # the burst's other turn
+        assert len(reads) == 1, reads
+        assert "min(workers.rate_per_second)" in reads[0]
+        if store.engine.dialect.name == "postgresql":
+            assert "FOR UPDATE" in reads[0].upper()
+        reads.clear()
+        store.remove_worker("w1")
+        store.register_worker("w2", "host-b", 2, NOW)
+        assert len(store.claim_due("w2", 5, NOW, pace=PaceTurn("smtp", None))) == 5
+        assert len(reads) == 1 and "FOR UPDATE" not in reads[0].upper(), reads
+    finally:
+        event.remove(store.engine, "before_cursor_execute", on_execute)
+        driver_sql.before_statement.remove(on_driver)

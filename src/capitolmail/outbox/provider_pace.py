@@ -37,6 +37,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -98,16 +99,20 @@ class PaceTurn:
 def take_turns(conn: Connection, turn: PaceTurn, wanted: int, now: datetime) -> int:
     """How many of `wanted` messages the provider's pace lets this claim take now."""
     turn.wait, turn._rate, turn._turn = 0.0, None, None  # a claim tried again starts afresh
-    ((per_second, cut, step, lift_at, lowest),) = driver_sql.rows(
-        conn, _FORCED, {"provider": turn.provider}
-    )
-    # The lowest `worker.rate` of the workers registered holds for all (0017).
-    ceiling = min((r for r in (turn.ceiling, lowest) if r is not None), default=None)
-    if ceiling is None and turn.change is None and per_second is None:
-        turn.state = PaceState(None, cut or 0, step or 0.0, lift_at)
-        turn.applied = True
-        return wanted
-    row = _locked(conn, turn.provider, now)
+    if turn.ceiling is None and turn.change is None:
+        # Most likely nothing limits this claim: find out without taking the lock.
+        ((per_second, cut, step, lift_at, lowest),) = driver_sql.rows(
+            conn, _FORCED, {"provider": turn.provider}
+        )
+        if lowest is None and per_second is None:
+            turn.state = PaceState(None, cut or 0, step or 0.0, lift_at)
+            turn.applied = True
+            return wanted
+    # This worker's rate, a raise to apply, or a pace forced or set elsewhere: the row,
+    # locked, read once, with the lowest `worker.rate` registered, which holds for
+    # all (0017).
+    row = _locked(conn, turn.provider, now, with_lowest=True)
+    ceiling = min((r for r in (turn.ceiling, row.lowest) if r is not None), default=None)
     state = _state(row)
     if state.per_second is not None and _left_by_the_gone(conn, row):
         state = replace(state, per_second=None, lift_at=None)
@@ -136,9 +141,9 @@ def take_turns(conn: Connection, turn: PaceTurn, wanted: int, now: datetime) -> 
     return min(wanted, free)
 
 
-# The read every claim makes first, written out (driver_sql.py): the provider's forced
-# pace, if any, and the lowest `worker.rate` registered; one row even before the
-# provider's row exists.
+# The read a claim makes first when this worker has no rate of its own, written out
+# (driver_sql.py): the provider's forced pace, if any, and the lowest `worker.rate`
+# registered; one row even before the provider's row exists.
 _FORCED = DriverSQL(
     sqlite="SELECT p.per_second, p.cut, p.step, p.lift_at,"
     " (SELECT min(rate_per_second) FROM workers)"
@@ -221,15 +226,26 @@ def _left_by_the_gone(conn: Connection, row: Row) -> bool:
     return oldest is not None and row.updated_at < oldest
 
 
-def _locked(conn: Connection, provider: str, now: datetime) -> Row:
-    """The provider's row, locked for this transaction (created if missing). The
-    unlocked read every claim makes first is _FORCED."""
-    query = select(provider_paces).where(provider_paces.c.provider == provider).with_for_update()
+def _locked(conn: Connection, provider: str, now: datetime, *, with_lowest: bool = False) -> Row:
+    """The provider's row, locked for this transaction (created if missing); with
+    `with_lowest`, its `lowest` is the lowest `worker.rate` registered. The unlocked
+    read an unlimited claim makes instead is _FORCED."""
+    columns: list[Any] = [provider_paces]
+    if with_lowest:
+        columns.append(_LOWEST_RATE)
+    query = (
+        select(*columns)
+        .where(provider_paces.c.provider == provider)
+        .with_for_update(of=provider_paces)
+    )
     row = conn.execute(query).first()
     if row is None:
         _create(conn, provider, now)
         row = conn.execute(query).one()
     return row
+
+
+_LOWEST_RATE = select(func.min(workers.c.rate_per_second)).scalar_subquery().label("lowest")
 
 
 def _create(conn: Connection, provider: str, now: datetime) -> None:
