@@ -1,41 +1,69 @@
 """The `capitolmail` command: parse, call one core function, print. Nothing else.
 
-The commands live in one module per area; this module builds the group.
+The commands live in one module per area; this module builds the group. A
+command's module is imported only when that command runs (or the group's help
+lists them all): each pulls in what its work needs (the outbox and SQLAlchemy,
+the renderer, a provider's client), and a user typing `capitolmail status` in a
+terminal should not wait for SendGrid's client, the IMAP reader and the PDF
+renderer to load.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
 from capitolmail import __version__
-from capitolmail.cli.audience_commands import supporters_group, suppress_group
 from capitolmail.cli.context import CapitolmailGroup, CommandState
-from capitolmail.cli.data_commands import contacts_group, legislators_group
-from capitolmail.cli.inbox_commands import inbox_group
-from capitolmail.cli.job_admin_commands import (
-    cancel_command,
-    pause_command,
-    requeue_command,
-    resume_command,
-    status_command,
-)
-from capitolmail.cli.job_commands import queue_command, send_command
-from capitolmail.cli.letter_commands import letters_group
-from capitolmail.cli.proof_commands import proof_command
-from capitolmail.cli.report_commands import report_command
-from capitolmail.cli.signer_commands import signers_group
-from capitolmail.cli.target_commands import targets_group
-from capitolmail.cli.web_commands import serve_command
-from capitolmail.cli.worker_commands import worker_command
-from capitolmail.cli.workers_command import workers_command
-from capitolmail.cli.workspace_commands import config_group, demo_command, init_command
 from capitolmail.logs import log_handler, quiet_libraries
 
+# Every command: its name, and the module of capitolmail.cli and the name it has there.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("workspace_commands", "init_command"),
+    "demo": ("workspace_commands", "demo_command"),
+    "config": ("workspace_commands", "config_group"),
+    "legislators": ("data_commands", "legislators_group"),
+    "contacts": ("data_commands", "contacts_group"),
+    "supporters": ("audience_commands", "supporters_group"),
+    "targets": ("target_commands", "targets_group"),
+    "suppress": ("audience_commands", "suppress_group"),
+    "letters": ("letter_commands", "letters_group"),
+    "signers": ("signer_commands", "signers_group"),
+    "queue": ("job_commands", "queue_command"),
+    "send": ("job_commands", "send_command"),
+    "worker": ("worker_commands", "worker_command"),
+    "workers": ("workers_command", "workers_command"),
+    "status": ("job_admin_commands", "status_command"),
+    "pause": ("job_admin_commands", "pause_command"),
+    "resume": ("job_admin_commands", "resume_command"),
+    "cancel": ("job_admin_commands", "cancel_command"),
+    "requeue": ("job_admin_commands", "requeue_command"),
+    "report": ("report_commands", "report_command"),
+    "proof": ("proof_commands", "proof_command"),
+    "serve": ("web_commands", "serve_command"),
+    "inbox": ("inbox_commands", "inbox_group"),
+}
 
-@click.group(cls=CapitolmailGroup, context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(CapitolmailGroup):
+    """The top-level group: a command is imported the first time it is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attribute = COMMANDS[cmd_name]
+            command: Any = getattr(importlib.import_module(f"capitolmail.cli.{module}"), attribute)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--workspace",
     "-w",
@@ -57,31 +85,3 @@ def main(ctx: click.Context, workspace: Path, debug: bool) -> None:
     # No-op when a handler is already set (a test's log capture): theirs stays.
     logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, handlers=[log_handler()])
     quiet_libraries(debug=debug)
-
-
-for _command in (
-    init_command,
-    demo_command,
-    config_group,
-    legislators_group,
-    contacts_group,
-    supporters_group,
-    targets_group,
-    suppress_group,
-    letters_group,
-    signers_group,
-    queue_command,
-    send_command,
-    worker_command,
-    workers_command,
-    status_command,
-    pause_command,
-    resume_command,
-    cancel_command,
-    requeue_command,
-    report_command,
-    proof_command,
-    serve_command,
-    inbox_group,
-):
-    main.add_command(_command)

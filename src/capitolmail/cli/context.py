@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -23,7 +23,9 @@ from capitolmail.printable import printable
 from capitolmail.redaction import redact
 from capitolmail.rejections import summary_lines, tally
 from capitolmail.timing.rate import Rate, parse_rate
-from capitolmail.workspace import Workspace
+
+if TYPE_CHECKING:
+    from capitolmail.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,6 +86,9 @@ class CommandState:
 
     def open(self) -> Workspace:
         if self.workspace is None:
+            # Imported here: the settings and the outbox are not needed to print help.
+            from capitolmail.workspace import Workspace
+
             self.workspace = Workspace.open(self.root)
         return self.workspace
 

@@ -1,9 +1,16 @@
-"""Transports, one small module each, chosen by name in settings."""
+"""Transports, one small module each, chosen by name in settings.
+
+The transports themselves are imported when first named (`__getattr__` below):
+importing the seam (base.py) for its types, as the send loop and the outbox's
+callers do, should not load SendGrid's HTTP client and every other transport.
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from capitolmail.config import Settings, require_secret
 from capitolmail.errors import HandoverRefused
@@ -14,19 +21,36 @@ from capitolmail.providers.base import (
     Receipt,
     SizeLimit,
 )
-from capitolmail.providers.console import ConsoleProvider
-from capitolmail.providers.file import FileProvider
-from capitolmail.providers.sendgrid import SendGridProvider
-from capitolmail.providers.sendgrid_payload import (
-    MAX_REQUEST_BYTES,
-    SIZE_LIMIT_OWNER,
-    request_size,
-)
-from capitolmail.providers.smtp import SmtpProvider
+
+if TYPE_CHECKING:
+    from capitolmail.providers.console import ConsoleProvider
+    from capitolmail.providers.file import FileProvider
+    from capitolmail.providers.sendgrid import SendGridProvider
+    from capitolmail.providers.smtp import SmtpProvider
+
+# Each transport's class, by the module of this package it is in.
+_TRANSPORTS = {
+    "ConsoleProvider": "console",
+    "FileProvider": "file",
+    "SendGridProvider": "sendgrid",
+    "SmtpProvider": "smtp",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TRANSPORTS:
+        module = importlib.import_module(f"capitolmail.providers.{_TRANSPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def create_provider(settings: Settings, *, outbox_dir: Path) -> Provider:
     """Build the configured provider; a missing secret is a ConfigError before any send."""
+    from capitolmail.providers.console import ConsoleProvider
+    from capitolmail.providers.file import FileProvider
+    from capitolmail.providers.sendgrid import SendGridProvider
+    from capitolmail.providers.smtp import SmtpProvider
+
     chosen = settings.provider
     if chosen.name == FileProvider.name:
         return FileProvider(outbox_dir)
@@ -50,9 +74,15 @@ def size_limit(settings: Settings, *, outbox_dir: Path) -> SizeLimit | None:
     and console providers have none. Raises what building or reaching the
     provider raises (ConfigError, SendError).
     """
+    from capitolmail.providers.sendgrid_payload import (
+        MAX_REQUEST_BYTES,
+        SIZE_LIMIT_OWNER,
+        request_size,
+    )
+
     chosen = settings.provider
     key = settings.sendgrid_api_key
-    if chosen.name == SendGridProvider.name and (key is None or not key.get_secret_value()):
+    if chosen.name == "sendgrid" and (key is None or not key.get_secret_value()):
         measure = functools.partial(
             request_size,
             sandbox_mode=chosen.sendgrid.sandbox_mode,
