@@ -109,6 +109,26 @@ def test_a_missing_secret_names_the_variable(tmp_path: Path) -> None:
     )
 
 
+def test_every_provider_name_settings_accept_builds_the_transport_of_that_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typing import get_args
+
+    from capitolmail.config.sections import ProviderSettings
+    from capitolmail.providers import create_provider
+
+    monkeypatch.setenv("CAPITOLMAIL_SENDGRID_API_KEY", "SG.test-key")
+    names = get_args(ProviderSettings.model_fields["name"].annotation)
+    assert names == ("file", "console", "smtp", "sendgrid")
+    for name in names:
+        _write(tmp_path, f'[provider]\nname = "{name}"\n')
+        provider = create_provider(load_settings(tmp_path), outbox_dir=tmp_path)
+        try:
+            assert provider.name == name
+        finally:
+            provider.close()
+
+
 def test_worker_rate_is_validated(tmp_path: Path) -> None:
     _write(tmp_path, '[worker]\nrate = "lots"\n')
     with pytest.raises(ConfigError) as info:

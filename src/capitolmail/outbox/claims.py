@@ -80,8 +80,8 @@ def _claim_for(
 
 class _PickedThenClaimed:
     """SQLite's claim, in steps: pick each job's ids, then one suppression check, one
-    UPDATE and its events for them all. Its statements are cheap calls into a library
-    in the same process, so there is nothing to gain by folding them together."""
+    UPDATE and its events for them all. SQLite takes no UPDATE inside a WITH, and its
+    statements are calls into a library in this process: no round trips to save."""
 
     def __init__(self, conn: Connection, worker_id: str, now: datetime, handed_over: bool):
         self.conn, self.worker_id, self.now, self.handed_over = conn, worker_id, now, handed_over

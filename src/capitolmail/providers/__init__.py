@@ -45,20 +45,27 @@ def __getattr__(name: str) -> Any:
 
 
 def create_provider(settings: Settings, *, outbox_dir: Path) -> Provider:
-    """Build the configured provider; a missing secret is a ConfigError before any send."""
-    from capitolmail.providers.console import ConsoleProvider
-    from capitolmail.providers.file import FileProvider
-    from capitolmail.providers.sendgrid import SendGridProvider
-    from capitolmail.providers.smtp import SmtpProvider
+    """Build the configured provider; a missing secret is a ConfigError before any send.
 
+    Only the chosen transport's module is imported (settings name them as the
+    classes' `name` does).
+    """
     chosen = settings.provider
-    if chosen.name == FileProvider.name:
+    if chosen.name == "file":
+        from capitolmail.providers.file import FileProvider
+
         return FileProvider(outbox_dir)
-    if chosen.name == ConsoleProvider.name:
+    if chosen.name == "console":
+        from capitolmail.providers.console import ConsoleProvider
+
         return ConsoleProvider()
-    if chosen.name == SmtpProvider.name:
+    if chosen.name == "smtp":
+        from capitolmail.providers.smtp import SmtpProvider
+
         return SmtpProvider(chosen.smtp, password=settings.smtp_password)
-    if chosen.name == SendGridProvider.name:
+    if chosen.name == "sendgrid":
+        from capitolmail.providers.sendgrid import SendGridProvider
+
         api_key = require_secret(settings.sendgrid_api_key, "sendgrid_api_key")
         return SendGridProvider(
             chosen.sendgrid, api_key=api_key, pool_size=max(settings.worker.concurrency, 1)
