@@ -13,7 +13,9 @@ One PostgreSQL database can hold several outboxes, one per schema (staging
 beside production, or the test suite's schema per test), and NOTIFY reaches
 every listener in the database. So each notice names the schema it was made in
 and a listener keeps only its own outbox's: a job 7 paused in staging must not
-wake production's worker to look at its own job 7.
+wake production's worker to look at its own job 7. During an upgrade a worker
+of the version before this refreshes on every notice as before; this version
+drops the older notices, which name no schema, and its poll finds those changes.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ CHANNEL = "capitolmail_jobs"
 # The payload is "<job id>:<change>" then a newline then the schema: the first two
 # are ours and never hold a newline, so the first newline splits it exactly.
 _NOTIFY = text("SELECT pg_notify(:channel, :payload || chr(10) || coalesce(current_schema(), ''))")
-OWN_SCHEMA = text("SELECT coalesce(current_schema(), '')")
+# What a listener asks for the schema its notices must name (on the driver's connection).
+OWN_SCHEMA = "SELECT coalesce(current_schema(), '')"
 
 
 def announce(conn: Connection, job_id: int, change: str) -> None:

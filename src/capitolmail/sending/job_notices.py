@@ -98,7 +98,7 @@ class JobNoticeListener:
         try:
             conn.rollback()  # whatever the pool's ping began: autocommit needs none open
             conn.autocommit = True
-            schema = conn.execute(str(OWN_SCHEMA)).fetchone()[0]
+            schema = conn.execute(OWN_SCHEMA).fetchone()[0]
             conn.execute(f"LISTEN {CHANNEL}")
             self.listening.set()
             yield
