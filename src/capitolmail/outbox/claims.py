@@ -257,9 +257,8 @@ def _without_suppressed(conn: Connection, picked: list[str], now: datetime) -> l
 
     The last look before a provider sees the message: a supporter who unsubscribed,
     or an office address that hard-bounced, after the job was queued is not sent
-    to. One query per claim, probing the suppressions' primary key for each picked
-    row. Not an EXISTS in the pick itself: PostgreSQL then hashed the whole
-    suppression list at every claim (2 ms at 5,000 addresses, benchmarks/workers.py).
+    to. SQLite's claim asks once, probing the suppressions' primary key for each
+    picked row; PostgreSQL's asks inside its one statement (claim_sql.CLAIM_IN_JOB).
     """
     if not picked:
         return picked

@@ -65,8 +65,8 @@ class StorePart:
     def _committing_alone(self, doing: str) -> Iterator[Connection]:
         """A connection outside any transaction: each statement sent commits by itself."""
         with storage_errors(self._url, doing):
-            kept: KeptConnection | None = getattr(self._kept, "connection", None)
-            if kept is not None and not kept.busy:
+            kept = self._free_kept()
+            if kept is not None:
                 with kept.outside_a_transaction() as conn:
                     yield conn
             else:
@@ -74,7 +74,13 @@ class StorePart:
                     yield conn
 
     def _transaction(self, *, read_only: bool) -> AbstractContextManager[Connection]:
-        kept: KeptConnection | None = getattr(self._kept, "connection", None)
-        if kept is not None and not kept.busy:
+        kept = self._free_kept()
+        if kept is not None:
             return kept.transaction(read_only=read_only)
         return transaction(self._engine, read_only=read_only)
+
+    def _free_kept(self) -> KeptConnection | None:
+        """This thread's kept connection, unless none is kept or a block is using it
+        (a store call made inside a transaction gets a connection of its own)."""
+        kept: KeptConnection | None = getattr(self._kept, "connection", None)
+        return kept if kept is not None and not kept.busy else None
