@@ -195,3 +195,27 @@ def test_an_unknown_job_and_a_bad_format_are_one_line_each(cli: Invoke) -> None:
     bad = cli("report", "1", "--format", "docx")
     assert bad.exit_code == 2
     assert re.search(r"'docx' is not one of 'csv', 'html', 'pdf'", bad.stderr)
+
+
+def test_a_report_file_appears_whole_or_not_at_all(
+    workspace: Path, cli: Invoke, sent: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Written as it is read from the outbox, beside its name, and moved into place:
+    the folder never holds half a report, nor the temporary file after."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    streamed = cli("report", "1")
+    for fmt in ("csv", "html"):
+        target = folder / f"job-1.{fmt}"
+        written = cli("report", "1", "--format", fmt, "-o", str(target))
+        assert written.exit_code == 0, written.output
+        assert f"({target.stat().st_size:,} bytes)" in written.stderr
+    assert sorted(path.name for path in folder.iterdir()) == ["job-1.csv", "job-1.html"]
+    assert (folder / "job-1.csv").read_text() == streamed.stdout
+    assert (folder / "job-1.html").read_text().rstrip().endswith("</html>")
+
+    missing = folder / "no-such-folder" / "job-1.csv"
+    refused = cli("report", "1", "-o", str(missing))
+    assert refused.exit_code == 1
+    assert refused.stderr.count("\n") == 1 and str(missing) in refused.stderr
+    assert sorted(path.name for path in folder.iterdir()) == ["job-1.csv", "job-1.html"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import io
+import os
 import sys
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 import click
@@ -15,8 +18,8 @@ from capitolmail.display import err
 from capitolmail.errors import CapitolmailError
 from capitolmail.letters.definition import load_letter
 from capitolmail.recipients.legislators import workspace_roster
-from capitolmail.reports.csv_report import write_csv
-from capitolmail.reports.html_report import render_html
+from capitolmail.reports.csv_report import csv_pieces
+from capitolmail.reports.html_report import html_pieces, render_html
 from capitolmail.reports.model import build_report
 from capitolmail.reports.pdf_report import html_to_pdf
 from capitolmail.workspace import Workspace
@@ -66,17 +69,16 @@ def report_command(
         for_partners=for_partners,
     )
     if fmt == "csv":
-        buffer = io.StringIO()
-        write_csv(report, buffer, bom=bom)
-        _deliver(buffer.getvalue().encode("utf-8"), output, workspace, job, fmt, for_partners)
+        _deliver(csv_pieces(report, bom=bom), output, workspace, job, fmt, for_partners)
         return
-    html = render_html(
-        report,
-        zone=ZoneInfo(workspace.settings.timezone),
-        organisation=workspace.settings.organisation.name,
-    )
-    data = html.encode("utf-8") if fmt == "html" else html_to_pdf(html)
-    _deliver(data, output, workspace, job, fmt, for_partners)
+    zone = ZoneInfo(workspace.settings.timezone)
+    organisation = workspace.settings.organisation.name
+    if fmt == "html":
+        pieces = html_pieces(report, zone=zone, organisation=organisation)
+        _deliver(pieces, output, workspace, job, fmt, for_partners)
+        return
+    html = render_html(report, zone=zone, organisation=organisation)
+    _deliver([html_to_pdf(html)], output, workspace, job, fmt, for_partners)
 
 
 def _letter_committees(workspace: Workspace, slug: str) -> list[str]:
@@ -88,18 +90,55 @@ def _letter_committees(workspace: Workspace, slug: str) -> list[str]:
 
 
 def _deliver(
-    data: bytes, output: Path | None, workspace: Workspace, job: int, fmt: str, partners: bool
+    pieces: Iterable[str | bytes],
+    output: Path | None,
+    workspace: Workspace,
+    job: int,
+    fmt: str,
+    partners: bool,
 ) -> None:
+    """Write the report as it is made: to stdout, or to a file that appears whole.
+
+    A file is written beside its name and moved into place at the end, so a report
+    that fails part-way (a full disk, the database gone) leaves no half of one.
+    """
     if output is None and fmt == "pdf":
         folder = workspace.root / STATE_DIR / "reports"
         folder.mkdir(parents=True, exist_ok=True)
         output = folder / f"job-{job}{'-partners' if partners else ''}.pdf"
     if output is None:
-        sys.stdout.buffer.write(data)
+        _write(pieces, sys.stdout.buffer)
         sys.stdout.flush()
         return
+    temp: Path | None = None
     try:
-        output.write_bytes(data)
+        handle, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+        temp = Path(name)
+        with os.fdopen(handle, "wb") as out:
+            size = _write(pieces, out)
+        os.chmod(temp, 0o644)
+        os.replace(temp, output)
     except OSError as error:
-        raise CapitolmailError(f"{output}: cannot write the report ({error.strerror})") from None
-    err.print(f"Wrote {workspace.display(output.resolve())} ({len(data):,} bytes).")
+        raise CapitolmailError(
+            f"{output}: cannot write the report ({error.strerror or error})"
+        ) from None
+    finally:
+        if temp is not None:
+            temp.unlink(missing_ok=True)
+    err.print(f"Wrote {workspace.display(output.resolve())} ({size:,} bytes).")
+
+
+def _write(pieces: Iterable[str | bytes], out: BinaryIO) -> int:
+    """Every piece, UTF-8 encoded, in writes of about 64 KiB; the bytes written."""
+    size = 0
+    buffer: list[bytes] = []
+    held = 0
+    for piece in pieces:
+        data = piece.encode("utf-8") if isinstance(piece, str) else piece
+        buffer.append(data)
+        held += len(data)
+        if held >= 65_536:
+            out.write(b"".join(buffer))
+            size, buffer, held = size + held, [], 0
+    out.write(b"".join(buffer))
+    return size + held

@@ -9,11 +9,12 @@ the rest of the outbox writes: a state for a change (`delivered`, `bounced`), an
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, distinct, func, select
+from sqlalchemy import Connection, Select, and_, case, distinct, func, or_, select
 
 from capitolmail.errors import JobNotFound
 from capitolmail.outbox.schema import events, jobs, messages, suppressions
@@ -94,6 +95,89 @@ class JobFigures:
     unsubscribes: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class JobOutline:
+    """What a report draws before its rows: counted in the database, never per message
+    in memory."""
+
+    subject: str  # the first message's
+    queued: int
+    sent: int  # has a sent time, or a state only a sent message reaches
+    delivered: int
+    # (state, the provider's reason, messages) for those that bounced or were dropped.
+    endings: list[tuple[str, str, int]]
+    # The first and last time a message was sent or first delivered; None before any.
+    span: tuple[datetime, datetime] | None
+
+
+# States only a message that was handed over reaches.
+_SENT_STATES = ("sent", "delivered", "bounced", "dropped", "spam_report", "unknown")
+
+
+def job_outline(conn: Connection, job_id: int) -> JobOutline:
+    _require_job(conn, job_id)
+    of_job = messages.c.job_id == job_id
+    delivered_ids = select(events.c.message_id).where(
+        events.c.job_id == job_id, events.c.kind == DELIVERED
+    )
+    sent = or_(messages.c.sent_at.is_not(None), messages.c.state.in_(_SENT_STATES))
+    delivered = or_(messages.c.state == "delivered", messages.c.id.in_(delivered_ids))
+    queued_count, sent_count, delivered_count = conn.execute(
+        select(func.count(), func.count(case((sent, 1))), func.count(case((delivered, 1)))).where(
+            of_job
+        )
+    ).one()
+    subject = conn.execute(
+        select(messages.c.subject).where(of_job).order_by(messages.c.seq).limit(1)
+    ).scalar()
+    return JobOutline(
+        subject=subject or "",
+        queued=queued_count,
+        sent=sent_count,
+        delivered=delivered_count,
+        endings=_endings_by_state(conn, job_id),
+        span=_time_span(conn, job_id),
+    )
+
+
+def _time_span(conn: Connection, job_id: int) -> tuple[datetime, datetime] | None:
+    sent = conn.execute(
+        select(func.min(messages.c.sent_at), func.max(messages.c.sent_at)).where(
+            messages.c.job_id == job_id
+        )
+    ).one()
+    firsts = (
+        select(func.min(events.c.at).label("at"))
+        .where(events.c.job_id == job_id, events.c.kind == DELIVERED)
+        .group_by(events.c.message_id)
+        .subquery()
+    )
+    delivered = conn.execute(select(func.min(firsts.c.at), func.max(firsts.c.at))).one()
+    moments = [moment for moment in (*sent, *delivered) if moment is not None]
+    return (min(moments), max(moments)) if moments else None
+
+
+def job_times(conn: Connection, job_id: int, milestone: str) -> Iterator[datetime]:
+    """When each of the job's messages was sent ("sent") or first delivered
+    ("delivered"), earliest first, as the rows arrive."""
+    if milestone == "sent":
+        query = (
+            select(messages.c.sent_at)
+            .where(messages.c.job_id == job_id, messages.c.sent_at.is_not(None))
+            .order_by(messages.c.sent_at)
+        )
+    else:
+        first = func.min(events.c.at).label("at")
+        query = (
+            select(first)
+            .where(events.c.job_id == job_id, events.c.kind == DELIVERED)
+            .group_by(events.c.message_id)
+            .order_by(first)
+        )
+    for (moment,) in _streamed(conn, query):
+        yield moment
+
+
 def job_figures(conn: Connection, job_id: int) -> JobFigures:
     _require_job(conn, job_id)
     counts = {
@@ -126,19 +210,66 @@ def job_figures(conn: Connection, job_id: int) -> JobFigures:
     )
 
 
-def job_milestones(conn: Connection, job_id: int) -> list[Milestones]:
-    """Every message of the job in `seq` order, with its milestones."""
+def job_milestones(conn: Connection, job_id: int) -> Iterator[Milestones]:
+    """Every message of the job in `seq` order, with its milestones, as the rows arrive.
+
+    One query: the database groups each message's events and joins them to it, and the
+    rows are read a batch at a time (a server-side cursor on PostgreSQL), so a
+    300,000-supporter alert's report holds one batch in memory, not every message.
+    """
     _require_job(conn, job_id)
-    firsts: dict[str, dict[str, tuple[datetime, int]]] = {}
-    query = (
-        select(events.c.message_id, events.c.kind, func.min(events.c.at), func.count())
-        .where(events.c.job_id == job_id, events.c.kind.in_(_MILESTONES))
-        .group_by(events.c.message_id, events.c.kind)
+    for row in _streamed(conn, _milestones_query(job_id)):
+        yield _milestones(row)
+
+
+def _streamed(conn: Connection, query: Select[Any]) -> Iterator[Any]:
+    """The rows of `query`, a batch at a time; the cursor is closed when the reader
+    stops, even part-way (a PostgreSQL server-side cursor must not outlive its
+    transaction)."""
+    result = conn.execution_options(stream_results=True, yield_per=_BATCH).execute(query)
+    try:
+        yield from result
+    finally:
+        result.close()
+
+
+_BATCH = 2_000
+
+
+# Each milestone's column in the query, and the event kinds that set it (the first one).
+_FIRSTS = {
+    "delivered_at": (DELIVERED,),
+    "ended_at": ENDINGS,
+    "opened_at": (OPENED,),
+    "replied_at": (REPLIED,),
+    "auto_replied_at": (AUTO_REPLIED,),
+    "unsubscribed_at": (UNSUBSCRIBED,),
+}
+_COUNTS = {"opens": OPENED, "clicks": CLICKED}
+
+
+def _milestones_query(job_id: int) -> Select[Any]:
+    kind, at = events.c.kind, events.c.at
+    seen = (
+        select(
+            events.c.message_id,
+            *(func.min(case((kind.in_(kinds), at))).label(name) for name, kinds in _FIRSTS.items()),
+            *(func.count(case((kind == one, 1))).label(name) for name, one in _COUNTS.items()),
+        )
+        .where(events.c.job_id == job_id, kind.in_(_MILESTONES))
+        .group_by(events.c.message_id)
+        .subquery()
     )
-    for message_id, kind, at, count in conn.execute(query):
-        firsts.setdefault(message_id, {})[kind] = (at, count)
-    endings = _ending_details(conn, job_id)
-    rows = conn.execute(
+    # The reason of the first event that ended it, looked up only for those that ended.
+    ending = events.alias("ending")
+    first_ending = (
+        select(func.coalesce(ending.c.detail, NO_REASON))
+        .where(ending.c.message_id == messages.c.id, ending.c.kind.in_(ENDINGS))
+        .order_by(ending.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
         select(
             messages.c.id,
             messages.c.seq,
@@ -150,43 +281,22 @@ def job_milestones(conn: Connection, job_id: int) -> list[Milestones]:
             messages.c.supporter_id,
             messages.c.state,
             messages.c.last_error,
-            messages.c.created_at,
+            messages.c.created_at.label("queued_at"),
             messages.c.sent_at,
+            *(seen.c[name] for name in (*_FIRSTS, *_COUNTS)),
+            case((seen.c.ended_at.is_not(None), first_ending)).label("ending"),
         )
+        .outerjoin(seen, seen.c.message_id == messages.c.id)
         .where(messages.c.job_id == job_id)
         .order_by(messages.c.seq)
     )
-    return [_milestones(row, firsts.get(row.id, {}), endings.get(row.id)) for row in rows]
 
 
-def _milestones(row: Any, seen: dict[str, tuple[datetime, int]], ending: str | None) -> Milestones:
-    def first(kind: str) -> datetime | None:
-        return seen[kind][0] if kind in seen else None
-
-    ended = [seen[kind][0] for kind in ENDINGS if kind in seen]
-    return Milestones(
-        id=row.id,
-        seq=row.seq,
-        to_email=row.to_email,
-        to_name=row.to_name,
-        subject=row.subject,
-        bioguide=row.bioguide,
-        contact_role=row.contact_role,
-        supporter_id=row.supporter_id,
-        state=row.state,
-        last_error=row.last_error,
-        queued_at=row.created_at,
-        sent_at=row.sent_at,
-        delivered_at=first(DELIVERED),
-        ended_at=min(ended) if ended else None,
-        ending=ending,
-        opened_at=first(OPENED),
-        opens=seen.get(OPENED, (None, 0))[1],
-        clicks=seen.get(CLICKED, (None, 0))[1],
-        replied_at=first(REPLIED),
-        auto_replied_at=first(AUTO_REPLIED),
-        unsubscribed_at=first(UNSUBSCRIBED),
-    )
+def _milestones(row: Any) -> Milestones:
+    values = row._asdict()
+    for name in _COUNTS:
+        values[name] = values[name] or 0  # no event at all: the outer join gave NULL
+    return Milestones(**values)
 
 
 def _require_job(conn: Connection, job_id: int) -> None:
@@ -217,18 +327,26 @@ def _ending_details(conn: Connection, job_id: int) -> dict[str, str]:
 
 def _ending_reasons(conn: Connection, job_id: int) -> list[tuple[str, int]]:
     """(reason, messages) for the job's messages that bounced or were dropped."""
+    counts: dict[str, int] = {}
+    for _, reason, count in _endings_by_state(conn, job_id):
+        counts[reason] = counts.get(reason, 0) + count
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _endings_by_state(conn: Connection, job_id: int) -> list[tuple[str, str, int]]:
+    """(state, reason, messages) for the job's messages that bounced or were dropped."""
     details = _ending_details(conn, job_id)
     ended = conn.execute(
-        select(messages.c.id).where(
+        select(messages.c.id, messages.c.state).where(
             messages.c.job_id == job_id,
             messages.c.state.in_([MessageState.BOUNCED.value, MessageState.DROPPED.value]),
         )
-    ).scalars()
-    counts: dict[str, int] = {}
-    for message_id in ended:
-        reason = details.get(message_id, NO_REASON)
-        counts[reason] = counts.get(reason, 0) + 1
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    )
+    counts: dict[tuple[str, str], int] = {}
+    for message_id, state in ended:
+        key = (state, details.get(message_id, NO_REASON))
+        counts[key] = counts.get(key, 0) + 1
+    return [(state, reason, count) for (state, reason), count in sorted(counts.items())]
 
 
 def _links(conn: Connection, job_id: int) -> list[LinkClicks]:

@@ -8,15 +8,14 @@ and WeasyPrint draws it in the PDF the same way a browser does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from capitolmail.outbox.report_queries import JobFigures, Milestones
+from capitolmail.outbox.report_queries import JobFigures, JobOutline
 
 WIDTH = 640.0  # the plot area, in SVG user units
 HEIGHT = 180.0
-_SENT_STATES = frozenset({"sent", "delivered", "bounced", "dropped", "spam_report", "unknown"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,38 +52,51 @@ class Funnel:
     steps: list[Step]
 
 
-def timeline(messages: Sequence[Milestones]) -> Timeline:
-    sent = sorted(m.sent_at for m in messages if m.sent_at is not None)
-    delivered = sorted(m.delivered_at for m in messages if m.delivered_at is not None)
-    times = sent + delivered
-    if not times:
-        return Timeline([], None, None, 0)
-    start, end = min(times), max(times)
-    span = (end - start).total_seconds() or 1.0
-    scale = max(len(messages), 1)
+def timeline(
+    sent: Iterable[datetime],
+    delivered: Iterable[datetime],
+    span: tuple[datetime, datetime] | None,
+    scale: int,
+) -> Timeline:
+    """The two cumulative lines, from each message's time, earliest first, read once as
+    they come; `span` is the first and last of both (None: nothing was sent).
 
-    def points(moments: list[datetime]) -> str:
-        coords = [(0.0, HEIGHT)]
+    A point is kept per tenth of a unit across the plot, so the picture of a
+    300,000-message alert is a few thousand points, drawn the same as one per message.
+    """
+    if span is None:
+        return Timeline([], None, None, 0)
+    start, end = span
+    seconds = (end - start).total_seconds() or 1.0
+    scale = max(scale, 1)
+
+    def line(label: str, moments: Iterable[datetime]) -> Series:
+        coords: list[tuple[float, float]] = [(0.0, HEIGHT)]
+        count = 0
+        stepped_at = None  # the x of the last step drawn
         for count, moment in enumerate(moments, start=1):
-            x = (moment - start).total_seconds() / span * WIDTH
+            x = round((moment - start).total_seconds() / seconds * WIDTH, 1)
             y = HEIGHT - count / scale * HEIGHT
+            if x == stepped_at:
+                coords[-1] = (x, y)  # the same step, higher
+                continue
             coords.append((x, coords[-1][1]))  # a step: flat, then up
             coords.append((x, y))
+            stepped_at = x
         coords.append((WIDTH, coords[-1][1]))
-        return " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+        return Series(label, count, " ".join(f"{x:.1f},{y:.1f}" for x, y in coords))
 
-    series = [Series("sent", len(sent), points(sent))]
-    if delivered:
-        series.append(Series("delivered", len(delivered), points(delivered)))
+    series = [line("sent", sent)]
+    delivered_line = line("delivered", delivered)
+    if delivered_line.total:
+        series.append(delivered_line)
     return Timeline(series, start, end, scale)
 
 
-def funnel(kind: str, messages: Sequence[Milestones], figures: JobFigures) -> Funnel:
+def funnel(kind: str, outline: JobOutline, figures: JobFigures) -> Funnel:
     """queued → sent → delivered → opened (alerts) or replied (joint letters)."""
-    queued = len(messages)
-    sent = sum(1 for m in messages if m.sent_at is not None or m.state in _SENT_STATES)
-    delivered = sum(1 for m in messages if m.delivered_at is not None or m.state == "delivered")
-    counts = [("queued", queued), ("sent", sent), ("delivered", delivered)]
+    queued = outline.queued
+    counts = [("queued", queued), ("sent", outline.sent), ("delivered", outline.delivered)]
     if kind == "alert":
         counts += [("opened", figures.opens_unique), ("clicked", figures.clicks_unique)]
     else:

@@ -8,6 +8,7 @@ without one in the machine's legacy code page and garbles "Hernández".
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import datetime
 from typing import IO
@@ -37,11 +38,23 @@ def header(report: Report) -> list[str]:
 
 
 def write_csv(report: Report, handle: IO[str], *, bom: bool = False) -> None:
+    handle.writelines(csv_pieces(report, bom=bom))
+
+
+def csv_pieces(report: Report, *, bom: bool = False, rows_per_piece: int = 1_000) -> Iterator[str]:
+    """The CSV text a few hundred rows at a time, the rows read from the outbox as it goes."""
+    buffer = io.StringIO()
+    writer = CsvWriter(buffer)
     if bom:
-        handle.write(BOM)
-    writer = CsvWriter(handle)
+        buffer.write(BOM)
     writer.writerow(header(report))
-    writer.writerows(rows(report))
+    for count, row in enumerate(rows(report), start=1):
+        writer.writerow(row)
+        if count % rows_per_piece == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def rows(report: Report) -> Iterator[list[object]]:

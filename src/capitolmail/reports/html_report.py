@@ -7,6 +7,7 @@ whatever it holds.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 from capitolmail.job_view import STATE_ORDER
@@ -28,12 +29,17 @@ COLOURS = {
 
 
 def render_html(report: Report, *, zone: ZoneInfo, organisation: str = "") -> str:
+    return "".join(html_pieces(report, zone=zone, organisation=organisation))
+
+
+def html_pieces(report: Report, *, zone: ZoneInfo, organisation: str = "") -> Iterator[str]:
+    """The page a piece at a time, its lines read from the outbox as they are written."""
     counts = sorted(
         report.figures.counts.items(),
         key=lambda item: STATE_ORDER.index(item[0]) if item[0] in STATE_ORDER else 99,
     )
     template = report_environment(zone).get_template("report.html.j2")
-    return template.render(
+    return template.generate(
         report=report,
         job=report.job,
         figures=report.figures,

@@ -1,19 +1,24 @@
 """A job's delivery report as data: one line per message, the summary, the pictures' data.
 
 Built once from the outbox and the legislators data, then written as CSV, HTML or
-PDF, so the three formats cannot disagree. `for_partners` is decided here, not in
-the writers: the partner version's lines never hold an address or our error text
-in the first place (partners.py says what they hold instead).
+PDF, so the three formats cannot disagree. The summary and the pictures are counted
+in the database; the lines are read from it as a writer goes through them, so a
+300,000-supporter alert's report never holds every message in memory.
+`for_partners` is decided here, not in the writers: the partner version's lines
+never hold an address or our error text in the first place (partners.py says what
+they hold instead).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
 from capitolmail.outbox import JobInfo
-from capitolmail.outbox.report_queries import JobFigures, Milestones
+from capitolmail.outbox.report_queries import JobFigures, JobOutline, Milestones
 from capitolmail.recipients.legislators import Roster
 from capitolmail.reports.charts import Funnel, Timeline, funnel, timeline
 from capitolmail.reports.offices import Office, committee_keys, office
@@ -28,7 +33,9 @@ class ReportStore(Protocol):
 
     def get_job(self, job_id: int) -> JobInfo: ...
     def job_figures(self, job_id: int) -> JobFigures: ...
-    def job_milestones(self, job_id: int) -> list[Milestones]: ...
+    def job_outline(self, job_id: int) -> JobOutline: ...
+    def job_milestones(self, job_id: int) -> Iterator[Milestones]: ...
+    def job_times(self, job_id: int, milestone: str) -> Iterator[datetime]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +59,39 @@ class Report:
     for_partners: bool
     generated_at: datetime
     figures: JobFigures
-    lines: list[Line]
+    lines: ReportLines
     timeline: Timeline
     funnel: Funnel
 
     @property
     def is_alert(self) -> bool:
         return self.job.kind == "alert"
+
+
+class ReportLines:
+    """The report's lines, read from the outbox each time they are gone through."""
+
+    def __init__(
+        self, store: ReportStore, roster: Roster, job_id: int, keys: list[str], for_partners: bool
+    ) -> None:
+        self._store = store
+        self._roster = roster
+        self._job_id = job_id
+        self._keys = keys
+        self._for_partners = for_partners
+
+    def __iter__(self) -> Iterator[Line]:
+        offices: dict[str, Office] = {}
+        with closing(self._store.job_milestones(self._job_id)) as milestones:
+            for item in milestones:
+                found = None
+                if item.bioguide:
+                    found = offices.get(item.bioguide)
+                    if found is None:
+                        found = offices.setdefault(
+                            item.bioguide, office(self._roster, item.bioguide, self._keys)
+                        )
+                yield _line(item, found, self._for_partners)
 
 
 def build_report(
@@ -74,29 +107,24 @@ def build_report(
     for each office's committee role (empty when the letter is gone or has none)."""
     job = store.get_job(job_id)
     figures = store.job_figures(job_id)
-    milestones = store.job_milestones(job_id)
-    keys = committee_keys(roster, committees)
-    offices: dict[str, Office] = {}
-    lines = []
-    for item in milestones:
-        found = None
-        if item.bioguide:
-            found = offices.get(item.bioguide)
-            if found is None:
-                found = offices.setdefault(item.bioguide, office(roster, item.bioguide, keys))
-        lines.append(_line(item, found, for_partners))
+    outline = store.job_outline(job_id)
     if for_partners:
-        figures = _partner_figures(figures, lines)
-    subject = milestones[0].subject if milestones else ""
+        figures = _partner_figures(figures, outline)
+    subject = outline.subject
+    with (
+        closing(store.job_times(job_id, "sent")) as sent,
+        closing(store.job_times(job_id, "delivered")) as delivered,
+    ):
+        drawn = timeline(sent, delivered, outline.span, outline.queued)
     return Report(
         job=job,
         subject=without_addresses(subject) if for_partners else subject,
         for_partners=for_partners,
         generated_at=now,
         figures=figures,
-        lines=lines,
-        timeline=timeline(milestones),
-        funnel=funnel(job.kind, milestones, figures),
+        lines=ReportLines(store, roster, job_id, committee_keys(roster, committees), for_partners),
+        timeline=drawn,
+        funnel=funnel(job.kind, outline, figures),
     )
 
 
@@ -115,11 +143,11 @@ def _line(item: Milestones, found: Office | None, for_partners: bool) -> Line:
     )
 
 
-def _partner_figures(figures: JobFigures, lines: list[Line]) -> JobFigures:
+def _partner_figures(figures: JobFigures, outline: JobOutline) -> JobFigures:
     """Bounces by the partner's reason (a status code, not a server's reply)."""
     counts: dict[str, int] = {}
-    for line in lines:
-        if line.state in ("bounced", "dropped"):
-            counts[line.reason] = counts.get(line.reason, 0) + 1
+    for state, raw, count in outline.endings:
+        reason = partner_reason(state, raw)
+        counts[reason] = counts.get(reason, 0) + count
     bounces = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return replace(figures, bounces=bounces)
