@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import subprocess
+import sys
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
@@ -219,3 +221,22 @@ def test_a_report_file_appears_whole_or_not_at_all(
     assert refused.exit_code == 1
     assert refused.stderr.count("\n") == 1 and str(missing) in refused.stderr
     assert sorted(path.name for path in folder.iterdir()) == ["job-1.csv", "job-1.html"]
+
+
+def test_a_reader_that_stops_early_ends_the_report_quietly(
+    workspace: Path, cli: Invoke, sent: dict[str, dict[str, Any]]
+) -> None:
+    """`capitolmail report 1 | head`: the pipe is closed before the report is written;
+    the command stops with no traceback, and the stream it was reading from the outbox
+    is closed without a word on stderr either."""
+    command = [sys.executable, "-m", "capitolmail", "--workspace", str(workspace), "report", "1"]
+    for fmt in ("csv", "html"):
+        process = subprocess.Popen(
+            [*command, "--format", fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # nothing will read it: every write gets EPIPE
+        with process.stderr:
+            errors = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 1
+        assert errors == ""

@@ -107,6 +107,7 @@ def _deliver(
         folder.mkdir(parents=True, exist_ok=True)
         output = folder / f"job-{job}{'-partners' if partners else ''}.pdf"
     if output is None:
+        # A reader that stops early (`report 1 | head`): click ends the command quietly.
         _write(pieces, sys.stdout.buffer)
         sys.stdout.flush()
         return
@@ -129,16 +130,25 @@ def _deliver(
 
 
 def _write(pieces: Iterable[str | bytes], out: BinaryIO) -> int:
-    """Every piece, UTF-8 encoded, in writes of about 64 KiB; the bytes written."""
+    """Every piece, UTF-8 encoded, in writes of about 64 KiB; the bytes written.
+
+    The pieces are closed however this ends, so a failed write closes the outbox's
+    cursor at once rather than whenever the generator is collected.
+    """
     size = 0
     buffer: list[bytes] = []
     held = 0
-    for piece in pieces:
-        data = piece.encode("utf-8") if isinstance(piece, str) else piece
-        buffer.append(data)
-        held += len(data)
-        if held >= 65_536:
-            out.write(b"".join(buffer))
-            size, buffer, held = size + held, [], 0
-    out.write(b"".join(buffer))
+    try:
+        for piece in pieces:
+            data = piece.encode("utf-8") if isinstance(piece, str) else piece
+            buffer.append(data)
+            held += len(data)
+            if held >= 65_536:
+                out.write(b"".join(buffer))
+                size, buffer, held = size + held, [], 0
+        out.write(b"".join(buffer))
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
     return size + held
