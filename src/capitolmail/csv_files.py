@@ -46,7 +46,12 @@ _SEP_LINE = re.compile(r"^sep=(.)\r?\n?$", re.IGNORECASE)
 
 def needs_guard(value: str) -> bool:
     """True when a spreadsheet could take `value` for a formula, or when it already
-    looks like a guarded cell (so that the reader's unguarding gives it back whole)."""
+    looks like a guarded cell (so that the reader's unguarding gives it back whole).
+
+    A cell that starts with a letter or a digit, as most do, is answered at once: none
+    of the characters that start a guard is one (a report writes millions of cells)."""
+    if not value or value[0].isalnum():
+        return False
     rest = value.lstrip(_GUARD)
     return rest.startswith(_ALWAYS_GUARDED) or rest.lstrip().startswith(_FORMULA_STARTS)
 
