@@ -23,7 +23,32 @@ VALUES = [
     "'quoted",
     "O'Brien",
     "a=b",
+    "1=1",
+    "Ñ-1",
+    "\u00a0=1",  # a no-break space, then a formula
+    "\u3000+1",  # an ideographic space
+    "'\t1",
 ]
+
+
+@pytest.mark.parametrize(
+    ("value", "guarded"),
+    [
+        ("plain", False),
+        ("2026-12-01", False),
+        ("Ñandú", False),
+        ("٣=1", False),  # an Arabic-Indic digit: a value, not a formula
+        ("a=b", False),
+        ("=1", True),
+        (" =1", True),
+        ("\u00a0=1", True),
+        ("\t1", True),
+        ("'@A1", True),
+        ("'plain", False),
+    ],
+)
+def test_only_what_a_spreadsheet_could_run_is_guarded(value: str, guarded: bool) -> None:
+    assert (guard_cell(value) != value) is guarded
 
 
 @pytest.mark.parametrize("value", VALUES, ids=range(len(VALUES)))
