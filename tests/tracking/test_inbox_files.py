@@ -3,9 +3,11 @@ samples, about messages this test sent), hostile mail, and each message read onc
 
 from __future__ import annotations
 
+import csv
 import email
 import email.policy
 import email.utils
+import io
 import json
 import mailbox
 import re
@@ -147,6 +149,40 @@ def test_a_reply_from_someone_else_is_not_recorded_as_the_office_replying(
     assert not [
         kind for kind, _ in events(workspace, messages[0]["id"]) if kind.startswith("event_")
     ]
+
+
+def test_a_colleague_answering_another_contacts_copy_is_the_office_replying(
+    workspace: Path, cli: Invoke, messages: list[dict], tmp_path: Path
+) -> None:
+    """The Chief of Staff forwards the letter; the foreign-policy aide, who got a copy
+    of their own, answers the forwarded one. The office replied: recorded on the
+    aide's own copy, the one that went to the address the reply came from. A contact
+    of another office quoting the same Message-ID records nothing."""
+    first = messages[0]
+    colleague = next(
+        m for m in messages if m["bioguide"] == first["bioguide"] and m["to"] != first["to"]
+    )
+    elsewhere = next(m for m in messages if m["bioguide"] != first["bioguide"])
+    box = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    answered = reply(first)
+    answered.replace_header("From", colleague["to"].upper())  # as their server writes it
+    box.add(bytes(answered))
+    other_office = reply(first, subject="Re: your letter (from another office)")
+    other_office.replace_header("From", elsewhere["to"])
+    box.add(bytes(other_office))
+    use_mailbox(workspace, "maildir", tmp_path / "Maildir")
+    counts = json.loads(cli("inbox", "sync", "--json").stdout)
+    assert (counts["replies"], counts["unmatched"]) == (1, 1)
+
+    def replied(message: dict) -> list[str]:
+        return [kind for kind, _ in events(workspace, message["id"]) if kind == "event_replied"]
+
+    assert replied(colleague) == ["event_replied"]
+    assert replied(first) == [] and replied(elsewhere) == []
+    report = cli("report", "1")
+    rows = {row["email"]: row for row in csv.DictReader(io.StringIO(report.stdout))}
+    assert rows[colleague["to"]]["replied_at"]
+    assert rows[first["to"]]["replied_at"] == rows[elsewhere["to"]]["replied_at"] == ""
 
 
 def test_hostile_mail_is_logged_in_one_line_and_left_alone(

@@ -10,10 +10,10 @@ from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
-from capitolmail.outbox import Store
+from capitolmail.outbox import Outcome, QueuedMessage, Store
 from capitolmail.tracking.inbox.sources import FileMailbox
 from capitolmail.tracking.inbox.sync import InboxReport, sync_inbox
-from tests.web.conftest import NOW, sent_job
+from tests.web.conftest import NOW, outgoing, sent_job
 
 LATER = NOW + timedelta(hours=1)
 
@@ -77,3 +77,38 @@ def test_a_reply_proves_a_message_whose_outcome_never_came_was_sent(
     assert report.replies == 1
     states = {m.id: m.state for m in store.list_messages(job_id)}
     assert states == {first: "sent", queued.id: "sent"}
+
+
+def test_a_reply_from_a_colleague_at_the_same_office_counts_for_their_own_copy(
+    store: Store, tmp_path: Path
+) -> None:
+    """Two contacts of one office and one of another; the second contact answers the
+    first one's copy, the other office's contact answers it too."""
+    offices = [("S000001", "cos@one.example.gov"), ("S000001", "aide@one.example.gov")]
+    offices.append(("S000002", "cos@two.example.gov"))
+    items = [
+        QueuedMessage(outgoing(index, email), bioguide=bioguide, contact_role="Chief of Staff")
+        for index, (bioguide, email) in enumerate(offices)
+    ]
+    job_id = store.create_job(letter_slug="arms-sale", kind="joint", messages=items, now=NOW)
+    store.schedule_job(job_id, NOW - timedelta(minutes=1), NOW)
+    store.start_due_jobs(NOW, grace=timedelta(hours=1), job_id=job_id)
+    store.register_worker("w1", "host-a", 1000, NOW)
+    ids = {c.message.to_email: c.message.message_id for c in store.claim_due("w1", 3, NOW)}
+    store.record_outcomes([Outcome(i, "sent", provider_message_id=None) for i in ids.values()], NOW)
+    box = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    box.add(answer(ids["cos@one.example.gov"], "Aide@One.Example.gov"))
+    box.add(answer(ids["cos@one.example.gov"], "cos@two.example.gov"))
+
+    report = sync(store, tmp_path / "Maildir")
+
+    assert (report.replies, report.unmatched) == (1, 1)
+    replied = {
+        email: [e.kind for e in store.list_events(job_id, message_id=i)].count("event_replied")
+        for email, i in ids.items()
+    }
+    assert replied == {
+        "cos@one.example.gov": 0,
+        "aide@one.example.gov": 1,
+        "cos@two.example.gov": 0,
+    }

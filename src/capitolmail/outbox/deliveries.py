@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from capitolmail.outbox.events import record_event
@@ -82,6 +82,25 @@ class DeliveryLedger:
         return TrackedMessage(
             row.id, row.job_id, MessageState(row.state), row.to_email, row.to_email_key
         )
+
+    def office_colleague(self, message_id: str, address: str) -> str | None:
+        """The message of the same job that went to `address` at the same office as
+        `message_id`, or None: a joint letter reaches each office through several
+        contacts, and one of them may answer the copy another was sent. Only a
+        contact the job itself wrote to counts: an office is a bioguide id, never a
+        domain (every House office writes from mail.house.gov)."""
+        named = messages.alias("named")
+        same_office = (
+            select(messages.c.id)
+            .join(
+                named,
+                and_(named.c.job_id == messages.c.job_id, named.c.bioguide == messages.c.bioguide),
+            )
+            .where(named.c.id == message_id, messages.c.to_email_key == email_key(address))
+            .limit(1)
+        )
+        found: str | None = self._conn.execute(same_office).scalar_one_or_none()
+        return found
 
     def mark_sent(
         self, message: TrackedMessage, *, at: datetime, provider_message_id: str | None

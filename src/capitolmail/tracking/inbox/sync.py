@@ -170,7 +170,7 @@ def _act(
         return _unsubscribe(ledger, reading, event_id, ledger.now, unsubscribe_address, report)
     if reading.kind in _EVENT_NAMES:
         event_type, name = _EVENT_NAMES[reading.kind]
-        target = reading.our_ids[-1] if reading.our_ids else None
+        target = _answered(ledger, reading)
         event = _event(event_type, name, target, reading.sender, event_id, at, _said(reading))
         if _applied(ledger, [event], report):
             if reading.kind is Kind.REPLY:
@@ -183,6 +183,21 @@ def _act(
     if reading.kind is Kind.OTHER:
         report.other += 1
     return reading.kind.value
+
+
+def _answered(ledger: DeliveryLedger, reading: Reading) -> str | None:
+    """The message a reply counts for: the one it names, or, when a colleague at the
+    same office answered that copy, the colleague's own copy of the letter.
+
+    The event rules still hold the reply to its sender being that message's recipient
+    (tracking/apply.py), so a stranger quoting our Message-ID records nothing.
+    """
+    if not reading.our_ids:
+        return None
+    named = reading.our_ids[-1]
+    if not reading.sender:
+        return named
+    return ledger.office_colleague(named, reading.sender) or named
 
 
 def _bounce(
