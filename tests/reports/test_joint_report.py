@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import stat
 import subprocess
 import sys
+import threading
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
@@ -240,3 +243,19 @@ def test_a_reader_that_stops_early_ends_the_report_quietly(
             errors = process.stderr.read().decode()
         assert process.wait(timeout=60) == 1
         assert errors == ""
+
+
+def test_a_report_to_a_named_pipe_is_written_into_it(
+    workspace: Path, cli: Invoke, sent: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """`-o /dev/stdout` or a FIFO: the report goes into it, and it stays what it was."""
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    written = cli("report", "1", "-o", str(fifo))
+    reader.join(timeout=60)
+    assert written.exit_code == 0, written.output
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert received and received[0].decode() == cli("report", "1").stdout

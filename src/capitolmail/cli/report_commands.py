@@ -111,6 +111,10 @@ def _deliver(
         _write(pieces, sys.stdout.buffer)
         sys.stdout.flush()
         return
+    if output.exists() and not output.is_file():
+        # -o /dev/stdout, a named pipe: written as it is, never replaced by a file.
+        _write_to_special(pieces, output)
+        return
     temp: Path | None = None
     try:
         handle, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
@@ -127,6 +131,16 @@ def _deliver(
         if temp is not None:
             temp.unlink(missing_ok=True)
     err.print(f"Wrote {workspace.display(output.resolve())} ({size:,} bytes).")
+
+
+def _write_to_special(pieces: Iterable[str | bytes], output: Path) -> None:
+    try:
+        with output.open("wb") as out:
+            _write(pieces, out)
+    except OSError as error:
+        raise CapitolmailError(
+            f"{output}: cannot write the report ({error.strerror or error})"
+        ) from None
 
 
 def _write(pieces: Iterable[str | bytes], out: BinaryIO) -> int:
