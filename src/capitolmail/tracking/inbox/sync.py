@@ -4,8 +4,10 @@ A bounce, a reply or an auto-reply becomes a `TrackingEvent` for the message it
 names and goes through `tracking/apply.py`, so the webhook's rules hold here
 too: applied once, a message only moves forward, and only when the address is
 that message's recipient (anyone can mail the mailbox, and only our
-Message-IDs, which are random, link a mail to a message). A mailto unsubscribe
-from a supporter's address suppresses that supporter.
+Message-IDs, which are random, link a mail to a message). A reply from another
+contact of the same office, answering a copy forwarded to them, goes to that
+contact's own copy (`_answered`). A mailto unsubscribe from a supporter's address
+suppresses that supporter.
 
 Each message is remembered as read in the same transaction that applies it,
 so a sync that dies halfway resumes where it stopped and applies nothing twice.
