@@ -218,6 +218,10 @@ def test_a_report_file_appears_whole_or_not_at_all(
     assert sorted(path.name for path in folder.iterdir()) == ["job-1.csv", "job-1.html"]
     assert (folder / "job-1.csv").read_text() == streamed.stdout
     assert (folder / "job-1.html").read_text().rstrip().endswith("</html>")
+    # A report kept private stays private when it is written again.
+    (folder / "job-1.csv").chmod(0o600)
+    assert cli("report", "1", "-o", str(folder / "job-1.csv")).exit_code == 0
+    assert stat.S_IMODE((folder / "job-1.csv").stat().st_mode) == 0o600
 
     missing = folder / "no-such-folder" / "job-1.csv"
     refused = cli("report", "1", "-o", str(missing))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -17,6 +15,7 @@ from capitolmail.config.names import STATE_DIR
 from capitolmail.display import err
 from capitolmail.errors import CapitolmailError
 from capitolmail.letters.definition import load_letter
+from capitolmail.recipients.atomic_write import replace_file
 from capitolmail.recipients.legislators import workspace_roster
 from capitolmail.reports.csv_report import csv_pieces
 from capitolmail.reports.html_report import html_pieces, render_html
@@ -99,8 +98,9 @@ def _deliver(
 ) -> None:
     """Write the report as it is made: to stdout, or to a file that appears whole.
 
-    A file is written beside its name and moved into place at the end, so a report
-    that fails part-way (a full disk, the database gone) leaves no half of one.
+    A file is written beside its name and moved into place at the end (keeping the
+    mode of the one it replaces), so a report that fails part-way (a full disk, the
+    database gone) leaves no half of one.
     """
     if output is None and fmt == "pdf":
         folder = workspace.root / STATE_DIR / "reports"
@@ -111,36 +111,18 @@ def _deliver(
         _write(pieces, sys.stdout.buffer)
         sys.stdout.flush()
         return
-    if output.exists() and not output.is_file():
-        # -o /dev/stdout, a named pipe: written as it is, never replaced by a file.
-        _write_to_special(pieces, output)
-        return
-    temp: Path | None = None
     try:
-        handle, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-        temp = Path(name)
-        with os.fdopen(handle, "wb") as out:
-            size = _write(pieces, out)
-        os.chmod(temp, 0o644)
-        os.replace(temp, output)
+        if output.exists() and not output.is_file():
+            # -o /dev/stdout, a named pipe: written as it is, never replaced by a file.
+            with output.open("wb") as out:
+                size = _write(pieces, out)
+        else:
+            size = replace_file(output, lambda out: _write(pieces, out))
     except OSError as error:
         raise CapitolmailError(
             f"{output}: cannot write the report ({error.strerror or error})"
         ) from None
-    finally:
-        if temp is not None:
-            temp.unlink(missing_ok=True)
     err.print(f"Wrote {workspace.display(output.resolve())} ({size:,} bytes).")
-
-
-def _write_to_special(pieces: Iterable[str | bytes], output: Path) -> None:
-    try:
-        with output.open("wb") as out:
-            _write(pieces, out)
-    except OSError as error:
-        raise CapitolmailError(
-            f"{output}: cannot write the report ({error.strerror or error})"
-        ) from None
 
 
 def _write(pieces: Iterable[str | bytes], out: BinaryIO) -> int:
