@@ -94,7 +94,7 @@ def test_milestones_stream_every_message_in_order_across_batches(store: Store) -
     outline = store.job_outline(job_id)
     assert (outline.queued, outline.sent, outline.delivered) == (2_600, 2_500, 2)
     assert outline.subject == rows[0].subject
-    assert outline.endings == [
+    assert store.job_figures(job_id).endings == [
         ("bounced", "bounced: 550 5.1.1 unknown user", 1),
         ("dropped", "dropped: Bounced Address", 1),
     ]

@@ -93,19 +93,20 @@ class JobFigures:
     clicks_unique: int
     links: list[LinkClicks] = field(default_factory=list)
     unsubscribes: int = 0
+    # (state, the provider's reason, messages) for those that bounced or were dropped:
+    # what `bounces` sums, kept by state for the partner version's wording.
+    endings: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class JobOutline:
-    """What a report draws before its rows: counted in the database, never per message
-    in memory."""
+    """What a report draws before its rows, beside the figures: counted in the database,
+    never per message in memory."""
 
     subject: str  # the first message's
     queued: int
     sent: int  # has a sent time, or a state only a sent message reaches
     delivered: int
-    # (state, the provider's reason, messages) for those that bounced or were dropped.
-    endings: list[tuple[str, str, int]]
     # The first and last time a message was sent or first delivered; None before any.
     span: tuple[datetime, datetime] | None
 
@@ -135,7 +136,6 @@ def job_outline(conn: Connection, job_id: int) -> JobOutline:
         queued=queued_count,
         sent=sent_count,
         delivered=delivered_count,
-        endings=_endings_by_state(conn, job_id),
         span=_time_span(conn, job_id),
     )
 
@@ -192,12 +192,13 @@ def job_figures(conn: Connection, job_id: int) -> JobFigures:
     offices = select(func.count(distinct(messages.c.bioguide))).where(of_job)
     reached = offices.where(messages.c.state.in_(_REACHED))
     per_kind = _event_totals(conn, job_id)
+    endings = _endings_by_state(conn, job_id)
     return JobFigures(
         counts=counts,
         recipients=sum(counts.values()),
         offices_targeted=conn.execute(offices).scalar_one(),
         offices_reached=conn.execute(reached).scalar_one(),
-        bounces=_ending_reasons(conn, job_id),
+        bounces=_by_reason(endings),
         soft_bounces=per_kind.get(SOFT_BOUNCE, (0, 0))[1],
         replies=per_kind.get(REPLIED, (0, 0))[1],
         auto_replies=per_kind.get(AUTO_REPLIED, (0, 0))[1],
@@ -207,6 +208,7 @@ def job_figures(conn: Connection, job_id: int) -> JobFigures:
         clicks_unique=per_kind.get(CLICKED, (0, 0))[1],
         links=_links(conn, job_id),
         unsubscribes=_unsubscribes(conn, job_id),
+        endings=endings,
     )
 
 
@@ -325,10 +327,10 @@ def _ending_details(conn: Connection, job_id: int) -> dict[str, str]:
     return {message_id: detail or NO_REASON for message_id, detail in conn.execute(query)}
 
 
-def _ending_reasons(conn: Connection, job_id: int) -> list[tuple[str, int]]:
-    """(reason, messages) for the job's messages that bounced or were dropped."""
+def _by_reason(endings: list[tuple[str, str, int]]) -> list[tuple[str, int]]:
+    """(reason, messages) for the job's messages that bounced or were dropped, most first."""
     counts: dict[str, int] = {}
-    for _, reason, count in _endings_by_state(conn, job_id):
+    for _, reason, count in endings:
         counts[reason] = counts.get(reason, 0) + count
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 

@@ -68,30 +68,28 @@ class Report:
         return self.job.kind == "alert"
 
 
+@dataclass(frozen=True, slots=True)
 class ReportLines:
     """The report's lines, read from the outbox each time they are gone through."""
 
-    def __init__(
-        self, store: ReportStore, roster: Roster, job_id: int, keys: list[str], for_partners: bool
-    ) -> None:
-        self._store = store
-        self._roster = roster
-        self._job_id = job_id
-        self._keys = keys
-        self._for_partners = for_partners
+    store: ReportStore
+    roster: Roster
+    job_id: int
+    keys: list[str]  # the letter's audience committees, for each office's role
+    for_partners: bool
 
     def __iter__(self) -> Iterator[Line]:
         offices: dict[str, Office] = {}
-        with closing(self._store.job_milestones(self._job_id)) as milestones:
+        with closing(self.store.job_milestones(self.job_id)) as milestones:
             for item in milestones:
                 found = None
                 if item.bioguide:
                     found = offices.get(item.bioguide)
                     if found is None:
                         found = offices.setdefault(
-                            item.bioguide, office(self._roster, item.bioguide, self._keys)
+                            item.bioguide, office(self.roster, item.bioguide, self.keys)
                         )
-                yield _line(item, found, self._for_partners)
+                yield _line(item, found, self.for_partners)
 
 
 def build_report(
@@ -109,7 +107,7 @@ def build_report(
     figures = store.job_figures(job_id)
     outline = store.job_outline(job_id)
     if for_partners:
-        figures = _partner_figures(figures, outline)
+        figures = _partner_figures(figures)
     subject = outline.subject
     with (
         closing(store.job_times(job_id, "sent")) as sent,
@@ -143,10 +141,10 @@ def _line(item: Milestones, found: Office | None, for_partners: bool) -> Line:
     )
 
 
-def _partner_figures(figures: JobFigures, outline: JobOutline) -> JobFigures:
+def _partner_figures(figures: JobFigures) -> JobFigures:
     """Bounces by the partner's reason (a status code, not a server's reply)."""
     counts: dict[str, int] = {}
-    for state, raw, count in outline.endings:
+    for state, raw, count in figures.endings:
         reason = partner_reason(state, raw)
         counts[reason] = counts.get(reason, 0) + count
     bounces = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
