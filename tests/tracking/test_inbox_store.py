@@ -99,10 +99,14 @@ def test_a_reply_from_a_colleague_at_the_same_office_counts_for_their_own_copy(
     box = mailbox.Maildir(tmp_path / "Maildir", create=True)
     box.add(answer(ids["cos@one.example.gov"], "Aide@One.Example.gov"))
     box.add(answer(ids["cos@one.example.gov"], "cos@two.example.gov"))
+    # The aide's out-of-office answering the forwarded copy: the same rule.
+    box.add(answer(ids["cos@one.example.gov"], "aide@one.example.gov", "Automatic reply: away"))
 
     report = sync(store, tmp_path / "Maildir")
 
-    assert (report.replies, report.unmatched) == (1, 1)
+    assert (report.replies, report.auto_replies, report.unmatched) == (1, 1, 1)
+    auto = [e.kind for e in store.list_events(job_id, message_id=ids["aide@one.example.gov"])]
+    assert auto.count("event_auto_replied") == 1
     replied = {
         email: [e.kind for e in store.list_events(job_id, message_id=i)].count("event_replied")
         for email, i in ids.items()
