@@ -14,6 +14,7 @@ import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -282,6 +283,8 @@ def migrate(engine: Engine) -> bool:
                 f"the database is at schema revision {', '.join(sorted(unknown))}, which this "
                 "version of capitolmail does not know; upgrade capitolmail"
             )
+        if current:
+            _refuse_under_running_workers(conn, current)
         config = _alembic_config()
         config.attributes["connection"] = conn
         try:
@@ -289,6 +292,47 @@ def migrate(engine: Engine) -> bool:
         finally:
             config.attributes.pop("connection", None)
     return True
+
+
+def _refuse_under_running_workers(conn: Connection, current: frozenset[str]) -> None:
+    """Refuse to upgrade a schema that a running worker of the earlier version still uses.
+
+    Its code was written for the schema it found: 0016 dropped the table its
+    scheduler writes, and a later migration may change what its claims read. Any
+    worker registered in a database that is not at head runs an earlier version
+    (this one would have upgraded it on opening), so while one is alive nothing is
+    changed and every command says which to stop. A killed worker counts as running
+    until its heartbeat is `STALE_WORKER_AFTER` old, or at once when it ran on this
+    machine; recover_abandoned then deals with its rows as with any dead worker's.
+    """
+    from capitolmail.outbox.workers import STALE_WORKER_AFTER, running_workers
+
+    if not inspect(conn).has_table("workers"):
+        return
+    now = datetime.now(UTC)
+    running = running_workers(conn, now)
+    if not running:
+        return
+    shown = "; ".join(
+        f"{worker.host} pid {worker.pid}, heartbeat {_ago(now, worker.heartbeat_at)}"
+        for worker in running[:3]
+    )
+    more = f"; and {len(running) - 3} more" if len(running) > 3 else ""
+    count = f"{len(running)} worker{'s' if len(running) > 1 else ''}"
+    minutes = int(STALE_WORKER_AFTER.total_seconds() // 60)
+    raise StoreError(
+        f"the outbox schema is at revision {', '.join(sorted(current))} and this version of"
+        f" capitolmail needs {SCHEMA_HEAD}, but {count} of the earlier version"
+        f" {'are' if len(running) > 1 else 'is'} still running ({shown}{more}): stop"
+        f" {'them' if len(running) > 1 else 'it'}, then run this command again; nothing was"
+        f" changed (a killed worker on another machine counts as running until its last"
+        f" heartbeat is {minutes} minutes old)"
+    )
+
+
+def _ago(now: datetime, then: datetime) -> str:
+    seconds = max(0, int((now - then).total_seconds()))
+    return f"{seconds} s ago" if seconds < 120 else f"{seconds // 60} min ago"
 
 
 @functools.cache

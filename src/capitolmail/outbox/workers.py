@@ -11,6 +11,8 @@ not counted. Every running worker calls this at each heartbeat, not only at star
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +23,10 @@ from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from capitolmail.outbox.events import move_messages
 from capitolmail.outbox.schema import messages, workers
 from capitolmail.outbox.states import MessageState
+
+# A worker that has not written a heartbeat for this long is presumed dead even
+# on another host, where we cannot ask the operating system (worker.stale_after).
+STALE_WORKER_AFTER = timedelta(minutes=5)
 
 ABANDONED_ERROR = "worker died while sending; may or may not have been delivered"
 REQUEUED_DETAIL = "worker died before handing the message over; queued again"
@@ -51,6 +57,53 @@ class WorkerView:
     started_at: datetime
     heartbeat_at: datetime
     sending: dict[int, int]
+
+
+def process_alive(host: str, pid: int) -> bool:
+    """Whether the worker process still runs; on another host we cannot tell, so yes."""
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class RunningWorker:
+    """A registered worker that still looks alive: where it runs and when it last beat."""
+
+    host: str
+    pid: int
+    heartbeat_at: datetime
+
+
+def running_workers(
+    conn: Connection,
+    now: datetime,
+    *,
+    stale_after: timedelta = STALE_WORKER_AFTER,
+    is_alive: Callable[[str, int], bool] = process_alive,
+) -> list[RunningWorker]:
+    """The registered workers alive by the rule `recover_abandoned` uses, oldest beat first.
+
+    Reads only columns every schema revision has, so it can be asked of a database
+    that is about to be upgraded (database.migrate).
+    """
+    cutoff = now - stale_after
+    rows = conn.execute(
+        select(workers.c.host, workers.c.pid, workers.c.heartbeat_at).order_by(
+            workers.c.heartbeat_at
+        )
+    )
+    return [
+        RunningWorker(host, pid, beat)
+        for host, pid, beat in rows
+        if beat >= cutoff and is_alive(host, pid)
+    ]
 
 
 def list_workers(conn: Connection) -> list[WorkerView]:

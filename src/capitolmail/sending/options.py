@@ -8,11 +8,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from capitolmail.config.sections import WorkerSettings
+from capitolmail.outbox.workers import STALE_WORKER_AFTER
 from capitolmail.timing.rate import Rate
-
-# A worker that has not written a heartbeat for this long is presumed dead even
-# on another host, where we cannot ask the operating system (worker.stale_after).
-STALE_WORKER_AFTER = timedelta(minutes=5)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from capitolmail.errors import StoreError
 from capitolmail.outbox import Store, connection_lost
+from capitolmail.outbox.workers import process_alive
 from capitolmail.sending.options import SendOptions, SendSummary
 from capitolmail.sending.throttle import format_pace
 
@@ -28,19 +29,6 @@ def _shown(per_second: float | None) -> str:
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def process_alive(host: str, pid: int) -> bool:
-    """Whether the worker process still runs; on another host we cannot tell, so yes."""
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class WorkerPresence:
