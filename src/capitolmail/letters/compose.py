@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from capitolmail.attachment import Attachment
@@ -167,19 +167,7 @@ def compose_message(
     def refuse(message: str) -> InputError:
         return InputError([Problem(source, message)])
 
-    try:
-        name = clean_display_name(to_name)
-    except ValueError as err:
-        raise refuse(f'the recipient name "{_shown(to_name)}" {err}') from None
-    try:
-        address = ascii_address(to_email)
-    except ValueError as err:
-        raise refuse(f"the recipient address: {err}") from None
-    try:
-        copies = [tuple(ascii_address(a) for a in addresses) for addresses in (cc, bcc)]
-    except ValueError as err:
-        raise refuse(f"a cc or bcc address: {err}") from None
-    kept_cc, kept_bcc = copies_for(address, *copies)
+    name, address, (kept_cc, kept_bcc) = _checked_recipients(to_name, to_email, cc, bcc, refuse)
     message = OutgoingMessage(
         message_id=str(uuid.uuid4()),
         job_id=job_id,
@@ -207,6 +195,30 @@ def compose_message(
     except PermanentSendError as err:
         raise refuse(str(err)) from None
     return message
+
+
+def _checked_recipients(
+    to_name: str,
+    to_email: str,
+    cc: Iterable[str],
+    bcc: Iterable[str],
+    refuse: Callable[[str], InputError],
+) -> tuple[str, str, tuple[tuple[str, ...], ...]]:
+    """The recipient's display name and address, and the copies kept (none twice, never
+    the recipient again), each as it will go on the wire; `refuse` words a bad one."""
+    try:
+        name = clean_display_name(to_name)
+    except ValueError as err:
+        raise refuse(f'the recipient name "{_shown(to_name)}" {err}') from None
+    try:
+        address = ascii_address(to_email)
+    except ValueError as err:
+        raise refuse(f"the recipient address: {err}") from None
+    try:
+        copies = [tuple(ascii_address(a) for a in addresses) for addresses in (cc, bcc)]
+    except ValueError as err:
+        raise refuse(f"a cc or bcc address: {err}") from None
+    return name, address, copies_for(address, *copies)
 
 
 def _shown(value: str) -> str:

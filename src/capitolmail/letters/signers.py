@@ -151,27 +151,58 @@ def load_signers(
     if not (sign_on and not path.is_file()):
         rows = reader.read(_read_lines(path, display_path))
     problems = reader.problems
+    kept, duplicates = _fold_duplicates((*rows, *signed), display_path)
+    lead_signers = _lead_signers(lead, kept, problems, display_path, lead_source)
+    if problems:
+        raise InputError(problems)
+    rest = sorted((s for s in kept.values() if s not in lead_signers), key=_sort_key)
+    national = tuple(s for s in rest if s.is_national)
+    state_and_local = tuple(s for s in rest if not s.is_national)
+    return SignerList(
+        signers=(*lead_signers, *national, *state_and_local),
+        lead=tuple(lead_signers),
+        national=national,
+        state_and_local=state_and_local,
+        duplicates=tuple(duplicates),
+    )
+
+
+def _fold_duplicates(
+    signers: Sequence[Signer], display_path: str
+) -> tuple[dict[str, Signer], list[Duplicate]]:
+    """The first signer of each organisation key, and every later one as a Duplicate."""
     kept: dict[str, Signer] = {}
     duplicates: list[Duplicate] = []
-    for signer in (*rows, *signed):
+    for signer in signers:
         key = organisation_key(signer.organisation)
         first = kept.get(key)
         if first is None:
             kept[key] = signer
-        else:
-            duplicates.append(
-                Duplicate(
-                    display_path,
-                    signer.line,
-                    signer.organisation,
-                    first.line,
-                    first.organisation,
-                    source=signer.source,
-                    kept_source=first.source,
-                )
+            continue
+        duplicates.append(
+            Duplicate(
+                display_path,
+                signer.line,
+                signer.organisation,
+                first.line,
+                first.organisation,
+                source=signer.source,
+                kept_source=first.source,
             )
+        )
+    return kept, duplicates
 
-    lead_signers: list[Signer] = []
+
+def _lead_signers(
+    lead: Sequence[str],
+    kept: dict[str, Signer],
+    problems: list[Problem],
+    display_path: str,
+    lead_source: str,
+) -> list[Signer]:
+    """The signers letter.toml names as leads, in its order; a name matching none is a
+    problem (with the nearest name), added to `problems`."""
+    found: list[Signer] = []
     for raw in lead:
         name = _clean(raw)
         signer = kept.get(organisation_key(name))
@@ -184,21 +215,9 @@ def load_signers(
                     message=f'lead signer "{name}" is not in {display_path}{hint}',
                 )
             )
-        elif signer not in lead_signers:
-            lead_signers.append(signer)
-    if problems:
-        raise InputError(problems)
-
-    rest = sorted((s for s in kept.values() if s not in lead_signers), key=_sort_key)
-    national = tuple(s for s in rest if s.is_national)
-    state_and_local = tuple(s for s in rest if not s.is_national)
-    return SignerList(
-        signers=(*lead_signers, *national, *state_and_local),
-        lead=tuple(lead_signers),
-        national=national,
-        state_and_local=state_and_local,
-        duplicates=tuple(duplicates),
-    )
+        elif signer not in found:
+            found.append(signer)
+    return found
 
 
 def _read_lines(path: Path, display_path: str) -> list[str]:

@@ -9,6 +9,7 @@ then renders what this prepared.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,14 @@ from capitolmail.letters.identity import resolve_sender
 from capitolmail.letters.kind import letter_templates
 from capitolmail.letters.kinds.joint import JointLetter, Recipient, TargetRecipient
 from capitolmail.letters.letter_tables import OFFICE_KEYS
-from capitolmail.letters.pdf_letter import letter_day, prepare_pdf, us_date
-from capitolmail.letters.signers import Signer, load_signers
-from capitolmail.recipients.contacts import OfficeContact, load_contact_sheet
+from capitolmail.letters.pdf_letter import PdfLetter, letter_day, prepare_pdf, us_date
+from capitolmail.letters.signers import Signer, SignerList, load_signers
+from capitolmail.recipients.contacts import DepartedContact, OfficeContact, load_contact_sheet
 from capitolmail.recipients.legislators import Legislator, Roster
 from capitolmail.recipients.target_rows import Target
 from capitolmail.recipients.targeting import select_legislators
 from capitolmail.recipients.targets import TARGETS_DISPLAY, workspace_targets
+from capitolmail.templates.render import LetterTemplates
 
 
 def prepare_joint(
@@ -42,6 +44,62 @@ def prepare_joint(
     """Load and validate everything a joint letter needs, collecting every problem at once.
 
     `signed` are the letter's approved sign-on signatures (signon/review.py).
+    """
+    loaded = _load_all(letter, root, roster, contacts_path, signed, timezone)
+    audience = letter.definition.audience
+    recipients, without = _match_contacts(loaded.offices, loaded.contacts, audience.roles)
+    if loaded.offices and not recipients:
+        roles = ", ".join(audience.roles) or "any role"
+        raise InputError(
+            f"none of the {len(loaded.offices)} selected offices has a contact with {roles} in "
+            f"{loaded.contacts_shown}; add contacts or change audience.roles",
+            path=letter.display_path,
+        )
+    targets, pdf = loaded.targets, loaded.pdf
+    _refuse_shared_addresses(letter, targets, recipients)
+    return JointLetter(
+        letter=letter,
+        signers=loaded.signers,
+        templates=loaded.templates,
+        sender=resolve_sender(letter, organisation, sender),
+        organisation=organisation,
+        offices=tuple(loaded.offices),
+        recipients=(*(TargetRecipient(t) for t in targets), *recipients),
+        offices_without_contacts=tuple(without),
+        contacts_display=loaded.contacts_shown,
+        departed_contacts=loaded.departed,
+        targets=tuple(targets),
+        pdf=pdf,
+        date_line=pdf.date_line if pdf else us_date(letter_day(None, timezone)),
+    )
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What a joint letter is made of, each part loaded and checked."""
+
+    signers: SignerList
+    offices: list[Legislator]
+    contacts: list[OfficeContact]
+    departed: tuple[DepartedContact, ...]
+    contacts_shown: str
+    targets: list[Target]
+    templates: LetterTemplates
+    pdf: PdfLetter | None
+
+
+def _load_all(
+    letter: Letter,
+    root: Path,
+    roster: Roster,
+    contacts_path: Path,
+    signed: Sequence[Signer],
+    timezone: str,
+) -> _Loaded:
+    """Load every part, collecting every problem; InputError listing them all.
+
+    The contact sheet is read only when the audience names offices (or names
+    nothing, when all of Congress is meant), the targets only when it names them.
     """
     definition, audience = letter.definition, letter.definition.audience
     problems: list[Problem] = []
@@ -74,30 +132,15 @@ def prepare_joint(
     )
     if problems:
         raise InputError(problems)
-    contacts = list(sheet.contacts) if sheet is not None else []
-    recipients, without = _match_contacts(offices, contacts, audience.roles)
-    if offices and not recipients:
-        roles = ", ".join(audience.roles) or "any role"
-        raise InputError(
-            f"none of the {len(offices)} selected offices has a contact with {roles} in "
-            f"{contacts_shown}; add contacts or change audience.roles",
-            path=letter.display_path,
-        )
-    _refuse_shared_addresses(letter, targets, recipients)
-    return JointLetter(
-        letter=letter,
+    return _Loaded(
         signers=signers,
+        offices=offices,
+        contacts=list(sheet.contacts) if sheet is not None else [],
+        departed=tuple(sheet.departed) if sheet is not None else (),
+        contacts_shown=contacts_shown,
+        targets=targets,
         templates=templates,
-        sender=resolve_sender(letter, organisation, sender),
-        organisation=organisation,
-        offices=tuple(offices),
-        recipients=(*(TargetRecipient(t) for t in targets), *recipients),
-        offices_without_contacts=tuple(without),
-        contacts_display=contacts_shown,
-        departed_contacts=tuple(sheet.departed) if sheet is not None else (),
-        targets=tuple(targets),
         pdf=pdf,
-        date_line=pdf.date_line if pdf else us_date(letter_day(None, timezone)),
     )
 
 
