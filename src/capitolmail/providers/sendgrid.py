@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 SEND_PATH = "/v3/mail/send"
 _KEY_VARIABLE = secret_variable("sendgrid_api_key")
 # capacity(): a whole pool claimed ahead. The sender claims when half of what it keeps
-# in flight is free, so the pool is still full then (benchmarks/README.md has figures).
+# in flight is free (at most 64), so the pool is still full then (benchmarks/README.md).
 CLAIM_AHEAD_POOLS = 2
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "[::1]", "localhost"})
 
@@ -214,7 +214,7 @@ class SendGridProvider(ProviderBase):
 
         While the send loop claims and records, the requests that finished leave
         their connections idle; the ones claimed ahead take them at once, and the
-        loop claims again when half are free, so the pool stays full. Claimed
+        loop claims again when half (at most 64) are free, so the pool stays full. Claimed
         ahead, a message is not yet handed over, so a crash returns it to `queued`.
         """
         return self.pool_size * CLAIM_AHEAD_POOLS

@@ -42,6 +42,12 @@ from capitolmail.sending.workers import WorkerPresence, new_worker_id
 log = logging.getLogger("capitolmail.sender")
 
 Clock = Callable[[], datetime]
+# The most messages the loop waits to have free before it claims (and records) again.
+# Past ~64 a batch's transaction costs a message no less (outcomes.py's figures),
+# only holds the loop longer: at 256 SendGrid requests in flight, claiming 256 at a
+# time stalled the requests' event loop and every hand-over mark waiting for 20-30 ms
+# at a go, and batches of 64 sent ~10 % more (benchmarks/README.md).
+CLAIM_BATCH = 64
 __all__ = ["RetryPolicy", "SendOptions", "SendSummary", "send_due"]
 
 
@@ -141,10 +147,10 @@ class _SendLoop:
             self.presence.recover()
             with self.provider:
                 self.limit = max(1, self.provider.capacity(self.options.concurrency))
-                # Claim when half are free: each claim (and each record) is a write
-                # transaction whose fixed cost dwarfs a message's share, and the half
-                # still in flight keeps the transport busy meanwhile (capacity()).
-                self.min_claim = max(1, self.limit // 2)
+                # Claim when half are free, or CLAIM_BATCH: each claim (and each
+                # record) is a write transaction whose fixed cost dwarfs a message's
+                # share, and what is still in flight keeps the transport busy meanwhile.
+                self.min_claim = max(1, min(self.limit // 2, CLAIM_BATCH))
                 self.provider.before_handover = self.marks.request
                 try:
                     self._loop(once=once)
