@@ -46,7 +46,7 @@ Clock = Callable[[], datetime]
 # Past ~64 a batch's transaction costs a message no less (outcomes.py's figures),
 # only holds the loop longer: at 256 SendGrid requests in flight, claiming 256 at a
 # time stalled the requests' event loop and every hand-over mark waiting for 20-30 ms
-# at a go, and batches of 64 sent ~10 % more (benchmarks/README.md).
+# at a go, and batches of 64 sent ~7 % more (benchmarks/README.md).
 CLAIM_BATCH = 64
 __all__ = ["RetryPolicy", "SendOptions", "SendSummary", "send_due"]
 
