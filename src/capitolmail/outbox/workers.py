@@ -102,8 +102,15 @@ def running_workers(
     return [
         RunningWorker(host, pid, beat)
         for host, pid, beat in rows
-        if beat >= cutoff and is_alive(host, pid)
+        if _alive(host, pid, beat, cutoff, is_alive)
     ]
+
+
+def _alive(
+    host: str, pid: int, beat: datetime, cutoff: datetime, is_alive: Callable[[str, int], bool]
+) -> bool:
+    """The one rule for a live worker: a heartbeat since `cutoff`, and its process there."""
+    return beat >= cutoff and is_alive(host, pid)
 
 
 def list_workers(conn: Connection) -> list[WorkerView]:
@@ -176,7 +183,7 @@ def recover_abandoned(
     live: set[str] = set()
     dead: set[str] = set()
     for worker in conn.execute(select(workers)):
-        if worker.heartbeat_at >= cutoff and is_alive(worker.host, worker.pid):
+        if _alive(worker.host, worker.pid, worker.heartbeat_at, cutoff, is_alive):
             live.add(worker.id)
         else:
             dead.add(worker.id)
