@@ -34,10 +34,11 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def child_env() -> dict[str, str]:
-    """The environment for our child processes: capitolmail from src/, tests from the root."""
+def child_env(src: Path | None = None) -> dict[str, str]:
+    """The environment for our child processes: capitolmail from src/ (or from `src`, another
+    checkout's, for a baseline), tests from the root."""
     env = dict(os.environ)
-    paths = [str(REPO / "src"), str(REPO)]
+    paths = [str(src or REPO / "src"), str(REPO)]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)

@@ -1,6 +1,7 @@
 """How fast capitolmail sends, next to the tool teams use today and to what the receiver allows.
 
     PYTHONPATH=src python benchmarks/send.py [--quick] [--repeats N] [--only smtp|sendgrid]
+    PYTHONPATH=src python benchmarks/send.py --only sendgrid --baseline ../wt/base/src
 
 Prints one table (README.md beside this file explains every line):
 
@@ -79,13 +80,14 @@ class Figure:
         return statistics.median(values) if values else None
 
 
-def measure(kind: str, **arguments: Any) -> dict[str, Any]:
-    """Run one measurement in a fresh process and return what it printed."""
+def measure(kind: str, *, src: Path | None = None, **arguments: Any) -> dict[str, Any]:
+    """Run one measurement in a fresh process and return what it printed; with `src`,
+    capitolmail is imported from that checkout's src (a baseline)."""
     done = subprocess.run(
         [sys.executable, str(MEASURE), kind, json.dumps(arguments)],
         capture_output=True,
         text=True,
-        env=child_env(),
+        env=child_env(src),
     )
     if done.returncode != 0:
         raise SystemExit(f"{kind} {arguments} failed:\n{done.stderr[-3000:]}")
@@ -179,12 +181,51 @@ def against_capitolmail(
         run_db.unlink()
 
 
+def paired(
+    sink: Sink,
+    count: int,
+    figure: Figure,
+    twins: dict[str, Figure],
+    store: Path,
+    baseline: Path | None,
+    **settings: Any,
+) -> None:
+    """This tree's run, then the baseline's right after it (`twins[figure.label]`), so that a
+    noisy minute on the machine falls on both runs of the pair."""
+    against_capitolmail(sink, count, figure, store, **settings)
+    if baseline is not None:
+        twin = twins.setdefault(figure.label, Figure(f"{figure.label} (baseline)"))
+        against_capitolmail(sink, count, twin, store, src=baseline, **settings)
+
+
+def print_baseline(ours: dict[Any, Figure], twins: dict[str, Figure], baseline: Path) -> None:
+    """Each line against the baseline's: the ratio of the medians, and of each pair's runs."""
+    if not twins:
+        return
+    print(f"  against the baseline ({baseline}), runs taken in pairs:")
+    for figure in ours.values():
+        twin = twins[figure.label]
+        runs = zip(figure.runs, twin.runs, strict=True)
+        pairs = [mine["rate"] / base["rate"] for mine, base in runs]
+        faster = sum(ratio > 1 for ratio in pairs)
+        print(
+            f"  {figure.label:40} {figure.rate / twin.rate:5.2f}x the baseline's median"
+            f" ({twin.rate:,.0f} msg/s); per pair {statistics.median(pairs):.2f}x,"
+            f" faster in {faster} of {len(pairs)}"
+        )
+
+
 def smtp_config(config: tuple[int, int]) -> str:
     return f"{config[0]} conn, concurrency {config[1]}"
 
 
 def smtp_section(
-    work: Path, count: int, repeats: int, configs: list[tuple[int, int]], sinks: list[bool]
+    work: Path,
+    count: int,
+    repeats: int,
+    configs: list[tuple[int, int]],
+    sinks: list[bool],
+    baseline: Path | None = None,
 ) -> Any:
     """capitolmail into a sink without PIPELINING and one offering it (`sinks`: which),
     mailmerge and the ceilings into the plain one (smtplib's sendmail never pipelines)."""
@@ -199,16 +240,19 @@ def smtp_section(
     connection_counts = sorted({connections for connections, _ in configs})
     ceilings = {c: Figure(f"sink ceiling {c} persistent conn") for c in connection_counts}
     mailmerge = Figure("mailmerge 2.3.0 (new conn per message)")
+    twins: dict[str, Figure] = {}
     startup = mailmerge_startup(work / "mailmerge-startup")
     with Sink("smtp") as plain, Sink("smtp", "--pipelining") as pipelined:
         for _ in range(repeats):
             for (pipelining, (connections, concurrency)), figure in ours.items():
                 sink = pipelined if pipelining else plain
-                against_capitolmail(
+                paired(
                     sink,
                     count,
                     figure,
+                    twins,
                     store,
+                    baseline,
                     provider="smtp",
                     target=str(sink.port),
                     connections=connections,
@@ -232,7 +276,7 @@ def smtp_section(
                 mailmerge,
                 lambda: run_mailmerge(work / "mailmerge", plain.port, count, startup),
             )
-    return ours, ceilings, mailmerge, startup
+    return ours, ceilings, mailmerge, startup, twins
 
 
 # -- SendGrid ----------------------------------------------------------------------------
@@ -245,8 +289,10 @@ def sendgrid_section(
     repeats: int,
     concurrencies: list[int],
     validate: bool,
+    baseline: Path | None = None,
 ) -> Any:
     store = work / "sendgrid.db"
+    twins: dict[str, Figure] = {}
     ours = {c: Figure(f"capitolmail  concurrency {c}") for c in concurrencies}
     ceilings = {c: Figure(f"stand-in ceiling {c} in flight") for c in concurrencies}
     sequential = Figure("official client, one at a time")
@@ -254,11 +300,13 @@ def sendgrid_section(
     with Sink("sendgrid", *flags) as sink:
         for repeat in range(repeats):
             for concurrency, figure in ours.items():
-                against_capitolmail(
+                paired(
                     sink,
                     count,
                     figure,
+                    twins,
                     store,
+                    baseline,
                     provider="sendgrid",
                     target=sink.url,
                     connections=concurrency,
@@ -283,7 +331,7 @@ def sendgrid_section(
                     sequential,
                     lambda: measure("sendgrid-sequential", url=sink.url, count=sequential_count),
                 )
-    return ours, ceilings, sequential
+    return ours, ceilings, sequential, twins
 
 
 # -- the table ---------------------------------------------------------------------------
@@ -319,8 +367,8 @@ def verdict(met: bool) -> str:
     return "MET" if met else "MISSED"
 
 
-def print_smtp(result: Any, count: int, size: float) -> None:
-    ours, ceilings, mailmerge, startup = result
+def print_smtp(result: Any, count: int, size: float, baseline: Path | None = None) -> None:
+    ours, ceilings, mailmerge, startup, twins = result
     print(
         f"\nSMTP: {count:,} messages of {size:,.0f} bytes, into an aiosmtpd sink"
         " (own process, 250 to everything;\n  PIPELINING: into a second sink that offers it)"
@@ -328,6 +376,8 @@ def print_smtp(result: Any, count: int, size: float) -> None:
     print(HEADER)
     for (_, (connections, _)), figure in ours.items():
         print(line(figure, ceilings[connections]))
+        if figure.label in twins:
+            print(line(twins[figure.label], ceilings[connections]))
     print(line(mailmerge))
     for figure in ceilings.values():
         print(line(figure))
@@ -336,6 +386,8 @@ def print_smtp(result: Any, count: int, size: float) -> None:
         f"  the sink got {mailmerge.median_of('sink_bytes') or 0:,.0f} bytes per message from it,"
         f" {next(iter(ours.values())).median_of('sink_bytes') or 0:,.0f} from capitolmail"
     )
+    if baseline is not None:
+        print_baseline(ours, twins, baseline)
     # Issue 17: the best line at the largest connection count, with and without PIPELINING.
     most = max(connections for _, (connections, _) in ours)
     for pipelining in sorted({pipelining for pipelining, _ in ours}, reverse=True):
@@ -355,9 +407,14 @@ def print_smtp(result: Any, count: int, size: float) -> None:
 
 
 def print_sendgrid(
-    result: Any, count: int, size: float, sequential_count: int, validate: bool
+    result: Any,
+    count: int,
+    size: float,
+    sequential_count: int,
+    validate: bool,
+    baseline: Path | None = None,
 ) -> None:
-    ours, ceilings, sequential = result
+    ours, ceilings, sequential, twins = result
     checks = "schema and limits" if validate else "limits only, schema validation off"
     print(
         f"\nSendGrid: {count:,} messages ({size:,.0f}-byte JSON bodies) into"
@@ -367,12 +424,16 @@ def print_sendgrid(
     print(HEADER)
     for concurrency, figure in ours.items():
         print(line(figure, ceilings[concurrency]))
+        if figure.label in twins:
+            print(line(twins[figure.label], ceilings[concurrency]))
     sequential.label += f" ({sequential_count})"
     print(line(sequential))
     for figure in ceilings.values():
         print(line(figure))
     best_concurrency, best = max(ours.items(), key=lambda item: item[1].rate)
     share = best.rate / ceilings[best_concurrency].rate
+    if baseline is not None:
+        print_baseline(ours, twins, baseline)
     print(
         f"  best capitolmail (concurrency {best_concurrency}): {best.rate:,.0f} msg/s ="
         f" {best.rate / sequential.rate:.0f}x the official client,\n"
@@ -421,7 +482,16 @@ def main() -> None:
         action="store_true",
         help="let the SendGrid stand-in validate every body against SendGrid's OpenAPI schema",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="SRC",
+        help="another checkout's src (same schema head): each capitolmail run is paired"
+        " with one of it, and the ratios printed",
+    )
     args = parser.parse_args()
+    if args.baseline is not None and not (args.baseline / "capitolmail").is_dir():
+        parser.error(f"--baseline {args.baseline}: no capitolmail package there")
     repeats = args.repeats or (1 if args.quick else 3)
     smtp_count, sendgrid_count, sequential_count = (
         (500, 1000, 50) if args.quick else (2000, 5000, 200)
@@ -446,15 +516,26 @@ def main() -> None:
         if args.only != "sendgrid":
             configs = args.smtp_configs or ([(4, 4), (8, 32)] if args.quick else SMTP_CONFIGS)
             sinks = {"both": [False, True], "on": [True], "off": [False]}[args.pipelining]
-            result = smtp_section(work, smtp_count, repeats, configs, sinks)
-            print_smtp(result, smtp_count, sizes["smtp_bytes"])
+            result = smtp_section(work, smtp_count, repeats, configs, sinks, args.baseline)
+            print_smtp(result, smtp_count, sizes["smtp_bytes"], args.baseline)
         if args.only != "smtp":
             concurrencies = SENDGRID_CONCURRENCY[:2] if args.quick else SENDGRID_CONCURRENCY
             result = sendgrid_section(
-                work, sendgrid_count, sequential_count, repeats, concurrencies, args.validate
+                work,
+                sendgrid_count,
+                sequential_count,
+                repeats,
+                concurrencies,
+                args.validate,
+                args.baseline,
             )
             print_sendgrid(
-                result, sendgrid_count, sizes["sendgrid_bytes"], sequential_count, args.validate
+                result,
+                sendgrid_count,
+                sizes["sendgrid_bytes"],
+                sequential_count,
+                args.validate,
+                args.baseline,
             )
     print(f"\n(took {time.perf_counter() - started:.0f} s)")
 
