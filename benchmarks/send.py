@@ -195,7 +195,9 @@ def paired(
     against_capitolmail(sink, count, figure, store, **settings)
     if baseline is not None:
         twin = twins.setdefault(figure.label, Figure(f"{figure.label} (baseline)"))
-        against_capitolmail(sink, count, twin, store, src=baseline, **settings)
+        # The baseline's own store, queued by its own code: its schema may be older.
+        baseline_store = store.parent / "baseline" / store.name
+        against_capitolmail(sink, count, twin, baseline_store, src=baseline, **settings)
 
 
 def print_baseline(ours: dict[Any, Figure], twins: dict[str, Figure], baseline: Path) -> None:
@@ -486,8 +488,8 @@ def main() -> None:
         "--baseline",
         type=Path,
         metavar="SRC",
-        help="another checkout's src (same schema head): each capitolmail run is paired"
-        " with one of it, and the ratios printed",
+        help="another checkout's src: each capitolmail run is paired with one of it, on a"
+        " store its own code queued, and the ratios printed",
     )
     args = parser.parse_args()
     if args.baseline is not None and not (args.baseline / "capitolmail").is_dir():
@@ -507,12 +509,14 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="capitolmail-bench-") as tmp:
         work = Path(tmp)
-        sizes = measure(
-            "prepare",
-            directory=str(work),
-            smtp_count=smtp_count if args.only != "sendgrid" else 1,
-            sendgrid_count=sendgrid_count if args.only != "smtp" else 1,
-        )
+        counts = {
+            "smtp_count": smtp_count if args.only != "sendgrid" else 1,
+            "sendgrid_count": sendgrid_count if args.only != "smtp" else 1,
+        }
+        sizes = measure("prepare", directory=str(work), **counts)
+        if args.baseline is not None:
+            (work / "baseline").mkdir()
+            measure("prepare", src=args.baseline, directory=str(work / "baseline"), **counts)
         if args.only != "sendgrid":
             configs = args.smtp_configs or ([(4, 4), (8, 32)] if args.quick else SMTP_CONFIGS)
             sinks = {"both": [False, True], "on": [True], "off": [False]}[args.pipelining]

@@ -103,11 +103,12 @@ def test_new_database_is_created_through_the_migration(database_url: str) -> Non
     with Store.open(database_url) as store:
         engine = store._engine
         with engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_heads() == ("0017",)
+            assert MigrationContext.configure(conn).get_current_heads() == ("0018",)
             tables = set(inspect(conn).get_table_names())
     assert {
         "jobs",
         "messages",
+        "message_bodies",
         "events",
         "workers",
         "supporters",

@@ -19,9 +19,10 @@ from sqlalchemy import Connection, insert, update
 from sqlalchemy.exc import DBAPIError
 
 from capitolmail.outbox.attachments import BlobWriter, listed
+from capitolmail.outbox.bodies import body_row
 from capitolmail.outbox.events import BATCH, record_event
 from capitolmail.outbox.records import QueuedMessage, email_key
-from capitolmail.outbox.schema import jobs, messages
+from capitolmail.outbox.schema import jobs, message_bodies, messages
 from capitolmail.outbox.states import JobState, MessageState
 
 
@@ -83,6 +84,7 @@ class _MessageWriter:
         dialect = conn.dialect
         self.copy = dialect.driver == "psycopg"
         self.compiled = insert(messages).compile(dialect=dialect)
+        self.compiled_bodies = insert(message_bodies).compile(dialect=dialect)
         self.processors: dict[str, Callable[[Any], Any] | None] = {
             column.name: column.type.dialect_impl(dialect).bind_processor(dialect)
             for column in messages.c
@@ -110,29 +112,42 @@ class _MessageWriter:
 
     def write(self, batch: Sequence[QueuedMessage]) -> None:
         rows = []
+        bodies = []
         for item in batch:
-            self.blobs.write(item.message.attachments)
+            message = item.message
+            self.blobs.write(message.attachments)
             values = dict(self.same_for_all)
             for name, value in _per_message(self.count, item).items():
                 values[name] = self.bind(name, value)
             rows.append(values)
+            bodies.append(body_row(message.message_id, message.text, message.html))
             self.count += 1
+        # The messages first: each body row refers to its message.
+        self._insert(messages.name, self.compiled, self.names, rows)
+        self._insert(message_bodies.name, self.compiled_bodies, _BODY_NAMES, bodies)
+
+    def _insert(
+        self, table: str, compiled: Any, names: list[str], rows: list[dict[str, Any]]
+    ) -> None:
         if self.copy:
-            _copy_rows(self.conn, self.names, [tuple(row[n] for n in self.names) for row in rows])
-        elif self.compiled.positional:
-            order = self.compiled.positiontup or []
+            _copy_rows(self.conn, table, names, [tuple(row[n] for n in names) for row in rows])
+        elif compiled.positional:
+            order = compiled.positiontup or []
             self.conn.exec_driver_sql(
-                str(self.compiled), [tuple(row[name] for name in order) for row in rows]
+                str(compiled), [tuple(row[name] for name in order) for row in rows]
             )
         else:
-            self.conn.exec_driver_sql(str(self.compiled), rows)
+            self.conn.exec_driver_sql(str(compiled), rows)
 
 
-def _copy_rows(conn: Connection, names: list[str], rows: list[tuple[Any, ...]]) -> None:
+_BODY_NAMES = [column.name for column in message_bodies.c]
+
+
+def _copy_rows(conn: Connection, table: str, names: list[str], rows: list[tuple[Any, ...]]) -> None:
     """Stream one batch with COPY, inside the connection's open transaction."""
     driver_connection = conn.connection.driver_connection
     assert driver_connection is not None
-    statement = f"COPY {messages.name} ({', '.join(names)}) FROM STDIN"
+    statement = f"COPY {table} ({', '.join(names)}) FROM STDIN"
     dbapi = conn.dialect.loaded_dbapi
     try:
         with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
@@ -157,8 +172,10 @@ def _per_message(seq: int, item: QueuedMessage) -> dict[str, Any]:
         "from_name": message.from_name,
         "reply_to": message.reply_to,
         "subject": message.subject,
-        "text_body": message.text,
-        "html_body": message.html,
+        # Kept apart, in message_bodies (outbox/bodies.py): the row is written three
+        # times while sending, the bodies never.
+        "text_body": "",
+        "html_body": None,
         "headers": [[name, value] for name, value in message.headers],
         "categories": list(message.categories),
         "tracking": message.tracking.as_stored(),

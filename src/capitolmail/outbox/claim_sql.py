@@ -134,6 +134,15 @@ _RETURNED = ", ".join(
     f"messages.{name}::text AS {name}" if name in _JSON_COLUMNS else f"messages.{name}"
     for name in _CLAIMED_NAMES
 )
+# The claimed columns as the final SELECT gives them: the bodies from message_bodies
+# where the message has a row there, else from its own row (queued before 0018).
+_CLAIMED_OUT = ", ".join(
+    f"CASE WHEN message_bodies.message_id IS NULL THEN claimed.{name}"
+    f" ELSE message_bodies.{name} END AS {name}"
+    if name in ("text_body", "html_body")
+    else f"claimed.{name}"
+    for name in _CLAIMED_NAMES
+)
 CLAIM_IN_JOB = DriverSQL(
     sqlite="",  # SQLite claims in steps (_PickedThenClaimed)
     postgresql="WITH queued AS (SELECT id, seq, to_email_key FROM messages"
@@ -154,8 +163,9 @@ CLAIM_IN_JOB = DriverSQL(
     " logged AS (INSERT INTO events (message_id, job_id, at, kind, detail)"
     " SELECT id, job_id, %(now)s, %(sending)s, 'attempt ' || CAST(attempts AS TEXT)"
     " || ' by worker ' || %(worker)s FROM claimed ORDER BY seq)"
-    " SELECT picked.id, picked.blocked, claimed.* FROM picked"
-    " LEFT JOIN claimed ON claimed.id = picked.id",
+    f" SELECT picked.id, picked.blocked, {_CLAIMED_OUT} FROM picked"
+    " LEFT JOIN claimed ON claimed.id = picked.id"
+    " LEFT JOIN message_bodies ON message_bodies.message_id = claimed.id",
 )
 
 

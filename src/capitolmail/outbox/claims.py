@@ -20,6 +20,7 @@ from sqlalchemy import Connection, func, select, update
 from capitolmail.errors import StoreError
 from capitolmail.outbox import claim_sql, driver_sql
 from capitolmail.outbox.attachments import read_blobs
+from capitolmail.outbox.bodies import Bodies, read_bodies
 from capitolmail.outbox.events import chunked, move_messages
 from capitolmail.outbox.provider_pace import PaceTurn, spend_turns, take_turns
 from capitolmail.outbox.records import ClaimedMessage, message_from_row
@@ -108,7 +109,8 @@ class _PickedThenClaimed:
             )
         else:
             rows = _mark_claimed_built(conn, picked, self.worker_id, self.now, self.handed_over)
-        return _claimed_messages(conn, rows, rates)
+        # A statement of its own: SQLite's RETURNING reads only the rows it updates.
+        return _claimed_messages(conn, rows, rates, read_bodies(conn, [row.id for row in rows]))
 
 
 class _ClaimedPerJob:
@@ -158,18 +160,19 @@ class _ClaimedPerJob:
     def finish(self, rates: dict[int, Rate | None]) -> list[ClaimedMessage]:
         if self.blocked:
             _move_suppressed(self.conn, self.blocked, self.now)
-        return _claimed_messages(self.conn, self.rows, rates)
+        return _claimed_messages(self.conn, self.rows, rates, {})  # bodies joined in
 
 
 def _claimed_messages(
-    conn: Connection, rows: list[Any], rates: dict[int, Rate | None]
+    conn: Connection, rows: list[Any], rates: dict[int, Rate | None], bodies: Bodies
 ) -> list[ClaimedMessage]:
-    """The claimed rows as messages for a provider, in job and seq order."""
+    """The claimed rows as messages for a provider, in job and seq order; `bodies` are
+    those the claim did not read with the rows (bodies.py)."""
     rows.sort(key=lambda row: (row.job_id, row.seq))
     blobs = read_blobs(conn, rows)
     return [
         ClaimedMessage(
-            message=message_from_row(row, blobs),
+            message=message_from_row(row, blobs, bodies),
             job_id=row.job_id,
             attempts=row.attempts,
             job_rate=_text(rates[row.job_id]),

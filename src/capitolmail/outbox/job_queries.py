@@ -14,6 +14,7 @@ from sqlalchemy import Connection, func, select
 from capitolmail.errors import JobNotFound, MessageNotFound
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox.attachments import read_blobs
+from capitolmail.outbox.bodies import read_bodies
 from capitolmail.outbox.events import chunked
 from capitolmail.outbox.records import (
     JobInfo,
@@ -126,7 +127,7 @@ def get_message(conn: Connection, message_id: str) -> OutgoingMessage:
     row = conn.execute(select(messages).where(messages.c.id == message_id)).first()
     if row is None:
         raise MessageNotFound(message_id)
-    return message_from_row(row, read_blobs(conn, [row]))
+    return message_from_row(row, read_blobs(conn, [row]), read_bodies(conn, [row.id]))
 
 
 def scheduled_jobs(conn: Connection) -> dict[int, datetime]:

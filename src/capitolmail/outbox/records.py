@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from capitolmail.message import OutgoingMessage, Tracking
 from capitolmail.outbox.attachments import Blobs, attachments_of
+from capitolmail.outbox.bodies import Bodies, text_and_html
 from capitolmail.outbox.states import JobState, MessageState
 from capitolmail.timing.pacing import Pacing
 
@@ -160,8 +161,12 @@ def email_key(address: str) -> str:
     return address.strip().lower()
 
 
-def message_from_row(row: Any, blobs: Blobs | None = None) -> OutgoingMessage:
-    """The stored message; `blobs` holds the bytes of the files it lists (attachments.py)."""
+def message_from_row(
+    row: Any, blobs: Blobs | None = None, bodies: Bodies | None = None
+) -> OutgoingMessage:
+    """The stored message; `blobs` holds the bytes of the files it lists (attachments.py),
+    `bodies` its text and HTML where they are kept apart from the row (bodies.py)."""
+    text, html = text_and_html(row, bodies or {})
     return OutgoingMessage(
         message_id=row.id,
         job_id=str(row.job_id),
@@ -170,8 +175,8 @@ def message_from_row(row: Any, blobs: Blobs | None = None) -> OutgoingMessage:
         to_email=row.to_email,
         to_name=row.to_name,
         subject=row.subject,
-        text=row.text_body,
-        html=row.html_body,
+        text=text,
+        html=html,
         reply_to=row.reply_to,
         headers=_header_pairs(row.headers),
         categories=_categories(row.categories),

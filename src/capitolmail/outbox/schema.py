@@ -98,6 +98,8 @@ messages = Table(
     Column("from_name", Text, nullable=False),
     Column("reply_to", Text, nullable=True),
     Column("subject", Text, nullable=False),
+    # Empty since 0018, which keeps the bodies in message_bodies; a row queued before
+    # it still holds them (outbox/bodies.py reads whichever is there).
     Column("text_body", Text, nullable=False),
     Column("html_body", Text, nullable=True),
     Column("headers", JSON, nullable=False),  # [[name, value], ...] in order
@@ -145,6 +147,21 @@ messages = Table(
     ),
     Index("ix_messages_to_email_key", "to_email_key"),
     Index("ix_messages_content_hash", "content_hash"),
+)
+
+# A message's text and HTML (0018), apart from its row: the send path writes the row
+# three times, and on SQLite each write rewrote the bodies' page with it.
+message_bodies = Table(
+    "message_bodies",
+    metadata,
+    Column(
+        "message_id",
+        String(36),
+        ForeignKey("messages.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("text_body", Text, nullable=False),
+    Column("html_body", Text, nullable=True),
 )
 
 attachments = Table(
