@@ -9,17 +9,15 @@ sent as an empty letter.
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
-from alembic import command
-from sqlalchemy import create_engine, delete, insert, make_url, select, text
+from sqlalchemy import delete, insert, select, text
 
 from capitolmail.errors import StoreError
 from capitolmail.outbox import QueuedMessage, Store
-from capitolmail.outbox.database import _alembic_config
 from capitolmail.outbox.schema import jobs, message_bodies, messages
 
+from .old_schema import database_at
 from .test_store import GRACE, NOW, claim_all, outgoing
 
 TEXT = "Dear Senator,\n\n. a line that starts with a dot\nÉire — «quoted»\n"
@@ -62,49 +60,39 @@ def test_the_bodies_are_kept_apart_and_come_back_exactly(store: Store) -> None:
 def _database_at_0017_with_a_message(url: str, message_id: str) -> None:
     """An outbox as an earlier version left it: one sending job, its message's bodies in
     its own row."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed)
-    config = _alembic_config()
-    try:
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0017")
-            job_id = conn.execute(
-                insert(jobs).values(
-                    letter_slug="old-letter",
-                    kind="joint",
-                    state="sending",
-                    created_at=NOW,
-                    started_at=NOW,
-                    total=1,
-                    options={},
-                )
-            ).inserted_primary_key[0]
-            conn.execute(
-                insert(messages).values(
-                    id=message_id,
-                    job_id=job_id,
-                    seq=0,
-                    to_email="staffer@mail.house.gov",
-                    to_email_key="staffer@mail.house.gov",
-                    to_name="A Staffer",
-                    from_email="policy@peace-action.example",
-                    from_name="Peace Action",
-                    subject="Block the arms sale",
-                    text_body=TEXT,
-                    html_body=HTML,
-                    headers=[],
-                    categories=[],
-                    state="queued",
-                    attempts=0,
-                    created_at=NOW,
-                    updated_at=NOW,
-                )
+    with database_at(url, "0017") as conn:
+        job_id = conn.execute(
+            insert(jobs).values(
+                letter_slug="old-letter",
+                kind="joint",
+                state="sending",
+                created_at=NOW,
+                started_at=NOW,
+                total=1,
+                options={},
             )
-    finally:
-        engine.dispose()
+        ).inserted_primary_key[0]
+        conn.execute(
+            insert(messages).values(
+                id=message_id,
+                job_id=job_id,
+                seq=0,
+                to_email="staffer@mail.house.gov",
+                to_email_key="staffer@mail.house.gov",
+                to_name="A Staffer",
+                from_email="policy@peace-action.example",
+                from_name="Peace Action",
+                subject="Block the arms sale",
+                text_body=TEXT,
+                html_body=HTML,
+                headers=[],
+                categories=[],
+                state="queued",
+                attempts=0,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
 
 
 def test_a_message_queued_before_the_upgrade_keeps_its_own_bodies(database_url: str) -> None:
@@ -148,18 +136,11 @@ def test_a_downgrade_puts_the_bodies_back_in_their_rows(database_url: str) -> No
         with_html = outgoing(0, text=TEXT, html=HTML)
         text_only = outgoing(1, text=TEXT, html=None)
         _started_job(store, QueuedMessage(with_html), QueuedMessage(text_only))
-    engine = create_engine(make_url(database_url))
-    config = _alembic_config()
-    try:
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0017")
-            rows = dict(
-                (row[0], (row[1], row[2]))
-                for row in conn.execute(
-                    select(messages.c.id, messages.c.text_body, messages.c.html_body)
-                )
+    with database_at(database_url, "0017") as conn:
+        rows = {
+            row[0]: (row[1], row[2])
+            for row in conn.execute(
+                select(messages.c.id, messages.c.text_body, messages.c.html_body)
             )
-    finally:
-        engine.dispose()
+        }
     assert rows == {with_html.message_id: (TEXT, HTML), text_only.message_id: (TEXT, None)}

@@ -16,39 +16,29 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import create_engine, insert, inspect, make_url
 
 from capitolmail.config import load_settings
 from capitolmail.errors import StoreError
 from capitolmail.outbox import Store
-from capitolmail.outbox.database import SCHEMA_HEAD, _alembic_config, _current_revisions
+from capitolmail.outbox.database import SCHEMA_HEAD, _current_revisions
 from capitolmail.outbox.schema import workers
 
 from ..conftest import Invoke
+from .old_schema import database_at
 
 OLD = "0015"  # before 0016 dropped apscheduler_jobs
 
 
 def _database_at(url: str, revision: str, *running: tuple[str, int, datetime]) -> None:
     """A database at `revision`, with a worker row for each (host, pid, last heartbeat)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed)
-    config = _alembic_config()
-    try:
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, revision)
-            for host, pid, beat in running:
-                conn.execute(
-                    insert(workers).values(
-                        id=f"{host}:{pid}", host=host, pid=pid, started_at=beat, heartbeat_at=beat
-                    )
+    with database_at(url, revision) as conn:
+        for host, pid, beat in running:
+            conn.execute(
+                insert(workers).values(
+                    id=f"{host}:{pid}", host=host, pid=pid, started_at=beat, heartbeat_at=beat
                 )
-    finally:
-        engine.dispose()
+            )
 
 
 def _schema(url: str) -> tuple[frozenset[str], bool]:
