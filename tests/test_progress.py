@@ -8,8 +8,9 @@ import pytest
 from rich.console import Console
 
 from capitolmail.outbox import Outcome, Store
-from capitolmail.progress import SendProgress, format_seconds
+from capitolmail.progress import SendProgress
 from capitolmail.sending.sender import SendOptions, send_due
+from capitolmail.timing.durations import format_seconds
 
 from .test_sender import T0, Clock, ScriptedTransport, _queue
 

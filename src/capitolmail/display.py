@@ -38,10 +38,11 @@ from rich.text import Text
 from capitolmail.job_view import counts_text, job_plan, pace_text, when
 from capitolmail.outbox import JobInfo, MessageInfo, PaceNote
 from capitolmail.printable import printable
-from capitolmail.progress import RateColumn, format_seconds
+from capitolmail.progress import RateColumn
 from capitolmail.recipients.legislators import Legislator
 from capitolmail.redaction import redact, redact_data
 from capitolmail.sending.job_results import job_summary
+from capitolmail.timing.durations import format_seconds
 
 log = logging.getLogger("capitolmail.progress")
 

@@ -13,9 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from capitolmail.outbox import JobInfo, MessageInfo, PaceNote
-from capitolmail.progress import format_seconds
 from capitolmail.sending.job_results import job_summary, problem_counts
 from capitolmail.sending.throttle import format_pace
+from capitolmail.timing.durations import format_seconds
 
 # Order in which `status` shows message states: the working ones first.
 STATE_ORDER = (

@@ -31,6 +31,7 @@ from rich.text import Text
 from capitolmail.outbox import ClaimedMessage, JobInfo, Store
 from capitolmail.outbox.states import UNFINISHED_MESSAGE_STATES
 from capitolmail.printable import printable
+from capitolmail.timing.durations import format_seconds
 
 log = logging.getLogger("capitolmail.progress")
 
@@ -165,15 +166,3 @@ class SendProgress:
 def _finished(info: JobInfo) -> int:
     unfinished = sum(info.counts.get(state, 0) for state in UNFINISHED_MESSAGE_STATES)
     return info.total - unfinished
-
-
-def format_seconds(seconds: float) -> str:
-    """ "45s", "3m 20s", "2h 05m": a duration as people read it in a status line."""
-    seconds = max(0, round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"

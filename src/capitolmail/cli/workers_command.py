@@ -17,7 +17,7 @@ from capitolmail.cli.context import now, pass_workspace
 from capitolmail.display import err, out, print_json
 from capitolmail.job_view import when
 from capitolmail.outbox import WorkerView
-from capitolmail.progress import format_seconds
+from capitolmail.timing.durations import format_seconds
 from capitolmail.workspace import Workspace
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import URL, Connection, Engine, create_engine, event, exc, inspect, make_url, text
 
 from capitolmail.errors import StoreError
+from capitolmail.timing.durations import format_seconds
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest schema revision (the last file in migrations/versions; a test holds the
@@ -314,7 +315,8 @@ def _refuse_under_running_workers(conn: Connection, current: frozenset[str]) -> 
     if not running:
         return
     shown = "; ".join(
-        f"{worker.host} pid {worker.pid}, heartbeat {_ago(now, worker.heartbeat_at)}"
+        f"{worker.host} pid {worker.pid}, heartbeat"
+        f" {format_seconds((now - worker.heartbeat_at).total_seconds())} ago"
         for worker in running[:3]
     )
     more = f"; and {len(running) - 3} more" if len(running) > 3 else ""
@@ -328,11 +330,6 @@ def _refuse_under_running_workers(conn: Connection, current: frozenset[str]) -> 
         f" changed (a killed worker on another machine counts as running until its last"
         f" heartbeat is {minutes} minutes old)"
     )
-
-
-def _ago(now: datetime, then: datetime) -> str:
-    seconds = max(0, int((now - then).total_seconds()))
-    return f"{seconds} s ago" if seconds < 120 else f"{seconds // 60} min ago"
 
 
 @functools.cache
