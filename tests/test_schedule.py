@@ -13,16 +13,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from alembic import command
-from sqlalchemy import create_engine, inspect, make_url
+from sqlalchemy import inspect
 
 from capitolmail.outbox import JobState, QueuedMessage, Store
-from capitolmail.outbox.database import _alembic_config
 from capitolmail.sending.job_notices import listening_for_jobs
 from capitolmail.sending.schedule import JobScheduler
 
+from .outbox.old_schema import database_at
 from .outbox.test_store import NOW, outgoing
 
 GRACE = timedelta(hours=12)
@@ -199,14 +197,7 @@ def test_a_database_from_before_0016_loses_apschedulers_table_but_not_its_schedu
 ) -> None:
     """Earlier workers copied the schedule into `apscheduler_jobs`; the upgrade drops
     the copy, and the jobs table, the truth, still holds the job and its time."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
-    config = _alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0013")
+    with database_at(database_url, "0013") as conn:
         conn.exec_driver_sql(
             "INSERT INTO apscheduler_jobs (id, next_run_time, job_state) "
             "VALUES ('capitolmail-job-1', 1.0, X'00')"
@@ -214,7 +205,6 @@ def test_a_database_from_before_0016_loses_apschedulers_table_but_not_its_schedu
             else "INSERT INTO apscheduler_jobs (id, next_run_time, job_state) "
             "VALUES ('capitolmail-job-1', 1.0, '\\x00')"
         )
-    engine.dispose()
     with Store.open(database_url) as store:
         with store.engine.connect() as conn:
             assert "apscheduler_jobs" not in inspect(conn).get_table_names()

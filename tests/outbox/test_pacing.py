@@ -5,12 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from alembic import command
-from sqlalchemy import create_engine
-
 from capitolmail.outbox import Store
-from capitolmail.outbox.database import _alembic_config
 
+from .old_schema import database_at
 from .test_store import NOW, scheduled
 
 
@@ -60,16 +57,11 @@ def test_no_turn_is_waited_for_once_nothing_is_queued(store: Store) -> None:
 
 def test_a_database_at_0001_is_upgraded_with_its_jobs_intact(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = create_engine(url)
-    config = _alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0001")
+    with database_at(url, "0001") as conn:
         conn.exec_driver_sql(
             "INSERT INTO jobs (letter_slug, kind, state, created_at, total, options) "
             "VALUES ('arms-sale', 'joint', 'draft', '2026-11-01 09:00:00+00:00', 0, '{}')"
         )
-    engine.dispose()
     with Store.open(url) as store:
         [job] = store.list_jobs()
         assert (job.id, job.letter_slug, job.state) == (1, "arms-sale", "draft")
