@@ -20,9 +20,13 @@ from capitolmail.outbox.driver_sql import DriverSQL
 from capitolmail.outbox.states import MessageState
 
 # Written out rather than built: a mark is on the path of every send (driver_sql.py).
+# On SQLite, the unary + keeps `state` and `claimed_by` out of the index choice: with
+# no statistics SQLite's planner prefers the equality on `state` to the id list, and
+# read every `sending` row for each mark (120 us a mark at 64 in flight, 1.9 ms at
+# 3,000: several workers' claims) where the primary key finds the few marked (45 us).
 _WHERE = {
     "sqlite": "id IN (SELECT value FROM json_each(:ids))"
-    " AND state = :state AND claimed_by = :worker",
+    " AND +state = :state AND +claimed_by = :worker",
     "postgresql": "id = ANY(%(ids)s) AND state = %(state)s AND claimed_by = %(worker)s",
 }
 _MARK = DriverSQL(
