@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import event
+
 from capitolmail.message import OutgoingMessage
 from capitolmail.outbox import QueuedMessage, Store, email_key
 
@@ -63,3 +66,38 @@ def test_older_and_cancelled_messages_do_not_count(store: Store) -> None:
     wanted = [(email_key(ann.to_email), ann.content_hash())]
     assert store.earlier_messages(wanted, since=NOW - timedelta(days=30)) == []
     assert store.earlier_messages([], since=NOW) == []
+
+
+def test_the_lookup_reads_the_digest_index_not_every_reached_message(store: Store) -> None:
+    """With `state IN (...)` in its WHERE, SQLite read every message in a reached state
+    for each chunk of digests (120 ms a thousand digests at 204,000 rows, 13 ms by the
+    digest's index): queueing an alert read the whole outbox once per thousand rows.
+    The plan is SQLite's choice, so the test asks for it, on the statement the lookup
+    sends; PostgreSQL plans from its statistics."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL plans from its statistics")
+    ann = _message("ann@senate.test")
+    _queue(store, "arms-sale", ann, *(_message(f"s{i}@senate.test") for i in range(50)))
+    statements: list[str] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if "content_hash IN" in statement:
+            statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", keep)
+    try:
+        found = store.earlier_messages(
+            [(email_key(ann.to_email), ann.content_hash())], since=NOW - timedelta(days=30)
+        )
+    finally:
+        event.remove(store.engine, "before_cursor_execute", keep)
+    assert [m.letter_slug for m in found] == ["arms-sale"]
+    (statement,) = statements
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statement,
+            (NOW.isoformat(" "), NOW.isoformat(" "), ann.content_hash()),
+        )
+        plan = " | ".join(str(row[-1]) for row in rows)
+    assert "ix_messages_content_hash" in plan, plan
+    assert "ix_messages_state" not in plan, plan

@@ -18,7 +18,7 @@ from capitolmail.outbox.events import chunked
 from capitolmail.outbox.schema import jobs, messages
 from capitolmail.outbox.states import REACHED_STATES
 
-_REACHED = sorted(state.value for state in REACHED_STATES)
+_REACHED = frozenset(state.value for state in REACHED_STATES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,26 +46,28 @@ def earlier_messages(
     if not pairs:
         return []
     digests = sorted({digest for _, digest in pairs})
+    # The state is checked here, not in the WHERE: given `state IN (...)` as well,
+    # SQLite's planner (no statistics) read every message in a reached state through
+    # the state index for each chunk of digests, so queueing an alert read the whole
+    # outbox once per thousand messages, its own rows included.
     query = (
         select(
             messages.c.to_email_key,
             messages.c.content_hash,
+            messages.c.state,
             jobs.c.id,
             jobs.c.letter_slug,
             jobs.c.created_at,
         )
         .join(jobs, jobs.c.id == messages.c.job_id)
-        .where(
-            messages.c.state.in_(_REACHED),
-            or_(messages.c.created_at >= since, messages.c.sent_at >= since),
-        )
+        .where(or_(messages.c.created_at >= since, messages.c.sent_at >= since))
     )
     found: dict[tuple[str, int], EarlierMessage] = {}
     for chunk in chunked(digests):
-        for key, digest, job_id, slug, created_at in conn.execute(
+        for key, digest, state, job_id, slug, created_at in conn.execute(
             query.where(messages.c.content_hash.in_(chunk))
         ):
-            if (key, digest) in pairs:
+            if state in _REACHED and (key, digest) in pairs:
                 found[(key, job_id)] = EarlierMessage(key, job_id, slug, created_at)
     return sorted(found.values(), key=lambda m: (-m.job_id, m.email_key))
 
