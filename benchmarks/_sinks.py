@@ -23,10 +23,11 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REPO = Path(__file__).resolve().parents[1]
 API_KEY = "SG.benchmark-key.not-a-secret"
+T = TypeVar("T")
 
 
 def cpu_seconds() -> float:
@@ -43,6 +44,26 @@ def child_env(src: Path | None = None) -> dict[str, str]:
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
     return env
+
+
+def json_child(script: Path, src: Path | None, *args: str) -> dict[str, Any]:
+    """Run `script` with `args` in a child importing capitolmail from `src` (None: this
+    tree's); the JSON object its last line prints. Exits with its stderr if it failed."""
+    done = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, env=child_env(src)
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{args[0]} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1]) if done.stdout else {}
+    return result
+
+
+def in_turn(runs: list[T], repeat: int) -> list[T]:
+    """`runs` (this tree's, the baseline's) in the order to take them at `repeat`: one
+    right after the other, so that a noisy minute falls on both, and which goes first
+    alternating, since the first of two runs in a row measured ~15 % slower than the
+    second (the same code against itself, store_turns.py)."""
+    return runs[::-1] if repeat % 2 else runs
 
 
 class Sink:

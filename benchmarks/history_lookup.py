@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ from typing import Any
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
 
-from _sinks import child_env  # noqa: E402
+from _sinks import in_turn, json_child  # noqa: E402
 
 DIGESTS = 1000
 
@@ -92,15 +91,6 @@ def lookups(db: str) -> dict[str, Any]:
     return result
 
 
-def child(src: Path | None, *args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, str(HERE), *args], capture_output=True, text=True, env=child_env(src)
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"{args[0]} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.splitlines()[-1]) if done.stdout else {}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=200_000, help="earlier messages stored")
@@ -124,13 +114,10 @@ def main() -> None:
         stores = {}
         for name, src in trees.items():
             stores[name] = str(Path(tmp) / f"{name.replace(' ', '-')}.db")
-            child(src, "--build", stores[name], str(args.rows))
+            json_child(HERE, src, "--build", stores[name], str(args.rows))
         for repeat in range(args.repeats):
-            # In turn, so a noisy minute falls on both; which goes first alternates, as
-            # the first of two runs in a row measured ~15 % slower (the same code twice).
-            order = list(trees.items())
-            for name, src in order[::-1] if repeat % 2 else order:
-                result = child(src, "--lookups", stores[name])
+            for name, src in in_turn(list(trees.items()), repeat):
+                result = json_child(HERE, src, "--lookups", stores[name])
                 runs[name].append(result)
                 print(
                     f"run {repeat + 1}/{args.repeats} {name}: new {result['new_ms']:.1f} ms,"

@@ -40,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _corpus import write_mailmerge_inputs  # noqa: E402
-from _sinks import Sink, child_env  # noqa: E402
+from _sinks import Sink, child_env, in_turn  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MEASURE = HERE / "_measure.py"
@@ -190,10 +190,7 @@ def paired(
     baseline: Path | None,
     **settings: Any,
 ) -> None:
-    """This tree's run and the baseline's (`twins[figure.label]`) one right after the other,
-    so that a noisy minute on the machine falls on both runs of the pair; which goes first
-    alternates, since the first of two runs in a row measured ~15 % slower here (the
-    same code against itself, benchmarks/store_turns.py)."""
+    """This tree's run and the baseline's (`twins[figure.label]`), taken `in_turn`."""
     runs = [lambda: against_capitolmail(sink, count, figure, store, **settings)]
     if baseline is not None:
         twin = twins.setdefault(figure.label, Figure(f"{figure.label} (baseline)"))
@@ -202,9 +199,7 @@ def paired(
         runs.append(
             lambda: against_capitolmail(sink, count, twin, baseline_store, src=baseline, **settings)
         )
-    if len(figure.runs) % 2:
-        runs.reverse()
-    for run in runs:
+    for run in in_turn(runs, len(figure.runs)):
         run()
 
 

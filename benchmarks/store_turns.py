@@ -22,7 +22,6 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ from typing import Any
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
 
-from _sinks import child_env  # noqa: E402
+from _sinks import in_turn, json_child  # noqa: E402
 
 MARK_GROUP = 32
 
@@ -81,19 +80,6 @@ def turns(db: str, batch: int) -> dict[str, Any]:
     }
 
 
-def child(src: Path | None, *args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, str(HERE), *args],
-        capture_output=True,
-        text=True,
-        env=child_env(src),
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"{args[0]} failed:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1]) if done.stdout else {}
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=5000)
@@ -119,16 +105,13 @@ def main() -> None:
         for name, src in trees.items():
             folder = Path(tmp) / name.replace(" ", "-")
             folder.mkdir()
-            child(src, "--prepare", str(folder), str(args.messages))
+            json_child(HERE, src, "--prepare", str(folder), str(args.messages))
             stores[name] = folder / "store.db"
         for repeat in range(args.repeats):
-            # In turn, so a noisy minute falls on both; which goes first alternates, as
-            # the first of two runs in a row measured ~15 % slower (the same code twice).
-            order = list(trees.items())
-            for name, src in order[::-1] if repeat % 2 else order:
+            for name, src in in_turn(list(trees.items()), repeat):
                 copy = stores[name].with_name("run.db")
                 shutil.copy(stores[name], copy)
-                result = child(src, "--turns", str(copy), str(args.batch))
+                result = json_child(HERE, src, "--turns", str(copy), str(args.batch))
                 copy.unlink()
                 runs[name].append(result)
                 print(

@@ -57,8 +57,9 @@ def test_a_mark_reads_the_primary_key_not_every_sending_row(
 
 
 def test_the_mark_still_marks_only_this_workers_sending_rows(store: Store) -> None:
-    """The unary + changes the plan, not the meaning: another worker's row, or one no
-    longer `sending`, is left alone."""
+    """The rewritten checks (unary + on SQLite, IS NOT DISTINCT FROM on PostgreSQL)
+    change the plan, not the meaning: another worker's row, or one no longer
+    `sending`, is left alone."""
     scheduled(store, 4)
     mine = claim_all(store)
     store.record_outcomes([Outcome(mine[3], "sent", provider_message_id="sg-1")], NOW)
