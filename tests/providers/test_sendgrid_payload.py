@@ -13,6 +13,7 @@ from capitolmail.providers.sendgrid_payload import (
     build_payload,
     build_request,
     check_limits,
+    request_size,
 )
 from capitolmail.providers.sendgrid_shape import assemble, assemble_with_helpers
 
@@ -103,6 +104,20 @@ def test_unicode_subject_and_names_survive_into_the_bytes() -> None:
     assert payload["personalizations"][0]["to"][0]["name"] == "José Núñez"
     assert "Luján".encode() in body  # UTF-8 on the wire, not \\u escapes
     assert json.loads(body) == payload
+
+
+def test_the_body_is_the_compact_json_the_size_limit_was_measured_on() -> None:
+    """orjson writes the body; its bytes are those json.dumps gives for the same payload,
+    escapes and all, so the 30 MB check and the queue-time size see what is sent."""
+    message = sample_message(
+        subject='Quotes " and \\ backslashes, U+2028 \u2028 and 🇺🇸',
+        text="Line one\r\nline two \x7f and \x1b escape, \u00e9 and \u2029.",
+        html='<p style="color:#333">Dear Senator — “quoted”</p>',
+        to_name="Ana O'Neil",
+    )
+    payload, body = build_request(message)
+    assert body == json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    assert request_size(message) == len(body)
 
 
 def test_sample_payload_matches_the_published_schema(spec: dict[str, Any]) -> None:

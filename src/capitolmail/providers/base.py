@@ -24,6 +24,9 @@ The sender drives every provider one way (sending/provider_calls.py):
 * `pump(until, timeout)`: called while the loop waits for a Future. A provider
   whose requests run on an event loop of its own runs it here, in the sender's
   thread, and says so (True); a thread-driven provider returns False at once.
+  `until` runs in that thread between the loop's turns and may do the sender's
+  work there (it commits the hand-over marks asked in the turn); what it raises
+  is raised from `pump`.
 
 `ProviderBase` gives thread-driven defaults: `submit` runs `send` on a pool of
 `concurrency` threads. SMTP has a sending thread per connection; SendGrid's

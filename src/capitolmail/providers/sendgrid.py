@@ -8,8 +8,9 @@ httpx.Client on 64 threads 394. urllib3 on 64/128 threads did 1,143/1,624 but at
 payload, record), so one aiohttp pool on one event loop (providers/event_loop.py)
 holds every request: aiohttp alone did 1,178/1,990/2,092 at 64/128/256 in flight.
 The sender hands messages over with `submit()`, gets a Future back and runs the
-loop with `pump()` while it waits (providers/base.py); `send()` runs the loop until
-its own reply is in. Both are safe from any number of threads.
+loop with `pump()` while it waits, committing hand-over marks between the loop's
+turns (providers/base.py); `send()` runs the loop until its own reply is in. Both
+are safe from any number of threads.
 """
 
 from __future__ import annotations
@@ -220,8 +221,9 @@ class SendGridProvider(ProviderBase):
         return self.pool_size * CLAIM_AHEAD_POOLS
 
     def pump(self, until: Callable[[], bool], timeout: float) -> bool:
-        """Run the requests in flight in this thread until `until()` holds, checked as
-        each one finishes, or `timeout` seconds have passed (0: what is ready now)."""
+        """Run the requests in flight in this thread until `until()` holds or `timeout`
+        seconds have passed (0: what is ready now). `until` is checked between the
+        loop's turns, after one in which a request finished or asked for its mark."""
         loop = self._loop
         if loop is None:
             return False
@@ -277,20 +279,18 @@ class SendGridProvider(ProviderBase):
     async def _hand_over(self, message_id: str) -> None:
         """Wait, without blocking the loop, until the sender committed `handed_over_at`.
 
-        The sender commits in the thread that pumps this loop, so the loop is
-        stopped as soon as the request is made (`recheck`), and the sender marks
-        every request that came in during the same turn with one UPDATE.
+        The sender commits in the thread that pumps this loop, between its turns:
+        `recheck` has its condition checked at the next turn, where one UPDATE marks
+        every request that asked in this one, and the loop goes on meanwhile.
         """
         hook = self.before_handover
         if hook is None:
             return
-        import asyncio
-
         waiting = hook(message_id)
-        if not waiting.done():
-            if self._loop is not None:
-                self._loop.recheck()
-            await asyncio.wrap_future(waiting)
+        loop = self._loop
+        if not waiting.done() and loop is not None:
+            loop.recheck()
+            await loop.wrap(waiting)
         waiting.result()  # HandoverRefused: never written
 
     def _classify(self, status: int, headers: Mapping[str, str], data: bytes) -> Receipt:

@@ -11,7 +11,10 @@ Hence:
 * Group commit. The send loop commits every request waiting as soon as it
   reads them; whoever asks while a commit (or a claim) runs joins the next
   one. No fixed delay to gather requests, yet one UPDATE serves every thread
-  that arrived meanwhile.
+  that arrived meanwhile. For SendGrid the loop reads them between the turns
+  of the provider's event loop, which it runs (provider_calls.py): every
+  request that asked in one turn is marked at the next, and the event loop
+  never stops for a mark.
 * A mark travels alone. A claim or a batch of outcomes riding along made a
   thread waiting at DATA wait for them too (a claim costs several marks); the
   send loop records and claims in a transaction of its own.

@@ -10,15 +10,20 @@ store's transactions (providers/event_loop.py). SMTP has a sending thread per
 connection, and file and console a pool thread per send; for them `pump` returns
 at once and the loop waits on the queue. Either way a finished send lands in
 `done`, as do the providers' requests to mark a message handed over
-(handovers.py), and only the send loop reads it.
+(handovers.py), and only the send loop's thread reads it: for SendGrid between
+the turns of the provider's loop, so the marks asked in a turn are committed
+without the loop stopping, and it stops only once enough sends ended to claim
+again.
 """
 
 from __future__ import annotations
 
 import queue
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from capitolmail.errors import StoreError
 from capitolmail.outbox import ClaimedMessage
 from capitolmail.providers import Provider, Receipt
 from capitolmail.sending.handovers import HandoverMarks, HandoverRequest
@@ -45,15 +50,26 @@ def _result(claimed: ClaimedMessage, future: Future[Receipt]) -> SendResult:
 
 
 class ProviderCalls:
-    """The sends in flight at `provider`; `sending_ids` is read by the mark writer."""
+    """The sends in flight at `provider`; `sending_ids` is read by the mark writer.
 
-    def __init__(self, provider: Provider) -> None:
+    `commit_marks` commits the hand-over marks of the requests it is given (or
+    refuses them) and raises StoreError when the database is gone
+    (HandoverMarks.commit).
+    """
+
+    def __init__(
+        self, provider: Provider, commit_marks: Callable[[list[HandoverRequest]], None]
+    ) -> None:
         self.provider = provider
+        self.commit_marks = commit_marks
         self.in_flight: dict[Future[Receipt], ClaimedMessage] = {}
         # Finished sends and requests to mark a message handed over, put there by
         # whichever thread finished or is about to hand over.
         self.done: queue.SimpleQueue[Future[Receipt] | HandoverRequest] = queue.SimpleQueue()
         self.sending_ids: set[str] = set()
+        # Ended sends read off `done`, not yet handed to the loop by `finished`.
+        self._ended: list[SendResult] = []
+        self._marked = False  # marks committed since the last `let_marks_out`
 
     def __len__(self) -> int:
         return len(self.in_flight)
@@ -70,33 +86,65 @@ class ProviderCalls:
         self.sending_ids.add(claimed.message.message_id)
         future.add_done_callback(self.done.put)
 
-    def finished(self, *, block: bool) -> tuple[list[HandoverRequest], list[SendResult]]:
-        """Everything in `done` now: hand-over requests and ended sends, in that split.
+    def finished(
+        self, *, block: bool, enough: int = 1
+    ) -> tuple[list[SendResult], StoreError | None]:
+        """The sends that ended, with the StoreError of a mark commit that failed.
 
-        With `block`, waits a tick for the first item (running the provider's loop
-        meanwhile, if it has one: its requests move only while this thread runs them).
+        Every hand-over request met on the way is committed at once. A provider with
+        an event loop of its own runs it here until `enough` sends ended (the loop has
+        no use for fewer: it claims in batches) or a tick passed, with the requests'
+        marks committed between its turns, so the requests go on without the loop
+        stopping for them. Otherwise, with `block`, this waits a tick for the first
+        item. A failed commit is handed back, not raised, beside what ended before it:
+        the loop keeps those outcomes (and their rows) before it rides out the outage.
         """
-        if not self.in_flight:
-            return [], []
-        if self.provider.pump(lambda: not self.done.empty(), TICK if block else 0.0):
-            block = False
+        failure: StoreError | None = None
         try:
-            item = self.done.get(timeout=TICK) if block else self.done.get_nowait()
+            if self.in_flight and self.provider.pump(
+                lambda: self._serve() >= enough, TICK if block else 0.0
+            ):
+                self._serve()  # what came in the last turn
+                if self._marked:
+                    self.let_marks_out()
+            else:
+                self._serve(self._first(block))
+        except StoreError as err:
+            failure = err
+        ended, self._ended = self._ended, []
+        return ended, failure
+
+    def _first(self, block: bool) -> Future[Receipt] | HandoverRequest | None:
+        if not (block and self.in_flight):
+            return None
+        try:
+            return self.done.get(timeout=TICK)
         except queue.Empty:
-            return [], []
-        handovers: list[HandoverRequest] = []
-        results: list[SendResult] = []
+            return None
+
+    def _serve(self, first: Future[Receipt] | HandoverRequest | None = None) -> int:
+        """Read `done`: ended sends are kept for `finished`, and the hand-over requests
+        committed in one go; how many ended sends are kept. Raises StoreError."""
+        asks: list[HandoverRequest] = []
+        item = first
         while True:
+            if item is None:
+                try:
+                    item = self.done.get_nowait()
+                except queue.Empty:
+                    break
             if isinstance(item, HandoverRequest):
-                handovers.append(item)
+                asks.append(item)
             else:
                 claimed = self.in_flight.pop(item)
                 self.sending_ids.discard(claimed.message.message_id)
-                results.append(_result(claimed, item))
-            try:
-                item = self.done.get_nowait()
-            except queue.Empty:
-                return handovers, results
+                self._ended.append(_result(claimed, item))
+            item = None
+        # After the ends: a request whose send ended meanwhile is refused, not marked.
+        if asks:
+            self._marked = True
+            self.commit_marks(asks)
+        return len(self._ended)
 
     def let_marks_out(self) -> None:
         """Let the requests just marked be written now, before the loop's next transaction.
@@ -104,7 +152,9 @@ class ProviderCalls:
         A crash in between would leave `unknown` what never left. Three turns of the
         provider's loop: the Future's callback, the task's wake-up, the write
         (nothing to do for a thread-driven provider: its threads woke already).
+        Requests asked meanwhile wait in `done` for the next `finished`.
         """
+        self._marked = False
         for _ in range(3):
             if not self.provider.pump(lambda: False, 0.0):
                 return

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from capitolmail.errors import StoreError
 from capitolmail.outbox import ClaimedMessage, Outcome, Store
 from capitolmail.providers import HandoverRefused, Provider
+from capitolmail.sending.collector import settle_for_sending
 from capitolmail.sending.gate import ClaimGate
 from capitolmail.sending.handovers import HandoverMarks
 from capitolmail.sending.options import RetryPolicy, SendOptions, SendSummary
@@ -66,6 +67,7 @@ def send_due(
 
     Setting `wake` ends an idle wait early (the scheduler does, when it starts a job).
     """
+    settle_for_sending()  # once per process (collector.py)
     loop = _SendLoop(
         store,
         provider,
@@ -111,7 +113,7 @@ class _SendLoop:
         self.pauses = PendingPauses()  # written before the outcomes, ridden out like them
         self.presumed_dead = False  # another worker took our rows: record nothing more
         self.presence = WorkerPresence(store, self.worker_id, clock, self.summary, options)
-        self.calls = ProviderCalls(provider)
+        self.calls = ProviderCalls(provider, lambda asks: self.marks.commit(asks))
         self.not_ours: set[str] = set()  # another worker took these rows back
         self.limit = self.min_claim = 1  # in flight at once, claimed at once: see run()
         self.marks = HandoverMarks(
@@ -278,9 +280,12 @@ class _SendLoop:
         self.calls.submit(claimed)
 
     def _collect(self, *, block: bool) -> None:
-        handovers, results = self.calls.finished(block=block)
-        # Outcomes first, into memory: marking may raise (the database is gone), and
-        # nothing a thread finished may be lost with it.
+        # Enough ended sends to claim a worthwhile batch again; before that the loop
+        # could only record, which waits for the same batch (_record).
+        enough = self.min_claim - (self.limit - len(self.calls))
+        results, failure = self.calls.finished(block=block, enough=max(1, enough))
+        # Outcomes into memory before a failed mark commit is raised (the database is
+        # gone): nothing a send finished may be lost with it.
         for result in results:
             if result.claimed.message.message_id in self.not_ours:
                 continue  # another worker owns the row now: record nothing over it
@@ -288,9 +293,8 @@ class _SendLoop:
                 self.book.give_back(result.claimed, f"not sent: {result.error}")
                 continue
             self.book.add(*self._outcome_for(result))
-        if handovers:
-            self.marks.commit(handovers)
-            self.calls.let_marks_out()
+        if failure is not None:
+            raise failure
 
     def _refusal(self) -> str | None:
         """Why no message may be marked handed over now, if none may."""
