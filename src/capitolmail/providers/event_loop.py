@@ -17,9 +17,9 @@ provider's `send()` pumps it until its own result is in, taking turns with any
 other such thread. What the pumping thread waits for is checked between the
 loop's turns, in that thread, so the check may do the thread's own work: the
 sender commits the hand-over marks asked in a turn there, and the requests go on
-without the loop stopping (each stop and restart cost a mark ~3 ms at 128 in
-flight). Nobody sees a coroutine: `submit` hands back a
-`concurrent.futures.Future`.
+without the loop stopping (at 128 requests in flight a request waited 3.6 ms on
+average for its mark while the loop stopped for each commit, 1.6 ms since).
+Nobody sees a coroutine: `submit` hands back a `concurrent.futures.Future`.
 """
 
 from __future__ import annotations
