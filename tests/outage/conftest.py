@@ -7,7 +7,8 @@ and the test's own checks reach the database directly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy import make_url
 from ..conftest import Invoke
 from ..servers.smtp import MailServer, running_mail_server
 from ..servers.tcp_proxy import TcpProxy, running_proxy
-from ..workers import use_smtp
+from ..workers import kill, use_smtp, wait_until
 
 CONCURRENCY = 4
 
@@ -62,3 +63,32 @@ def queue_senate_letter(
     )
     assert cli("queue", "block-arms-sale").stdout == "1\n"
     assert cli("send", "1").exit_code == 0
+
+
+def cut_while_sending(
+    worker: subprocess.Popen[str],
+    proxy: TcpProxy,
+    arrived: Callable[[], int],
+    *,
+    cuts: int = 6,
+    first: int,
+    step: int,
+) -> None:
+    """Cut the worker's database connections `cuts` times, each once more messages arrived
+    (`first`, then `step` more each time, so that each cut falls at another point of the send
+    loop), then wait for the worker to end; it is killed if the wait fails."""
+    try:
+        for cut in range(cuts):
+            wanted = arrived() + first + step * cut
+            wait_until(
+                lambda wanted=wanted: arrived() >= wanted or worker.poll() is not None,
+                what=f"progress before cut {cut + 1}",
+            )
+            if worker.poll() is not None:
+                break
+            proxy.cut()
+            wait_until(lambda: proxy.refused >= 1, what=f"a reconnection after cut {cut + 1}")
+            proxy.restore()
+        worker.wait(timeout=120)
+    finally:
+        kill(worker)

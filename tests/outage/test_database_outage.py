@@ -27,7 +27,7 @@ from ..workers import (
     use_smtp,
     wait_until,
 )
-from .conftest import CONCURRENCY, queue_senate_letter, through
+from .conftest import CONCURRENCY, cut_while_sending, queue_senate_letter, through
 
 
 def test_a_worker_rides_out_a_database_restart_and_sends_everything_once(
@@ -193,21 +193,7 @@ def test_a_worker_rides_out_restart_after_restart_and_sends_everything_once(
     queue_senate_letter(workspace, server, cli, outage_seconds=120)
     log = workspace.parent / "worker.log"
     worker = start_worker(workspace, "--once", database_url=through(proxy, postgresql_url), log=log)
-    try:
-        for cut in range(6):
-            wanted = len(server.received()) + 3 + cut
-            wait_until(
-                lambda wanted=wanted: len(server.received()) >= wanted or worker.poll() is not None,
-                what=f"progress before cut {cut + 1}",
-            )
-            if worker.poll() is not None:
-                break
-            proxy.cut()
-            wait_until(lambda: proxy.refused >= 1, what=f"a reconnection after cut {cut + 1}")
-            proxy.restore()
-        worker.wait(timeout=120)
-    finally:
-        kill(worker)
+    cut_while_sending(worker, proxy, lambda: len(server.received()), first=3, step=1)
     assert worker.returncode == 0, log.read_text()[-3000:]
     final = job(cli)
     states = {m["id"]: m["state"] for m in final["messages"]}

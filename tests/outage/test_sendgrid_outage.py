@@ -17,8 +17,8 @@ import pytest
 from ..conftest import Invoke
 from ..servers.sendgrid import SendGridStandIn
 from ..servers.tcp_proxy import TcpProxy
-from ..workers import TOTAL, job, kill, senate_wide, start_worker, wait_until
-from .conftest import through
+from ..workers import TOTAL, job, senate_wide, start_worker
+from .conftest import cut_while_sending, through
 
 API_KEY = "SG.stand-in-key.0123456789abcdef"
 CONCURRENCY = 16
@@ -51,23 +51,7 @@ def test_a_sendgrid_worker_rides_out_cut_after_cut_and_sends_everything_once(
     assert cli("send", "1").exit_code == 0
     log = workspace.parent / "worker.log"
     worker = start_worker(workspace, "--once", database_url=through(proxy, postgresql_url), log=log)
-    try:
-        for cut in range(6):
-            wanted = len(sendgrid.accepted_ids()) + 5 + 3 * cut
-            wait_until(
-                lambda wanted=wanted: (
-                    len(sendgrid.accepted_ids()) >= wanted or worker.poll() is not None
-                ),
-                what=f"progress before cut {cut + 1}",
-            )
-            if worker.poll() is not None:
-                break
-            proxy.cut()
-            wait_until(lambda: proxy.refused >= 1, what=f"a reconnection after cut {cut + 1}")
-            proxy.restore()
-        worker.wait(timeout=120)
-    finally:
-        kill(worker)
+    cut_while_sending(worker, proxy, lambda: len(sendgrid.accepted_ids()), first=5, step=3)
     text = log.read_text()
     assert worker.returncode == 0, text[-3000:]
     assert "Traceback" not in text, text[-3000:]
